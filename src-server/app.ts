@@ -1,0 +1,86 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { LifelineError, type ApiError } from '../src-shared/errors.js';
+import type { ServerContext } from './context.js';
+import { registerRoutes } from './routes/index.js';
+
+export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface AppOptions {
+  /** Largest accepted body; every API body is small JSON. */
+  bodyLimit?: number;
+  trustProxy?: boolean | string;
+}
+
+/**
+ * The server as a Fastify instance that tests build and `inject` into or listen on; main.ts is the only place that
+ * calls listen(). Errors leave as `{error, message}` with a stable code; nothing internal reaches a client.
+ */
+export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Promise<App> {
+  const app = Fastify({
+    loggerInstance: ctx.log,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    disableRequestLogging: false,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { status, body } = toApiError(err);
+    if (status >= 500) req.log.error({ err: { type: err.name, code: err.code } }, 'request failed');
+    if (body.retryAfterSeconds !== undefined) reply.header('retry-after', String(body.retryAfterSeconds));
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'No such resource.' } satisfies ApiError));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Lifeline Server API', version: '1' },
+      components: {
+        securitySchemes: {
+          adminBearer: { type: 'http', scheme: 'bearer', description: 'Admin session token from POST /api/v1/admin/sessions' },
+          clientKey: { type: 'http', scheme: 'bearer', description: 'API client key (VPN gateway, portal)' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  await registerRoutes(app, ctx);
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+function toApiError(err: FastifyError): { status: number; body: ApiError } {
+  if (err instanceof LifelineError) return { status: err.status, body: err.toJSON() };
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const details = err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
+    return { status: 400, body: { error: 'validation_failed', message: 'The request does not match the schema.', details } };
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'body_too_large', message: 'The request body is too large.' } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: { error: 'unsupported_media_type', message: 'Send application/json.' } };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'bad_request', message: 'The body is not valid JSON.' } };
+  }
+  if (err.validation) {
+    return { status: 400, body: { error: 'validation_failed', message: 'The request does not match the schema.' } };
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return { status: err.statusCode, body: { error: 'bad_request', message: 'The request could not be processed.' } };
+  }
+  return { status: 500, body: { error: 'internal', message: 'Something went wrong on the server; it has been logged.' } };
+}

@@ -1,0 +1,14 @@
+import type { Clock } from './clock.js';
+import type { Db } from './db/port.js';
+import type { ServerKeys } from './keyfile.js';
+import type { Logger } from './logger.js';
+
+/** Everything a route or service needs, built once by the composition root (main.ts) or by a test. */
+export interface ServerContext {
+  db: Db;
+  keys: ServerKeys;
+  clock: Clock;
+  log: Logger;
+  /** Folder for files kept beside the database (audit checkpoints, first-start credentials). */
+  dataDir: string;
+}

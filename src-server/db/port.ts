@@ -1,0 +1,24 @@
+/**
+ * The one data-access port. Every SQL statement of the server goes through it, written once with `?` placeholders
+ * in the dialect both engines share (RETURNING, ON CONFLICT, integers for times in epoch milliseconds, 0/1 for
+ * booleans). The SQLite adapter runs it on better-sqlite3; a PostgreSQL adapter maps `?` to `$n`.
+ *
+ * Rules that keep both engines correct under concurrency (docs/architecture.md):
+ *  - consume with one guarded statement (`UPDATE … WHERE used_at IS NULL RETURNING …`), never read-then-write;
+ *  - never do slow work (scrypt, network) inside `tx`: SQLite serialises all transactions on one connection.
+ */
+export type Row = Record<string, unknown>;
+export type Param = string | number | bigint | boolean | null | Buffer;
+
+export interface Queryable {
+  all<T = Row>(sql: string, params?: readonly Param[]): Promise<T[]>;
+  get<T = Row>(sql: string, params?: readonly Param[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly Param[]): Promise<{ changes: number }>;
+}
+
+export interface Db extends Queryable {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
