@@ -26,6 +26,8 @@ function restrict(files, patterns, paths = [], allowTypeImports = false) {
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'data/**', 'test-results/**', 'playwright-report/**', 'src-renderer/dist/**', 'src-server/console/dist/**'] },
   ...tseslint.configs.recommended,
+  // CommonJS hooks that electron-builder loads with require().
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
