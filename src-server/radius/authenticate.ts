@@ -1,0 +1,112 @@
+import { CODE_LENGTHS } from '../../src-shared/codes.js';
+import type { Policy } from '../../src-shared/policy.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import { checkPin } from '../services/pin.js';
+import { loadSettings, policyForUser } from '../services/policy.js';
+import { findUserByUsername, type UserRow } from '../services/users.js';
+import { verifyCode } from '../services/verification.js';
+import type { ChallengeStore } from './challenges.js';
+import type { ActiveClient } from './clients.js';
+import { readCodeAfterChallenge, readPasscode, type CodeKind, type Reading } from './split.js';
+
+/**
+ * What a PAP Access-Request means for Lifeline: PIN ‖ code (or the code alone where the policy needs no PIN), or,
+ * when no code can be read from it, a challenge for the code. Every path that reaches a code makes exactly ONE call
+ * to verifyCode, which owns lockout, replay, single use and the audit row (channel radius:<NAS name>).
+ */
+export type Decision =
+  | { kind: 'accept' }
+  | { kind: 'reject'; message: string }
+  | { kind: 'challenge'; state: Buffer; message: string };
+
+export const MESSAGES = {
+  challenge: 'Enter your code (token, temporary or emergency code).',
+  rejected: 'Access denied.',
+  expiredChallenge: 'The sign-in took too long. Start again.',
+  locked: (seconds: number) =>
+    seconds > 0 ? `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minute(s).` : 'Too many failed attempts. Call the helpdesk.',
+} as const;
+
+export async function authenticate(
+  ctx: ServerContext,
+  challenges: ChallengeStore,
+  client: ActiveClient,
+  request: { username: string; password: string; state?: Buffer },
+): Promise<Decision> {
+  let challengedPin: string | undefined;
+  if (request.state) {
+    challengedPin = challenges.take(request.state, client.id, request.username);
+    if (challengedPin === undefined) return { kind: 'reject', message: MESSAGES.expiredChallenge };
+  }
+
+  const user = await findUserByUsername(ctx.db, request.username);
+  // An unknown user is read under the default policy, so the challenge/reject pattern says nothing about who exists.
+  const policy = await policyForUser(ctx.db, user ?? { policy_id: null });
+  const kinds = await codeKinds(ctx.db, user, policy, ctx.clock.now());
+
+  let readings: Reading[];
+  if (challengedPin !== undefined) {
+    readings = readCodeAfterChallenge(request.password, challengedPin, kinds);
+    // The answer to a challenge is one attempt even when it is no code at all.
+    if (readings.length === 0) readings = [{ pin: challengedPin, code: request.password }];
+  } else {
+    readings = readPasscode(request.password, kinds, policy.pin.minLength);
+    if (readings.length === 0) {
+      return { kind: 'challenge', state: challenges.create(client.id, request.username, request.password), message: MESSAGES.challenge };
+    }
+  }
+
+  const attempt = readings.length === 1 ? readings[0]! : await oneReading(ctx, user, readings);
+  const result = await verifyCode(ctx, {
+    username: request.username,
+    code: attempt.code,
+    ...(attempt.pin !== undefined ? { pin: attempt.pin } : {}),
+    purpose: 'remote-access',
+    channel: { kind: 'radius', id: client.name },
+  });
+  if (result.ok) return { kind: 'accept' };
+  if (result.error === 'locked') return { kind: 'reject', message: MESSAGES.locked(result.retryAfterSeconds) };
+  return { kind: 'reject', message: MESSAGES.rejected };
+}
+
+/**
+ * A password that reads two ways is still one attempt. The readings differ in where the PIN ends, so at most one of
+ * their PINs is the user's: check each (one scrypt apiece, the same number whatever the outcome, and the outcome is
+ * never shown), then verify only that reading; with no PIN match, the reading without a PIN if there is one, else
+ * the first, which then fails as one counted attempt. Nothing here decides success: verifyCode checks the PIN again.
+ */
+async function oneReading(ctx: ServerContext, user: UserRow | undefined, readings: Reading[]): Promise<Reading> {
+  if (user) {
+    const matches = await Promise.all(readings.map((r) => (r.pin === undefined ? Promise.resolve(false) : checkPin(ctx, user, r.pin))));
+    const byPin = readings[matches.indexOf(true)];
+    if (byPin) return byPin;
+  }
+  return readings.find((r) => r.pin === undefined) ?? readings[0]!;
+}
+
+/** The kinds of code this user could type, each with its fixed length and whether the PIN goes with it. */
+async function codeKinds(q: Queryable, user: UserRow | undefined, policy: Policy, now: number): Promise<CodeKind[]> {
+  const settings = await loadSettings(q);
+  const token = user ? await q.get<{ digits: number }>('SELECT digits FROM tokens WHERE user_id = ?', [user.id]) : undefined;
+  const temporary = user
+    ? await q.get<{ code_length: number; pin_required: number }>(
+        'SELECT code_length, pin_required FROM temporary_codes WHERE user_id = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?',
+        [user.id, now],
+      )
+    : undefined;
+  const pin = policy.pin.required;
+  const kinds: CodeKind[] = [{ method: 'token', length: Number(token?.digits ?? 6), digitsOnly: true, pinNeeded: pin }];
+  if (settings.temporaryCodesEnabled && policy.temporaryCodes.allowed) {
+    kinds.push({
+      method: 'temporary',
+      length: Number(temporary?.code_length ?? policy.temporaryCodes.codeLength),
+      digitsOnly: false,
+      pinNeeded: pin && (temporary ? Number(temporary.pin_required) === 1 : policy.temporaryCodes.pinRequired),
+    });
+  }
+  if (settings.emergencyCodesEnabled) kinds.push({ method: 'emergency', length: CODE_LENGTHS.emergency, digitsOnly: false, pinNeeded: pin });
+  // RSA's option: the offline emergency code works online too, and (being for users who forgot the PIN) without it.
+  if (policy.offline.emergencyCodeOnline) kinds.push({ method: 'offline-emergency', length: CODE_LENGTHS.offlineEmergency, digitsOnly: false, pinNeeded: false });
+  return kinds;
+}

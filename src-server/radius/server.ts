@@ -1,0 +1,175 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { wipe } from '../../src-shared/crypto/compare.js';
+import type { ServerContext } from '../context.js';
+import { appendAudit } from '../services/audit.js';
+import { authenticate, MESSAGES, type Decision } from './authenticate.js';
+import { NoiseBurstDetector } from './burst.js';
+import { ChallengeStore } from './challenges.js';
+import { RadiusClientRegistry, type ActiveClient } from './clients.js';
+import { DuplicateCache } from './duplicates.js';
+import { ATTR, attribute, buildResponse, CODE, decryptUserPassword, hasValidMessageAuthenticator, parsePacket, textAttributes, type RadiusPacket } from './packet.js';
+
+/**
+ * The RADIUS authentication server (RFC 2865 over UDP, PAP only). Order of checks per datagram, each failure a
+ * silent drop that is counted (RFC 2865 §3; a drop tells a prober nothing):
+ *   1. well-formed Access-Request;  2. source address of a registered client;
+ *   3. Message-Authenticator valid, and present unless the client is relaxed (BlastRADIUS: before anything else);
+ *   4. a retransmission gets the first copy's answer;  5. decrypt, read, verify.
+ */
+export interface RadiusStats {
+  received: number;
+  accepted: number;
+  rejected: number;
+  challenged: number;
+  duplicates: number;
+  dropped: { malformed: number; unsupportedCode: number; unknownSource: number; badMessageAuthenticator: number; missingMessageAuthenticator: number; error: number };
+  /** Passwords that decrypted to noise (wrong secret or forgery) from relaxed clients; never verified. */
+  noisyPasswords: number;
+  noiseBursts: number;
+}
+
+export interface RadiusServer {
+  port: number;
+  stats: RadiusStats;
+  close(): Promise<void>;
+}
+
+export async function startRadiusServer(ctx: ServerContext, options: { host: string; port: number }): Promise<RadiusServer> {
+  const stats: RadiusStats = {
+    received: 0,
+    accepted: 0,
+    rejected: 0,
+    challenged: 0,
+    duplicates: 0,
+    dropped: { malformed: 0, unsupportedCode: 0, unknownSource: 0, badMessageAuthenticator: 0, missingMessageAuthenticator: 0, error: 0 },
+    noisyPasswords: 0,
+    noiseBursts: 0,
+  };
+  const log = ctx.log.child({ component: 'radius' });
+  const registry = new RadiusClientRegistry(ctx);
+  const duplicates = new DuplicateCache(ctx.clock);
+  const challenges = new ChallengeStore(ctx.clock);
+  const noise = new NoiseBurstDetector(ctx.clock);
+
+  const socket: Socket = createSocket({ type: isIP(options.host) === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+
+  async function onDatagram(datagram: Buffer, from: RemoteInfo): Promise<void> {
+    stats.received++;
+    const packet = parsePacket(datagram);
+    if (!packet) return drop('malformed', from);
+    if (packet.code !== CODE.AccessRequest) return drop('unsupportedCode', from);
+    const client = await registry.lookup(from.address);
+    if (!client) return drop('unknownSource', from);
+    const signed = packet.messageAuthenticatorOffset !== undefined;
+    if (signed && !hasValidMessageAuthenticator(packet, client.secret)) return drop('badMessageAuthenticator', from, client);
+    if (!signed && client.requireMessageAuthenticator) return drop('missingMessageAuthenticator', from, client);
+
+    const key = DuplicateCache.key(from.address, from.port, packet.identifier, packet.authenticator);
+    const earlier = duplicates.get(key);
+    if (earlier) {
+      stats.duplicates++;
+      return send(await earlier, from);
+    }
+    const answer = answerRequest(packet, client, signed);
+    duplicates.remember(key, answer);
+    send(await answer, from);
+  }
+
+  async function answerRequest(packet: RadiusPacket, client: ActiveClient, signed: boolean): Promise<Buffer | undefined> {
+    try {
+      const decision = await decide(packet, client, signed);
+      const code = decision.kind === 'accept' ? CODE.AccessAccept : decision.kind === 'challenge' ? CODE.AccessChallenge : CODE.AccessReject;
+      if (decision.kind === 'accept') stats.accepted++;
+      else if (decision.kind === 'challenge') stats.challenged++;
+      else stats.rejected++;
+      const attributes = decision.kind === 'accept' ? [] : textAttributes(ATTR.ReplyMessage, decision.message);
+      if (decision.kind === 'challenge') attributes.push({ type: ATTR.State, value: decision.state });
+      return buildResponse(packet, code, attributes, client.secret);
+    } catch (err) {
+      // No answer rather than a wrong one: the NAS retries or fails over to another server.
+      stats.dropped.error++;
+      log.error({ err: { type: (err as Error).name, message: (err as Error).message }, nas: client.name }, 'RADIUS request failed');
+      return undefined;
+    }
+  }
+
+  async function decide(packet: RadiusPacket, client: ActiveClient, signed: boolean): Promise<Decision> {
+    const rejected: Decision = { kind: 'reject', message: MESSAGES.rejected };
+    const username = attribute(packet, ATTR.UserName)?.toString('utf8').trim();
+    const encrypted = attribute(packet, ATTR.UserPassword);
+    if (!username || !encrypted) return rejected; // PAP only: CHAP and EAP cannot carry a PIN and a one-time code
+    if (!signed && noise.isQuarantined(client.id)) return rejected;
+    const plain = decryptUserPassword(encrypted, client.secret, packet.authenticator);
+    const password = plain && readableText(plain);
+    wipe(plain);
+    if (password === undefined) {
+      if (!signed) await recordNoise(client);
+      return rejected;
+    }
+    const state = attribute(packet, ATTR.State);
+    return authenticate(ctx, challenges, client, { username, password, ...(state ? { state } : {}) });
+  }
+
+  async function recordNoise(client: ActiveClient): Promise<void> {
+    stats.noisyPasswords++;
+    if (!noise.recordNoise(client.id)) return;
+    stats.noiseBursts++;
+    log.warn({ nas: client.name }, 'burst of undecodable passwords without Message-Authenticator: wrong shared secret or forged requests; not counted against users');
+    await appendAudit(ctx.db, ctx, {
+      type: 'radius.client.noise_burst',
+      outcome: 'failure',
+      actorKind: 'radius',
+      actor: client.name,
+      reason: 'undecodable passwords without Message-Authenticator (wrong shared secret or forgery)',
+    });
+  }
+
+  function drop(reason: keyof RadiusStats['dropped'], from: RemoteInfo, client?: ActiveClient): void {
+    stats.dropped[reason]++;
+    log.debug({ reason, source: from.address, nas: client?.name }, 'RADIUS packet dropped');
+  }
+
+  function send(bytes: Buffer | undefined, to: RemoteInfo): void {
+    if (bytes) socket.send(bytes, to.port, to.address);
+  }
+
+  socket.on('message', (datagram, from) => {
+    onDatagram(datagram, from).catch((err: unknown) => {
+      stats.dropped.error++;
+      log.error({ err: { type: (err as Error).name, message: (err as Error).message } }, 'RADIUS datagram failed');
+    });
+  });
+  socket.on('error', (err) => log.error({ err: { type: err.name, message: err.message } }, 'RADIUS socket error'));
+
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(options.port, options.host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  const port = socket.address().port;
+  log.info({ host: options.host, port }, 'RADIUS server listening');
+  return {
+    port,
+    stats,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The password as text, or undefined when it is not something a person typed: invalid UTF-8 or control characters.
+ * That is what a wrong shared secret produces (16 random bytes pass with probability ~1e-7).
+ */
+function readableText(bytes: Buffer): string | undefined {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  return /\p{Cc}/u.test(text) ? undefined : text;
+}
