@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Db } from './port.js';
+import { PG_LOCKS, PgDb, withPgAdvisoryLock } from './postgres.js';
 
 /**
  * Frozen, numbered migrations, one folder per engine (`migrations/sqlite`, `migrations/postgres`): a landed file is
@@ -31,7 +32,15 @@ function statements(sql: string): string[] {
     .filter(Boolean);
 }
 
+/**
+ * Brings the schema up to date. On PostgreSQL several instances may start at once: an advisory lock lets one migrate
+ * while the others wait, then find nothing left to do. (SQLite has one process per file.)
+ */
 export async function migrate(db: Db): Promise<number[]> {
+  return db instanceof PgDb ? withPgAdvisoryLock(db, PG_LOCKS.migrate, () => applyPending(db)) : applyPending(db);
+}
+
+async function applyPending(db: Db): Promise<number[]> {
   await db.run(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
   );

@@ -1,0 +1,196 @@
+import pg from 'pg';
+import type { Db, Param, Queryable, Row } from './port.js';
+
+/**
+ * PostgreSQL behind the async port, through a `pg` connection pool. Statements arrive in the shared dialect with
+ * `?` placeholders and leave with `$1…$n`; results come back shaped like the SQLite adapter's (numbers for BIGINT,
+ * COUNT and SUM, Buffers for BYTEA, 0/1 for booleans), so a service cannot tell the engines apart.
+ *
+ * Every guarantee rests on guarded statements and unique indexes that hold under PostgreSQL's default READ COMMITTED
+ * isolation (docs/architecture.md); this adapter adds no locking of its own.
+ */
+export interface PgOptions {
+  /** Connections per server instance. Each instance holds up to this many; size the cluster's max_connections for all. */
+  poolMax?: number;
+  /** How long a request waits for a free connection before failing (instead of queueing without bound). */
+  connectionTimeoutMs?: number;
+  /** A runaway statement is cancelled after this long. */
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+export const PG_DEFAULTS = {
+  poolMax: 10,
+  connectionTimeoutMs: 10_000,
+  statementTimeoutMs: 30_000,
+  applicationName: 'lifeline-server',
+} as const satisfies Required<PgOptions>;
+
+const OID = { bool: 16, int8: 20, numeric: 1700 } as const;
+
+/** int8 and numeric as JS numbers (times are epoch ms, ids and counts are small); refuse silent precision loss. */
+function toSafeNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`integer ${text} does not fit in a JavaScript number`);
+  return n;
+}
+
+/** Per-pool type parsers, so nothing else in the process that uses `pg` sees changed global defaults. */
+const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (format !== 'binary') {
+      if (oid === OID.int8) return toSafeNumber;
+      if (oid === OID.numeric) return (text: string) => Number(text);
+      if (oid === OID.bool) return (text: string) => (text === 't' ? 1 : 0);
+    }
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+const converted = new Map<string, string>();
+
+/**
+ * `?` → `$n`, skipping string literals, quoted identifiers and comments (a `?` inside them is text, not a parameter).
+ * Statements are a fixed set of literals, so the results are cached.
+ */
+export function toPgPlaceholders(sql: string): string {
+  const hit = converted.get(sql);
+  if (hit !== undefined) return hit;
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i]!;
+    const closing = c === "'" ? "'" : c === '"' ? '"' : c === '-' && sql[i + 1] === '-' ? '\n' : c === '/' && sql[i + 1] === '*' ? '*/' : undefined;
+    if (closing !== undefined) {
+      const end = sql.indexOf(closing, i + (closing.length === 2 ? 2 : 1));
+      const stop = end === -1 ? sql.length : end + closing.length;
+      out += sql.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '?') {
+      out += `$${++n}`;
+    } else {
+      out += c;
+    }
+  }
+  if (converted.size < 5000) converted.set(sql, out);
+  return out;
+}
+
+/** Booleans as 0/1 like the SQLite adapter (the schema stores flags as integers). */
+function toPgParams(params: readonly Param[] = []): unknown[] {
+  return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+}
+
+function queryable(client: pg.Pool | pg.PoolClient, isOpen: () => boolean = () => true): Queryable {
+  const query = async <T>(sql: string, params?: readonly Param[]) => {
+    if (!isOpen()) throw new Error('this transaction has already ended; use the Queryable only inside its tx callback');
+    return client.query<T & pg.QueryResultRow>(toPgPlaceholders(sql), toPgParams(params));
+  };
+  return {
+    all: async <T = Row>(sql: string, params?: readonly Param[]) => (await query<T>(sql, params)).rows as T[],
+    get: async <T = Row>(sql: string, params?: readonly Param[]) => (await query<T>(sql, params)).rows[0] as T | undefined,
+    run: async (sql: string, params?: readonly Param[]) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
+  };
+}
+
+export class PgDb implements Db {
+  readonly engine = 'postgres' as const;
+  readonly pool: pg.Pool;
+  private readonly direct: Queryable;
+  private readonly onClose: (() => Promise<void>)[] = [];
+
+  constructor(
+    readonly url: string,
+    options: PgOptions = {},
+    onPoolError: (err: Error) => void = () => undefined,
+  ) {
+    const o = { ...PG_DEFAULTS, ...options };
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: o.poolMax,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: o.connectionTimeoutMs,
+      statement_timeout: o.statementTimeoutMs,
+      // A transaction left open by a stuck request would hold row locks; PostgreSQL ends it rather than wait forever.
+      idle_in_transaction_session_timeout: Math.max(o.statementTimeoutMs * 2, 60_000),
+      application_name: o.applicationName,
+      keepAlive: true,
+      types: typeParsers,
+    });
+    // An idle connection dropped by the server (restart, failover) must not crash the process; the pool replaces it.
+    this.pool.on('error', onPoolError);
+    this.direct = queryable(this.pool);
+  }
+
+  all<T = Row>(sql: string, params?: readonly Param[]): Promise<T[]> {
+    return this.direct.all<T>(sql, params);
+  }
+  get<T = Row>(sql: string, params?: readonly Param[]): Promise<T | undefined> {
+    return this.direct.get<T>(sql, params);
+  }
+  run(sql: string, params?: readonly Param[]): Promise<{ changes: number }> {
+    return this.direct.run(sql, params);
+  }
+
+  /** One pooled connection for the whole transaction: BEGIN, the callback's statements, COMMIT (ROLLBACK on a throw). */
+  async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let open = true;
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(queryable(client, () => open));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr as Error; // the connection is unusable: the pool must discard it, not hand it out again
+      }
+      throw err;
+    } finally {
+      open = false;
+      client.release(broken);
+    }
+  }
+
+  /** A dedicated connection outside the pool (the audit sealer and migrations hold session-level advisory locks). */
+  async connectDedicated(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.url, application_name: PG_DEFAULTS.applicationName, types: typeParsers });
+    await client.connect();
+    return client;
+  }
+
+  /** Background work tied to this database (the audit sealer) registers here to be stopped before the pool ends. */
+  addCloseHook(hook: () => Promise<void>): void {
+    this.onClose.push(hook);
+  }
+
+  async close(): Promise<void> {
+    for (const hook of this.onClose.splice(0).reverse()) await hook();
+    await this.pool.end();
+  }
+}
+
+/**
+ * Session-level advisory lock keys, one per job that must run on a single instance at a time. Fixed numbers, so
+ * every instance of every version agrees on them.
+ */
+export const PG_LOCKS = {
+  /** Schema migrations: instances starting together wait for the first one to finish, then find nothing to do. */
+  migrate: 0x4c4c_0001,
+  /** The audit sealer: one instance chains committed audit rows; the others stand by. */
+  auditSealer: 0x4c4c_0002,
+} as const;
+
+/** Runs `fn` while holding an advisory lock on a dedicated connection, waiting for it if another instance holds it. */
+export async function withPgAdvisoryLock<T>(db: PgDb, key: number, fn: () => Promise<T>): Promise<T> {
+  const client = await db.connectDedicated();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [key]);
+    return await fn(); // ending the session releases the lock, also when fn throws
+  } finally {
+    await client.end();
+  }
+}
