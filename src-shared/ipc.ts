@@ -221,3 +221,32 @@ export async function dispatchIpc(api: AgentApi, channel: string, payload: unkno
   if (!checked.success) return ipcFailure('internal', 'The agent gave an answer outside its contract.');
   return checked.data;
 }
+
+// ---- what both shells serve to the renderer --------------------------------------------------------------------
+
+/**
+ * The renderer's Content Security Policy, sent as a header by both shells: only its own script and style, no
+ * inline code, no eval, no frames, no forms posting elsewhere. `connect-src 'self'` is what the browser shell's
+ * HTTP transport needs; under Electron the renderer only talks through the preload.
+ */
+export const RENDERER_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * URL path → file under src-renderer/, with its content type. Shells serve exactly these and nothing else, so no
+ * path from a request ever reaches the file system.
+ */
+export const RENDERER_ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+  '/renderer.js': { file: 'dist/renderer.js', type: 'text/javascript; charset=utf-8' },
+};

@@ -1,0 +1,62 @@
+import { IPC_CONTRACT, ipcFailure, type IpcChannel, type IpcResponse, type RendererApi } from '../src-shared/ipc.js';
+
+/**
+ * How the renderer reaches the core. Under Electron the preload has put the contract on `window.lifeline`; in the
+ * browser shell the same contract is spoken over HTTP, after trading the one-time launch token for a cookie.
+ */
+
+declare global {
+  interface Window {
+    lifeline?: RendererApi;
+  }
+}
+
+const LAUNCH_PARAM = 'launch';
+
+/**
+ * Takes the launch token out of the URL fragment at once (so it is in neither the address bar nor the history),
+ * then exchanges it for the session cookie. A reload without a token keeps the cookie it already has.
+ */
+async function openBrowserSession(): Promise<void> {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get(LAUNCH_PARAM);
+  if (token === null) return;
+  history.replaceState(null, '', location.pathname + location.search);
+  await fetch('/session', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    credentials: 'same-origin',
+    body: JSON.stringify({ token }),
+  });
+}
+
+async function callOverHttp<C extends IpcChannel>(channel: C, request: unknown): Promise<IpcResponse<C>> {
+  let body: unknown;
+  try {
+    const response = await fetch(`/ipc/${channel}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      credentials: 'same-origin',
+      body: JSON.stringify(request ?? {}),
+    });
+    body = await response.json();
+  } catch {
+    return ipcFailure('internal', 'The agent is not answering. Restart it and try again.') as IpcResponse<C>;
+  }
+  const parsed = IPC_CONTRACT[channel].response.safeParse(body);
+  return (parsed.success ? parsed.data : ipcFailure('internal', 'The agent gave an answer outside its contract.')) as IpcResponse<C>;
+}
+
+function httpApi(): RendererApi {
+  const api: Record<string, (request: unknown) => Promise<unknown>> = {};
+  for (const [channel, entry] of Object.entries(IPC_CONTRACT)) {
+    api[entry.method] = (request) => callOverHttp(channel as IpcChannel, request);
+  }
+  return api as unknown as RendererApi;
+}
+
+export async function connect(): Promise<RendererApi> {
+  if (window.lifeline) return window.lifeline;
+  await openBrowserSession();
+  return httpApi();
+}
