@@ -1,0 +1,194 @@
+import { CODE_LENGTHS, formatCode } from '../../src-shared/codes.js';
+import { randomCrockford } from '../../src-shared/crypto/random.js';
+import { LifelineError } from '../../src-shared/errors.js';
+import { TOKEN_BEHAVIOURS } from '../../src-shared/policy.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import { appendAudit } from './audit.js';
+import { hashCode } from './code-hash.js';
+import { notifyUser } from './notifier.js';
+import { loadSettings, policyForUser } from './policy.js';
+import { requireUser, type UserRow } from './users.js';
+
+/**
+ * Sets of one-time emergency codes (RSA online emergency access seed): N codes of 8 Crockford characters, each usable
+ * once, optionally expiring, with the PIN when the policy requires one, online only. A new set voids the old one.
+ * What happens to the user's normal token while a set is live is the set's token behaviour (DESIGN §3):
+ *   deny-token               the token is refused while any code of the set is unused and unexpired;
+ *   allow-and-disable-codes  a token success voids the set;
+ *   allow-after-codes-expire the token is refused until the set expires (so the set must expire).
+ */
+export type TokenBehaviour = (typeof TOKEN_BEHAVIOURS)[number];
+
+export interface EmergencySetRow {
+  id: number;
+  user_id: number;
+  issued_at: number;
+  issued_by: string;
+  expires_at: number | null;
+  token_behaviour: TokenBehaviour;
+  voided_at: number | null;
+  void_reason: string | null;
+}
+
+export interface IssueEmergencyInput {
+  count: number;
+  /** Omitted: the policy's default; null: no expiry. */
+  expiresInHours?: number | null;
+  tokenBehaviour?: TokenBehaviour;
+}
+
+export interface IssuedEmergencySet {
+  codes: string[];
+  expiresAt: number | null;
+  tokenBehaviour: TokenBehaviour;
+  pinRequired: boolean;
+  replaced: boolean;
+}
+
+export async function issueEmergencySet(ctx: ServerContext, actor: string, username: string, input: IssueEmergencyInput): Promise<IssuedEmergencySet> {
+  const user = await requireUser(ctx.db, username);
+  const settings = await loadSettings(ctx.db);
+  if (!settings.emergencyCodesEnabled) throw new LifelineError('feature_disabled', 'Emergency codes are disabled for this enterprise.', 403);
+  if (user.status !== 'active') throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
+  const policy = await policyForUser(ctx.db, user);
+  const e = policy.emergencyCodes;
+  if (input.count > e.maxCount) throw new LifelineError('policy_violation', `At most ${e.maxCount} emergency codes per set under the user's policy.`, 400);
+  const expiresInHours = input.expiresInHours === undefined ? e.defaultExpiresInHours : input.expiresInHours;
+  const tokenBehaviour = input.tokenBehaviour ?? e.tokenBehaviour;
+  if (tokenBehaviour === 'allow-after-codes-expire' && expiresInHours === null) {
+    throw new LifelineError('policy_violation', "'allow-after-codes-expire' needs a set that expires: give expiresInHours.", 400);
+  }
+  if (policy.pin.required && user.pin_hash === null) {
+    throw new LifelineError('not_eligible', "The user's policy needs the PIN with emergency codes and the user has no PIN yet: set one first.", 403);
+  }
+
+  const codes = distinctCodes(input.count);
+  const hashes = await Promise.all(codes.map((c) => hashCode(ctx, user.code_salt, c)));
+  const issuedAt = ctx.clock.now();
+  const expiresAt = expiresInHours === null ? null : issuedAt + expiresInHours * 3_600_000;
+
+  const replaced = await ctx.db.tx(async (q) => {
+    const status = await q.get<{ status: string }>('SELECT status FROM users WHERE id = ?', [user.id]);
+    if (status?.status !== 'active') throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
+    const old = await voidLiveSet(q, user.id, issuedAt, 'replaced');
+    // emergency_sets_one_live refuses a second live set if two issues race.
+    const set = await q.get<{ id: number }>(
+      'INSERT INTO emergency_sets (user_id, issued_at, issued_by, expires_at, token_behaviour) VALUES (?, ?, ?, ?, ?) RETURNING id',
+      [user.id, issuedAt, actor, expiresAt, tokenBehaviour],
+    );
+    for (const h of hashes) await q.run('INSERT INTO emergency_codes (set_id, code_hash) VALUES (?, ?)', [set!.id, h]);
+    await appendAudit(q, ctx, {
+      type: old ? 'emergency-codes.replace' : 'emergency-codes.issue',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor,
+      subject: user.username,
+      details: { count: codes.length, expiresAt, tokenBehaviour, pinRequired: policy.pin.required },
+    });
+    await notifyUser(q, ctx, {
+      userId: user.id,
+      username: user.username,
+      kind: 'emergency-codes-issued',
+      details: { count: codes.length, expiresAt: expiresAt === null ? 'never' : new Date(expiresAt).toISOString(), issuedBy: actor },
+    });
+    return old;
+  });
+  return { codes: codes.map((c) => formatCode(c)), expiresAt, tokenBehaviour, pinRequired: policy.pin.required, replaced };
+}
+
+/** N different codes (a repeat within a set would let one typed code burn two entries). */
+function distinctCodes(n: number): string[] {
+  const set = new Set<string>();
+  while (set.size < n) set.add(randomCrockford(CODE_LENGTHS.emergency));
+  return [...set];
+}
+
+async function voidLiveSet(q: Queryable, userId: number, now: number, reason: string): Promise<boolean> {
+  const voided = await q.all<{ id: number }>('UPDATE emergency_sets SET voided_at = ?, void_reason = ? WHERE user_id = ? AND voided_at IS NULL RETURNING id', [
+    now,
+    reason,
+    userId,
+  ]);
+  return voided.length > 0;
+}
+
+/**
+ * Voids the user's live set, if any, and audits it: the admin's revoke, or a token success under
+ * `allow-and-disable-codes`. Call it inside the caller's transaction.
+ */
+export async function voidEmergencySet(
+  q: Queryable,
+  ctx: Pick<ServerContext, 'clock'>,
+  user: Pick<UserRow, 'id' | 'username'>,
+  why: { reason: 'admin' | 'token-success'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
+): Promise<boolean> {
+  if (!(await voidLiveSet(q, user.id, ctx.clock.now(), why.reason))) return false;
+  await appendAudit(q, ctx, {
+    type: 'emergency-codes.void',
+    outcome: 'success',
+    actorKind: why.actorKind,
+    ...(why.actor !== undefined ? { actor: why.actor } : {}),
+    subject: user.username,
+    reason: why.reason,
+  });
+  return true;
+}
+
+/** The user's live set, if any (possibly expired: expiry matters to the token behaviours). */
+export async function liveEmergencySet(q: Queryable, userId: number): Promise<EmergencySetRow | undefined> {
+  return q.get<EmergencySetRow>('SELECT * FROM emergency_sets WHERE user_id = ? AND voided_at IS NULL', [userId]);
+}
+
+export function setExpired(set: Pick<EmergencySetRow, 'expires_at'>, now: number): boolean {
+  return set.expires_at !== null && Number(set.expires_at) <= now;
+}
+
+/** Unused codes of the live set while it has not expired: the candidates a typed code is compared with. */
+export async function usableEmergencyCodes(q: Queryable, set: EmergencySetRow | undefined, now: number): Promise<{ id: number; code_hash: Buffer }[]> {
+  if (!set || setExpired(set, now)) return [];
+  return q.all<{ id: number; code_hash: Buffer }>('SELECT id, code_hash FROM emergency_codes WHERE set_id = ? AND used_at IS NULL ORDER BY id', [set.id]);
+}
+
+/** Burns one code: one guarded statement, zero rows changed = already used, voided or expired meanwhile. */
+export async function consumeEmergencyCode(q: Queryable, codeId: number, now: number): Promise<boolean> {
+  const r = await q.run(
+    `UPDATE emergency_codes SET used_at = ? WHERE id = ? AND used_at IS NULL
+       AND set_id IN (SELECT id FROM emergency_sets WHERE voided_at IS NULL AND (expires_at IS NULL OR expires_at > ?))`,
+    [now, codeId, now],
+  );
+  return r.changes === 1;
+}
+
+/**
+ * Whether the live set keeps the user's normal token from working right now, and why (for the audit reason).
+ * Evaluated inside the verification's transaction.
+ */
+export async function tokenBlockedBySet(q: Queryable, userId: number, now: number): Promise<string | undefined> {
+  const set = await liveEmergencySet(q, userId);
+  if (!set || setExpired(set, now)) return undefined;
+  if (set.token_behaviour === 'allow-after-codes-expire') return 'token_refused_until_emergency_set_expires';
+  if (set.token_behaviour === 'deny-token') {
+    const unused = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM emergency_codes WHERE set_id = ? AND used_at IS NULL', [set.id]);
+    if (Number(unused?.n ?? 0) > 0) return 'token_refused_while_emergency_codes_unused';
+  }
+  return undefined;
+}
+
+/** What an admin may see of the live set: counts and terms, never the codes. */
+export async function emergencySetSummary(q: Queryable, userId: number, now: number): Promise<{ issuedAt: number; expiresAt: number | null; expired: boolean; tokenBehaviour: TokenBehaviour; total: number; unused: number } | undefined> {
+  const set = await liveEmergencySet(q, userId);
+  if (!set) return undefined;
+  const c = await q.get<{ total: number; unused: number }>(
+    'SELECT COUNT(*) AS total, SUM(CASE WHEN used_at IS NULL THEN 1 ELSE 0 END) AS unused FROM emergency_codes WHERE set_id = ?',
+    [set.id],
+  );
+  return {
+    issuedAt: Number(set.issued_at),
+    expiresAt: set.expires_at === null ? null : Number(set.expires_at),
+    expired: setExpired(set, now),
+    tokenBehaviour: set.token_behaviour,
+    total: Number(c?.total ?? 0),
+    unused: Number(c?.unused ?? 0),
+  };
+}
