@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import type { App } from '../app.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import { adminGuard } from '../http/admin-guard.js';
+import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameParam } from '../http/schemas.js';
+import { queryAudit, type AuditRow } from '../services/audit.js';
+import { emergencySetSummary } from '../services/emergency-codes.js';
+import { listPolicies, loadSettings, policyForUser } from '../services/policy.js';
+import type { Permission } from '../services/roles.js';
+import { activeTemporaryCode, temporaryCodeSummary } from '../services/temporary-codes.js';
+import { lockState, requireUser, type UserRow } from '../services/users.js';
+import { toCsv } from './csv.js';
+import { AuditFilterSchema, AuditPageSchema, AuditStatsSchema, ConsoleUserSchema, type AuditFilter, type AuditRowView, type ConsoleUser } from './schemas.js';
+
+/** Every helpdesk permission opens the user page; an auditor-only admin does not need it. */
+const USER_READERS: readonly Permission[] = ['users.manage', 'tokens.manage', 'codes.issue', 'codes.revoke', 'offline.reveal', 'devices.manage'];
+const DAY_MS = 86_400_000;
+/** The chart covers at most this many days; without a range, the last 14. */
+const MAX_CHART_DAYS = 92;
+const CSV_MAX_ROWS = 50_000;
+
+/**
+ * Read endpoints shaped for the console (the admin API's own endpoints stay the source of every change):
+ * one user page in one request, audit pages with the console's filters, the CSV export and the per-day chart.
+ */
+export async function consoleApiRoutes(app: App, ctx: ServerContext): Promise<void> {
+  app.get('/api/v1/admin/console/users/:username', {
+    schema: { tags: ['console'], summary: 'Everything the console user page shows (never a code)', security: ADMIN_SECURITY, params: UsernameParam, response: { 200: ConsoleUserSchema, ...ADMIN_ERRORS } },
+    preHandler: adminGuard(ctx, { anyPermission: USER_READERS }),
+  }, async (req) => consoleUser(ctx.db, await requireUser(ctx.db, req.params.username), ctx.clock.now()));
+
+  app.get('/api/v1/admin/console/audit', {
+    schema: { tags: ['console'], summary: 'Audit events, newest first, filtered and paged by id', security: ADMIN_SECURITY, querystring: AuditFilterSchema, response: { 200: AuditPageSchema, ...ADMIN_ERRORS } },
+    preHandler: adminGuard(ctx, { permission: 'audit.read' }),
+  }, async (req) => {
+    const limit = req.query.limit ?? 50;
+    const rows = await queryAudit(ctx.db, { ...auditFilter(req.query), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return { rows: page.map(auditView), nextBefore: rows.length > limit ? Number(page.at(-1)!.id) : null };
+  });
+
+  app.get('/api/v1/admin/console/audit.csv', {
+    schema: { tags: ['console'], summary: 'The filtered audit log as CSV (formula-like cells escaped)', security: ADMIN_SECURITY, querystring: AuditFilterSchema },
+    preHandler: adminGuard(ctx, { permission: 'audit.read' }),
+  }, async (req, reply) => {
+    const rows = await queryAudit(ctx.db, { ...auditFilter(req.query), limit: CSV_MAX_ROWS });
+    const header = ['id', 'time_utc', 'type', 'outcome', 'actor_kind', 'actor', 'subject', 'device', 'purpose', 'method', 'reason', 'details'];
+    const body = toCsv([header, ...rows.map((r) => [r.id, new Date(Number(r.at)).toISOString(), r.type, r.outcome, r.actor_kind, r.actor, r.subject, r.device, r.purpose, r.method, r.reason, r.details])]);
+    return reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="lifeline-audit.csv"')
+      .header('cache-control', 'no-store')
+      .send(body);
+  });
+
+  app.get('/api/v1/admin/console/audit-stats', {
+    schema: { tags: ['console'], summary: 'Codes issued, verifications and offline uses per UTC day', security: ADMIN_SECURITY, querystring: AuditFilterSchema, response: { 200: AuditStatsSchema, ...ADMIN_ERRORS } },
+    preHandler: adminGuard(ctx, { permission: 'audit.read' }),
+  }, async (req) => auditStats(ctx.db, req.query, ctx.clock.now()));
+}
+
+async function consoleUser(q: Queryable, user: UserRow, now: number): Promise<ConsoleUser> {
+  const [policy, settings, policies, active, emergency, token] = await Promise.all([
+    policyForUser(q, user),
+    loadSettings(q),
+    listPolicies(q),
+    activeTemporaryCode(q, user.id, now),
+    emergencySetSummary(q, user.id, now),
+    q.get<{ enrolled_at: number; enrolled_by: string | null; algorithm: string; digits: number }>('SELECT enrolled_at, enrolled_by, algorithm, digits FROM tokens WHERE user_id = ?', [user.id]),
+  ]);
+  const t = policy.temporaryCodes;
+  const lock = lockState(user, now);
+  const policyName = policies.find((p) => user.policy_id !== null && Number(p.id) === Number(user.policy_id))?.name ?? policies.find((p) => Number(p.is_default) === 1)?.name ?? 'default';
+  const summary = active ? temporaryCodeSummary(active) : undefined;
+  return {
+    username: user.username,
+    displayName: user.display_name,
+    email: user.email,
+    status: user.status,
+    policy: policyName,
+    policies: policies.map((p) => p.name),
+    pinSet: user.pin_hash !== null,
+    pinMinLength: policy.pin.minLength,
+    enrollmentAllowed: policy.enrollmentAllowed,
+    locked: lock.locked,
+    token: token ? { enrolledAt: Number(token.enrolled_at), enrolledBy: token.enrolled_by, algorithm: token.algorithm, digits: Number(token.digits) } : null,
+    lock: { failures: lock.failures, lockedUntil: lock.lockedUntil, permanently: lock.lockedPermanently },
+    temporaryCode: {
+      eligible: t.allowed && user.status === 'active',
+      enterpriseEnabled: settings.temporaryCodesEnabled,
+      active: summary ? { issuedAt: summary.issuedAt, issuedBy: summary.issuedBy, expiresAt: summary.expiresAt, multiUse: summary.multiUse } : null,
+      bounds: {
+        minLifetimeMinutes: t.minLifetimeMinutes,
+        maxLifetimeMinutes: t.maxLifetimeMinutes,
+        defaultLifetimeMinutes: t.defaultLifetimeMinutes,
+        multiUseAllowed: t.multiUseAllowed,
+        pinRequired: t.pinRequired,
+        purposes: [...t.purposes],
+      },
+    },
+    emergency: {
+      enabled: settings.emergencyCodesEnabled,
+      maxCount: policy.emergencyCodes.maxCount,
+      defaultExpiresInHours: policy.emergencyCodes.defaultExpiresInHours,
+      tokenBehaviour: policy.emergencyCodes.tokenBehaviour,
+      live: emergency ?? null,
+    },
+  };
+}
+
+function auditFilter(f: AuditFilter): Omit<Parameters<typeof queryAudit>[1], 'limit'> {
+  // A type without a dot matches its whole family ("temporary-code" → temporary-code.issue, .revoke, …).
+  const type = f.type?.trim() ? (f.type.includes('.') ? f.type.trim() : `${f.type.trim()}.`) : undefined;
+  return {
+    ...(f.username?.trim() ? { username: f.username.trim().toLowerCase() } : {}),
+    ...(f.admin?.trim() ? { actor: f.admin.trim() } : {}),
+    ...(f.device?.trim() ? { device: f.device.trim() } : {}),
+    ...(type ? { type } : {}),
+    ...(f.since !== undefined ? { since: f.since } : {}),
+    ...(f.until !== undefined ? { until: f.until } : {}),
+    ...(f.before !== undefined ? { before: f.before } : {}),
+  };
+}
+
+function auditView(r: AuditRow): AuditRowView {
+  let details: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(r.details);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) details = parsed as Record<string, unknown>;
+  } catch {
+    /* a row written by hand: show no details rather than fail the page */
+  }
+  return {
+    id: Number(r.id),
+    at: Number(r.at),
+    type: r.type,
+    outcome: r.outcome,
+    actorKind: r.actor_kind,
+    actor: r.actor,
+    subject: r.subject,
+    device: r.device,
+    purpose: r.purpose,
+    method: r.method,
+    reason: r.reason,
+    details,
+  };
+}
+
+/**
+ * Which audit types count as what in the chart. Issued: temporary codes and emergency sets issued or replaced, and
+ * offline emergency codes revealed. Verifications: every online verification attempt. Offline: events agents upload.
+ */
+const STAT_CASES = {
+  issued: "(type IN ('temporary-code.issue', 'temporary-code.replace', 'emergency-codes.issue', 'emergency-codes.replace') OR type LIKE 'emergency-access.%')",
+  verifications: "(type = 'verify.attempt')",
+  offline: "(type LIKE 'offline.%')",
+} as const;
+
+async function auditStats(q: Queryable, f: AuditFilter, now: number): Promise<z.infer<typeof AuditStatsSchema>> {
+  const until = f.until ?? (Math.floor(now / DAY_MS) + 1) * DAY_MS;
+  const since = Math.max(f.since ?? until - 14 * DAY_MS, until - MAX_CHART_DAYS * DAY_MS);
+  const where: string[] = ['at >= ?', 'at < ?'];
+  const params: (string | number)[] = [since, until];
+  if (f.username?.trim()) (where.push('subject = ?'), params.push(f.username.trim().toLowerCase()));
+  if (f.admin?.trim()) (where.push('actor = ?'), params.push(f.admin.trim()));
+  if (f.device?.trim()) (where.push('device = ?'), params.push(f.device.trim()));
+  // Integer division gives the UTC day on both engines (times are BIGINT epoch ms).
+  const rows = await q.all<{ day: number; issued: number; verifications: number; offline: number }>(
+    `SELECT at / ${DAY_MS} AS day,
+            SUM(CASE WHEN ${STAT_CASES.issued} THEN 1 ELSE 0 END) AS issued,
+            SUM(CASE WHEN ${STAT_CASES.verifications} THEN 1 ELSE 0 END) AS verifications,
+            SUM(CASE WHEN ${STAT_CASES.offline} THEN 1 ELSE 0 END) AS offline
+       FROM audit WHERE ${where.join(' AND ')} GROUP BY at / ${DAY_MS} ORDER BY day`,
+    params,
+  );
+  const byDay = new Map(rows.map((r) => [Number(r.day), r]));
+  const days = [];
+  for (let d = Math.floor(since / DAY_MS); d * DAY_MS < until; d++) {
+    const r = byDay.get(d);
+    days.push({ day: new Date(d * DAY_MS).toISOString().slice(0, 10), issued: Number(r?.issued ?? 0), verifications: Number(r?.verifications ?? 0), offline: Number(r?.offline ?? 0) });
+  }
+  return { days };
+}

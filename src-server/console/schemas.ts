@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * Response shapes of the console's own read endpoints (api.ts). The web app imports the types only, so this file is
+ * the one place both sides agree on them.
+ */
+export const TemporaryCodePanelSchema = z.object({
+  /** Policy allows temporary codes and the user is active; otherwise the console hides the section (Imprivata FAQ). */
+  eligible: z.boolean(),
+  enterpriseEnabled: z.boolean(),
+  active: z.object({ issuedAt: z.number(), issuedBy: z.string(), expiresAt: z.number(), multiUse: z.boolean() }).nullable(),
+  bounds: z.object({
+    minLifetimeMinutes: z.number(),
+    maxLifetimeMinutes: z.number(),
+    defaultLifetimeMinutes: z.number(),
+    multiUseAllowed: z.boolean(),
+    pinRequired: z.boolean(),
+    purposes: z.array(z.string()),
+  }),
+});
+
+export const EmergencySetSchema = z.object({
+  issuedAt: z.number(),
+  expiresAt: z.number().nullable(),
+  expired: z.boolean(),
+  tokenBehaviour: z.string(),
+  total: z.number(),
+  unused: z.number(),
+});
+
+export const ConsoleUserSchema = z.object({
+  username: z.string(),
+  displayName: z.string().nullable(),
+  email: z.string().nullable(),
+  status: z.enum(['active', 'inactive']),
+  policy: z.string(),
+  policies: z.array(z.string()),
+  pinSet: z.boolean(),
+  pinMinLength: z.number(),
+  enrollmentAllowed: z.boolean(),
+  locked: z.boolean(),
+  token: z.object({ enrolledAt: z.number(), enrolledBy: z.string().nullable(), algorithm: z.string(), digits: z.number() }).nullable(),
+  lock: z.object({ failures: z.number(), lockedUntil: z.number().nullable(), permanently: z.boolean() }),
+  temporaryCode: TemporaryCodePanelSchema,
+  emergency: z.object({ enabled: z.boolean(), maxCount: z.number(), defaultExpiresInHours: z.number().nullable(), tokenBehaviour: z.string(), live: EmergencySetSchema.nullable() }),
+});
+export type ConsoleUser = z.infer<typeof ConsoleUserSchema>;
+
+export const AuditStatsSchema = z.object({
+  days: z.array(z.object({ day: z.string(), issued: z.number(), verifications: z.number(), offline: z.number() })),
+});
+export type AuditStats = z.infer<typeof AuditStatsSchema>;
+
+/** Filters shared by the audit page, the CSV export and the chart. Dates are epoch ms, inclusive `since`, exclusive `until`. */
+export const AuditFilterSchema = z.strictObject({
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  username: z.string().max(200).optional(),
+  admin: z.string().max(200).optional(),
+  device: z.string().max(200).optional(),
+  type: z.string().max(100).optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+  until: z.coerce.number().int().nonnegative().optional(),
+});
+export type AuditFilter = z.infer<typeof AuditFilterSchema>;
+
+export const AuditRowSchema = z.object({
+  id: z.number(),
+  at: z.number(),
+  type: z.string(),
+  outcome: z.string(),
+  actorKind: z.string(),
+  actor: z.string().nullable(),
+  subject: z.string().nullable(),
+  device: z.string().nullable(),
+  purpose: z.string().nullable(),
+  method: z.string().nullable(),
+  reason: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
+export type AuditRowView = z.infer<typeof AuditRowSchema>;
+
+export const AuditPageSchema = z.object({ rows: z.array(AuditRowSchema), nextBefore: z.number().nullable() });
+export type AuditPage = z.infer<typeof AuditPageSchema>;

@@ -1,0 +1,95 @@
+import { api, ApiFailure, PATHS } from './api.js';
+import { field, h, uid } from './dom.js';
+
+/**
+ * Modal dialogs on the native <dialog> element: showModal() traps focus, Escape cancels, and focus returns to the
+ * control that opened it. A closed dialog is removed from the document, so what it showed (a code, a key, a QR
+ * code) does not linger in the DOM.
+ */
+export function modal<T>(title: string, build: (close: (value: T | null) => void, titleId: string) => Node[], options: { wide?: boolean; role?: 'dialog' | 'alertdialog' } = {}): Promise<T | null> {
+  return new Promise((resolve) => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    const titleId = uid('dlg-title');
+    const dialog = h('dialog', { 'aria-labelledby': titleId, class: options.wide ? 'wide' : null, role: options.role === 'alertdialog' ? 'alertdialog' : null });
+    let settled = false;
+    const close = (value: T | null): void => {
+      if (settled) return;
+      settled = true;
+      dialog.close();
+      dialog.remove();
+      opener?.focus();
+      resolve(value);
+    };
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      close(null);
+    });
+    dialog.append(h('h2', { id: titleId }, title), ...build(close, titleId));
+    document.body.append(dialog);
+    dialog.showModal();
+    const first = dialog.querySelector<HTMLElement>('[autofocus], input, select, textarea, button.primary, button');
+    first?.focus();
+  });
+}
+
+export function confirmDialog(title: string, paragraphs: string[], confirmLabel: string, danger = false): Promise<boolean> {
+  return modal<boolean>(title, (close) => [
+    ...paragraphs.map((p) => h('p', {}, p)),
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'button', onclick: () => close(false), autofocus: true }, 'Cancel'),
+      h('button', { type: 'button', class: danger ? 'danger' : 'primary', onclick: () => close(true) }, confirmLabel),
+    ),
+  ], { role: 'alertdialog' }).then((v) => v === true);
+}
+
+/** An inline error slot for forms inside dialogs and pages. */
+export function errorSlot(): { el: HTMLParagraphElement; show(message: string): void; clear(): void } {
+  const el = h('p', { class: 'form-error', role: 'alert' });
+  return {
+    el,
+    show(message) {
+      el.textContent = message;
+    },
+    clear() {
+      el.textContent = '';
+    },
+  };
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof ApiFailure) return err.message;
+  return 'The server could not be reached. Check the connection and try again.';
+}
+
+/**
+ * Step-up: the action needs a high-assurance session (an MFA check in the last 15 minutes). A fresh TOTP code
+ * renews it; the caller then retries the action it was doing.
+ */
+export function stepUpDialog(): Promise<boolean> {
+  return modal<boolean>('Confirm it is you', (close) => {
+    const otp = h('input', { name: 'otp', inputmode: 'numeric', autocomplete: 'one-time-code', required: true, pattern: '[0-9 ]{6,9}', autofocus: true });
+    const err = errorSlot();
+    const form = h(
+      'form',
+      {},
+      h('p', {}, 'This action needs a recent sign-in. Enter a new code from your authenticator app.'),
+      field('Authenticator code', otp),
+      err.el,
+      h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'), h('button', { type: 'submit', class: 'primary' }, 'Confirm')),
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      err.clear();
+      api('POST', PATHS.stepUp, { otp: otp.value.replace(/\s/g, '') }, { noSignOut: true })
+        .then(() => close(true))
+        .catch((error: unknown) => {
+          err.show(messageOf(error));
+          otp.value = '';
+          otp.focus();
+        });
+    });
+    return [form];
+  }).then((v) => v === true);
+}

@@ -1,0 +1,157 @@
+import { formatCode, normalizeCode } from '../../../../src-shared/codes.js';
+import { api, enc } from '../api.js';
+import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
+import { announce, field, h, longDate, shortDate } from '../dom.js';
+import { can } from '../session.js';
+import type { UserPageContext } from './user.js';
+
+const UNITS = [
+  { value: 'minutes', label: 'minutes', minutes: 1 },
+  { value: 'hours', label: 'hours', minutes: 60 },
+  { value: 'days', label: 'days', minutes: 24 * 60 },
+] as const;
+
+/** "14 days", "24 hours", "90 minutes": the largest unit that divides the lifetime. */
+export function describeMinutes(minutes: number): string {
+  for (const u of [...UNITS].reverse()) {
+    if (minutes % u.minutes === 0) {
+      const n = minutes / u.minutes;
+      return `${n} ${n === 1 ? u.label.slice(0, -1) : u.label}`;
+    }
+  }
+  return `${minutes} minutes`;
+}
+
+/**
+ * The Temporary Code section of the user page, as Imprivata describes it: absent when the user is not eligible, a
+ * plain message when the enterprise has the feature off, no Generate for an admin whose role lacks codes.issue.
+ */
+export function temporaryCodeSection(ctx: UserPageContext): HTMLElement | null {
+  const { user, me } = ctx;
+  const panel = user.temporaryCode;
+  if (!panel.eligible) return null;
+  const s = h('section', { class: 'card', id: 'temporary-code', 'aria-labelledby': 'temp-title' }, h('h2', { id: 'temp-title' }, 'Temporary code'));
+  if (!panel.enterpriseEnabled) {
+    s.append(h('p', { class: 'notice' }, 'Temporary codes are disabled for this enterprise. An administrator who may change settings must enable them before a code can be generated.'));
+    return s;
+  }
+  if (panel.active) {
+    s.append(
+      h('p', { class: 'active-code' }, `An active ${panel.active.multiUse ? 'multi-use' : 'single-use'} code expires ${longDate(panel.active.expiresAt)}. Issued ${shortDate(panel.active.issuedAt)} by ${panel.active.issuedBy}.`),
+    );
+  } else {
+    s.append(h('p', {}, 'No active temporary code.'));
+  }
+  if (can(me, 'codes.issue')) s.append(generateForm(ctx));
+  else s.append(h('p', { class: 'hint' }, 'Your administrator role is not enabled to generate temporary codes.'));
+  if (panel.active && can(me, 'codes.revoke')) {
+    s.append(
+      h('div', { class: 'actions' }, h('button', {
+        type: 'button',
+        class: 'danger',
+        onclick: () => {
+          void confirmDialog(`Revoke the temporary code of ${user.username}?`, ['The code stops working at once, on every workstation at its next sync.'], 'Revoke code', true).then((ok) => {
+            if (!ok) return;
+            api('DELETE', `/api/v1/admin/users/${enc(user.username)}/temporary-code`)
+              .then(() => ctx.reload(`The temporary code of ${user.username} is revoked.`))
+              .catch((err: unknown) => announce(messageOf(err), 'error'));
+          });
+        },
+      }, 'Revoke code')),
+    );
+  }
+  return s;
+}
+
+function generateForm(ctx: UserPageContext): HTMLElement {
+  const { user } = ctx;
+  const b = user.temporaryCode.bounds;
+  const replacing = user.temporaryCode.active !== null;
+  const defaultUnit = b.defaultLifetimeMinutes % (24 * 60) === 0 ? 'days' : b.defaultLifetimeMinutes % 60 === 0 ? 'hours' : 'minutes';
+  const unitMinutes = UNITS.find((u) => u.value === defaultUnit)!.minutes;
+  const amount = h('input', { type: 'number', name: 'lifetime', min: 1, step: 1, required: true, value: b.defaultLifetimeMinutes / unitMinutes, class: 'short' });
+  const unit = h('select', { name: 'unit', 'aria-label': 'Unit' }, ...UNITS.map((u) => h('option', { value: u.value, selected: u.value === defaultUnit }, u.label)));
+  const multi = h('input', { type: 'checkbox', name: 'multiUse', id: 'temp-multi', checked: b.multiUseAllowed, disabled: !b.multiUseAllowed });
+  const err = errorSlot();
+  const boundsId = 'temp-bounds';
+  amount.setAttribute('aria-describedby', boundsId);
+  const form = h(
+    'form',
+    { 'aria-label': replacing ? 'Replace the temporary code' : 'Generate a temporary code' },
+    h('p', {}, 'Before you generate: confirm who is calling, and ask whether they sign in to Windows or remotely. A temporary code cannot sign orders.'),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Expires after'),
+      h('div', { class: 'inline' }, h('label', { for: 'temp-amount', class: 'visually-hidden' }, 'Lifetime'), Object.assign(amount, { id: 'temp-amount' }), unit),
+      h('p', { class: 'hint', id: boundsId }, `The policy allows ${describeMinutes(b.minLifetimeMinutes)} to ${describeMinutes(b.maxLifetimeMinutes)}. Choose enough time for the user to recover or replace the device.`),
+    ),
+    h(
+      'div',
+      { class: 'check' },
+      multi,
+      h('label', { for: 'temp-multi' }, 'Use multiple times until it expires'),
+      b.multiUseAllowed ? null : h('span', { class: 'hint' }, ' (the policy allows single-use codes only)'),
+    ),
+    err.el,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, replacing ? 'Replace code' : 'Generate code')),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    err.clear();
+    const minutes = Number(amount.value) * (UNITS.find((u) => u.value === unit.value)?.minutes ?? 1);
+    if (!Number.isInteger(minutes) || minutes < b.minLifetimeMinutes || minutes > b.maxLifetimeMinutes) {
+      err.show(`The policy allows a lifetime from ${describeMinutes(b.minLifetimeMinutes)} to ${describeMinutes(b.maxLifetimeMinutes)}.`);
+      amount.focus();
+      return;
+    }
+    const confirm = replacing
+      ? confirmDialog(`Replace the temporary code of ${user.username}?`, ['The current code stops working as soon as the new one is generated.'], 'Replace code')
+      : Promise.resolve(true);
+    void confirm.then(async (ok) => {
+      if (!ok) return;
+      try {
+        const res = await api<{ code: string; expiresAt: number; multiUse: boolean }>('POST', `/api/v1/admin/users/${enc(user.username)}/temporary-code`, {
+          expiresInMinutes: minutes,
+          multiUse: multi.checked,
+        });
+        await showCodeOnce(ctx, res);
+        await ctx.reload(`The temporary code was handed over. It expires ${longDate(res.expiresAt)}.`);
+      } catch (error) {
+        err.show(messageOf(error));
+      }
+    });
+  });
+  return form;
+}
+
+/**
+ * The code is on screen only in this dialog, with what the helpdesk must tell the user (the Imprivata script).
+ * Done removes the dialog from the document and the caller drops the response: nothing keeps the code afterwards.
+ */
+async function showCodeOnce(ctx: UserPageContext, res: { code: string; expiresAt: number; multiUse: boolean }): Promise<void> {
+  const { user } = ctx;
+  const when = longDate(res.expiresAt);
+  const codeText = formatCode(normalizeCode(res.code));
+  res.code = '';
+  await modal<true>(`Temporary code for ${user.username}`, (close) => [
+    h('p', { class: 'code', 'data-once': '' }, codeText),
+    h('p', {}, h('strong', {}, 'Expires: '), when, '. ', res.multiUse ? 'It can be used several times until then.' : 'It works once.'),
+    h('h3', {}, 'Tell the user'),
+    h(
+      'ol',
+      { class: 'script' },
+      h('li', {}, `The code expires on ${when}.`),
+      h('li', {}, `It works only for your account, ${user.username}. It will not work for anyone else.`),
+      h('li', {}, 'It cannot be used to sign orders.'),
+      h('li', {}, user.temporaryCode.bounds.pinRequired
+        ? 'Sign in as usual: where the screen asks for your token code, enter your PIN and this code.'
+        : 'Sign in as usual: where the screen asks for your token code, enter this code.'),
+      h('li', {}, user.token
+        ? 'When you have your device again, just use it: the temporary code then stops working, and you do not need to call us again.'
+        : 'Once you have a new device, enroll it; the temporary code then stops working.'),
+    ),
+    h('p', { class: 'hint' }, 'After you click Done the code is hidden and cannot be viewed again.'),
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => close(true) }, 'Done')),
+  ], { wide: true });
+}
