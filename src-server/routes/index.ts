@@ -1,10 +1,17 @@
+import fastifyCookie from '@fastify/cookie';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { consoleRoutes } from '../console/routes.js';
+import { adminAuthRoutes } from './admin-auth.js';
+import { adminRadiusRoutes } from './admin-radius.js';
 import { healthRoutes } from './health.js';
 
 /** Every route module, registered in one place. Each module exports `(app, ctx) => Promise<void>`. */
 export async function registerRoutes(app: App, ctx: ServerContext): Promise<void> {
+  // The console's session cookie (httpOnly, SameSite=Strict); read by http/admin-guard.ts.
+  await app.register(fastifyCookie);
   await healthRoutes(app, ctx);
+  await adminAuthRoutes(app, ctx);
+  await adminRadiusRoutes(app, ctx);
   await consoleRoutes(app, ctx);
 }

@@ -1,0 +1,92 @@
+import { LifelineError } from '../../src-shared/errors.js';
+import { randomToken } from '../../src-shared/crypto/random.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import { appendAudit } from './audit.js';
+import { hashPassword, ADMIN_PASSWORD_MIN } from './passwords.js';
+import { findRole, SUPERADMIN_ROLE } from './roles.js';
+import { decryptSecret, encryptSecret } from './secrets.js';
+import { DEFAULT_TOTP, matchTokenStep, newTotpSecret, otpauthUri } from './totp.js';
+import { normalizeUsername, tryNormalizeUsername } from './users.js';
+
+export const TOTP_ISSUER = 'Lifeline';
+export const BOOTSTRAP_ADMIN = 'admin';
+
+export interface AdminRow {
+  id: number;
+  username: string;
+  password_hash: string;
+  totp_seed_enc: Buffer;
+  last_totp_step: number;
+  status: 'active' | 'disabled';
+  created_at: number;
+}
+
+const seedAad = (username: string) => `admin-totp:${username}`;
+
+export async function findAdmin(q: Queryable, username: string): Promise<AdminRow | undefined> {
+  const name = tryNormalizeUsername(username);
+  return name === undefined ? undefined : q.get<AdminRow>('SELECT * FROM admins WHERE username = ?', [name]);
+}
+
+export interface NewAdmin {
+  username: string;
+  password: string;
+  roles: readonly string[];
+  /** Base32; generated when absent. */
+  totpSecret?: string;
+  actor: { kind: 'admin' | 'system'; name: string };
+}
+
+/**
+ * Creates an admin with its password and TOTP seed; returns the seed (base32) and its otpauth URI, which the caller
+ * shows once. The slow password hash runs before the transaction.
+ */
+export async function createAdmin(ctx: ServerContext, a: NewAdmin): Promise<{ id: number; username: string; totpSecret: string; otpauthUri: string }> {
+  const username = normalizeUsername(a.username);
+  if (a.password.length < ADMIN_PASSWORD_MIN) throw new LifelineError('validation_failed', `An admin password has at least ${ADMIN_PASSWORD_MIN} characters.`, 400);
+  const totpSecret = a.totpSecret ?? newTotpSecret();
+  if (!/^[A-Z2-7]{16,}=*$/.test(totpSecret)) throw new LifelineError('validation_failed', 'The TOTP secret must be base32 of at least 80 bits.', 400);
+  const passwordHash = await hashPassword(ctx, a.password);
+  const now = ctx.clock.now();
+  const id = await ctx.db.tx(async (q) => {
+    if (await q.get('SELECT id FROM admins WHERE username = ?', [username])) throw new LifelineError('conflict', 'An admin with this name exists.', 409);
+    const row = await q.get<{ id: number }>(
+      'INSERT INTO admins (username, password_hash, totp_seed_enc, created_at) VALUES (?, ?, ?, ?) RETURNING id',
+      [username, passwordHash, encryptSecret(ctx, seedAad(username), Buffer.from(totpSecret, 'utf8')), now],
+    );
+    for (const roleName of a.roles) {
+      const role = await findRole(q, roleName);
+      if (!role) throw new LifelineError('validation_failed', `No role named ${roleName}.`, 400);
+      await q.run('INSERT INTO admin_roles (admin_id, role_id) VALUES (?, ?)', [row!.id, role.id]);
+    }
+    await appendAudit(q, ctx, { type: 'admin.created', outcome: 'success', actorKind: a.actor.kind, actor: a.actor.name, subject: username, details: { roles: a.roles.join(',') } });
+    return row!.id;
+  });
+  return { id, username, totpSecret, otpauthUri: otpauthUri(totpSecret, TOTP_ISSUER, username) };
+}
+
+/**
+ * The first superadmin `admin`, created on a first start from LIFELINE_ADMIN_PASSWORD / LIFELINE_ADMIN_TOTP_SECRET
+ * when given (main.ts reads them), else from generated values the caller shows once. Does nothing when any admin
+ * exists.
+ */
+export async function ensureBootstrapAdmin(ctx: ServerContext, input: { password?: string; totpSecret?: string }): Promise<{ created: false } | { created: true; username: string; password: string; totpSecret: string; otpauthUri: string }> {
+  const existing = await ctx.db.get('SELECT id FROM admins LIMIT 1');
+  if (existing) return { created: false };
+  const password = input.password ?? randomToken(18);
+  const made = await createAdmin(ctx, { username: BOOTSTRAP_ADMIN, password, roles: [SUPERADMIN_ROLE], ...(input.totpSecret ? { totpSecret: input.totpSecret.toUpperCase() } : {}), actor: { kind: 'system', name: 'bootstrap' } });
+  return { created: true, username: made.username, password, totpSecret: made.totpSecret, otpauthUri: made.otpauthUri };
+}
+
+/**
+ * Checks an admin's TOTP code and consumes its time step: the guarded update lets each step through once even when
+ * two logins race with the same code. Returns false for a wrong code and for a replayed one alike.
+ */
+export async function consumeAdminTotp(ctx: ServerContext, admin: AdminRow, otp: string): Promise<{ ok: boolean; replay: boolean }> {
+  const secret = decryptSecret(ctx, seedAad(admin.username), admin.totp_seed_enc).toString('utf8');
+  const step = await matchTokenStep({ secret, ...DEFAULT_TOTP }, otp.replace(/\s/g, ''), ctx.clock.now());
+  if (step === undefined) return { ok: false, replay: false };
+  const advanced = await ctx.db.run('UPDATE admins SET last_totp_step = ? WHERE id = ? AND last_totp_step < ?', [step, admin.id, step]);
+  return advanced.changes === 1 ? { ok: true, replay: false } : { ok: false, replay: true };
+}

@@ -1,0 +1,146 @@
+import { appendFileSync, chmodSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { signPayload, verifyPayload } from '../../src-shared/crypto/sign.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import type { ServerKeys } from '../keyfile.js';
+import { auditRowHash, GENESIS_HASH, type AuditRow } from './audit.js';
+
+/**
+ * Signed checkpoints of the audit chain, kept outside the database (a JSON-lines file beside it, and a log line),
+ * so that rows deleted from the end of the table are detected: the chain alone cannot tell a cut tail from a
+ * short log, but a signed (count, head) the database no longer reaches can.
+ */
+export const CHECKPOINT_FILE = 'audit-checkpoints.jsonl';
+const DOMAIN = 'audit-checkpoint';
+const VERSION = 1;
+
+export const CheckpointSchema = z.object({
+  count: z.number().int().nonnegative(),
+  headId: z.number().int().nonnegative(),
+  headHash: z.string(),
+  at: z.number().int(),
+  keyFingerprint: z.string(),
+  signature: z.string(),
+});
+export type Checkpoint = z.infer<typeof CheckpointSchema>;
+
+export function checkpointFile(dataDir: string): string {
+  return path.join(dataDir, CHECKPOINT_FILE);
+}
+
+async function chainHead(q: Queryable): Promise<{ count: number; headId: number; headHash: string }> {
+  const agg = await q.get<{ n: number; head: number | null }>('SELECT COUNT(*) AS n, MAX(id) AS head FROM audit');
+  const headId = Number(agg?.head ?? 0);
+  const head = headId ? await q.get<{ hash: string | null }>('SELECT hash FROM audit WHERE id = ?', [headId]) : undefined;
+  return { count: Number(agg?.n ?? 0), headId, headHash: head?.hash ?? GENESIS_HASH };
+}
+
+const lastWritten = new WeakMap<ServerContext, string>();
+
+/** Signs the current head and appends it to the checkpoint file; skips when nothing changed since the last one. */
+export async function writeCheckpoint(ctx: ServerContext): Promise<Checkpoint | undefined> {
+  const head = await chainHead(ctx.db);
+  const fingerprint = `${head.count}:${head.headId}:${head.headHash}`;
+  if (lastWritten.get(ctx) === fingerprint) return undefined;
+  const payload = { ...head, at: ctx.clock.now() };
+  const cp: Checkpoint = { ...payload, keyFingerprint: ctx.keys.signing.fingerprint, signature: signPayload(ctx.keys.signing.privateKey, DOMAIN, VERSION, payload) };
+  const file = checkpointFile(ctx.dataDir);
+  appendFileSync(file, JSON.stringify(cp) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  lastWritten.set(ctx, fingerprint);
+  ctx.log.info({ component: 'audit', checkpoint: cp }, 'audit checkpoint');
+  return cp;
+}
+
+/** Writes a checkpoint every `intervalMs` (and never keeps the process alive for it). */
+export function startCheckpointTimer(ctx: ServerContext, intervalMs: number): { stop: () => void } {
+  const timer = setInterval(() => {
+    writeCheckpoint(ctx).catch((err: unknown) => ctx.log.error({ component: 'audit', err: String(err) }, 'audit checkpoint failed'));
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+export interface AuditVerifyReport {
+  ok: boolean;
+  rows: number;
+  checkpoints: number;
+  /** The first row whose content or link does not match the chain. */
+  firstBadRowId?: number;
+  problems: string[];
+}
+
+function readCheckpoints(file: string, keys: ServerKeys['allSigningKeys'], problems: string[]): Checkpoint[] {
+  if (!existsSync(file)) return [];
+  const valid: Checkpoint[] = [];
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let parsed: Checkpoint;
+      try {
+        parsed = CheckpointSchema.parse(JSON.parse(line));
+      } catch {
+        problems.push(`checkpoint line ${i + 1} is unreadable`);
+        return;
+      }
+      const key = keys.find((k) => k.fingerprint === parsed.keyFingerprint);
+      const { keyFingerprint: _k, signature, ...payload } = parsed;
+      if (!key || !verifyPayload(key.publicKey, signature, DOMAIN, VERSION, payload)) {
+        problems.push(`checkpoint line ${i + 1} has a bad signature`);
+        return;
+      }
+      valid.push(parsed);
+    });
+  return valid;
+}
+
+/**
+ * Recomputes the chain in id order and compares it with every signed checkpoint. Reports the first altered row
+ * (its content no longer matches its hash), a broken link (a row before it was removed or rewritten), and a cut
+ * tail (the table ends before a checkpoint's head).
+ */
+export async function verifyAudit(q: Queryable, keys: ServerKeys['allSigningKeys'], dataDir: string): Promise<AuditVerifyReport> {
+  const problems: string[] = [];
+  const checkpoints = readCheckpoints(checkpointFile(dataDir), keys, problems);
+  const hashById = new Map<number, string>();
+  const wanted = new Set(checkpoints.map((c) => c.headId));
+  let prev = GENESIS_HASH;
+  let rows = 0;
+  let lastId = 0;
+  let firstBadRowId: number | undefined;
+  for (;;) {
+    const page = await q.all<AuditRow>('SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT 1000', [lastId]);
+    if (page.length === 0) break;
+    for (const row of page) {
+      const id = Number(row.id);
+      rows++;
+      lastId = id;
+      if (firstBadRowId === undefined) {
+        if (row.prev_hash !== prev) {
+          firstBadRowId = id;
+          problems.push(`row ${id}: its link does not match the row before it (a row was removed or rewritten before it)`);
+        } else if (row.hash !== auditRowHash(prev, row)) {
+          firstBadRowId = id;
+          problems.push(`row ${id}: its content was altered (hash mismatch)`);
+        }
+      }
+      prev = row.hash ?? '';
+      if (wanted.has(id)) hashById.set(id, row.hash ?? '');
+    }
+  }
+  for (const cp of checkpoints) {
+    if (cp.count === 0) continue;
+    if (rows < cp.count || !hashById.has(cp.headId)) {
+      problems.push(`the log was cut: a checkpoint signed at ${new Date(cp.at).toISOString()} covers ${cp.count} rows up to row ${cp.headId}, but the table has ${rows} rows ending at row ${lastId}`);
+      break;
+    }
+    if (hashById.get(cp.headId) !== cp.headHash) {
+      problems.push(`row ${cp.headId} differs from the checkpoint signed at ${new Date(cp.at).toISOString()}`);
+      break;
+    }
+  }
+  return { ok: problems.length === 0, rows, checkpoints: checkpoints.length, ...(firstBadRowId !== undefined ? { firstBadRowId } : {}), problems };
+}
