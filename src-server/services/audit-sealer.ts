@@ -1,0 +1,225 @@
+import type pg from 'pg';
+import type { Queryable } from '../db/port.js';
+import { PG_LOCKS, type PgDb } from '../db/postgres.js';
+import type { Logger } from '../logger.js';
+import { auditRowHash, GENESIS_HASH, type AuditRow } from './audit.js';
+
+/**
+ * The audit hash chain on PostgreSQL (DESIGN §4). Several instances append audit rows at once, so a row cannot be
+ * chained to "the last row" when it is inserted: that read-then-write would fork the chain under READ COMMITTED, and
+ * a lock around it would serialise every verification of every instance. Instead rows are inserted with a NULL hash,
+ * and ONE sealer (whichever instance holds a session advisory lock; the others stand by and take over if it dies)
+ * chains committed rows in id order.
+ *
+ * Id order is safe only once no transaction can still commit a lower id. Every id up to the sequence's `last_value`
+ * has been handed out; each appending transaction takes its transaction id before its audit id
+ * (insertUnsealedAudit), so once every transaction in progress after that read has ended, ids up to it are final:
+ * committed and visible, or rolled back and gone for good (a gap in ids, not in the chain).
+ */
+export type NewAuditRow = Omit<AuditRow, 'id' | 'prev_hash' | 'hash'>;
+
+/** The PostgreSQL branch of appendAudit: insert unsealed, in the caller's transaction. */
+export async function insertUnsealedAudit(q: Queryable, row: NewAuditRow): Promise<void> {
+  // The MATERIALIZED CTE runs first and assigns this transaction's xid; the id default (nextval) is evaluated after,
+  // when the row is projected. The sealer's bound depends on that order (see above).
+  await q.run(
+    `WITH tx AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)
+     INSERT INTO audit (at, type, outcome, actor_kind, actor, subject, device, purpose, method, reason, details)
+     SELECT CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
+            CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)
+     FROM tx`,
+    [row.at, row.type, row.outcome, row.actor_kind, row.actor, row.subject, row.device, row.purpose, row.method, row.reason, row.details],
+  );
+}
+
+export interface SealerOptions {
+  log: Logger;
+  /** Pause between rounds when there was nothing to seal. */
+  idleMs?: number;
+  /** How often a standby instance tries to become the sealer. */
+  standbyMs?: number;
+  /** Rows chained per statement. */
+  batch?: number;
+}
+
+const XIP_POLL_MS = 5;
+const XIP_WAIT_WARN_MS = 5_000;
+
+const reportedBelowHead = new Set<number>();
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One round on a connection that holds the sealer lock: chains every committed row up to the bound, in batches.
+ * Returns the number of rows sealed.
+ */
+export async function sealRound(client: pg.Client, log: Logger, batch = 500): Promise<number> {
+  const seq = await client.query<{ last_value: number; is_called: number }>('SELECT last_value, is_called FROM audit_id_seq');
+  const bound = seq.rows[0]?.is_called ? seq.rows[0].last_value : 0;
+  const first = await client.query<{ id: number | null }>('SELECT MIN(id) AS id FROM audit WHERE hash IS NULL');
+  const firstId = first.rows[0]?.id;
+  if (firstId === null || firstId === undefined || firstId > bound) return 0;
+
+  // Wait for every transaction in progress now: one of them may hold an id below the bound, not yet committed.
+  const snap = (await client.query<{ snap: string }>('SELECT pg_current_snapshot()::text AS snap')).rows[0]!.snap;
+  const started = Date.now();
+  let warned = false;
+  for (;;) {
+    const open = await client.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM pg_snapshot_xip($1::pg_snapshot) AS x WHERE pg_xact_status(x) = 'in progress'",
+      [snap],
+    );
+    if (open.rows[0]!.n === 0) break;
+    if (!warned && Date.now() - started > XIP_WAIT_WARN_MS) {
+      warned = true;
+      log.warn({ component: 'audit-sealer' }, 'a long transaction is delaying the audit chain (rows stay unsealed until it ends)');
+    }
+    await sleep(XIP_POLL_MS);
+  }
+
+  let sealed = 0;
+  for (;;) {
+    const head = await client.query<{ id: number; hash: string }>('SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1');
+    const headId = head.rows[0]?.id ?? 0;
+    let prev = head.rows[0]?.hash ?? GENESIS_HASH;
+    const rows = (
+      await client.query<AuditRow>('SELECT * FROM audit WHERE hash IS NULL AND id > $1 AND id <= $2 ORDER BY id LIMIT $3', [headId, bound, batch])
+    ).rows;
+    if (firstId < headId && !reportedBelowHead.has(firstId)) {
+      // Cannot happen while every append goes through insertUnsealedAudit; such a row is never chained out of order.
+      reportedBelowHead.add(firstId);
+      log.error({ component: 'audit-sealer', rowId: firstId, headId }, 'an unsealed audit row lies below the chain head; left unsealed for audit verify to report');
+    }
+    if (rows.length === 0) return sealed;
+    const ids: number[] = [];
+    const prevs: string[] = [];
+    const hashes: string[] = [];
+    for (const row of rows) {
+      const hash = auditRowHash(prev, row);
+      ids.push(row.id);
+      prevs.push(prev);
+      hashes.push(hash);
+      prev = hash;
+    }
+    const res = await client.query(
+      `UPDATE audit AS a SET prev_hash = v.prev_hash, hash = v.hash
+       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v (id, prev_hash, hash)
+       WHERE a.id = v.id AND a.hash IS NULL`,
+      [ids, prevs, hashes],
+    );
+    sealed += res.rowCount ?? 0;
+    if (rows.length < batch) return sealed;
+  }
+}
+
+/** Runs in every instance; seals while it holds the lock, stands by otherwise. Stopped by PgDb.close(). */
+export class AuditSealer {
+  private client: pg.Client | undefined;
+  private leader = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private readonly idleMs: number;
+  private readonly standbyMs: number;
+  private readonly batch: number;
+
+  constructor(
+    private readonly db: PgDb,
+    private readonly o: SealerOptions,
+  ) {
+    this.idleMs = o.idleMs ?? 200;
+    this.standbyMs = o.standbyMs ?? 2_000;
+    this.batch = o.batch ?? 500;
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): this {
+    this.schedule(0);
+    this.db.addCloseHook(() => this.stop());
+    return this;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().then((next) => this.schedule(next));
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One step; returns the delay before the next. */
+  private async tick(): Promise<number> {
+    try {
+      if (!this.leader) {
+        this.client ??= await this.connect();
+        const got = await this.client.query<{ ok: number }>('SELECT pg_try_advisory_lock($1) AS ok', [PG_LOCKS.auditSealer]);
+        this.leader = got.rows[0]?.ok === 1;
+        if (!this.leader) return this.standbyMs;
+        this.o.log.info({ component: 'audit-sealer' }, 'this instance now seals the audit chain');
+      }
+      const sealed = await sealRound(this.client!, this.o.log, this.batch);
+      return sealed >= this.batch ? 0 : this.idleMs;
+    } catch (err) {
+      if (!this.stopped) this.o.log.warn({ component: 'audit-sealer', err: String(err) }, 'audit sealer lost its connection; retrying');
+      this.drop();
+      return this.standbyMs;
+    }
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const client = await this.db.connectDedicated();
+    client.on('error', () => this.drop()); // a dropped session released the lock; another instance may take over
+    return client;
+  }
+
+  private drop(): void {
+    this.leader = false;
+    this.client?.end().catch(() => undefined);
+    this.client = undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    const client = this.client;
+    this.client = undefined;
+    this.leader = false;
+    await client?.end().catch(() => undefined); // ending the session releases the lock for a standby instance
+  }
+}
+
+export function startAuditSealer(db: PgDb, o: SealerOptions): AuditSealer {
+  return new AuditSealer(db, o).start();
+}
+
+/**
+ * Waits until every audit row committed before the call is sealed (tests, `audit verify`, migrate-data). Seals them
+ * itself when no instance holds the sealer lock; otherwise lets the sealer do it.
+ */
+export async function waitUntilAuditSealed(db: PgDb, log: Logger, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const client = await db.connectDedicated();
+  try {
+    const max = (await client.query<{ id: number | null }>('SELECT MAX(id) AS id FROM audit')).rows[0]?.id ?? 0;
+    for (;;) {
+      const got = await client.query<{ ok: number }>('SELECT pg_try_advisory_lock($1) AS ok', [PG_LOCKS.auditSealer]);
+      if (got.rows[0]?.ok === 1) {
+        try {
+          while ((await sealRound(client, log)) > 0);
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [PG_LOCKS.auditSealer]);
+        }
+      }
+      const left = await client.query<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL AND id <= $1', [max]);
+      if (left.rows[0]!.n === 0) return;
+      if (Date.now() > deadline) throw new Error(`audit rows up to ${max} are still unsealed after ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  } finally {
+    await client.end();
+  }
+}

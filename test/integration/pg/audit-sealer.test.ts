@@ -1,0 +1,121 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { migrate } from '../../../src-server/db/migrate.js';
+import { PgDb } from '../../../src-server/db/postgres.js';
+import { createLogger } from '../../../src-server/logger.js';
+import { verifyAudit } from '../../../src-server/services/audit-checkpoint.js';
+import { insertUnsealedAudit, sealRound, startAuditSealer, waitUntilAuditSealed, type NewAuditRow } from '../../../src-server/services/audit-sealer.js';
+import { createTestDatabase, describePg, type TestDatabase } from '../../helpers/engines.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+const logLines: string[] = [];
+const log = createLogger({ level: 'debug', destination: new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }) });
+
+const row = (i: number, extra: Partial<NewAuditRow> = {}): NewAuditRow => ({
+  at: 1_700_000_000_000 + i,
+  type: 'test.event',
+  outcome: 'info',
+  actor_kind: 'system',
+  actor: null,
+  subject: `user${i % 7}`,
+  device: null,
+  purpose: null,
+  method: null,
+  reason: null,
+  details: JSON.stringify({ i }),
+  ...extra,
+});
+
+async function chainOk(db: PgDb): Promise<{ ok: boolean; rows: number; problems: string[] }> {
+  const tmp = tempDir('lifeline-seal-');
+  try {
+    return await verifyAudit(db, [], tmp.dir); // no checkpoint file: the chain itself
+  } finally {
+    tmp.cleanup();
+  }
+}
+
+describePg('PostgreSQL audit sealer', () => {
+  let database: TestDatabase;
+  let a: PgDb;
+  let b: PgDb;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    a = new PgDb(database.url, { poolMax: 10 });
+    b = new PgDb(database.url, { poolMax: 10 });
+    await migrate(a);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+  });
+
+  it('does not seal past a row whose transaction is still open, then chains both in id order', async () => {
+    const sealer = await a.connectDedicated();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let inserted!: () => void;
+    const rowInserted = new Promise<void>((r) => (inserted = r));
+    // A: takes the lower id and stays open. B: takes the next id and commits first.
+    const slow = a.tx(async (q) => {
+      await insertUnsealedAudit(q, row(1, { type: 'slow' }));
+      inserted();
+      await held;
+    });
+    await rowInserted;
+    await b.tx((q) => insertUnsealedAudit(q, row(2, { type: 'fast' })));
+    let roundDone = false;
+    const round = sealRound(sealer, log).then((n) => ((roundDone = true), n));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(roundDone).toBe(false); // waiting for A, not chaining B ahead of A's lower id
+    expect(await a.get('SELECT COUNT(*) AS n FROM audit WHERE hash IS NOT NULL')).toEqual({ n: 0 });
+    release();
+    await slow;
+    expect(await round).toBe(2);
+    const rows = await a.all<{ type: string }>('SELECT type FROM audit ORDER BY id');
+    expect(rows.map((r) => r.type)).toEqual(['slow', 'fast']);
+    expect(await chainOk(a)).toMatchObject({ ok: true, rows: 2 });
+    await sealer.end();
+  });
+
+  it('keeps one chain while two instances append 2,000 rows at once, some in rolled-back transactions', async () => {
+    const sa = startAuditSealer(a, { log, idleMs: 20, standbyMs: 100 });
+    const sb = startAuditSealer(b, { log, idleMs: 20, standbyMs: 100 });
+    const appends = Array.from({ length: 2000 }, (_, i) =>
+      (i % 2 ? a : b)
+        .tx(async (q) => {
+          await insertUnsealedAudit(q, row(i));
+          if (i % 10 === 3) throw new Error('rolled back'); // leaves a gap in ids, never in the chain
+        })
+        .catch((e: Error) => e.message),
+    );
+    const results = await Promise.all(appends);
+    expect(results.filter((r) => r === 'rolled back')).toHaveLength(200);
+    await waitUntilAuditSealed(a, log);
+    expect([sa.isLeader, sb.isLeader].filter(Boolean)).toHaveLength(1);
+    const report = await chainOk(a);
+    expect(report.problems).toEqual([]);
+    expect(report).toMatchObject({ ok: true, rows: 2 + 1800 });
+    await sa.stop();
+    await sb.stop();
+  });
+
+  it('hands the sealing over to a standby instance when the sealing one stops', async () => {
+    const sa = startAuditSealer(a, { log, idleMs: 20, standbyMs: 50 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sa.isLeader).toBe(true);
+    const sb = startAuditSealer(b, { log, idleMs: 20, standbyMs: 50 });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(sb.isLeader).toBe(false);
+    await sa.stop();
+    await b.tx((q) => insertUnsealedAudit(q, row(5000)));
+    const deadline = Date.now() + 5000;
+    while (Number((await b.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL'))!.n) > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(sb.isLeader).toBe(true);
+    expect(await chainOk(b)).toMatchObject({ ok: true });
+    await sb.stop();
+  });
+});
