@@ -4,6 +4,7 @@ import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { checkPin } from '../services/pin.js';
 import { loadSettings, policyForUser } from '../services/policy.js';
+import { activeTemporaryCode } from '../services/temporary-codes.js';
 import { findUserByUsername, type UserRow } from '../services/users.js';
 import { verifyCode } from '../services/verification.js';
 import type { ChallengeStore } from './challenges.js';
@@ -89,12 +90,7 @@ async function oneReading(ctx: ServerContext, user: UserRow | undefined, reading
 async function codeKinds(q: Queryable, user: UserRow | undefined, policy: Policy, now: number): Promise<CodeKind[]> {
   const settings = await loadSettings(q);
   const token = user ? await q.get<{ digits: number }>('SELECT digits FROM tokens WHERE user_id = ?', [user.id]) : undefined;
-  const temporary = user
-    ? await q.get<{ code_length: number; pin_required: number }>(
-        'SELECT code_length, pin_required FROM temporary_codes WHERE user_id = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?',
-        [user.id, now],
-      )
-    : undefined;
+  const temporary = user ? await activeTemporaryCode(q, user.id, now) : undefined;
   const pin = policy.pin.required;
   const kinds: CodeKind[] = [{ method: 'token', length: Number(token?.digits ?? 6), digitsOnly: true, pinNeeded: pin }];
   if (settings.temporaryCodesEnabled && policy.temporaryCodes.allowed) {
@@ -102,11 +98,10 @@ async function codeKinds(q: Queryable, user: UserRow | undefined, policy: Policy
       method: 'temporary',
       length: Number(temporary?.code_length ?? policy.temporaryCodes.codeLength),
       digitsOnly: false,
-      pinNeeded: pin && (temporary ? Number(temporary.pin_required) === 1 : policy.temporaryCodes.pinRequired),
+      // As verifyCode judges it: an issued code carries its own PIN rule; before one is issued, the policy's.
+      pinNeeded: temporary ? Number(temporary.pin_required) === 1 : pin && policy.temporaryCodes.pinRequired,
     });
   }
   if (settings.emergencyCodesEnabled) kinds.push({ method: 'emergency', length: CODE_LENGTHS.emergency, digitsOnly: false, pinNeeded: pin });
-  // RSA's option: the offline emergency code works online too, and (being for users who forgot the PIN) without it.
-  if (policy.offline.emergencyCodeOnline) kinds.push({ method: 'offline-emergency', length: CODE_LENGTHS.offlineEmergency, digitsOnly: false, pinNeeded: false });
   return kinds;
 }

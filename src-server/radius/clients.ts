@@ -121,7 +121,7 @@ export class RadiusClientRegistry {
         this.clients = rows.map((row) => {
           const cidrs = (JSON.parse(row.addresses) as string[]).map(parseCidr).filter((c): c is Cidr => c !== undefined);
           const client: ActiveClient = {
-            id: row.id,
+            id: Number(row.id),
             name: row.name,
             secret: decryptSecret(this.ctx, secretAad(row.name), row.secret_enc),
             requireMessageAuthenticator: row.require_message_authenticator === 1,
