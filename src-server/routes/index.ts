@@ -3,8 +3,11 @@ import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { consoleRoutes } from '../console/routes.js';
 import { adminAuthRoutes } from './admin-auth.js';
+import { adminClientsRoutes } from './admin-clients.js';
+import { adminCodesRoutes } from './admin-codes.js';
 import { adminRadiusRoutes } from './admin-radius.js';
 import { healthRoutes } from './health.js';
+import { verifyRoutes } from './verify.js';
 
 /** Every route module, registered in one place. Each module exports `(app, ctx) => Promise<void>`. */
 export async function registerRoutes(app: App, ctx: ServerContext): Promise<void> {
@@ -14,4 +17,7 @@ export async function registerRoutes(app: App, ctx: ServerContext): Promise<void
   await adminAuthRoutes(app, ctx);
   await adminRadiusRoutes(app, ctx);
   await consoleRoutes(app, ctx);
+  await adminCodesRoutes(app, ctx);
+  await adminClientsRoutes(app, ctx);
+  await verifyRoutes(app, ctx);
 }

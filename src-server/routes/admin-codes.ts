@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { PURPOSES } from '../../src-shared/codes.js';
+import { ApiErrorSchema, LifelineError } from '../../src-shared/errors.js';
+import { TOKEN_BEHAVIOURS } from '../../src-shared/policy.js';
+import type { App } from '../app.js';
+import type { ServerContext } from '../context.js';
+import { adminGuard, currentAdmin } from '../http/admin-guard.js';
+import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema, UsernameParam } from '../http/schemas.js';
+import { emergencySetSummary, issueEmergencySet, voidEmergencySet } from '../services/emergency-codes.js';
+import { activeTemporaryCode, issueTemporaryCode, revokeTemporaryCode, temporaryCodeSummary } from '../services/temporary-codes.js';
+import { requireUser } from '../services/users.js';
+
+const THIRTY_DAYS_MINUTES = 30 * 24 * 60;
+
+const TemporaryCodeBody = z.strictObject({
+  expiresInMinutes: z.number().int().min(1).max(THIRTY_DAYS_MINUTES).optional().describe("Lifetime; within the user's policy bounds (default: the policy's default, 24 h)"),
+  multiUse: z.boolean().optional().describe('Usable until it expires (default: once)'),
+  purposes: z.array(z.enum(PURPOSES)).min(1).max(PURPOSES.length).optional().describe("What the code may be used for (default: every purpose the policy allows; 'sign' only where the policy lists it)"),
+});
+
+const IssuedTemporaryCode = z.object({
+  code: z.string().describe('The code, in groups of four. Shown this once: it is stored only as a hash.'),
+  expiresAt: z.number().int().describe('Epoch ms'),
+  multiUse: z.boolean(),
+  purposes: z.array(z.enum(PURPOSES)),
+  pinRequired: z.boolean().describe('Whether the user types the PIN with it'),
+  replaced: z.boolean().describe('Whether an active code was revoked by this one'),
+});
+
+const TemporaryCodeStatus = z.object({
+  active: z.boolean(),
+  expiresAt: z.number().int().optional(),
+  multiUse: z.boolean().optional(),
+  purposes: z.array(z.enum(PURPOSES)).optional(),
+  pinRequired: z.boolean().optional(),
+  issuedAt: z.number().int().optional(),
+  issuedBy: z.string().optional(),
+});
+
+const EmergencyBody = z.strictObject({
+  count: z.number().int().min(1).max(100).describe("How many one-time codes (at most the policy's maxCount)"),
+  expiresInHours: z.number().int().min(1).max(24 * 365).nullable().optional().describe("Lifetime of the set; null: no expiry; omitted: the policy's default"),
+  tokenBehaviour: z.enum(TOKEN_BEHAVIOURS).optional().describe("If the token becomes available (default: the policy's)"),
+});
+
+const IssuedEmergencySet = z.object({
+  codes: z.array(z.string()).describe('The codes, each usable once. Shown this once.'),
+  expiresAt: z.number().int().nullable(),
+  tokenBehaviour: z.enum(TOKEN_BEHAVIOURS),
+  pinRequired: z.boolean(),
+  replaced: z.boolean(),
+});
+
+const EmergencyStatus = z.object({
+  active: z.boolean(),
+  issuedAt: z.number().int().optional(),
+  expiresAt: z.number().int().nullable().optional(),
+  expired: z.boolean().optional(),
+  tokenBehaviour: z.enum(TOKEN_BEHAVIOURS).optional(),
+  total: z.number().int().optional(),
+  unused: z.number().int().optional(),
+});
+
+const ISSUE_ERRORS = {
+  ...ADMIN_ERRORS,
+  403: ApiErrorSchema.describe('forbidden, step_up_required, feature_disabled (disabled for the enterprise) or not_eligible (policy, or no PIN yet)'),
+  409: ApiErrorSchema.describe('The user is inactive (user_inactive)'),
+  429: ApiErrorSchema.describe('Too many codes for this user this hour (rate_limited, with retryAfterSeconds)'),
+};
+
+/** Responses that carry a code must never be kept by a browser or proxy cache. */
+const NO_STORE = 'no-store';
+
+/** Helpdesk actions on a user's temporary code and emergency code set (DESIGN §2-4). */
+export async function adminCodesRoutes(app: App, ctx: ServerContext): Promise<void> {
+  const tags = ['codes'];
+
+  app.post('/api/v1/admin/users/:username/temporary-code', {
+    schema: {
+      tags,
+      summary: 'Issue a temporary code (replaces the active one)',
+      description: 'Needs codes.issue and high assurance. The code appears only in this response. At most 6 per user per hour.',
+      security: ADMIN_SECURITY,
+      params: UsernameParam,
+      body: TemporaryCodeBody,
+      response: { 201: IssuedTemporaryCode, ...ISSUE_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { permission: 'codes.issue', highAssurance: true }),
+  }, async (req, reply) => {
+    const issued = await issueTemporaryCode(ctx, currentAdmin(req).username, req.params.username, req.body);
+    return reply.code(201).header('cache-control', NO_STORE).send(issued);
+  });
+
+  app.get('/api/v1/admin/users/:username/temporary-code', {
+    schema: {
+      tags,
+      summary: "The active temporary code's terms (never the code)",
+      security: ADMIN_SECURITY,
+      params: UsernameParam,
+      response: { 200: TemporaryCodeStatus, ...ADMIN_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { anyPermission: ['codes.issue', 'codes.revoke', 'users.manage'] }),
+  }, async (req) => {
+    const user = await requireUser(ctx.db, req.params.username);
+    const row = await activeTemporaryCode(ctx.db, user.id, ctx.clock.now());
+    return row ? { active: true, ...temporaryCodeSummary(row) } : { active: false };
+  });
+
+  app.delete('/api/v1/admin/users/:username/temporary-code', {
+    schema: {
+      tags,
+      summary: 'Revoke the active temporary code',
+      description: 'Needs codes.revoke and high assurance. 404 when the user has no active code.',
+      security: ADMIN_SECURITY,
+      params: UsernameParam,
+      response: { 200: OkSchema, ...ADMIN_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { permission: 'codes.revoke', highAssurance: true }),
+  }, async (req) => {
+    const actor = currentAdmin(req).username;
+    const user = await requireUser(ctx.db, req.params.username);
+    const revoked = await ctx.db.tx((q) => revokeTemporaryCode(q, ctx, user, { reason: 'admin', actorKind: 'admin', actor }));
+    if (!revoked) throw new LifelineError('not_found', 'The user has no active temporary code.', 404);
+    return { ok: true as const };
+  });
+
+  app.post('/api/v1/admin/users/:username/emergency-codes', {
+    schema: {
+      tags,
+      summary: 'Issue a set of one-time emergency codes (voids the previous set)',
+      description: "Needs codes.issue and high assurance. The codes appear only in this response. 'allow-after-codes-expire' needs a set that expires.",
+      security: ADMIN_SECURITY,
+      params: UsernameParam,
+      body: EmergencyBody,
+      response: { 201: IssuedEmergencySet, ...ISSUE_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { permission: 'codes.issue', highAssurance: true }),
+  }, async (req, reply) => {
+    const issued = await issueEmergencySet(ctx, currentAdmin(req).username, req.params.username, req.body);
+    return reply.code(201).header('cache-control', NO_STORE).send(issued);
+  });
+
+  app.get('/api/v1/admin/users/:username/emergency-codes', {
+    schema: {
+      tags,
+      summary: "The live emergency set's terms and how many codes are left (never the codes)",
+      security: ADMIN_SECURITY,
+      params: UsernameParam,
+      response: { 200: EmergencyStatus, ...ADMIN_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { anyPermission: ['codes.issue', 'codes.revoke', 'users.manage'] }),
+  }, async (req) => {
+    const user = await requireUser(ctx.db, req.params.username);
+    const summary = await emergencySetSummary(ctx.db, user.id, ctx.clock.now());
+    return summary ? { active: true, ...summary } : { active: false };
+  });
+
+  app.delete('/api/v1/admin/users/:username/emergency-codes', {
+    schema: {
+      tags,
+      summary: 'Void the live emergency code set',
+      description: 'Needs codes.revoke and high assurance. 404 when the user has no live set.',
+      security: ADMIN_SECURITY,
+      params: UsernameParam,
+      response: { 200: OkSchema, ...ADMIN_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { permission: 'codes.revoke', highAssurance: true }),
+  }, async (req) => {
+    const actor = currentAdmin(req).username;
+    const user = await requireUser(ctx.db, req.params.username);
+    const voided = await ctx.db.tx((q) => voidEmergencySet(q, ctx, user, { reason: 'admin', actorKind: 'admin', actor }));
+    if (!voided) throw new LifelineError('not_found', 'The user has no live emergency code set.', 404);
+    return { ok: true as const };
+  });
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { CODE_METHODS, PURPOSES } from '../../src-shared/codes.js';
+import { ApiErrorSchema } from '../../src-shared/errors.js';
+import type { App } from '../app.js';
+import type { ServerContext } from '../context.js';
+import { authenticateApiClient } from '../services/api-clients.js';
+import { verifyCode } from '../services/verification.js';
+
+const VerifyBody = z.strictObject({
+  username: z.string().min(1).max(256),
+  code: z.string().min(1).max(64).describe('Token code, temporary code or emergency code; spaces, dashes and case do not matter'),
+  pin: z.string().min(1).max(128).optional().describe("The user's PIN, where the policy needs it"),
+  purpose: z.enum(PURPOSES),
+});
+
+/**
+ * POST /api/v1/verify for API clients (DESIGN §4). A failure never says whether the user exists, is inactive, or
+ * whether the code or the PIN was wrong: all of that is `invalid_code`, with the reason in the audit log.
+ */
+export async function verifyRoutes(app: App, ctx: ServerContext): Promise<void> {
+  app.post('/api/v1/verify', {
+    schema: {
+      tags: ['verify'],
+      summary: 'Check a second factor for a user',
+      description: 'Authorization: Bearer <API client key>. PIN and code are checked together.',
+      security: [{ clientKey: [] }],
+      body: VerifyBody,
+      response: {
+        200: z.object({ ok: z.literal(true), method: z.enum(CODE_METHODS) }),
+        401: ApiErrorSchema.extend({ ok: z.literal(false).optional() }).describe('invalid_code (wrong code or PIN, unknown or inactive user) or unauthorized (bad client key)'),
+        403: ApiErrorSchema.extend({ ok: z.literal(false).optional() }).describe('purpose_not_allowed: the code was right but may not be used for this purpose'),
+        423: ApiErrorSchema.extend({ ok: z.literal(false).optional(), permanent: z.boolean().optional() }).describe('locked, with retryAfterSeconds; permanent: only an admin can unlock'),
+        400: ApiErrorSchema,
+      },
+    },
+    // Authenticate before the body is even parsed: an unknown caller learns nothing about the schema.
+    onRequest: async (req) => {
+      req.apiClient = await authenticateApiClient(ctx, req.headers.authorization);
+    },
+  }, async (req, reply) => {
+    const client = req.apiClient!;
+    const r = await verifyCode(ctx, { ...req.body, channel: { kind: 'client', id: client.clientId } });
+    if (r.ok) return { ok: true as const, method: r.method };
+    switch (r.error) {
+      case 'invalid_code':
+        return reply.code(401).send({ ok: false as const, error: 'invalid_code', message: 'The code (or PIN) is not valid.' });
+      case 'purpose_not_allowed':
+        return reply.code(403).send({ ok: false as const, error: 'purpose_not_allowed', message: 'This code may not be used for this purpose.' });
+      case 'locked':
+        reply.header('retry-after', String(r.retryAfterSeconds));
+        return reply.code(423).send({
+          ok: false as const,
+          error: 'locked',
+          message: r.permanent ? 'Too many failed attempts: ask the helpdesk to unlock.' : 'Too many failed attempts: try again later.',
+          retryAfterSeconds: r.retryAfterSeconds,
+          permanent: r.permanent,
+        });
+    }
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiClient?: import('../services/api-clients.js').ApiClientView;
+  }
+}
