@@ -55,7 +55,10 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
   function render(s: Status): void {
     const now = s.now;
     renderBanner(s);
-    server.textContent = s.server.reachable ? `Reachable (${s.server.url})` : `Not reachable (${s.server.url})`;
+    const url = document.createElement('span');
+    url.className = 'detail';
+    url.textContent = s.server.url;
+    server.replaceChildren(s.server.reachable ? 'Reachable' : 'Not reachable', url);
     lastSync.textContent = s.lastSyncAt === null ? 'Never' : `${dateTime(s.lastSyncAt, now)} (${ago(s.lastSyncAt, now)})`;
     pending.textContent = String(s.pendingEvents);
     device.textContent = DEVICE_STATE_TEXT[s.device.state];
