@@ -1,0 +1,262 @@
+import { batchHead, signBatchHead, verifyServerMessage } from '../../src-shared/crypto/device-messages.js';
+import { keyFingerprint } from '../../src-shared/crypto/sign.js';
+import type { ErrorCode } from '../../src-shared/errors.js';
+import {
+  MAX_EVENTS_PER_BATCH,
+  PROTOCOL_VERSION,
+  SIGNATURE_DOMAINS,
+  SyncResponseSchema,
+  type KeyRotation,
+  type Reset,
+  type ServerKey,
+  type Signed,
+  type SyncUserState,
+} from '../../src-shared/protocol/index.js';
+import type { AgentCore } from './agent-core.js';
+import { AGENT_VERSION, deviceState, serverRefused, signedHeaders } from './device.js';
+import { appendEvent, pendingEvents } from './outbox.js';
+import type { AgentStore } from './store/store.js';
+import { UserRecordSchema } from './user-record.js';
+
+export type SyncOutcome =
+  | { ok: true; uploaded: number; pendingEvents: number; resetsApplied: number; syncedAt: number }
+  | { ok: false; error: ErrorCode; message: string };
+
+/** Sync never blocks the prompt: it gets more time than a login decision, and runs in the background. */
+const SYNC_TIMEOUT_MS = 15_000;
+const FIRST_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 5 * 60_000;
+/** Resets (revocations, PIN changes) are fetched this often even when nothing happened offline. */
+const QUIET_INTERVAL_MS = 15 * 60_000;
+/** Rounds of MAX_EVENTS_PER_BATCH events per sync, so one sync drains a long offline period. */
+const MAX_ROUNDS = 20;
+
+/**
+ * Upload of the outbox and application of the server's signed resets (DESIGN §5-6). Runs one at a time; entries
+ * leave the outbox only once the signed acknowledgement lists them; failures retry with exponential backoff.
+ */
+export class SyncEngine {
+  private running: Promise<SyncOutcome> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private retryMs = FIRST_RETRY_MS;
+  private stopped = false;
+  progress = { done: 0, total: 0, lastError: null as ErrorCode | null };
+
+  constructor(
+    private readonly core: AgentCore,
+    private readonly store: AgentStore,
+    private readonly auto: boolean,
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running !== null;
+  }
+
+  lastSyncAt(): number | null {
+    return this.store.getState<number>('lastSyncAt') ?? null;
+  }
+
+  /** Starts a background sync soon (after a login or an offline event); no-op when auto sync is off. */
+  kick(delayMs = 0): void {
+    if (!this.auto || this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runNow();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** Runs a sync now, or joins the one already running, then runs again so nothing recorded meanwhile waits. */
+  async runNow(): Promise<SyncOutcome> {
+    while (this.running) await this.running;
+    if (this.stopped) return { ok: false, error: 'offline_unavailable', message: 'The agent is stopping.' };
+    this.running = this.syncOnce().finally(() => (this.running = null));
+    const outcome = await this.running;
+    if (outcome.ok) {
+      this.retryMs = FIRST_RETRY_MS;
+      this.progress.lastError = null;
+      this.kick(outcome.pendingEvents > 0 ? FIRST_RETRY_MS : QUIET_INTERVAL_MS);
+    } else {
+      this.progress.lastError = outcome.error;
+      if (outcome.error === 'server_unreachable') {
+        this.kick(this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+      }
+    }
+    return outcome;
+  }
+
+  async whenIdle(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async syncOnce(): Promise<SyncOutcome> {
+    const core = this.core;
+    const store = this.store;
+    let device;
+    try {
+      device = await core.ensureEnrolled(SYNC_TIMEOUT_MS);
+    } catch (err) {
+      return { ok: false, error: 'bad_request', message: err instanceof Error ? err.message : 'Enrollment failed.' };
+    }
+    if (!device) return unreachable();
+    if (device.status === 'revoked') return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline.' };
+    const keys = core.deviceKeys()!;
+    let uploaded = 0;
+    let resetsApplied = 0;
+    this.progress = { done: 0, total: store.outboxSize(), lastError: null };
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const events = pendingEvents(store, MAX_EVENTS_PER_BATCH);
+      const head = batchHead(device.deviceId!, events);
+      const body = {
+        v: PROTOCOL_VERSION,
+        agentVersion: AGENT_VERSION,
+        users: this.userStates(),
+        events,
+        head,
+        headSignature: signBatchHead(keys.signing.privateKey, head),
+      };
+      const path = '/api/v1/devices/sync';
+      const headers = signedHeaders(keys, device.deviceId!, path, body, core.serverNow());
+      const nonce = headers['x-lifeline-nonce']!;
+      const answer = await core.client.post(path, body, { headers, timeoutMs: SYNC_TIMEOUT_MS });
+      if (!answer.reachable) {
+        core.noteUnreachable();
+        return unreachable();
+      }
+      if (answer.status === 403 && (answer.body as { error?: unknown } | null)?.error === 'device_revoked') {
+        await core.handleRevoked(answer.body);
+        return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline; its offline data was wiped.' };
+      }
+      if (answer.status !== 200) {
+        const err = serverRefused(answer.body, 'The server refused the sync.');
+        return { ok: false, error: err.code, message: err.message };
+      }
+      const parsed = SyncResponseSchema.safeParse(answer.body);
+      if (!parsed.success) return { ok: false, error: 'bad_request', message: 'The server answered the sync with something unexpected.' };
+      const { ack, resets, keys: rotation } = parsed.data;
+      const trusted = deviceState(store).serverKeys;
+      const mine = (p: { deviceId: string; requestNonce: string }) => p.deviceId === device.deviceId && p.requestNonce === nonce;
+      if (!verifyServerMessage(trusted, SIGNATURE_DOMAINS.syncAck, ack) || !mine(ack.payload) || !verifyServerMessage(trusted, SIGNATURE_DOMAINS.reset, resets) || !mine(resets.payload)) {
+        return { ok: false, error: 'bad_signature', message: 'The server\'s sync answer could not be verified; nothing was removed from the outbox.' };
+      }
+      const sent = new Set(events.map((e) => e.id));
+      const acknowledged = ack.payload.acknowledged.filter((id) => sent.has(id));
+      const wasRolledBack = store.rolledBack;
+      await store.commit(() => {
+        store.deleteOutbox(acknowledged);
+        store.putState('lastSyncAt', core.clock.now());
+        resetsApplied += this.applyResets(resets.payload.resets);
+        if (wasRolledBack) this.dropPastWindows(resets.payload.serverTime);
+      });
+      await core.noteContact(resets.payload.serverTime);
+      // A restored store is trusted again only now: the server knows every burn, and the clock floor is its time.
+      if (wasRolledBack) await store.acceptAfterSync();
+      await this.applyRotation(rotation, trusted);
+      uploaded += acknowledged.length;
+      this.progress.done = uploaded;
+      if (acknowledged.length === 0 || store.outboxSize() === 0) break;
+    }
+    return { ok: true, uploaded, pendingEvents: store.outboxSize(), resetsApplied, syncedAt: core.clock.now() };
+  }
+
+  /** What the agent holds per user, so the server answers with the resets that apply. */
+  private userStates(): SyncUserState[] {
+    const store = this.store;
+    const now = this.core.clock.now();
+    return store.listUserRefs().flatMap((ref) => {
+      const record = store.getUser(ref, UserRecordSchema);
+      if (!record) return [];
+      return [{
+        username: record.username,
+        // Unknown generations (a temporary-code-only user) are reported as 0: at worst a reset drops a verifier.
+        tokenGeneration: record.tokenGeneration ?? 0,
+        pinGeneration: record.pinGeneration ?? 0,
+        slots: store.verifiers(ref, 'slot').map((row) => row.position),
+        ...(record.temporaryExpiresAt !== null && record.temporaryExpiresAt > now ? { temporaryExpiresAt: record.temporaryExpiresAt } : {}),
+      }];
+    });
+  }
+
+  /** Applies the server's resets inside the caller's transaction; returns how many changed something. */
+  private applyResets(resets: readonly Reset[]): number {
+    const store = this.store;
+    const now = this.core.clock.now();
+    let applied = 0;
+    for (const reset of resets) {
+      const ref = store.userRef(reset.username);
+      const record = store.getUser(ref, UserRecordSchema);
+      if (!record) continue;
+      const wipeUser = (reason: 'user-disabled' | 'offline-disabled') => {
+        this.core.cancelBuild(ref);
+        store.deleteUser(ref);
+        appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason });
+      };
+      switch (reset.kind) {
+        case 'temporary-revoked':
+          store.deleteVerifiers(ref, 'temporary');
+          store.putUser(ref, { ...record, temporaryExpiresAt: null });
+          break;
+        case 'token-changed':
+          this.core.cancelBuild(ref);
+          store.deleteVerifiers(ref, 'token');
+          store.putUser(ref, { ...record, tokenGeneration: reset.tokenGeneration, windowsUntil: null });
+          appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'token-changed' });
+          break;
+        case 'pin-changed':
+          // Every PIN-bound verifier is void; slots (hashed without the PIN) stay.
+          this.core.cancelBuild(ref);
+          store.deleteVerifiers(ref, 'token');
+          store.deleteVerifiers(ref, 'temporary');
+          store.putUser(ref, { ...record, pinGeneration: reset.pinGeneration, windowsUntil: null, temporaryExpiresAt: null });
+          appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'pin-changed' });
+          break;
+        case 'user-disabled':
+          wipeUser('user-disabled');
+          break;
+        case 'slots-retired':
+          for (const slot of reset.slots) store.deleteVerifier(ref, 'slot', slot);
+          break;
+        case 'policy':
+          if (!reset.offline.allowed) wipeUser('offline-disabled');
+          else store.putUser(ref, { ...record, offline: reset.offline });
+          break;
+      }
+      applied++;
+    }
+    return applied;
+  }
+
+  /** After a rollback: windows the server's time has passed cannot be replayed, whatever the restored file says. */
+  private dropPastWindows(serverTime: number): void {
+    const store = this.store;
+    for (const ref of store.listUserRefs()) {
+      const record = store.getUser(ref, UserRecordSchema);
+      if (!record) continue;
+      const floor = Math.floor(serverTime / 1000 / record.periodSeconds) - 2;
+      store.deleteVerifiers(ref, 'token', floor);
+      store.putUser(ref, { ...record, burnedThrough: Math.max(record.burnedThrough ?? -1, floor) });
+    }
+  }
+
+  /** Pins exactly the keys a trusted key announced (current plus accepted); a key dropped from the list is revoked. */
+  private async applyRotation(rotation: Signed<KeyRotation>, trusted: readonly ServerKey[]): Promise<void> {
+    if (!verifyServerMessage(trusted, SIGNATURE_DOMAINS.keyRotation, rotation)) return;
+    const keys = [rotation.payload.current, ...rotation.payload.accepted].filter((k) => keyFingerprint(k.publicKey) === k.fingerprint);
+    if (keys.length === 0) return;
+    const device = deviceState(this.store);
+    const same = keys.length === device.serverKeys.length && keys.every((k, i) => device.serverKeys[i]?.fingerprint === k.fingerprint);
+    if (!same) await this.store.commit(() => this.store.putState('device', { ...device, serverKeys: keys }));
+  }
+}
+
+function unreachable(): SyncOutcome {
+  return { ok: false, error: 'server_unreachable', message: 'The server cannot be reached; the agent will try again.' };
+}

@@ -1,0 +1,119 @@
+import { wipe } from '../../src-shared/crypto/compare.js';
+import type { ScryptParams } from '../../src-shared/crypto/kdf.js';
+import type { AgentLogger } from './ports.js';
+import type { AgentStore } from './store/store.js';
+import { UserRecordSchema } from './user-record.js';
+import { computeVerifier } from './verifier-hash.js';
+
+/** How many verifiers are hashed (in libuv's thread pool) and then written in one transaction. */
+const CHUNK = 16;
+
+export interface BuildJob {
+  ref: string;
+  username: string;
+  deviceId: string;
+  /** The bundle sequence the job belongs to: a later bundle, a reset or a wipe makes it stale. */
+  sequence: number;
+  pin: Buffer;
+  scrypt: ScryptParams;
+  slots: { index: number; code: Buffer; expiresAt: number }[];
+  /** Token codes of consecutive steps from `firstStep`, `digits` bytes each, nearest first already. */
+  windows?: { firstStep: number; digits: number; codes: Buffer };
+}
+
+/**
+ * Turns downloaded codes into verifiers in the background (DESIGN §5): slots first, then token windows from the
+ * nearest on, each plaintext code overwritten as soon as its verifier is committed. Codes never touch the disk:
+ * when the agent stops (or a newer login, a reset or a wipe makes the job stale) whatever is left is erased.
+ */
+export class VerifierBuilder {
+  private readonly jobs = new Map<string, BuildJob>();
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: AgentStore,
+    private readonly log: AgentLogger,
+  ) {}
+
+  enqueue(job: BuildJob): void {
+    const previous = this.jobs.get(job.ref);
+    if (previous) discard(previous);
+    if (this.stopped) return discard(job);
+    this.jobs.set(job.ref, job);
+    this.running ??= this.run().finally(() => (this.running = null));
+  }
+
+  /** Whether a user's offline data is still being prepared. */
+  busyWith(ref: string): boolean {
+    return this.jobs.has(ref);
+  }
+
+  /** Resolves when every queued job is done (tests and benchmarks wait on it). */
+  async whenIdle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Drops every job, erasing the plaintext codes that were not hashed yet. */
+  stop(): void {
+    this.stopped = true;
+    for (const job of this.jobs.values()) discard(job);
+    this.jobs.clear();
+  }
+
+  /** Drops one user's job (their data was wiped or reset). */
+  cancel(ref: string): void {
+    const job = this.jobs.get(ref);
+    if (job) discard(job);
+    this.jobs.delete(ref);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const next = this.jobs.values().next();
+      if (next.done) return;
+      const job = next.value;
+      try {
+        await this.build(job);
+      } catch (err) {
+        this.log.error('[verifiers] building offline data failed', { reason: err instanceof Error ? err.message.slice(0, 120) : 'unknown' });
+      } finally {
+        if (this.jobs.get(job.ref) === job) this.jobs.delete(job.ref);
+        discard(job);
+      }
+    }
+  }
+
+  private async build(job: BuildJob): Promise<void> {
+    const items: { kind: 'slot' | 'token'; position: number; code: Buffer; expiresAt?: number }[] = job.slots.map((s) => ({ kind: 'slot', position: s.index, code: s.code, expiresAt: s.expiresAt }));
+    if (job.windows) {
+      const { firstStep, digits, codes } = job.windows;
+      for (let i = 0; i * digits < codes.length; i++) items.push({ kind: 'token', position: firstStep + i, code: codes.subarray(i * digits, (i + 1) * digits) });
+    }
+    for (let i = 0; i < items.length; i += CHUNK) {
+      if (this.jobs.get(job.ref) !== job) return; // replaced or cancelled meanwhile
+      const chunk = items.slice(i, i + CHUNK);
+      const hashes = await Promise.all(
+        chunk.map((it) => computeVerifier({ kind: it.kind, position: it.position, username: job.username, deviceId: job.deviceId, code: it.code, ...(it.kind === 'token' ? { pin: job.pin } : {}) }, job.scrypt)),
+      );
+      if (this.jobs.get(job.ref) !== job) return wipe(...hashes);
+      const written = await this.store.commit(() => {
+        const record = this.store.getUser(job.ref, UserRecordSchema);
+        if (!record || record.lastSequence !== job.sequence) return false; // a reset, wipe or newer bundle won
+        const floor = record.burnedThrough ?? -1;
+        chunk.forEach((it, k) => {
+          if (it.kind === 'token' && it.position <= floor) return;
+          this.store.putVerifier(job.ref, it.kind, it.position, { hash: hashes[k]!.toString('base64url'), ...(it.expiresAt ? { expiresAt: it.expiresAt } : {}) });
+        });
+        return true;
+      }, { bump: false }); // adding verifiers un-burns nothing, so a rollback of it is harmless
+      for (const it of chunk) wipe(it.code);
+      wipe(...hashes);
+      if (!written) return;
+    }
+  }
+}
+
+function discard(job: BuildJob): void {
+  wipe(job.pin, job.windows?.codes, ...job.slots.map((s) => s.code));
+}
