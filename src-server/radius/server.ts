@@ -99,7 +99,6 @@ export async function startRadiusServer(ctx: ServerContext, options: { host: str
     const username = attribute(packet, ATTR.UserName)?.toString('utf8').trim();
     const encrypted = attribute(packet, ATTR.UserPassword);
     if (!username || !encrypted) return rejected; // PAP only: CHAP and EAP cannot carry a PIN and a one-time code
-    if (!signed && noise.isQuarantined(client.id)) return rejected;
     const plain = decryptUserPassword(encrypted, client.secret, packet.authenticator);
     const password = plain && readableText(plain);
     wipe(plain);
@@ -107,6 +106,7 @@ export async function startRadiusServer(ctx: ServerContext, options: { host: str
       if (!signed) await recordNoise(client);
       return rejected;
     }
+    if (!signed && noise.isQuarantined(client.id)) return rejected;
     const state = attribute(packet, ATTR.State);
     return authenticate(ctx, challenges, client, { username, password, ...(state ? { state } : {}) });
   }

@@ -91,7 +91,7 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
   it('accepts PIN + a temporary code typed in groups', async () => {
     await createUser(h, 'bob', { pin: PIN });
     const issued = await h.http('POST', '/api/v1/admin/users/bob/temporary-code', { expiresInMinutes: 60, multiUse: false });
-    expect(issued.status).toBe(200);
+    expect(issued.status).toBe(201);
     const reply = await radclient(radius.port, secret, { 'User-Name': 'bob', 'User-Password': PIN + issued.body.code });
     expect(reply.code).toBe('Access-Accept');
     const again = await radclient(radius.port, secret, { 'User-Name': 'bob', 'User-Password': PIN + issued.body.code });
@@ -101,7 +101,7 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
   it('accepts an emergency code once', async () => {
     await createUser(h, 'carol', { pin: PIN, withToken: true });
     const issued = await h.http('POST', '/api/v1/admin/users/carol/emergency-codes', { count: 3 });
-    expect(issued.status).toBe(200);
+    expect(issued.status).toBe(201);
     const code = String(issued.body.codes[0]);
     expect((await radclient(radius.port, secret, { 'User-Name': 'carol', 'User-Password': PIN + code })).code).toBe('Access-Accept');
     expect((await radclient(radius.port, secret, { 'User-Name': 'carol', 'User-Password': PIN + code })).code).toBe('Access-Reject');
