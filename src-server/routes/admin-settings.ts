@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { EnterpriseSettingsSchema, PolicySchema } from '../../src-shared/policy.js';
+import type { App } from '../app.js';
+import type { ServerContext } from '../context.js';
+import { adminGuard, currentAdmin } from '../http/admin-guard.js';
+import { ADMIN_ERRORS, ADMIN_SECURITY } from '../http/schemas.js';
+import { patchSettings, settingsView } from '../services/settings.js';
+
+const SettingsViewSchema = z.object({
+  settings: EnterpriseSettingsSchema,
+  policies: z.array(z.object({ name: z.string(), isDefault: z.boolean(), users: z.number().int(), policy: PolicySchema })),
+});
+
+const SettingsPatch = z.strictObject({
+  settings: EnterpriseSettingsSchema.partial().optional().describe('Enterprise switches to change (temporary codes are off until enabled here)'),
+  policies: z
+    .record(z.string().min(1).max(64), z.union([z.record(z.string(), z.unknown()), z.null()]))
+    .optional()
+    .describe('Policy name → partial policy to merge onto it (created when new; validated whole), or null to delete it'),
+});
+
+/** Enterprise settings and policies (DESIGN §3). Reading needs settings.manage or audit.read; changing needs settings.manage and high assurance. */
+export async function adminSettingsRoutes(app: App, ctx: ServerContext): Promise<void> {
+  const tags = ['settings'];
+  app.get('/api/v1/admin/settings', {
+    schema: { tags, summary: 'Enterprise settings and every policy, with defaults filled in', security: ADMIN_SECURITY, response: { 200: SettingsViewSchema, ...ADMIN_ERRORS } },
+    preHandler: adminGuard(ctx, { anyPermission: ['settings.manage', 'audit.read'] }),
+  }, async () => settingsView(ctx.db));
+
+  app.patch('/api/v1/admin/settings', {
+    schema: {
+      tags, summary: 'Change enterprise settings; create, change or delete policies', security: ADMIN_SECURITY,
+      description: 'Needs settings.manage and high assurance. Every change is audited. The default policy cannot be deleted, nor a policy still assigned to users.',
+      body: SettingsPatch,
+      response: { 200: SettingsViewSchema, ...ADMIN_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { permission: 'settings.manage', highAssurance: true }),
+  }, async (req) => patchSettings(ctx, currentAdmin(req).username, { ...(req.body.settings ? { settings: req.body.settings } : {}), ...(req.body.policies ? { policies: req.body.policies } : {}) }));
+}

@@ -1,0 +1,113 @@
+import { LifelineError } from '../../src-shared/errors.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import { appendAudit } from './audit.js';
+import { revokeAdminSessions } from './sessions.js';
+import { assertMayGrant, findRole, listRoles, rolePermissions, SUPERADMIN_ROLE, type AdminAuthority, type Permission } from './roles.js';
+import { normalizeUsername } from './users.js';
+
+/** Role and admin management. No one grants more than it holds (roles.ts assertMayGrant). */
+
+export const ROLE_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export interface Granter extends AdminAuthority {
+  id: number;
+  username: string;
+}
+
+export async function rolesView(q: Queryable) {
+  const roles = [];
+  for (const r of await listRoles(q)) {
+    const n = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_roles WHERE role_id = ?', [r.id]);
+    roles.push({ name: r.name, builtin: r.builtin === 1, permissions: r.name === SUPERADMIN_ROLE ? ['*'] : rolePermissions(r), admins: Number(n?.n ?? 0) });
+  }
+  return roles;
+}
+
+export async function createRole(ctx: ServerContext, granter: Granter, name: string, permissions: Permission[]): Promise<void> {
+  if (!ROLE_NAME_RE.test(name)) throw new LifelineError('validation_failed', "A role name is lower-case letters, digits, '.', '_' or '-'.", 400);
+  assertMayGrant(granter, name, permissions);
+  await ctx.db.tx(async (q) => {
+    if (await findRole(q, name)) throw new LifelineError('conflict', 'A role with this name exists.', 409);
+    await q.run('INSERT INTO roles (name, builtin, permissions) VALUES (?, 0, ?)', [name, JSON.stringify([...new Set(permissions)])]);
+    await appendAudit(q, ctx, { type: 'role.created', outcome: 'success', actorKind: 'admin', actor: granter.username, details: { role: name, permissions: permissions.join(',') } });
+  });
+}
+
+/** Built-in roles other than superadmin may be changed too: that is how helpdesk gets codes.issue (Imprivata). */
+export async function updateRole(ctx: ServerContext, granter: Granter, name: string, permissions: Permission[]): Promise<void> {
+  if (name === SUPERADMIN_ROLE) throw new LifelineError('conflict', 'The superadmin role always holds every permission.', 409);
+  assertMayGrant(granter, name, permissions);
+  await ctx.db.tx(async (q) => {
+    const role = await findRole(q, name);
+    if (!role) throw new LifelineError('not_found', 'No such role.', 404);
+    // Taking away a permission one does not hold is granting in reverse: the same rule applies.
+    assertMayGrant(granter, name, rolePermissions(role));
+    await q.run('UPDATE roles SET permissions = ? WHERE id = ?', [JSON.stringify([...new Set(permissions)]), role.id]);
+    await appendAudit(q, ctx, { type: 'role.updated', outcome: 'success', actorKind: 'admin', actor: granter.username, details: { role: name, before: rolePermissions(role).join(','), after: permissions.join(',') } });
+  });
+}
+
+export async function deleteRole(ctx: ServerContext, granter: Granter, name: string): Promise<void> {
+  await ctx.db.tx(async (q) => {
+    const role = await findRole(q, name);
+    if (!role) throw new LifelineError('not_found', 'No such role.', 404);
+    if (role.builtin === 1) throw new LifelineError('conflict', 'Built-in roles cannot be deleted.', 409);
+    assertMayGrant(granter, name, rolePermissions(role));
+    const n = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_roles WHERE role_id = ?', [role.id]);
+    if (Number(n?.n ?? 0) > 0) throw new LifelineError('conflict', 'The role is still assigned to admins.', 409);
+    await q.run('DELETE FROM roles WHERE id = ?', [role.id]);
+    await appendAudit(q, ctx, { type: 'role.deleted', outcome: 'success', actorKind: 'admin', actor: granter.username, details: { role: name } });
+  });
+}
+
+/** Checks, before anything is written, that the granter may hand out every named role. */
+export async function assertMayGrantRoles(q: Queryable, granter: AdminAuthority, roleNames: readonly string[]): Promise<void> {
+  for (const name of roleNames) {
+    const role = await findRole(q, name);
+    if (!role) throw new LifelineError('validation_failed', `No role named ${name}.`, 400);
+    assertMayGrant(granter, name, rolePermissions(role));
+  }
+}
+
+export async function adminsView(q: Queryable) {
+  const admins = await q.all<{ id: number; username: string; status: string; created_at: number }>('SELECT id, username, status, created_at FROM admins ORDER BY username');
+  const out = [];
+  for (const a of admins) {
+    const roles = await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ? ORDER BY r.name', [a.id]);
+    out.push({ username: a.username, status: a.status as 'active' | 'disabled', roles: roles.map((r) => r.name), createdAt: Number(a.created_at) });
+  }
+  return out;
+}
+
+async function activeSuperadmins(q: Queryable): Promise<number> {
+  const n = await q.get<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM admins a JOIN admin_roles ar ON ar.admin_id = a.id JOIN roles r ON r.id = ar.role_id WHERE r.name = 'superadmin' AND a.status = 'active'",
+  );
+  return Number(n?.n ?? 0);
+}
+
+/** Changes an admin's roles or status; disabling ends its sessions. The last active superadmin is kept. */
+export async function updateAdmin(ctx: ServerContext, granter: Granter, username: string, patch: { roles?: string[]; status?: 'active' | 'disabled' }): Promise<void> {
+  const name = normalizeUsername(username);
+  await ctx.db.tx(async (q) => {
+    const admin = await q.get<{ id: number; status: string }>('SELECT id, status FROM admins WHERE username = ?', [name]);
+    if (!admin) throw new LifelineError('not_found', 'No such admin.', 404);
+    if (admin.id === granter.id && patch.status === 'disabled') throw new LifelineError('conflict', 'You cannot disable your own account.', 409);
+    const current = (await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ?', [admin.id])).map((r) => r.name);
+    if (patch.roles) {
+      // Both what is added and what is taken away must be within the granter's reach.
+      const touched = [...patch.roles.filter((r) => !current.includes(r)), ...current.filter((r) => !patch.roles!.includes(r))];
+      await assertMayGrantRoles(q, granter, touched);
+      await q.run('DELETE FROM admin_roles WHERE admin_id = ?', [admin.id]);
+      for (const r of new Set(patch.roles)) await q.run('INSERT INTO admin_roles (admin_id, role_id) SELECT ?, id FROM roles WHERE name = ?', [admin.id, r]);
+    }
+    if (patch.status && patch.status !== admin.status) {
+      if (current.includes(SUPERADMIN_ROLE) && !granter.isSuperadmin) throw new LifelineError('forbidden', 'Only a superadmin may disable a superadmin.', 403);
+      await q.run('UPDATE admins SET status = ? WHERE id = ?', [patch.status, admin.id]);
+      if (patch.status === 'disabled') await revokeAdminSessions(q, admin.id, ctx.clock.now());
+    }
+    if ((await activeSuperadmins(q)) === 0) throw new LifelineError('conflict', 'At least one active superadmin must remain.', 409);
+    await appendAudit(q, ctx, { type: 'admin.updated', outcome: 'success', actorKind: 'admin', actor: granter.username, subject: name, details: { ...(patch.roles ? { roles: patch.roles.join(',') } : {}), ...(patch.status ? { status: patch.status } : {}) } });
+  });
+}

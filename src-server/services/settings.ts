@@ -1,0 +1,77 @@
+import { LifelineError } from '../../src-shared/errors.js';
+import { EnterpriseSettingsSchema, PolicySchema, type EnterpriseSettings, type Policy } from '../../src-shared/policy.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import { appendAudit } from './audit.js';
+import { DEFAULT_POLICY_NAME, ENTERPRISE_SETTINGS_KEY, listPolicies, loadSettings, parsePolicyBody } from './policy.js';
+
+export const POLICY_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+type JsonObject = { [k: string]: unknown };
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Objects merge key by key; anything else (arrays included) replaces. Own properties only, so no prototype games. */
+export function deepMerge(base: unknown, patch: unknown): unknown {
+  if (!isObject(base) || !isObject(patch)) return patch;
+  const keys = new Set([...Object.keys(base), ...Object.keys(patch)]);
+  return Object.fromEntries([...keys].map((k) => [k, Object.hasOwn(patch, k) ? deepMerge(base[k], patch[k]) : base[k]]));
+}
+
+export interface SettingsView {
+  settings: EnterpriseSettings;
+  policies: { name: string; isDefault: boolean; users: number; policy: Policy }[];
+}
+
+export async function settingsView(q: Queryable): Promise<SettingsView> {
+  const policies = [];
+  for (const row of await listPolicies(q)) {
+    const n = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM users WHERE policy_id = ?', [row.id]);
+    policies.push({ name: row.name, isDefault: row.is_default === 1, users: Number(n?.n ?? 0), policy: parsePolicyBody(row.body) });
+  }
+  return { settings: await loadSettings(q), policies };
+}
+
+function invalid(what: string, issues: { path: PropertyKey[]; message: string }[]): LifelineError {
+  return new LifelineError('validation_failed', `The ${what} is not valid.`, 400, {
+    details: issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message })),
+  });
+}
+
+/**
+ * Applies a settings change: enterprise switches, and policies created, changed (a partial policy merged onto the
+ * stored one, then validated whole) or deleted (`null`). All of it, with one audit row per change, in one transaction.
+ */
+export async function patchSettings(ctx: ServerContext, actor: string, patch: { settings?: Partial<EnterpriseSettings>; policies?: Record<string, JsonObject | null> }): Promise<SettingsView> {
+  const now = ctx.clock.now();
+  return ctx.db.tx(async (q) => {
+    if (patch.settings && Object.keys(patch.settings).length) {
+      const current = await loadSettings(q);
+      const parsed = EnterpriseSettingsSchema.safeParse({ ...current, ...patch.settings });
+      if (!parsed.success) throw invalid('settings change', parsed.error.issues);
+      await q.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [ENTERPRISE_SETTINGS_KEY, JSON.stringify(parsed.data)]);
+      const changed = Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => current[k as keyof EnterpriseSettings] !== v));
+      await appendAudit(q, ctx, { type: 'settings.changed', outcome: 'success', actorKind: 'admin', actor, details: changed });
+    }
+    for (const [name, body] of Object.entries(patch.policies ?? {})) {
+      if (!POLICY_NAME_RE.test(name)) throw new LifelineError('validation_failed', `A policy name is lower-case letters, digits, '.', '_' or '-' (got ${JSON.stringify(name.slice(0, 64))}).`, 400);
+      const existing = await q.get<{ id: number; body: string; is_default: number }>('SELECT id, body, is_default FROM policies WHERE name = ?', [name]);
+      if (body === null) {
+        if (!existing) throw new LifelineError('not_found', `No policy named ${name}.`, 404);
+        if (existing.is_default === 1 || name === DEFAULT_POLICY_NAME) throw new LifelineError('conflict', 'The default policy cannot be deleted.', 409);
+        const users = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM users WHERE policy_id = ?', [existing.id]);
+        if (Number(users?.n ?? 0) > 0) throw new LifelineError('conflict', `Policy ${name} is assigned to ${users?.n} users; assign them another policy first.`, 409);
+        await q.run('DELETE FROM policies WHERE id = ?', [existing.id]);
+        await appendAudit(q, ctx, { type: 'policy.deleted', outcome: 'success', actorKind: 'admin', actor, details: { policy: name } });
+        continue;
+      }
+      const merged = deepMerge(existing ? JSON.parse(existing.body) : {}, body);
+      const parsed = PolicySchema.safeParse(merged);
+      if (!parsed.success) throw invalid(`policy ${name}`, parsed.error.issues);
+      const json = JSON.stringify(parsed.data);
+      if (existing) await q.run('UPDATE policies SET body = ?, updated_at = ? WHERE id = ?', [json, now, existing.id]);
+      else await q.run('INSERT INTO policies (name, is_default, body, updated_at) VALUES (?, 0, ?, ?)', [name, json, now]);
+      await appendAudit(q, ctx, { type: existing ? 'policy.updated' : 'policy.created', outcome: 'success', actorKind: 'admin', actor, details: { policy: name, fields: Object.keys(body).join(',') } });
+    }
+    return settingsView(q);
+  });
+}
