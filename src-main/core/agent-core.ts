@@ -139,8 +139,9 @@ export class AgentCore {
   async ensureEnrolled(timeoutMs: number): Promise<DeviceState | null> {
     const store = this.requireStore();
     const current = deviceState(store);
+    this.keys ??= await loadDeviceKeys(this.keychainPort, !current.deviceId);
+    if (!this.keys) throw new LifelineError('store_tampered', 'The device keys are missing from the keychain beside an enrolled store.', 409);
     if (current.deviceId) return current;
-    this.keys ??= await loadDeviceKeys(this.keychainPort, true);
     const result = await enroll({ config: this.config, client: this.client, keys: this.keys!, machineIdHash: this.machineIdHash, timeoutMs });
     if (!result.reachable) {
       this.noteUnreachable();
