@@ -5,13 +5,11 @@ import type { Queryable } from '../db/port.js';
 import { adminGuard } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameParam } from '../http/schemas.js';
 import { queryAudit, type AuditRow } from '../services/audit.js';
-import { emergencySetSummary } from '../services/emergency-codes.js';
 import { listPolicies, loadSettings, policyForUser } from '../services/policy.js';
 import type { Permission } from '../services/roles.js';
-import { activeTemporaryCode, temporaryCodeSummary } from '../services/temporary-codes.js';
-import { lockState, requireUser, type UserRow } from '../services/users.js';
+import { requireUser, tryNormalizeUsername, type UserRow } from '../services/users.js';
 import { toCsv } from './csv.js';
-import { AuditFilterSchema, AuditPageSchema, AuditStatsSchema, ConsoleUserSchema, type AuditFilter, type AuditRowView, type ConsoleUser } from './schemas.js';
+import { AuditFilterSchema, AuditPageSchema, AuditStatsSchema, UserOptionsSchema, type AuditFilter, type AuditRowView, type UserOptions } from './schemas.js';
 
 /** Every helpdesk permission opens the user page; an auditor-only admin does not need it. */
 const USER_READERS: readonly Permission[] = ['users.manage', 'tokens.manage', 'codes.issue', 'codes.revoke', 'offline.reveal', 'devices.manage'];
@@ -22,13 +20,13 @@ const CSV_MAX_ROWS = 50_000;
 
 /**
  * Read endpoints shaped for the console (the admin API's own endpoints stay the source of every change):
- * one user page in one request, audit pages with the console's filters, the CSV export and the per-day chart.
+ * what a user may be given (for the user page), audit pages with the console's filters, the CSV export and the per-day chart.
  */
 export async function consoleApiRoutes(app: App, ctx: ServerContext): Promise<void> {
-  app.get('/api/v1/admin/console/users/:username', {
-    schema: { tags: ['console'], summary: 'Everything the console user page shows (never a code)', security: ADMIN_SECURITY, params: UsernameParam, response: { 200: ConsoleUserSchema, ...ADMIN_ERRORS } },
+  app.get('/api/v1/admin/console/users/:username/options', {
+    schema: { tags: ['console'], summary: "What the user may be given under their policy and the enterprise settings", security: ADMIN_SECURITY, params: UsernameParam, response: { 200: UserOptionsSchema, ...ADMIN_ERRORS } },
     preHandler: adminGuard(ctx, { anyPermission: USER_READERS }),
-  }, async (req) => consoleUser(ctx.db, await requireUser(ctx.db, req.params.username), ctx.clock.now()));
+  }, async (req) => userOptions(ctx.db, await requireUser(ctx.db, req.params.username)));
 
   app.get('/api/v1/admin/console/audit', {
     schema: { tags: ['console'], summary: 'Audit events, newest first, filtered and paged by id', security: ADMIN_SECURITY, querystring: AuditFilterSchema, response: { 200: AuditPageSchema, ...ADMIN_ERRORS } },
@@ -60,51 +58,27 @@ export async function consoleApiRoutes(app: App, ctx: ServerContext): Promise<vo
   }, async (req) => auditStats(ctx.db, req.query, ctx.clock.now()));
 }
 
-async function consoleUser(q: Queryable, user: UserRow, now: number): Promise<ConsoleUser> {
-  const [policy, settings, policies, active, emergency, token] = await Promise.all([
-    policyForUser(q, user),
-    loadSettings(q),
-    listPolicies(q),
-    activeTemporaryCode(q, user.id, now),
-    emergencySetSummary(q, user.id, now),
-    q.get<{ enrolled_at: number; enrolled_by: string | null; algorithm: string; digits: number }>('SELECT enrolled_at, enrolled_by, algorithm, digits FROM tokens WHERE user_id = ?', [user.id]),
-  ]);
+async function userOptions(q: Queryable, user: UserRow): Promise<UserOptions> {
+  const [policy, settings, policies] = await Promise.all([policyForUser(q, user), loadSettings(q), listPolicies(q)]);
   const t = policy.temporaryCodes;
-  const lock = lockState(user, now);
-  const policyName = policies.find((p) => user.policy_id !== null && Number(p.id) === Number(user.policy_id))?.name ?? policies.find((p) => Number(p.is_default) === 1)?.name ?? 'default';
-  const summary = active ? temporaryCodeSummary(active) : undefined;
   return {
-    username: user.username,
-    displayName: user.display_name,
-    email: user.email,
-    status: user.status,
-    policy: policyName,
     policies: policies.map((p) => p.name),
-    pinSet: user.pin_hash !== null,
-    pinMinLength: policy.pin.minLength,
     enrollmentAllowed: policy.enrollmentAllowed,
-    locked: lock.locked,
-    token: token ? { enrolledAt: Number(token.enrolled_at), enrolledBy: token.enrolled_by, algorithm: token.algorithm, digits: Number(token.digits) } : null,
-    lock: { failures: lock.failures, lockedUntil: lock.lockedUntil, permanently: lock.lockedPermanently },
+    pinMinLength: policy.pin.minLength,
     temporaryCode: {
       eligible: t.allowed && user.status === 'active',
       enterpriseEnabled: settings.temporaryCodesEnabled,
-      active: summary ? { issuedAt: summary.issuedAt, issuedBy: summary.issuedBy, expiresAt: summary.expiresAt, multiUse: summary.multiUse } : null,
-      bounds: {
-        minLifetimeMinutes: t.minLifetimeMinutes,
-        maxLifetimeMinutes: t.maxLifetimeMinutes,
-        defaultLifetimeMinutes: t.defaultLifetimeMinutes,
-        multiUseAllowed: t.multiUseAllowed,
-        pinRequired: t.pinRequired,
-        purposes: [...t.purposes],
-      },
+      minLifetimeMinutes: t.minLifetimeMinutes,
+      maxLifetimeMinutes: t.maxLifetimeMinutes,
+      defaultLifetimeMinutes: t.defaultLifetimeMinutes,
+      multiUseAllowed: t.multiUseAllowed,
+      pinRequired: t.pinRequired,
     },
     emergency: {
       enabled: settings.emergencyCodesEnabled,
       maxCount: policy.emergencyCodes.maxCount,
       defaultExpiresInHours: policy.emergencyCodes.defaultExpiresInHours,
       tokenBehaviour: policy.emergencyCodes.tokenBehaviour,
-      live: emergency ?? null,
     },
   };
 }
@@ -113,7 +87,7 @@ function auditFilter(f: AuditFilter): Omit<Parameters<typeof queryAudit>[1], 'li
   // A type without a dot matches its whole family ("temporary-code" → temporary-code.issue, .revoke, …).
   const type = f.type?.trim() ? (f.type.includes('.') ? f.type.trim() : `${f.type.trim()}.`) : undefined;
   return {
-    ...(f.username?.trim() ? { username: f.username.trim().toLowerCase() } : {}),
+    ...(f.username?.trim() ? { username: tryNormalizeUsername(f.username) ?? f.username.trim() } : {}),
     ...(f.admin?.trim() ? { actor: f.admin.trim() } : {}),
     ...(f.device?.trim() ? { device: f.device.trim() } : {}),
     ...(type ? { type } : {}),
@@ -162,9 +136,14 @@ async function auditStats(q: Queryable, f: AuditFilter, now: number): Promise<z.
   const since = Math.max(f.since ?? until - 14 * DAY_MS, until - MAX_CHART_DAYS * DAY_MS);
   const where: string[] = ['at >= ?', 'at < ?'];
   const params: (string | number)[] = [since, until];
-  if (f.username?.trim()) (where.push('subject = ?'), params.push(f.username.trim().toLowerCase()));
-  if (f.admin?.trim()) (where.push('actor = ?'), params.push(f.admin.trim()));
-  if (f.device?.trim()) (where.push('device = ?'), params.push(f.device.trim()));
+  const add = (clause: string, value: string | undefined): void => {
+    if (!value?.trim()) return;
+    where.push(clause);
+    params.push(value.trim());
+  };
+  add('subject = ?', f.username === undefined ? undefined : (tryNormalizeUsername(f.username) ?? f.username));
+  add('actor = ?', f.admin);
+  add('device = ?', f.device);
   // Integer division gives the UTC day on both engines (times are BIGINT epoch ms).
   const rows = await q.all<{ day: number; issued: number; verifications: number; offline: number }>(
     `SELECT at / ${DAY_MS} AS day,

@@ -4,47 +4,27 @@ import { z } from 'zod';
  * Response shapes of the console's own read endpoints (api.ts). The web app imports the types only, so this file is
  * the one place both sides agree on them.
  */
-export const TemporaryCodePanelSchema = z.object({
-  /** Policy allows temporary codes and the user is active; otherwise the console hides the section (Imprivata FAQ). */
-  eligible: z.boolean(),
-  enterpriseEnabled: z.boolean(),
-  active: z.object({ issuedAt: z.number(), issuedBy: z.string(), expiresAt: z.number(), multiUse: z.boolean() }).nullable(),
-  bounds: z.object({
+/**
+ * What the user page needs beyond GET /api/v1/admin/users/{username}: what this user may be given under their policy
+ * and the enterprise settings (for the Temporary Code section, enrollment, PIN, emergency sets), and the policy names.
+ */
+export const UserOptionsSchema = z.object({
+  policies: z.array(z.string()),
+  enrollmentAllowed: z.boolean(),
+  pinMinLength: z.number(),
+  temporaryCode: z.object({
+    /** The policy allows temporary codes and the user is active; otherwise the console hides the section (Imprivata FAQ). */
+    eligible: z.boolean(),
+    enterpriseEnabled: z.boolean(),
     minLifetimeMinutes: z.number(),
     maxLifetimeMinutes: z.number(),
     defaultLifetimeMinutes: z.number(),
     multiUseAllowed: z.boolean(),
     pinRequired: z.boolean(),
-    purposes: z.array(z.string()),
   }),
+  emergency: z.object({ enabled: z.boolean(), maxCount: z.number(), defaultExpiresInHours: z.number().nullable(), tokenBehaviour: z.string() }),
 });
-
-export const EmergencySetSchema = z.object({
-  issuedAt: z.number(),
-  expiresAt: z.number().nullable(),
-  expired: z.boolean(),
-  tokenBehaviour: z.string(),
-  total: z.number(),
-  unused: z.number(),
-});
-
-export const ConsoleUserSchema = z.object({
-  username: z.string(),
-  displayName: z.string().nullable(),
-  email: z.string().nullable(),
-  status: z.enum(['active', 'inactive']),
-  policy: z.string(),
-  policies: z.array(z.string()),
-  pinSet: z.boolean(),
-  pinMinLength: z.number(),
-  enrollmentAllowed: z.boolean(),
-  locked: z.boolean(),
-  token: z.object({ enrolledAt: z.number(), enrolledBy: z.string().nullable(), algorithm: z.string(), digits: z.number() }).nullable(),
-  lock: z.object({ failures: z.number(), lockedUntil: z.number().nullable(), permanently: z.boolean() }),
-  temporaryCode: TemporaryCodePanelSchema,
-  emergency: z.object({ enabled: z.boolean(), maxCount: z.number(), defaultExpiresInHours: z.number().nullable(), tokenBehaviour: z.string(), live: EmergencySetSchema.nullable() }),
-});
-export type ConsoleUser = z.infer<typeof ConsoleUserSchema>;
+export type UserOptions = z.infer<typeof UserOptionsSchema>;
 
 export const AuditStatsSchema = z.object({
   days: z.array(z.object({ day: z.string(), issued: z.number(), verifications: z.number(), offline: z.number() })),

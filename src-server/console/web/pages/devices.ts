@@ -2,20 +2,11 @@ import { api, enc } from '../api.js';
 import { confirmDialog, messageOf } from '../dialogs.js';
 import { announce, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
+import type { DeviceSummary } from '../../../../src-shared/protocol/admin.js';
 import { listOf } from './lists.js';
 
-interface DeviceEntry {
-  deviceId?: string;
-  id?: string;
-  name?: string | null;
-  hostname?: string | null;
-  status?: string;
-  users?: string[];
-  enrolledAt?: number;
-  lastSeenAt?: number | null;
-}
-
-const idOf = (d: DeviceEntry): string => d.deviceId ?? d.id ?? '';
+type DeviceEntry = DeviceSummary;
+const idOf = (d: DeviceEntry): string => d.deviceId;
 
 /** Workstations: approve pending ones (before they receive offline data), revoke, and reset offline data. */
 export async function renderDevices(ctx: PageContext): Promise<void> {
@@ -37,7 +28,7 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
       ? h('p', {}, 'No device is waiting.')
       : table(
           ['Device', 'Name', 'Enrolled', ''],
-          pending.map((d) => [idOf(d), d.name ?? d.hostname ?? '', shortDate(d.enrolledAt), h('button', { type: 'button', class: 'primary', onclick: act(`/api/v1/admin/devices/${enc(idOf(d))}/approve`, {}, `Device ${idOf(d)} approved.`) }, `Approve ${idOf(d)}`)]),
+          pending.map((d) => [idOf(d), d.hostname, shortDate(d.enrolledAt), h('button', { type: 'button', class: 'primary', onclick: act(`/api/v1/admin/devices/${enc(idOf(d))}/approve`, {}, `Device ${idOf(d)} approved.`) }, `Approve ${idOf(d)}`)]),
           'Devices waiting for approval',
         ),
     h('h2', {}, 'All devices'),
@@ -47,10 +38,10 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
           ['Device', 'Name', 'Status', 'Users', 'Last seen', ''],
           others.map((d) => [
             idOf(d),
-            d.name ?? d.hostname ?? '',
+            d.hostname,
             d.status ?? '',
-            (d.users ?? []).join(', '),
-            shortDate(d.lastSeenAt ?? null),
+            d.users.join(', '),
+            shortDate(d.lastSeenAt),
             d.status === 'revoked'
               ? ''
               : h('span', { class: 'row-actions' },

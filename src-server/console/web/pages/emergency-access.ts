@@ -1,16 +1,12 @@
 import { formatCode, normalizeCode } from '../../../../src-shared/codes.js';
+import type { EmergencyAccessResponse } from '../../../../src-shared/protocol/admin.js';
+import { decodeEmergencyRequest } from '../../../../src-shared/protocol/emergency-request.js';
 import { api } from '../api.js';
 import { errorSlot, messageOf, modal } from '../dialogs.js';
 import { announce, field, h, longDate } from '../dom.js';
 import type { PageContext } from '../main.js';
 
-interface Reveal {
-  username: string;
-  device: string;
-  slot: number;
-  code: string;
-  expiresAt: number | null;
-}
+type Reveal = EmergencyAccessResponse;
 
 /**
  * Offline emergency access (RSA): the user's workstation is offline and shows a request; the helpdesk types it in
@@ -32,7 +28,14 @@ export async function renderEmergencyAccess(ctx: PageContext): Promise<void> {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     err.clear();
-    if (!reason.value.trim()) {
+    // The request carries a check symbol: a misheard symbol is caught here, before anything is revealed.
+    const decoded = decodeEmergencyRequest(request.value);
+    if (!decoded.ok) {
+      err.show(decoded.error === 'check_failed' ? 'The request does not check out: a symbol was misheard or mistyped. Ask the user to read it again.' : 'A request is 16 letters and digits, shown in four groups of four. Ask the user to read it again.');
+      request.focus();
+      return;
+    }
+    if (reason.value.trim().length < 3) {
       err.show('Give a reason: it is recorded in the audit log.');
       reason.focus();
       return;
@@ -64,12 +67,12 @@ function showReveal(res: Reveal): Promise<true | null> {
       h('ol', { class: 'script' },
         h('li', {}, 'Type this code where the workstation asks for it, after choosing “I don’t have my token”.'),
         h('li', {}, `It works once, only for ${res.username} on this workstation.`),
-        res.expiresAt === null ? null : h('li', {}, `It expires on ${longDate(res.expiresAt)}.`),
+        h('li', {}, `It expires on ${longDate(res.expiresAt)}.`),
         h('li', {}, 'Next time you sign in online with your token, the workstation gets a fresh emergency code.')),
       h('p', { class: 'hint' }, 'After Done the code is hidden and cannot be viewed again.'),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => close(true) }, 'Done')));
     const confirmArea = h('div', {},
-      h('p', {}, `This request comes from user ${res.username} on workstation ${res.device} (emergency slot ${res.slot}).`),
+      h('p', {}, `This request comes from user ${res.username} on workstation ${res.hostname} (device ${res.device}, emergency slot ${res.slot}).`),
       h('p', {}, `Make sure the caller is ${res.username} before you read the code.`),
       h('div', { class: 'actions' },
         h('button', { type: 'button', onclick: () => close(null) }, 'Cancel'),

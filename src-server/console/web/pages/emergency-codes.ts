@@ -13,10 +13,11 @@ const BEHAVIOUR_TEXT: Record<string, string> = {
 /** Emergency code sets (RSA online emergency access): a list of sets and, for permitted admins, a new set with a printable view. */
 export function emergencySection(ctx: UserPageContext): HTMLElement | null {
   const { user, me } = ctx;
-  if (!user.emergency.enabled) return null;
+  const opts = ctx.options.emergency;
+  if (!opts.enabled) return null;
   const s = h('section', { class: 'card', 'aria-labelledby': 'emergency-title' }, h('h2', { id: 'emergency-title' }, 'Emergency code sets'));
-  const live = user.emergency.live;
-  const behaviour = BEHAVIOUR_TEXT[user.emergency.tokenBehaviour] ?? '';
+  const live = user.emergencyCodes;
+  const behaviour = BEHAVIOUR_TEXT[opts.tokenBehaviour] ?? '';
   if (!live) s.append(h('p', {}, 'No emergency codes issued.'));
   else
     s.append(
@@ -27,13 +28,13 @@ export function emergencySection(ctx: UserPageContext): HTMLElement | null {
     );
   if (behaviour) s.append(h('p', { class: 'hint' }, `Under this user's policy, while a set is valid ${behaviour}. A new set replaces the current one.`));
   if (!can(me, 'codes.issue') || user.status !== 'active') return s;
-  const count = h('input', { type: 'number', name: 'count', min: 1, max: user.emergency.maxCount, value: Math.min(5, user.emergency.maxCount), required: true, class: 'short' });
-  const hours = h('input', { type: 'number', name: 'expiresInHours', min: 1, value: user.emergency.defaultExpiresInHours ?? '', class: 'short' });
+  const count = h('input', { type: 'number', name: 'count', min: 1, max: opts.maxCount, value: Math.min(5, opts.maxCount), required: true, class: 'short' });
+  const hours = h('input', { type: 'number', name: 'expiresInHours', min: 1, value: opts.defaultExpiresInHours ?? '', class: 'short' });
   const err = errorSlot();
   const form = h(
     'form',
     { 'aria-label': 'Generate emergency codes' },
-    field('Number of codes', count, `At most ${user.emergency.maxCount}. Each code works once, with the PIN.`),
+    field('Number of codes', count, `At most ${opts.maxCount}. Each code works once, with the PIN.`),
     field('Expires after (hours)', hours, 'Leave empty for codes that do not expire (if the policy allows it).'),
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Generate emergency codes')),
@@ -43,7 +44,7 @@ export function emergencySection(ctx: UserPageContext): HTMLElement | null {
     err.clear();
     const body: { count: number; expiresInHours?: number } = { count: Number(count.value) };
     if (hours.value.trim()) body.expiresInHours = Number(hours.value);
-    api<{ codes: string[]; expiresAt: number | null }>('POST', `/api/v1/admin/users/${enc(user.username)}/emergency-codes`, body)
+    api<{ codes: string[]; expiresAt: number | null; tokenBehaviour: string }>('POST', `/api/v1/admin/users/${enc(user.username)}/emergency-codes`, body)
       .then(async (res) => {
         await showSetOnce(ctx, res);
         await ctx.reload(`${res.codes.length} emergency codes were issued to ${user.username}.`);
@@ -54,11 +55,11 @@ export function emergencySection(ctx: UserPageContext): HTMLElement | null {
   return s;
 }
 
-async function showSetOnce(ctx: UserPageContext, res: { codes: string[]; expiresAt: number | null }): Promise<void> {
+async function showSetOnce(ctx: UserPageContext, res: { codes: string[]; expiresAt: number | null; tokenBehaviour: string }): Promise<void> {
   const { user } = ctx;
   const codes = res.codes.slice();
   res.codes = [];
-  const behaviour = BEHAVIOUR_TEXT[user.emergency.tokenBehaviour] ?? '';
+  const behaviour = BEHAVIOUR_TEXT[res.tokenBehaviour] ?? '';
   await modal<true>(`Emergency codes for ${user.username}`, (close) => [
     h('div', { class: 'printable' },
       h('p', {}, `Lifeline emergency codes for ${user.username}. Each works once, with your PIN. `,

@@ -2,13 +2,12 @@ import { api } from '../api.js';
 import { errorSlot, messageOf } from '../dialogs.js';
 import { announce, field, h } from '../dom.js';
 import type { PageContext } from '../main.js';
-import { listOf } from './lists.js';
 
 interface PolicyEntry {
   name: string;
-  isDefault?: boolean;
-  policy?: unknown;
-  body?: unknown;
+  isDefault: boolean;
+  users: number;
+  policy: unknown;
 }
 
 const TOGGLES = [
@@ -19,9 +18,8 @@ const TOGGLES = [
 
 /** Enterprise settings (the toggles) and the policies users are assigned to. */
 export async function renderSettings(ctx: PageContext): Promise<void> {
-  const body = await api<Record<string, unknown>>('GET', '/api/v1/admin/settings');
-  const settings = (body.settings ?? body) as Record<string, unknown>;
-  const policies = listOf<PolicyEntry>(body, 'policies');
+  const body = await api<{ settings: Record<string, unknown>; policies: PolicyEntry[] }>('GET', '/api/v1/admin/settings');
+  const { settings, policies } = body;
   ctx.main.append(h('h1', {}, 'Settings and policies'), enterpriseForm(ctx, settings));
   for (const p of policies) ctx.main.append(policyForm(ctx, p));
   ctx.main.append(newPolicyForm(ctx));
@@ -56,12 +54,13 @@ function enterpriseForm(ctx: PageContext, settings: Record<string, unknown>): HT
 function policyForm(ctx: PageContext, entry: PolicyEntry): HTMLElement {
   const id = `policy-${entry.name.replace(/[^a-z0-9]+/gi, '-')}`;
   const text = h('textarea', { name: 'policy', rows: 18, spellcheck: 'false', class: 'json' });
-  text.value = JSON.stringify(entry.policy ?? entry.body ?? {}, null, 2);
+  text.value = JSON.stringify(entry.policy, null, 2);
   const err = errorSlot();
   const form = h(
     'form',
     { class: 'card', 'aria-labelledby': `${id}-title` },
     h('h2', { id: `${id}-title` }, `Policy “${entry.name}”${entry.isDefault ? ' (default)' : ''}`),
+    h('p', { class: 'hint' }, `${entry.users} user${entry.users === 1 ? '' : 's'} follow this policy.`),
     field('Policy (JSON)', text, 'Temporary code lifetimes are in minutes. The server checks every value against the policy rules.'),
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, `Save policy ${entry.name}`)),
@@ -76,7 +75,7 @@ function policyForm(ctx: PageContext, entry: PolicyEntry): HTMLElement {
       err.show('This is not valid JSON.');
       return;
     }
-    api('PATCH', '/api/v1/admin/settings', { policies: [{ name: entry.name, policy }] })
+    api('PATCH', '/api/v1/admin/settings', { policies: { [entry.name]: policy } })
       .then(() => announce(`Policy ${entry.name} saved.`))
       .catch((error: unknown) => err.show(messageOf(error)));
   });
@@ -96,7 +95,7 @@ function newPolicyForm(ctx: PageContext): HTMLElement {
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    api('PATCH', '/api/v1/admin/settings', { policies: [{ name: name.value.trim(), policy: {} }] })
+    api('PATCH', '/api/v1/admin/settings', { policies: { [name.value.trim()]: {} } })
       .then(() => {
         announce(`Policy ${name.value.trim()} created.`);
         ctx.main.replaceChildren();

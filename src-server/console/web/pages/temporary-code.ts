@@ -1,7 +1,7 @@
 import { formatCode, normalizeCode } from '../../../../src-shared/codes.js';
 import { api, enc } from '../api.js';
 import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
-import { announce, field, h, longDate, shortDate } from '../dom.js';
+import { announce, h, longDate, shortDate } from '../dom.js';
 import { can } from '../session.js';
 import type { UserPageContext } from './user.js';
 
@@ -28,23 +28,25 @@ export function describeMinutes(minutes: number): string {
  */
 export function temporaryCodeSection(ctx: UserPageContext): HTMLElement | null {
   const { user, me } = ctx;
-  const panel = user.temporaryCode;
+  const panel = ctx.options.temporaryCode;
+  const active = user.temporaryCode;
   if (!panel.eligible) return null;
   const s = h('section', { class: 'card', id: 'temporary-code', 'aria-labelledby': 'temp-title' }, h('h2', { id: 'temp-title' }, 'Temporary code'));
   if (!panel.enterpriseEnabled) {
     s.append(h('p', { class: 'notice' }, 'Temporary codes are disabled for this enterprise. An administrator who may change settings must enable them before a code can be generated.'));
     return s;
   }
-  if (panel.active) {
+  if (active) {
     s.append(
-      h('p', { class: 'active-code' }, `An active ${panel.active.multiUse ? 'multi-use' : 'single-use'} code expires ${longDate(panel.active.expiresAt)}. Issued ${shortDate(panel.active.issuedAt)} by ${panel.active.issuedBy}.`),
+      h('p', { class: 'active-code' }, `An active ${active.multiUse ? 'multi-use' : 'single-use'} code expires ${longDate(active.expiresAt)}. Issued ${shortDate(active.issuedAt)} by ${active.issuedBy}.`),
     );
   } else {
     s.append(h('p', {}, 'No active temporary code.'));
   }
-  if (can(me, 'codes.issue')) s.append(generateForm(ctx));
+  if (can(me, 'codes.issue') && panel.pinRequired && !user.hasPin) s.append(h('p', { class: 'notice' }, "The user's policy needs the PIN with a temporary code, and this user has no PIN yet: set one first (PIN section below)."));
+  else if (can(me, 'codes.issue')) s.append(generateForm(ctx));
   else s.append(h('p', { class: 'hint' }, 'Your administrator role is not enabled to generate temporary codes.'));
-  if (panel.active && can(me, 'codes.revoke')) {
+  if (active && can(me, 'codes.revoke')) {
     s.append(
       h('div', { class: 'actions' }, h('button', {
         type: 'button',
@@ -65,8 +67,8 @@ export function temporaryCodeSection(ctx: UserPageContext): HTMLElement | null {
 
 function generateForm(ctx: UserPageContext): HTMLElement {
   const { user } = ctx;
-  const b = user.temporaryCode.bounds;
-  const replacing = user.temporaryCode.active !== null;
+  const b = ctx.options.temporaryCode;
+  const replacing = user.temporaryCode !== null;
   const defaultUnit = b.defaultLifetimeMinutes % (24 * 60) === 0 ? 'days' : b.defaultLifetimeMinutes % 60 === 0 ? 'hours' : 'minutes';
   const unitMinutes = UNITS.find((u) => u.value === defaultUnit)!.minutes;
   const amount = h('input', { type: 'number', name: 'lifetime', min: 1, step: 1, required: true, value: b.defaultLifetimeMinutes / unitMinutes, class: 'short' });
@@ -111,7 +113,7 @@ function generateForm(ctx: UserPageContext): HTMLElement {
     void confirm.then(async (ok) => {
       if (!ok) return;
       try {
-        const res = await api<{ code: string; expiresAt: number; multiUse: boolean }>('POST', `/api/v1/admin/users/${enc(user.username)}/temporary-code`, {
+        const res = await api<{ code: string; expiresAt: number; multiUse: boolean; pinRequired: boolean }>('POST', `/api/v1/admin/users/${enc(user.username)}/temporary-code`, {
           expiresInMinutes: minutes,
           multiUse: multi.checked,
         });
@@ -129,7 +131,7 @@ function generateForm(ctx: UserPageContext): HTMLElement {
  * The code is on screen only in this dialog, with what the helpdesk must tell the user (the Imprivata script).
  * Done removes the dialog from the document and the caller drops the response: nothing keeps the code afterwards.
  */
-async function showCodeOnce(ctx: UserPageContext, res: { code: string; expiresAt: number; multiUse: boolean }): Promise<void> {
+async function showCodeOnce(ctx: UserPageContext, res: { code: string; expiresAt: number; multiUse: boolean; pinRequired: boolean }): Promise<void> {
   const { user } = ctx;
   const when = longDate(res.expiresAt);
   const codeText = formatCode(normalizeCode(res.code));
@@ -144,7 +146,7 @@ async function showCodeOnce(ctx: UserPageContext, res: { code: string; expiresAt
       h('li', {}, `The code expires on ${when}.`),
       h('li', {}, `It works only for your account, ${user.username}. It will not work for anyone else.`),
       h('li', {}, 'It cannot be used to sign orders.'),
-      h('li', {}, user.temporaryCode.bounds.pinRequired
+      h('li', {}, res.pinRequired
         ? 'Sign in as usual: where the screen asks for your token code, enter your PIN and this code.'
         : 'Sign in as usual: where the screen asks for your token code, enter this code.'),
       h('li', {}, user.token

@@ -1,15 +1,18 @@
-import type { ConsoleUser } from '../../schemas.js';
+import type { DeviceSummary } from '../../../../src-shared/protocol/admin.js';
+import type { UserOptions } from '../../schemas.js';
 import { api, enc } from '../api.js';
 import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 import { qrSvg } from '../qr.js';
 import { can } from '../session.js';
+import type { AdminUser } from '../types.js';
 import { emergencySection } from './emergency-codes.js';
 import { temporaryCodeSection } from './temporary-code.js';
 
 export interface UserPageContext extends PageContext {
-  user: ConsoleUser;
+  user: AdminUser;
+  options: UserOptions;
   /** Reloads the page from the server after a change. */
   reload(message?: string): Promise<void>;
 }
@@ -18,13 +21,16 @@ const userPath = (username: string): string => `/api/v1/admin/users/${enc(userna
 
 /** The user details page: everything the helpdesk procedures of the seeds need, one section each. */
 export async function renderUser(ctx: PageContext, username: string): Promise<void> {
-  const user = await api<ConsoleUser>('GET', `/api/v1/admin/console/users/${enc(username)}`);
+  const [user, options] = await Promise.all([
+    api<AdminUser>('GET', userPath(username)),
+    api<UserOptions>('GET', `/api/v1/admin/console/users/${enc(username)}/options`),
+  ]);
   const reload = async (message?: string): Promise<void> => {
     ctx.main.replaceChildren();
     await renderUser(ctx, username);
     if (message) announce(message);
   };
-  const uctx: UserPageContext = { ...ctx, user, reload };
+  const uctx: UserPageContext = { ...ctx, user, options, reload };
   ctx.main.append(
     h('p', { class: 'crumbs' }, h('a', { href: '#/users' }, 'Users'), ' › ', user.username),
     h('h1', {}, user.displayName ? `${user.displayName} (${user.username})` : user.username),
@@ -34,12 +40,12 @@ export async function renderUser(ctx: PageContext, username: string): Promise<vo
       h('dt', {}, 'Status'), h('dd', {}, h('span', { class: `badge ${user.status}` }, user.status === 'active' ? 'Active' : 'Inactive: no code can be issued or used')),
       h('dt', {}, 'Policy'), h('dd', {}, user.policy),
       h('dt', {}, 'Token'), h('dd', {}, user.token ? `Enrolled ${shortDate(user.token.enrolledAt)}` : 'Not enrolled'),
-      h('dt', {}, 'PIN'), h('dd', {}, user.pinSet ? 'Set' : 'Not set'),
+      h('dt', {}, 'PIN'), h('dd', {}, user.hasPin ? 'Set' : 'Not set'),
       h('dt', {}, 'Sign-in lock'), h('dd', {}, lockText(user)),
       user.email ? h('dt', {}, 'Email') : null, user.email ? h('dd', {}, user.email) : null,
     ),
   );
-  if (user.locked && can(ctx.me, 'users.manage')) ctx.main.append(unlockSection(uctx));
+  if (user.lock.locked && can(ctx.me, 'users.manage')) ctx.main.append(unlockSection(uctx));
   const tempSection = temporaryCodeSection(uctx);
   if (tempSection) ctx.main.append(tempSection);
   ctx.main.append(tokenSection(uctx));
@@ -49,9 +55,9 @@ export async function renderUser(ctx: PageContext, username: string): Promise<vo
   ctx.main.append(await devicesSection(uctx));
 }
 
-function lockText(user: ConsoleUser): string {
-  if (user.lock.permanently) return 'Locked until an administrator unlocks it';
-  if (user.locked && user.lock.lockedUntil !== null) return `Locked until ${shortDate(user.lock.lockedUntil)}`;
+function lockText(user: AdminUser): string {
+  if (user.lock.lockedPermanently) return 'Locked until an administrator unlocks it';
+  if (user.lock.locked && user.lock.lockedUntil !== null) return `Locked until ${shortDate(user.lock.lockedUntil)}`;
   return user.lock.failures > 0 ? `Not locked (${user.lock.failures} recent failure${user.lock.failures === 1 ? '' : 's'})` : 'Not locked';
 }
 
@@ -103,11 +109,11 @@ function tokenSection(ctx: UserPageContext): HTMLElement {
     return section(
       'token-title',
       'Token',
-      h('p', {}, `Authenticator app (TOTP, ${user.token.algorithm}, ${user.token.digits} digits), enrolled ${shortDate(user.token.enrolledAt)}${user.token.enrolledBy ? ` by ${user.token.enrolledBy}` : ''}.`),
+      h('p', {}, `Authenticator app (TOTP, ${user.token.algorithm}, ${user.token.digits} digits), enrolled ${shortDate(user.token.enrolledAt)}.`),
       mayManage ? h('div', { class: 'actions' }, del) : null,
     );
   }
-  if (!user.enrollmentAllowed) return section('token-title', 'Token', h('p', {}, `No token. The policy “${user.policy}” does not allow enrolling one (temporary workers use temporary codes only).`));
+  if (!ctx.options.enrollmentAllowed) return section('token-title', 'Token', h('p', {}, `No token. The policy “${user.policy}” does not allow enrolling one (temporary workers use temporary codes only).`));
   const enroll = h('button', { type: 'button', class: 'primary', onclick: () => void enrollToken(ctx) }, 'Enroll a token');
   return section('token-title', 'Token', h('p', {}, 'No token enrolled.'), mayManage ? h('div', { class: 'actions' }, enroll) : null);
 }
@@ -135,16 +141,17 @@ async function enrollToken(ctx: UserPageContext): Promise<void> {
 
 function pinSection(ctx: UserPageContext): HTMLElement {
   const { user } = ctx;
-  const pin = h('input', { type: 'password', name: 'pin', autocomplete: 'new-password', required: true, minlength: user.pinMinLength });
-  const again = h('input', { type: 'password', name: 'pin2', autocomplete: 'new-password', required: true, minlength: user.pinMinLength });
+  const min = ctx.options.pinMinLength;
+  const pin = h('input', { type: 'password', name: 'pin', autocomplete: 'new-password', required: true, minlength: min });
+  const again = h('input', { type: 'password', name: 'pin2', autocomplete: 'new-password', required: true, minlength: min });
   const err = errorSlot();
   const form = h(
     'form',
     {},
-    field('New PIN', pin, `At least ${user.pinMinLength} characters. Workstations rebuild their offline data with the new PIN at the next online sign-in.`),
+    field('New PIN', pin, `At least ${min} characters. Workstations rebuild their offline data with the new PIN at the next online sign-in.`),
     field('New PIN again', again),
     err.el,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, user.pinSet ? 'Reset PIN' : 'Set PIN')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, user.hasPin ? 'Reset PIN' : 'Set PIN')),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -165,7 +172,7 @@ function pinSection(ctx: UserPageContext): HTMLElement {
 
 function accountSection(ctx: UserPageContext): HTMLElement {
   const { user } = ctx;
-  const policy = h('select', { name: 'policy' }, ...user.policies.map((p) => h('option', { value: p, selected: p === user.policy }, p)));
+  const policy = h('select', { name: 'policy' }, ...ctx.options.policies.map((p) => h('option', { value: p, selected: p === user.policy }, p)));
   const err = errorSlot();
   const form = h('form', { class: 'inline' }, field('Policy', policy), h('button', { type: 'submit' }, 'Save policy'));
   form.addEventListener('submit', (e) => {
@@ -194,20 +201,12 @@ function accountSection(ctx: UserPageContext): HTMLElement {
   return section('account-title', 'Account', form, h('div', { class: 'actions' }, toggle), err.el);
 }
 
-interface DeviceSummary {
-  deviceId?: string;
-  id?: string;
-  name?: string | null;
-  hostname?: string | null;
-  status?: string;
-  lastSeenAt?: number | null;
-}
-
 async function devicesSection(ctx: UserPageContext): Promise<HTMLElement> {
   let devices: DeviceSummary[];
   try {
-    const body = await api<{ devices?: DeviceSummary[] } | DeviceSummary[]>('GET', `/api/v1/admin/devices?username=${enc(ctx.user.username)}`);
-    devices = Array.isArray(body) ? body : (body.devices ?? []);
+    // The device list has no user filter: the user's devices are those that received their offline data.
+    const body = await api<{ devices: DeviceSummary[] }>('GET', '/api/v1/admin/devices');
+    devices = body.devices.filter((d) => d.users.includes(ctx.user.username));
   } catch (err) {
     return section('devices-title', 'Devices', h('p', {}, messageOf(err)));
   }
@@ -217,7 +216,7 @@ async function devicesSection(ctx: UserPageContext): Promise<HTMLElement> {
     'Devices',
     table(
       ['Device', 'Name', 'Status', 'Last seen'],
-      devices.map((d) => [d.deviceId ?? d.id ?? '', d.name ?? d.hostname ?? '', d.status ?? '', shortDate(d.lastSeenAt ?? null)]),
+      devices.map((d) => [d.deviceId, d.hostname, d.status, shortDate(d.lastSeenAt)]),
       'Workstations with offline data for this user (manage them under Devices)',
     ),
   );
