@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Clock } from './clock.js';
 import type { ServerContext } from './context.js';
 import { migrate } from './db/migrate.js';
-import { SqliteDb } from './db/sqlite.js';
+import { chooseDatabase, describeDatabase, openDatabase, SQLITE_FILE } from './db/open.js';
+import { PgDb } from './db/postgres.js';
+import { startAuditSealer } from './services/audit-sealer.js';
 import { createKeyFile, loadKeyFile } from './keyfile.js';
 import type { Logger } from './logger.js';
 
@@ -13,9 +15,11 @@ export interface OpenOptions {
   log: Logger;
   /** Where the key file lives; defaults to <dataDir>/lifeline.key. */
   keyFile?: string;
+  /** PostgreSQL URL (`--database` / LIFELINE_DATABASE_URL); without it, SQLite in dataDir. */
+  databaseUrl?: string;
 }
 
-export const DB_FILE = 'lifeline.sqlite';
+export const DB_FILE = SQLITE_FILE;
 export const KEY_FILE = 'lifeline.key';
 
 /**
@@ -24,17 +28,25 @@ export const KEY_FILE = 'lifeline.key';
  */
 export async function openContext(options: OpenOptions): Promise<ServerContext & { firstStart: boolean }> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const dbFile = path.join(options.dataDir, DB_FILE);
   const keyFile = options.keyFile ?? path.join(options.dataDir, KEY_FILE);
-  const firstStart = !existsSync(dbFile);
+  const choice = chooseDatabase({ databaseFlag: options.databaseUrl, dataDir: options.dataDir });
+  const { db, existed } = await openDatabase(choice, { onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
+  const firstStart = !existed;
   if (!existsSync(keyFile)) {
-    if (!firstStart) {
-      throw new Error(`the database ${dbFile} exists but the key file ${keyFile} does not; restore the key file (it cannot be recreated)`);
+    // Several instances share one PostgreSQL database and must share one key file: none may invent its own.
+    const refusal = !firstStart
+      ? `the database ${describeDatabase(choice)} exists but the key file ${keyFile} does not; restore the key file (it cannot be recreated)`
+      : db.engine === 'postgres'
+        ? `the key file ${keyFile} does not exist; create it once with \`lifeline-server init\` and give the same file to every instance`
+        : undefined;
+    if (refusal) {
+      await db.close();
+      throw new Error(refusal);
     }
     createKeyFile(keyFile, options.clock.now());
   }
   const keys = loadKeyFile(keyFile);
-  const db = new SqliteDb(dbFile);
   await migrate(db);
+  if (db instanceof PgDb) startAuditSealer(db, { log: options.log }); // stopped by db.close()
   return { db, keys, clock: options.clock, log: options.log, dataDir: options.dataDir, firstStart };
 }

@@ -31,7 +31,8 @@ export function checkpointFile(dataDir: string): string {
 }
 
 async function chainHead(q: Queryable): Promise<{ count: number; headId: number; headHash: string }> {
-  const agg = await q.get<{ n: number; head: number | null }>('SELECT COUNT(*) AS n, MAX(id) AS head FROM audit');
+  // Sealed rows only: on PostgreSQL the sealer chains rows after they commit (audit-sealer.ts).
+  const agg = await q.get<{ n: number; head: number | null }>('SELECT COUNT(*) AS n, MAX(id) AS head FROM audit WHERE hash IS NOT NULL');
   const headId = Number(agg?.head ?? 0);
   const head = headId ? await q.get<{ hash: string | null }>('SELECT hash FROM audit WHERE id = ?', [headId]) : undefined;
   return { count: Number(agg?.n ?? 0), headId, headHash: head?.hash ?? GENESIS_HASH };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../src-shared/canonical.js';
 import type { ServerContext } from '../context.js';
 import type { Db, Param, Queryable } from '../db/port.js';
+import { insertUnsealedAudit } from './audit-sealer.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'info';
 export type AuditActorKind = 'admin' | 'client' | 'device' | 'user' | 'system' | 'radius';
@@ -73,7 +74,7 @@ function isDb(q: Queryable | Db): q is Db {
  * commits or rolls back with the change it records. Given the Db itself it opens its own transaction, because the
  * read of the previous hash and the insert must not interleave with another append.
  */
-export async function appendAudit(q: Queryable | Db, ctx: Pick<ServerContext, 'clock'>, e: AuditEvent): Promise<void> {
+export async function appendAudit(q: Queryable | Db, ctx: Pick<ServerContext, 'clock'> & Partial<Pick<ServerContext, 'db'>>, e: AuditEvent): Promise<void> {
   if (isDb(q)) return q.tx((inner) => appendAudit(inner, ctx, e));
   for (const k of Object.keys(e.details ?? {})) {
     if (SECRET_KEYS.test(k)) throw new Error(`audit details must not carry a secret (key "${k}")`);
@@ -91,6 +92,8 @@ export async function appendAudit(q: Queryable | Db, ctx: Pick<ServerContext, 'c
     reason: e.reason ?? null,
     details: canonicalJson(e.details ?? {}),
   };
+  // PostgreSQL: instances append concurrently, so one sealer chains committed rows later (audit-sealer.ts).
+  if (ctx.db?.engine === 'postgres') return insertUnsealedAudit(q, row);
   const prev = await q.get<{ hash: string | null }>('SELECT hash FROM audit ORDER BY id DESC LIMIT 1');
   const inserted = await q.get<{ id: number }>(
     `INSERT INTO audit (at, type, outcome, actor_kind, actor, subject, device, purpose, method, reason, details)

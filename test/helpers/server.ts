@@ -19,14 +19,16 @@ export interface TestServer {
 }
 
 /** A real server on loopback with its own data folder, a manual clock and captured logs. */
-export async function startTestServer(options: { clock?: ManualClock; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { clock?: ManualClock; dataDir?: string; /** PostgreSQL instead of SQLite (test/helpers/engines.ts) */ databaseUrl?: string; keyFile?: string } = {},
+): Promise<TestServer> {
   const tmp = options.dataDir ? undefined : tempDir('lifeline-server-');
   const dataDir = options.dataDir ?? tmp!.dir;
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 10, 23, 9, 0, 0));
   const logLines: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
   const log = createLogger({ level: 'debug', destination: sink });
-  const ctx = await openContext({ dataDir, clock, log });
+  const ctx = await openContext({ dataDir, clock, log, databaseUrl: options.databaseUrl, keyFile: options.keyFile });
   const app = await buildApp(ctx);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;

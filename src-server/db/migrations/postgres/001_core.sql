@@ -173,3 +173,10 @@ CREATE TABLE notifications (
   created_at BIGINT NOT NULL,
   sent_at BIGINT
 );
+
+-- Seed data (owner H-core): the default policy (body '{}' = every default of src-shared/policy.ts) and the built-in
+-- roles. As in the Imprivata seed, only a superadmin may enable or issue temporary codes until a role gets codes.issue.
+INSERT INTO policies (name, is_default, body, updated_at) VALUES ('default', 1, '{}', 0);
+INSERT INTO roles (name, builtin, permissions) VALUES ('superadmin', 1, '["settings.manage","roles.manage","users.manage","tokens.manage","codes.issue","codes.revoke","offline.reveal","audit.read","clients.manage","devices.manage"]');
+INSERT INTO roles (name, builtin, permissions) VALUES ('helpdesk', 1, '["users.manage","tokens.manage","codes.revoke","offline.reveal","devices.manage"]');
+INSERT INTO roles (name, builtin, permissions) VALUES ('auditor', 1, '["audit.read"]');
