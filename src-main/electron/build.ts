@@ -7,7 +7,7 @@ import { build } from 'esbuild';
  * Run: npx tsx src-main/electron/build.ts (the renderer is built by scripts/build-web.ts).
  */
 export async function buildElectronShell(outdir = 'dist/electron'): Promise<void> {
-  const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', sourcemap: false, legalComments: 'none' } as const;
+  const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', minify: true, sourcemap: false, legalComments: 'none' } as const;
   await build({
     ...common,
     entryPoints: ['src-main/electron/main.ts'],

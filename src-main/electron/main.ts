@@ -1,0 +1,62 @@
+import path from 'node:path';
+import * as electron from 'electron';
+// Bundled as CommonJS (build.ts), where this named import of the CommonJS package resolves; no ESM run of this file.
+import { machineId } from 'node-machine-id';
+import { AgentCore } from '../core/agent-core.js';
+import { AgentService } from '../core/agent-service.js';
+import { ConfigError, loadAgentConfig, machinePolicyPath } from '../core/config/load.js';
+import { OsKeychain } from '../core/keychain.js';
+import { prepareApp, startShell } from './wiring.js';
+
+/**
+ * The Electron entry (dist/electron/main.cjs): the composition root that passes the real Electron module to the
+ * wiring, which is tested against a fake. Nothing else in the agent imports Electron at run time.
+ */
+
+const KEYCHAIN_SERVICE = 'lifeline-agent';
+
+async function main(): Promise<void> {
+  const { app, dialog } = electron;
+  await app.whenReady();
+  const userData = app.getPath('userData');
+  let core: AgentCore;
+  let alwaysOnTop: boolean;
+  try {
+    // Machine policy (IT) over user settings over defaults; an invalid setting stops the agent with a clear message.
+    const { config } = loadAgentConfig({
+      machinePolicyFile: machinePolicyPath(process.platform, process.env),
+      userSettingsFile: path.join(userData, 'settings.json'),
+    });
+    if (!config.serverUrl || !config.enrollmentSecret) throw new ConfigError('configuration', 'serverUrl', 'and enrollmentSecret must be set by the installer or the machine policy');
+    alwaysOnTop = config.alwaysOnTop;
+    core = await AgentCore.start({
+      config: {
+        serverUrl: config.serverUrl,
+        enrollmentSecret: config.enrollmentSecret,
+        serverKeyFingerprints: config.serverKeyFingerprints,
+        reachabilityBudgetMs: config.reachabilityBudgetMs,
+        kiosk: config.kiosk,
+        dataDir: path.join(userData, 'store'),
+        keychainService: KEYCHAIN_SERVICE,
+      },
+      keychain: new OsKeychain(KEYCHAIN_SERVICE),
+      machineId: { hash: () => machineId() },
+    });
+  } catch (err) {
+    dialog.showErrorBox('Lifeline cannot start', err instanceof Error ? err.message : String(err));
+    app.exit(1);
+    return;
+  }
+  const appRoot = app.getAppPath();
+  startShell(electron, {
+    api: new AgentService(core),
+    rendererDir: path.join(appRoot, 'src-renderer'),
+    preloadPath: path.join(__dirname, 'preload.cjs'),
+    trayIconPath: path.join(appRoot, 'assets', 'tray.png'),
+    kiosk: core.config.kiosk,
+    alwaysOnTop,
+  });
+  app.on('before-quit', () => void core.close());
+}
+
+if (prepareApp(electron)) void main();
