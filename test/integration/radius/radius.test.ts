@@ -146,6 +146,36 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     expect(await verifyRows(server, 'dave', before)).toHaveLength(2);
   });
 
+  it('tries a password that reads two ways (PIN of 8 + token, or PIN of 6 + emergency code) as ONE attempt', async () => {
+    const longPin = '24681012';
+    const henry = await createUser(h, 'henry', { pin: longPin, withToken: true });
+    nextStep(server);
+    const right = oathtool(henry.totpSecret!, server.clock.now());
+    expect((await radclient(radius.port, secret, { 'User-Name': 'henry', 'User-Password': longPin + wrongCode(right) })).code).toBe('Access-Reject');
+    const failures = await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', ['henry']);
+    expect(Number(failures!.failures)).toBe(1);
+    expect((await radclient(radius.port, secret, { 'User-Name': 'henry', 'User-Password': longPin + right })).code).toBe('Access-Accept');
+    expect((await verifyRows(server, 'henry')).map((r) => [r.outcome, r.reason])).toEqual([
+      ['failure', 'wrong_code'],
+      ['success', null],
+    ]);
+  });
+
+  it('takes the code alone where the policy needs no PIN (temporary code, then token code)', async () => {
+    const patched = await h.http('PATCH', '/api/v1/admin/settings', {
+      policies: { contractors: { pin: { required: false }, offline: { allowed: false }, temporaryCodes: { pinRequired: false } } },
+    });
+    expect(patched.status).toBe(200);
+    const kim = await createUser(h, 'kim', { policy: 'contractors', withToken: true });
+    const issued = await h.http('POST', '/api/v1/admin/users/kim/temporary-code', { expiresInMinutes: 60, multiUse: false });
+    expect(issued.status).toBe(201);
+    expect((await radclient(radius.port, secret, { 'User-Name': 'kim', 'User-Password': issued.body.code })).code).toBe('Access-Accept');
+    nextStep(server);
+    const code = oathtool(kim.totpSecret!, server.clock.now());
+    expect((await radclient(radius.port, secret, { 'User-Name': 'kim', 'User-Password': code })).code).toBe('Access-Accept');
+    expect((await verifyRows(server, 'kim')).map((r) => r.outcome)).toEqual(['success', 'success']);
+  });
+
   it('drops a wrong shared secret and a request without Message-Authenticator silently (radclient times out), and counts them', async () => {
     await createUser(h, 'erin', { pin: PIN, withToken: true });
     const before = { ...radius.stats.dropped };
@@ -212,6 +242,13 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     expect(answers[2]!.equals(answers[0]!)).toBe(true);
     expect(radius.stats.duplicates).toBe(duplicatesBefore + 2);
     expect((await verifyRows(server, 'grace')).map((r) => r.outcome)).toEqual(['success']);
+  });
+
+  it('writes no shared secret, PIN or code to the logs', () => {
+    const logs = server.logLines.join('');
+    expect(logs).toContain('RADIUS server listening');
+    expect(logs).not.toContain(secret);
+    expect(logs).not.toContain(PIN);
   });
 
   it('drops packets from a client once it is deleted (unknown source)', async () => {
