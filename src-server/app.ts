@@ -17,6 +17,8 @@ export interface AppOptions {
   /** Largest accepted body; every API body is small JSON. */
   bodyLimit?: number;
   trustProxy?: boolean | string;
+  /** TLS certificate and key (PEM): the server then speaks HTTPS (main.ts --tls-cert/--tls-key). */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /**
@@ -30,6 +32,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     trustProxy: options.trustProxy ?? false,
     disableRequestLogging: false,
     return503OnClosing: true,
+    ...(options.https ? { https: options.https } : {}),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -1,0 +1,135 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/**
+ * The command line of `npm run server -- [command] [options]`, parsed by node:util and validated by zod so a
+ * mistake ends with one clear line and exit code 2 (never a stack trace).
+ */
+export const USAGE = `Usage: npm run server -- [command] [options]
+
+Commands:
+  (none)                      start the server
+  init                        create the key file only (before several instances share one database)
+  admin create <name> --role R [--role R2]
+                              create an admin; prints its password and TOTP secret once
+  audit verify                check the audit hash chain and the signed checkpoints
+  backup <file>               online backup of the SQLite database (the key file is NOT included)
+  restore <file>              replace the SQLite database with a backup (refused while a server runs)
+
+Options:
+  --port P          HTTP port (default 8480; 0 picks a free one)
+  --host H          address to listen on (default 127.0.0.1)
+  --data DIR        data folder (default ./data)
+  --tls-cert FILE   PEM certificate; with --tls-key the server speaks HTTPS
+  --tls-key FILE    PEM private key
+  --radius-port P   also answer RADIUS Access-Requests on this UDP port
+  --database URL    PostgreSQL URL (default: SQLite in the data folder; also LIFELINE_DATABASE_URL)
+  --role R          role for 'admin create' (repeatable)
+  --help            this text`;
+
+const Port = z.coerce.number().int().min(0).max(65535);
+
+const OptionsSchema = z
+  .strictObject({
+    port: Port.default(8480),
+    host: z.string().min(1).max(255).default('127.0.0.1'),
+    data: z.string().min(1).default('./data'),
+    'tls-cert': z.string().min(1).optional(),
+    'tls-key': z.string().min(1).optional(),
+    'radius-port': Port.optional(),
+    database: z.string().min(1).optional(),
+    role: z.array(z.string().min(1).max(64)).optional(),
+    help: z.boolean().optional(),
+  })
+  .refine((o) => (o['tls-cert'] === undefined) === (o['tls-key'] === undefined), { message: '--tls-cert and --tls-key go together' });
+
+export type Command =
+  | { kind: 'serve' }
+  | { kind: 'help' }
+  | { kind: 'init' }
+  | { kind: 'admin-create'; username: string; roles: string[] }
+  | { kind: 'audit-verify' }
+  | { kind: 'backup'; file: string }
+  | { kind: 'restore'; file: string };
+
+export interface Cli {
+  command: Command;
+  port: number;
+  host: string;
+  dataDir: string;
+  tls?: { certFile: string; keyFile: string };
+  radiusPort?: number;
+  database?: string;
+}
+
+export class UsageError extends Error {}
+
+export function parseCli(argv: string[]): Cli {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        data: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'radius-port': { type: 'string' },
+        database: { type: 'string' },
+        role: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const result = OptionsSchema.safeParse(parsed.values);
+  if (!result.success) {
+    throw new UsageError(result.error.issues.map((i) => (i.path.length ? `--${i.path.join('.')}: ` : '') + i.message).join('; '));
+  }
+  const o = result.data;
+  const p = parsed.positionals;
+  const command = o.help ? ({ kind: 'help' } as const) : toCommand(p, o.role ?? []);
+  if (command.kind !== 'admin-create' && o.role) throw new UsageError('--role only goes with "admin create"');
+  return {
+    command,
+    port: o.port,
+    host: o.host,
+    dataDir: o.data,
+    ...(o['tls-cert'] && o['tls-key'] ? { tls: { certFile: o['tls-cert'], keyFile: o['tls-key'] } } : {}),
+    ...(o['radius-port'] !== undefined ? { radiusPort: o['radius-port'] } : {}),
+    ...(o.database ? { database: o.database } : {}),
+  };
+}
+
+function toCommand(p: string[], roles: string[]): Command {
+  const [a, b, c, ...rest] = p;
+  const none = (n: number) => {
+    if (p.length > n) throw new UsageError(`unexpected argument: ${p[n]}`);
+  };
+  switch (a) {
+    case undefined:
+      return { kind: 'serve' };
+    case 'init':
+      none(1);
+      return { kind: 'init' };
+    case 'admin':
+      if (b !== 'create' || !c || rest.length) throw new UsageError('usage: admin create <username> --role <role>');
+      if (roles.length === 0) throw new UsageError('admin create needs at least one --role (superadmin, helpdesk, auditor or a custom role)');
+      return { kind: 'admin-create', username: c, roles };
+    case 'audit':
+      if (b !== 'verify') throw new UsageError('usage: audit verify');
+      none(2);
+      return { kind: 'audit-verify' };
+    case 'backup':
+    case 'restore':
+      if (!b) throw new UsageError(`usage: ${a} <file>`);
+      none(2);
+      return { kind: a, file: b };
+    default:
+      throw new UsageError(`unknown command: ${a}`);
+  }
+}

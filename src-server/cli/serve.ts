@@ -1,0 +1,78 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from '../app.js';
+import { openContext } from '../bootstrap.js';
+import { systemClock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import { startRadiusServer, type RadiusServer } from '../radius/server.js';
+import { ensureBootstrapAdmin } from '../services/admins.js';
+import { startCheckpointTimer, writeCheckpoint } from '../services/audit-checkpoint.js';
+import { startNotificationDelivery } from '../services/notifier.js';
+import type { Cli } from './args.js';
+import { revealInitialAdmin } from './first-start.js';
+import { acquireServerLock } from './lock.js';
+
+/** Environment the server reads (only here: the composition root). */
+export interface ServeEnv {
+  LIFELINE_ADMIN_PASSWORD?: string;
+  LIFELINE_ADMIN_TOTP_SECRET?: string;
+  LIFELINE_SMTP_URL?: string;
+  LIFELINE_SMTP_FROM?: string;
+  LIFELINE_DATABASE_URL?: string;
+}
+
+const CHECKPOINT_EVERY_MS = 10 * 60 * 1000;
+
+/** Starts the server and resolves once it listens; returns the shutdown routine the signal handlers call. */
+export async function serve(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; write: (s: string) => void }): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
+  const databaseUrl = cli.database ?? env.LIFELINE_DATABASE_URL;
+  mkdirSync(cli.dataDir, { recursive: true, mode: 0o700 });
+  const releaseLock = databaseUrl ? () => undefined : acquireServerLock(cli.dataDir);
+  const ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(databaseUrl ? { databaseUrl } : {}) });
+
+  const made = await ensureBootstrapAdmin(ctx, {
+    ...(env.LIFELINE_ADMIN_PASSWORD ? { password: env.LIFELINE_ADMIN_PASSWORD } : {}),
+    ...(env.LIFELINE_ADMIN_TOTP_SECRET ? { totpSecret: env.LIFELINE_ADMIN_TOTP_SECRET } : {}),
+  });
+  if (made.created) {
+    revealInitialAdmin(
+      {
+        username: made.username,
+        ...(env.LIFELINE_ADMIN_PASSWORD ? {} : { password: made.password }),
+        ...(env.LIFELINE_ADMIN_TOTP_SECRET ? {} : { totpSecret: made.totpSecret, otpauthUri: made.otpauthUri }),
+      },
+      { tty: out.tty, dataDir: cli.dataDir, log, write: out.write },
+    );
+  }
+
+  const https = cli.tls ? { cert: readFileSync(cli.tls.certFile), key: readFileSync(cli.tls.keyFile) } : undefined;
+  const app = await buildApp(ctx, https ? { https } : {});
+  await app.listen({ host: cli.host, port: cli.port });
+  const { port } = app.server.address() as AddressInfo;
+  const shownHost = cli.host.includes(':') ? `[${cli.host}]` : cli.host;
+  const url = `${https ? 'https' : 'http'}://${shownHost}:${port}`;
+
+  const radius: RadiusServer | undefined = cli.radiusPort !== undefined ? await startRadiusServer(ctx, { host: cli.host, port: cli.radiusPort }) : undefined;
+  await writeCheckpoint(ctx);
+  const checkpoints = startCheckpointTimer(ctx, CHECKPOINT_EVERY_MS);
+  const mail = env.LIFELINE_SMTP_URL ? startNotificationDelivery(ctx, { smtpUrl: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' }) : undefined;
+
+  log.info({ component: 'server', url, console: `${url}/console`, api: `${url}/api/v1/openapi.json`, radiusPort: radius?.port ?? null }, 'Lifeline server listening');
+  out.write(`Lifeline server: ${url}\n  console: ${url}/console\n  API:     ${url}/api/v1/openapi.json\n${radius ? `  RADIUS:  udp ${cli.host}:${radius.port}\n` : ''}`);
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (signal: string) =>
+    (closing ??= (async () => {
+      log.info({ component: 'server', signal }, 'shutting down');
+      checkpoints.stop();
+      mail?.stop();
+      await radius?.close();
+      await app.close();
+      await writeCheckpoint(ctx);
+      await ctx.db.close();
+      releaseLock();
+      log.info({ component: 'server' }, 'stopped');
+    })());
+  return { url, shutdown };
+}
+
