@@ -13,6 +13,9 @@ import { adminCodesRoutes } from './admin-codes.js';
 import { adminRadiusRoutes } from './admin-radius.js';
 import { healthRoutes } from './health.js';
 import { verifyRoutes } from './verify.js';
+import { deviceRoutes } from './devices.js';
+import { adminDeviceRoutes } from './admin-devices.js';
+import { adminEmergencyAccessRoutes } from './admin-emergency-access.js';
 
 /** Every route module, registered in one place. Each module exports `(app, ctx) => Promise<void>`. */
 export async function registerRoutes(app: App, ctx: ServerContext): Promise<void> {
@@ -30,4 +33,7 @@ export async function registerRoutes(app: App, ctx: ServerContext): Promise<void
   await adminCodesRoutes(app, ctx);
   await adminClientsRoutes(app, ctx);
   await verifyRoutes(app, ctx);
+  await deviceRoutes(app, ctx);
+  await adminDeviceRoutes(app, ctx);
+  await adminEmergencyAccessRoutes(app, ctx);
 }

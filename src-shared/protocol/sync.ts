@@ -114,7 +114,7 @@ export const SyncAckSchema = z.strictObject({
   acknowledged: z.array(z.uuid()),
   /** The subset that had been recorded before (a batch sent twice). */
   duplicates: z.array(z.uuid()),
-  /** Events recorded but not applied (e.g. burns beyond the server's time plus one step). */
+  /** Events recorded as anomalies (e.g. a burn beyond the server's time plus one step, which is not applied). */
   anomalies: z.array(z.uuid()),
   serverTime: EpochMsSchema,
 });

@@ -1,0 +1,130 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ApiErrorSchema } from '../../src-shared/errors.js';
+import { PROTOCOL_VERSION, SIGNATURE_DOMAINS } from '../../src-shared/protocol/common.js';
+import { EnrollRequestSchema, EnrollResponseSchema } from '../../src-shared/protocol/enroll.js';
+import { DeviceLoginRequestSchema, DeviceLoginResponseSchema, DeviceRevokedResponseSchema } from '../../src-shared/protocol/login.js';
+import { SyncRequestSchema, SyncResponseSchema } from '../../src-shared/protocol/sync.js';
+import type { App } from '../app.js';
+import type { ServerContext } from '../context.js';
+import { buildBundleDelta } from '../services/bundles.js';
+import { processSync } from '../services/device-sync.js';
+import { authenticateDeviceRequest, enrollDevice, signed, wipeOrder, type DeviceRow } from '../services/devices.js';
+import { onlineSlotCandidates } from '../services/offline-slots.js';
+import { loadSettings, policyForUser } from '../services/policy.js';
+import { verifyCode } from '../services/verification.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    device?: { row: DeviceRow; nonce: string };
+  }
+}
+
+const VerifyFailure = ApiErrorSchema.extend({ ok: z.literal(false).optional(), permanent: z.boolean().optional() });
+const SIGNED_ERRORS = {
+  400: ApiErrorSchema,
+  401: VerifyFailure.describe('invalid_code, or bad_signature (unknown device, bad or replayed signature, clock outside ±5 minutes)'),
+  403: z.union([DeviceRevokedResponseSchema, VerifyFailure]).describe('device_revoked with the signed wipe order (nothing else), or purpose_not_allowed'),
+} as const;
+
+/**
+ * The agent protocol (DESIGN §6, docs/protocol.md). Enrollment is authenticated by the enrollment secret; login and
+ * sync by the device's signature over method, path, time, nonce and body, checked before the body is validated.
+ */
+export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> {
+  async function deviceAuth(req: FastifyRequest, reply: FastifyReply) {
+    const auth = await authenticateDeviceRequest(ctx, { method: req.method, path: req.url.split('?')[0]!, headers: req.headers, body: req.body });
+    if (!auth.ok) {
+      return reply.code(403).send({ error: 'device_revoked', message: 'This device was revoked: wipe its offline data.', wipe: wipeOrder(ctx, auth.revoked.id) });
+    }
+    req.device = { row: auth.device, nonce: auth.nonce };
+  }
+
+  app.post(
+    '/api/v1/devices/enroll',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Enroll an agent (pending until an admin approves it, unless the policy approves devices)',
+        body: EnrollRequestSchema,
+        response: { 200: EnrollResponseSchema, 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 409: ApiErrorSchema, 429: ApiErrorSchema },
+      },
+    },
+    async (req) => enrollDevice(ctx, req.body, req.ip),
+  );
+
+  app.post(
+    '/api/v1/devices/login',
+    {
+      preValidation: deviceAuth,
+      schema: {
+        tags: ['devices'],
+        summary: 'Online login at an agent; a token login on an approved device returns the bundle delta',
+        description: 'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
+        body: DeviceLoginRequestSchema,
+        response: { 200: DeviceLoginResponseSchema, ...SIGNED_ERRORS, 423: VerifyFailure },
+      },
+    },
+    async (req, reply) => {
+      const { row: device, nonce } = req.device!;
+      const body = req.body;
+      const r = await verifyCode(ctx, {
+        username: body.username,
+        code: body.code,
+        ...(body.pin !== undefined ? { pin: body.pin } : {}),
+        purpose: body.purpose,
+        channel: { kind: 'device', id: device.id },
+        device: device.id,
+        extraCandidates: onlineSlotCandidates(ctx),
+      });
+      if (!r.ok) {
+        switch (r.error) {
+          case 'invalid_code':
+            return reply.code(401).send({ ok: false as const, error: 'invalid_code', message: 'The code (or PIN) is not valid.' });
+          case 'purpose_not_allowed':
+            return reply.code(403).send({ ok: false as const, error: 'purpose_not_allowed', message: 'This code may not be used for this purpose.' });
+          case 'locked':
+            reply.header('retry-after', String(r.retryAfterSeconds));
+            return reply.code(423).send({ ok: false as const, error: 'locked', message: 'Too many failed attempts.', retryAfterSeconds: r.retryAfterSeconds, permanent: r.permanent });
+        }
+      }
+      const [policy, settings] = await Promise.all([policyForUser(ctx.db, r.user), loadSettings(ctx.db)]);
+      const deviceStatus = device.status === 'approved' ? 'approved' : 'pending';
+      const result = signed(ctx, SIGNATURE_DOMAINS.loginResult, {
+        v: PROTOCOL_VERSION,
+        deviceId: device.id,
+        requestNonce: nonce,
+        username: r.user.username,
+        method: r.method,
+        purpose: body.purpose,
+        ...(r.temporary ? { temporary: r.temporary } : {}),
+        deviceStatus,
+        serverTime: ctx.clock.now(),
+      } as const);
+      // Offline data only after the user's normal token, on a device an admin approved (or the policy trusts).
+      const eligible =
+        r.method === 'token' &&
+        r.tokenStep !== undefined &&
+        policy.offline.allowed &&
+        settings.offlineEnabled &&
+        (deviceStatus === 'approved' || !policy.offline.devicesNeedApproval);
+      const bundle = eligible ? await buildBundleDelta(ctx, { device, user: r.user, policy, usedStep: r.tokenStep!, ...(body.held ? { held: body.held } : {}) }) : undefined;
+      return { ok: true as const, result, ...(bundle ? { bundle } : {}) };
+    },
+  );
+
+  app.post(
+    '/api/v1/devices/sync',
+    {
+      preValidation: deviceAuth,
+      schema: {
+        tags: ['devices'],
+        summary: 'Upload the outbox; get the signed acknowledgement, resets and server keys',
+        description: 'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
+        body: SyncRequestSchema,
+        response: { 200: SyncResponseSchema, ...SIGNED_ERRORS },
+      },
+    },
+    async (req) => processSync(ctx, req.device!.row, req.device!.nonce, req.body),
+  );
+}

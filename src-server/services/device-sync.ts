@@ -1,0 +1,186 @@
+import { canonicalJson } from '../../src-shared/canonical.js';
+import { batchHead, findChainBreak, verifyBatchHead } from '../../src-shared/crypto/device-messages.js';
+import { LifelineError } from '../../src-shared/errors.js';
+import { PROTOCOL_VERSION, SIGNATURE_DOMAINS } from '../../src-shared/protocol/common.js';
+import type { Reset, SyncEvent, SyncRequest, SyncResponse, SyncUserState } from '../../src-shared/protocol/sync.js';
+import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
+import { appendAudit, type AuditEvent } from './audit.js';
+import { keyRotationMessage, signed, type DeviceRow } from './devices.js';
+import { liveSlots, useSlot, type SlotRow } from './offline-slots.js';
+import { loadSettings, policyForUser } from './policy.js';
+import { findUserByUsername, type UserRow } from './users.js';
+
+/**
+ * devices/sync (DESIGN §5): records the agent's outbox once per event id (the primary key of device_events holds
+ * across instances), audits every event with the device, applies what happened offline to the central state (token
+ * windows burned upwards only, slots used), and answers with a signed acknowledgement and signed resets. A burn
+ * reported for a window beyond the server's time plus one step (an agent clock set forward) is recorded as an
+ * anomaly and not applied, so it cannot lock the user's online token.
+ */
+interface Applied {
+  applied: boolean;
+  /** Something the audit should flag for a person to look at. */
+  anomaly: boolean;
+  reason?: string;
+}
+const DONE: Applied = { applied: true, anomaly: false };
+
+interface TokenRow {
+  period: number;
+}
+
+export async function processSync(ctx: ServerContext, device: DeviceRow, requestNonce: string, body: SyncRequest): Promise<SyncResponse> {
+  if (findChainBreak(body.events) !== -1) throw new LifelineError('bad_signature', 'The outbox events do not form one hash chain.', 400);
+  if (canonicalJson(batchHead(device.id, body.events)) !== canonicalJson(body.head) || !verifyBatchHead(device.signing_public_key, body.head, body.headSignature)) {
+    throw new LifelineError('bad_signature', 'The batch head does not match the events or its signature does not verify.', 400);
+  }
+  const users = new Map<string, UserRow | undefined>();
+  for (const e of body.events) if ('username' in e && e.username !== null && !users.has(e.username)) users.set(e.username, await findUserByUsername(ctx.db, e.username));
+
+  const acknowledged: string[] = [];
+  const duplicates: string[] = [];
+  const anomalies: string[] = [];
+  await ctx.db.tx(async (q) => {
+    const now = ctx.clock.now();
+    const chain = await q.get<{ chain_seq: number; chain_head: string }>('SELECT chain_seq, chain_head FROM devices WHERE id = ?', [device.id]);
+    let head = chain!.chain_head;
+    let headSeq = Number(chain!.chain_seq);
+    for (const event of body.events) {
+      acknowledged.push(event.id);
+      const fresh = await q.run('INSERT INTO device_events (device_id, event_id, seq, type, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, event_id) DO NOTHING', [
+        device.id,
+        event.id,
+        event.seq,
+        event.type,
+        now,
+      ]);
+      if (fresh.changes === 0) {
+        duplicates.push(event.id);
+        continue;
+      }
+      if (event.prevHash !== head) {
+        // Events lost between batches, or a store restored from an older copy: recorded, the batch still counts.
+        await appendAudit(q, ctx, { type: 'device.sync-chain-gap', outcome: 'info', actorKind: 'device', actor: device.id, device: device.id, details: { lastSeq: headSeq, eventSeq: event.seq } });
+      }
+      head = event.hash;
+      headSeq = Math.max(headSeq, event.seq);
+      const user = 'username' in event && event.username !== null ? users.get(event.username) : undefined;
+      const outcome = await applyEvent(q, ctx, device, event, user, now);
+      if (outcome.anomaly) anomalies.push(event.id);
+      await appendAudit(q, ctx, eventAudit(device, event, user, outcome));
+    }
+    await q.run('UPDATE devices SET chain_seq = ?, chain_head = ?, agent_version = ? WHERE id = ? AND chain_seq <= ?', [headSeq, head, body.agentVersion, device.id, headSeq]);
+  });
+
+  const serverTime = ctx.clock.now();
+  const resets: Reset[] = [];
+  for (const state of body.users) resets.push(...(await resetsFor(ctx, device, state, serverTime)));
+  return {
+    ok: true,
+    ack: signed(ctx, SIGNATURE_DOMAINS.syncAck, { v: PROTOCOL_VERSION, deviceId: device.id, requestNonce, acknowledged, duplicates, anomalies, serverTime }),
+    resets: signed(ctx, SIGNATURE_DOMAINS.reset, { v: PROTOCOL_VERSION, deviceId: device.id, requestNonce, serverTime, resets }),
+    keys: keyRotationMessage(ctx),
+  };
+}
+
+async function applyEvent(q: Queryable, ctx: ServerContext, device: DeviceRow, event: SyncEvent, user: UserRow | undefined, now: number): Promise<Applied> {
+  if (event.type !== 'offline-success') return DONE;
+  if (!user) return { applied: false, anomaly: false, reason: 'unknown_user' };
+  if (event.method === 'token') {
+    if (event.step === undefined) return { applied: false, anomaly: true, reason: 'missing_step' };
+    const token = await q.get<TokenRow>('SELECT period FROM tokens WHERE user_id = ?', [user.id]);
+    if (!token) return { applied: false, anomaly: false, reason: 'no_token' };
+    if (event.tokenGeneration !== undefined && event.tokenGeneration !== Number(user.token_generation)) return { applied: false, anomaly: false, reason: 'stale_token_generation' };
+    const serverStep = Math.floor(now / 1000 / Number(token.period));
+    if (event.step > serverStep + 1) return { applied: false, anomaly: true, reason: 'future_burn' };
+    // Burn the window and all earlier ones, upwards only: an older report can never un-burn a later window.
+    await q.run('UPDATE tokens SET last_step = ? WHERE user_id = ? AND last_step < ?', [event.step, user.id, event.step]);
+    return DONE;
+  }
+  if (event.method === 'offline-emergency') {
+    if (event.slot === undefined) return { applied: false, anomaly: true, reason: 'missing_slot' };
+    const slot = await q.get<SlotRow>('SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND slot_index = ?', [device.id, user.id, event.slot]);
+    if (!slot) return { applied: false, anomaly: true, reason: 'unknown_slot' };
+    if (!(await useSlot(q, slot.id, now))) return { applied: false, anomaly: true, reason: 'slot_already_used' }; // e.g. used online too (emergencyCodeOnline)
+    // A slot used offline that the helpdesk never revealed means its code left the device some other way.
+    if (slot.revealed_at === null) return { applied: true, anomaly: true, reason: 'slot_used_unrevealed' };
+    return DONE;
+  }
+  return DONE;
+}
+
+function eventAudit(device: DeviceRow, event: SyncEvent, user: UserRow | undefined, outcome: Applied): AuditEvent {
+  const details: Record<string, string | number | boolean | null> = { eventId: event.id, seq: event.seq, agentTime: event.at, applied: outcome.applied };
+  let subject: string | undefined = user?.username;
+  let purpose: string | undefined;
+  let method: string | undefined;
+  let reason: string | undefined = outcome.reason;
+  switch (event.type) {
+    case 'offline-success':
+      subject ??= event.username;
+      purpose = event.purpose;
+      method = event.method;
+      if (event.step !== undefined) details.step = event.step;
+      if (event.slot !== undefined) details.slot = event.slot;
+      break;
+    case 'offline-failure':
+      subject ??= event.username;
+      reason = event.reason;
+      break;
+    case 'offline-lockout':
+      subject ??= event.username;
+      details.until = event.until;
+      details.failures = event.failures;
+      break;
+    case 'offline-wipe':
+      subject ??= event.username ?? undefined;
+      reason = event.reason;
+      break;
+    case 'clock-rollback':
+      details.highWaterMark = event.highWaterMark;
+      details.observed = event.observed;
+      break;
+    case 'store-tampering':
+      reason = event.reason;
+      break;
+  }
+  const anomaly = outcome.anomaly;
+  return {
+    type: anomaly ? 'device.sync-anomaly' : `device.${event.type}`,
+    outcome: event.type === 'offline-success' && !anomaly ? 'success' : event.type === 'offline-failure' || anomaly ? 'failure' : 'info',
+    actorKind: 'device',
+    actor: device.id,
+    device: device.id,
+    ...(subject !== undefined ? { subject } : {}),
+    ...(purpose !== undefined ? { purpose } : {}),
+    ...(method !== undefined ? { method } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    details: anomaly ? { ...details, event: event.type } : details,
+  };
+}
+
+/** What the agent must change for one user: compares what it says it holds with the server's state now. */
+async function resetsFor(ctx: ServerContext, device: DeviceRow, state: SyncUserState, now: number): Promise<Reset[]> {
+  const user = await findUserByUsername(ctx.db, state.username);
+  if (!user || user.status !== 'active') return [{ kind: 'user-disabled', username: state.username }];
+  const [policy, settings] = await Promise.all([policyForUser(ctx.db, user), loadSettings(ctx.db)]);
+  const out: Reset[] = [];
+  const token = await ctx.db.get<{ user_id: number }>('SELECT user_id FROM tokens WHERE user_id = ?', [user.id]);
+  if (!token) out.push({ kind: 'token-changed', username: user.username, tokenGeneration: null });
+  else if (Number(user.token_generation) !== state.tokenGeneration) out.push({ kind: 'token-changed', username: user.username, tokenGeneration: Number(user.token_generation) });
+  if (Number(user.pin_generation) !== state.pinGeneration) out.push({ kind: 'pin-changed', username: user.username, pinGeneration: Number(user.pin_generation) });
+  if (state.temporaryExpiresAt !== undefined) {
+    const active = await ctx.db.get(
+      'SELECT id FROM temporary_codes WHERE user_id = ? AND multi_use = 1 AND expires_at = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?',
+      [user.id, state.temporaryExpiresAt, now],
+    );
+    if (!active) out.push({ kind: 'temporary-revoked', username: user.username });
+  }
+  const live = new Set((await liveSlots(ctx.db, device.id, user.id, now)).map((s) => Number(s.slot_index)));
+  const retired = state.slots.filter((s) => !live.has(s));
+  if (retired.length > 0) out.push({ kind: 'slots-retired', username: user.username, slots: retired });
+  // Offline switched off for the user or the enterprise arrives as allowed=false: the agent wipes the user's data.
+  out.push({ kind: 'policy', username: user.username, offline: { ...policy.offline, allowed: policy.offline.allowed && settings.offlineEnabled } });
+  return out;
+}
