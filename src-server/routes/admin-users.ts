@@ -91,7 +91,7 @@ export async function adminUserRoutes(app: App, ctx: ServerContext): Promise<voi
     schema: {
       tags, summary: 'Lift a lockout (timed or permanent)', security: ADMIN_SECURITY,
       description: 'Clears the failure count, the lock periods and any lock. Needs users.manage and high assurance; audited.',
-      params: UsernameParam, body: z.strictObject({}).optional(), response: { 200: UserSchema, ...ADMIN_ERRORS },
+      params: UsernameParam, response: { 200: UserSchema, ...ADMIN_ERRORS },
     },
     preHandler: adminGuard(ctx, { permission: 'users.manage', highAssurance: true }),
   }, async (req) => {
@@ -104,7 +104,7 @@ export async function adminUserRoutes(app: App, ctx: ServerContext): Promise<voi
       tags, summary: 'Enroll (or replace) the user’s TOTP token', security: ADMIN_SECURITY,
       description: 'Returns the otpauth URI once; the seed is stored encrypted and never shown again. Refused (403 policy_violation) when the policy forbids enrollment. Needs tokens.manage and high assurance; the user is notified.',
       params: UsernameParam,
-      body: z.strictObject({ algorithm: z.enum(['SHA1', 'SHA256']).optional(), digits: z.union([z.literal(6), z.literal(8)]).optional() }).optional(),
+      body: z.strictObject({ algorithm: z.enum(['SHA1', 'SHA256']).optional(), digits: z.union([z.literal(6), z.literal(8)]).optional() }).nullish(),
       response: { 200: z.object({ otpauthUri: z.string(), algorithm: z.string(), digits: z.number().int(), period: z.number().int() }), ...ADMIN_ERRORS },
     },
     preHandler: adminGuard(ctx, { permission: 'tokens.manage', highAssurance: true }),
