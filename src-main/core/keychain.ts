@@ -17,7 +17,7 @@ export class OsKeychain implements Keychain {
   private readonly options: EntryOptions | undefined = process.platform === 'linux' ? { linux: { store: 'secret-service' } } : undefined;
 
   /** `service` namespaces the entries (one agent install per user session; tests use a fresh one each). */
-  constructor(private readonly service: string) {}
+  constructor(readonly service: string) {}
 
   async probe(): Promise<void> {
     if (process.platform === 'linux') await probeSecretService();

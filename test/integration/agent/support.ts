@@ -15,9 +15,8 @@ export const NOW = Date.UTC(2026, 10, 23, 9, 0, 0);
 export const TOKEN_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 /** A keychain namespace of its own per test, in the real Secret Service of the test session. */
-export function testKeychain(): OsKeychain & { service: string } {
-  const service = `lifeline-test-${randomBytes(6).toString('hex')}`;
-  return Object.assign(new OsKeychain(service), { service });
+export function testKeychain(): OsKeychain {
+  return new OsKeychain(`lifeline-test-${randomBytes(6).toString('hex')}`);
 }
 
 export function machine(name: string): MachineId {
