@@ -192,8 +192,14 @@ export async function setDeviceStatus(ctx: ServerContext, deviceId: string, to: 
 export async function listDevices(q: Queryable, filter: { status?: DeviceStatus; q?: string }): Promise<DeviceSummary[]> {
   const where: string[] = [];
   const params: Param[] = [];
-  if (filter.status) (where.push('status = ?'), params.push(filter.status));
-  if (filter.q) (where.push('(id = ? OR lower(hostname) LIKE ?)'), params.push(filter.q.toUpperCase(), `%${filter.q.toLowerCase().replace(/[%_]/g, '')}%`));
+  if (filter.status) {
+    where.push('status = ?');
+    params.push(filter.status);
+  }
+  if (filter.q) {
+    where.push('(id = ? OR lower(hostname) LIKE ?)');
+    params.push(filter.q.toUpperCase(), `%${filter.q.toLowerCase().replace(/[%_]/g, '')}%`);
+  }
   const rows = await q.all<DeviceRow>(`SELECT * FROM devices ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY enrolled_at DESC LIMIT 500`, params);
   if (rows.length === 0) return [];
   const users = await q.all<{ device_id: string; username: string }>(
