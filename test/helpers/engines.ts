@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { describe } from 'vitest';
-import type { ManualClock } from '../../src-server/clock.js';
 import { createKeyFile } from '../../src-server/keyfile.js';
-import { startTestServer, type TestServer } from './server.js';
 import { tempDir } from './tmp.js';
 
 /**
@@ -91,43 +89,37 @@ export async function createTestDatabase(baseUrl = pgTestUrl()): Promise<TestDat
   };
 }
 
-export interface EngineServer extends TestServer {
-  engine: Engine;
-  /** Set on PostgreSQL: what a second instance needs to join the same deployment (engineServerPeer). */
-  deployment?: { databaseUrl: string; keyFile: string };
+/** What every instance of one PostgreSQL deployment shares: the database and the key file. */
+export interface PgDeployment {
+  databaseUrl: string;
+  keyFile: string;
 }
 
 /**
- * startTestServer on the given engine. On PostgreSQL: a fresh database and a key file made beforehand (as
- * `lifeline-server init` does: instances on PostgreSQL never create one), both removed by close().
+ * A fresh database on the test cluster and a key file made beforehand, as `lifeline-server init` does (instances on
+ * PostgreSQL never create one themselves). `cleanup` drops the database and removes the key file.
  */
-export async function startEngineServer(engine: Engine, options: { clock?: ManualClock } = {}): Promise<EngineServer> {
-  if (engine === 'sqlite') return Object.assign(await startTestServer(options), { engine });
+export async function newPgDeployment(): Promise<PgDeployment & { cleanup: () => Promise<void> }> {
   const database = await createTestDatabase();
   const keys = tempDir('lifeline-keys-');
   const keyFile = path.join(keys.dir, 'lifeline.key');
   createKeyFile(keyFile);
-  try {
-    const server = await startTestServer({ ...options, databaseUrl: database.url, keyFile });
-    const close = server.close.bind(server);
-    return Object.assign(server, {
-      engine,
-      deployment: { databaseUrl: database.url, keyFile },
-      async close() {
-        await close();
-        await database.drop();
-        keys.cleanup();
-      },
-    });
-  } catch (err) {
-    await database.drop();
-    keys.cleanup();
-    throw err;
-  }
+  return {
+    databaseUrl: database.url,
+    keyFile,
+    async cleanup() {
+      await database.drop();
+      keys.cleanup();
+    },
+  };
 }
 
-/** Another instance of a PostgreSQL deployment: same database and key file, its own pool, data folder and clock. */
-export async function engineServerPeer(first: EngineServer, options: { clock?: ManualClock } = {}): Promise<TestServer> {
-  if (!first.deployment) throw new Error('several instances need PostgreSQL');
-  return startTestServer({ ...options, ...first.deployment });
+/**
+ * The engine startTestServer uses when a test does not name one: LIFELINE_TEST_ENGINE=postgres runs every server
+ * suite on PostgreSQL (npm test does both), anything else SQLite.
+ */
+export function defaultTestEngine(): Engine {
+  if (process.env.LIFELINE_TEST_ENGINE !== 'postgres') return 'sqlite';
+  if (!pgTestUrl()) throw new Error(`LIFELINE_TEST_ENGINE=postgres but ${PG_SKIP_REASON}`);
+  return 'postgres';
 }

@@ -5,6 +5,7 @@ import { openContext } from '../../src-server/bootstrap.js';
 import { ManualClock } from '../../src-server/clock.js';
 import type { ServerContext } from '../../src-server/context.js';
 import { createLogger } from '../../src-server/logger.js';
+import { defaultTestEngine, newPgDeployment, type Engine, type PgDeployment } from './engines.js';
 import { tempDir } from './tmp.js';
 
 export interface TestServer {
@@ -15,20 +16,38 @@ export interface TestServer {
   dataDir: string;
   /** Every log line the server wrote, for tests that prove no secret reaches the logs. */
   logLines: string[];
+  engine: Engine;
+  /** On PostgreSQL: what another instance needs to join this deployment (`startTestServer({ join })`). */
+  deployment?: PgDeployment;
   close(): Promise<void>;
 }
 
 /** A real server on loopback with its own data folder, a manual clock and captured logs. */
 export async function startTestServer(
-  options: { clock?: ManualClock; dataDir?: string; /** PostgreSQL instead of SQLite (test/helpers/engines.ts) */ databaseUrl?: string; keyFile?: string } = {},
+  options: {
+    clock?: ManualClock;
+    dataDir?: string;
+    /** Defaults to LIFELINE_TEST_ENGINE (test/helpers/engines.ts); postgres gets a fresh database, dropped by close(). */
+    engine?: Engine;
+    /** Another instance of an existing PostgreSQL deployment: same database and key file, its own pool and folder. */
+    join?: PgDeployment;
+  } = {},
 ): Promise<TestServer> {
+  const engine = options.join ? 'postgres' : (options.engine ?? defaultTestEngine());
+  const fresh = engine === 'postgres' && !options.join ? await newPgDeployment() : undefined;
+  const deployment = options.join ?? fresh;
   const tmp = options.dataDir ? undefined : tempDir('lifeline-server-');
   const dataDir = options.dataDir ?? tmp!.dir;
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 10, 23, 9, 0, 0));
   const logLines: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
   const log = createLogger({ level: 'debug', destination: sink });
-  const ctx = await openContext({ dataDir, clock, log, databaseUrl: options.databaseUrl, keyFile: options.keyFile });
+  const ctx = await openContext({ dataDir, clock, log, ...(deployment ? { databaseUrl: deployment.databaseUrl, keyFile: deployment.keyFile } : {}) }).catch(
+    async (err: unknown) => {
+      await fresh?.cleanup();
+      throw err;
+    },
+  );
   const app = await buildApp(ctx);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
@@ -39,10 +58,13 @@ export async function startTestServer(
     clock,
     dataDir,
     logLines,
+    engine,
+    ...(deployment ? { deployment } : {}),
     async close() {
       await app.close();
       await ctx.db.close();
       tmp?.cleanup();
+      await fresh?.cleanup();
     },
   };
 }

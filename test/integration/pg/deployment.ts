@@ -1,7 +1,6 @@
 import { bootstrap, createUser, enableTemporaryCodes, type AdminHarness, type HttpResult } from '../../helpers/admin.js';
-import { engineServerPeer, startEngineServer, type EngineServer } from '../../helpers/engines.js';
 import { oathtool } from '../../helpers/oathtool.js';
-import type { TestServer } from '../../helpers/server.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { waitUntilAuditSealed } from '../../../src-server/services/audit-sealer.js';
 import { verifyAudit } from '../../../src-server/services/audit-checkpoint.js';
 import { PgDb } from '../../../src-server/db/postgres.js';
@@ -12,7 +11,7 @@ import { PgDb } from '../../../src-server/db/postgres.js';
  * codes enabled and one API client registered. Requests are spread over the instances round-robin.
  */
 export interface Deployment {
-  first: EngineServer;
+  first: TestServer;
   instances: TestServer[];
   admin: AdminHarness;
   clientKey: string;
@@ -29,10 +28,10 @@ export interface Deployment {
 export const PIN = 'Pg-pin-4711';
 
 export async function startDeployment(instances = 2): Promise<Deployment> {
-  const first = await startEngineServer('postgres');
+  const first = await startTestServer({ engine: 'postgres' });
   const others: TestServer[] = [];
   try {
-    for (let i = 1; i < instances; i++) others.push(await engineServerPeer(first, { clock: first.clock }));
+    for (let i = 1; i < instances; i++) others.push(await startTestServer({ join: first.deployment!, clock: first.clock }));
     const admin = await bootstrap(first);
     await enableTemporaryCodes(admin);
     const client = await admin.http('POST', '/api/v1/admin/clients', { name: 'load-balanced-vpn' });

@@ -88,3 +88,45 @@ describePg('PostgreSQL migrations', () => {
     }
   });
 });
+
+describePg('test servers on PostgreSQL', () => {
+  it('startTestServer runs on PostgreSQL when asked (or with LIFELINE_TEST_ENGINE=postgres), and a peer joins the same database', async () => {
+    const { startTestServer } = await import('../../helpers/server.js');
+    const first = await startTestServer({ engine: 'postgres' });
+    const peer = await startTestServer({ join: first.deployment!, clock: first.clock });
+    try {
+      expect([first.ctx.db.engine, peer.ctx.db.engine]).toEqual(['postgres', 'postgres']);
+      await first.ctx.db.run("INSERT INTO settings (key, value) VALUES ('probe', '1')");
+      expect(await peer.ctx.db.get("SELECT value FROM settings WHERE key = 'probe'")).toEqual({ value: '1' });
+      expect((await fetch(`${peer.url}/readyz`)).status).toBe(200);
+    } finally {
+      await peer.close();
+      await first.close();
+    }
+    const saved = process.env.LIFELINE_TEST_ENGINE;
+    process.env.LIFELINE_TEST_ENGINE = 'postgres';
+    try {
+      const s = await startTestServer();
+      expect(s.ctx.db.engine).toBe('postgres');
+      await s.close();
+    } finally {
+      if (saved === undefined) delete process.env.LIFELINE_TEST_ENGINE;
+      else process.env.LIFELINE_TEST_ENGINE = saved;
+    }
+  });
+
+  it('refuses to start an instance on PostgreSQL without the deployment key file', async () => {
+    const { openContext } = await import('../../../src-server/bootstrap.js');
+    const { createLogger } = await import('../../../src-server/logger.js');
+    const { ManualClock } = await import('../../../src-server/clock.js');
+    const database = await createTestDatabase();
+    const tmp = tempDir('lifeline-nokey-');
+    try {
+      const opts = { dataDir: tmp.dir, clock: new ManualClock(0), log: createLogger({ level: 'silent' }), databaseUrl: database.url };
+      await expect(openContext(opts)).rejects.toThrow(/lifeline-server init/);
+    } finally {
+      tmp.cleanup();
+      await database.drop();
+    }
+  });
+});
