@@ -1,0 +1,205 @@
+/**
+ * Throughput and latency of POST /api/v1/verify against a real server process, beside a bare node:http server that
+ * does the same cryptography per request (bench/lib/bare-verify-server.ts), both measured in this run on this
+ * machine with autocannon.
+ *
+ *   npm run bench:verify [-- --users 128 --connections 64 --duration 8 --runs 3]
+ *
+ * Every request is a full, successful verification of PIN + multi-use temporary code: lockout reservation, one
+ * scrypt of the code and one of the PIN, guarded update, audit row in the same transaction. Users are taken round-
+ * robin so no user has more than one request in flight (Lifeline counts an attempt before comparing; parallel
+ * attempts on one user would trip the lockout, which is its point, not a throughput limit).
+ * Each run measures both servers (order alternating) at `--connections` (throughput, and latency under saturation)
+ * and at 1 connection (latency of one request on an idle server); medians over runs are printed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { oathtool } from '../test/helpers/oathtool.js';
+import { autocannon, type AutocannonResult } from './lib/autocannon.js';
+
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '128' },
+    connections: { type: 'string', default: '64' },
+    duration: { type: 'string', default: '8' },
+    'latency-duration': { type: 'string', default: '4' },
+    runs: { type: 'string', default: '3' },
+  },
+});
+const USERS = Number(values.users);
+const CONNECTIONS = Number(values.connections);
+const DURATION = Number(values.duration);
+const LATENCY_DURATION = Number(values['latency-duration']);
+const RUNS = Number(values.runs);
+
+const ADMIN_PASSWORD = 'bench-admin-password-0123456789';
+const ADMIN_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const PIN = '246810';
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+interface BenchUser {
+  username: string;
+  code: string;
+  pin: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(url, { method: 'POST', body: '{}' })).status > 0) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function call(base: string, method: string, p: string, body: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(base + p, { method, headers, body: JSON.stringify(body) });
+  const parsed = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(parsed)}`);
+  return { status: res.status, body: parsed };
+}
+
+/** Admin sign-in, temporary codes on, one API client, USERS users each with a PIN and a multi-use temporary code. */
+async function provision(base: string): Promise<{ key: string; users: BenchUser[] }> {
+  const login = await call(base, 'POST', '/api/v1/admin/sessions', { username: 'admin', password: ADMIN_PASSWORD, otp: oathtool(ADMIN_TOTP, Date.now()) });
+  const token = login.body.token as string;
+  await call(base, 'PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, token);
+  const client = await call(base, 'POST', '/api/v1/admin/clients', { name: 'bench' }, token);
+  const users: BenchUser[] = [];
+  const one = async (i: number) => {
+    const username = `bench-${i}`;
+    await call(base, 'POST', '/api/v1/admin/users', { username }, token);
+    await call(base, 'PUT', `/api/v1/admin/users/${username}/pin`, { pin: PIN }, token);
+    const issued = await call(base, 'POST', `/api/v1/admin/users/${username}/temporary-code`, { multiUse: true, expiresInMinutes: 600 }, token);
+    users.push({ username, code: issued.body.code as string, pin: PIN });
+  };
+  for (let i = 0; i < USERS; i += 8) await Promise.all(Array.from({ length: Math.min(8, USERS - i) }, (_, k) => one(i + k)));
+  return { key: client.body.key as string, users };
+}
+
+function measure(base: string, key: string, users: BenchUser[], connections: number, duration: number): Promise<AutocannonResult> {
+  let next = 0;
+  return autocannon({
+    url: base + '/api/v1/verify',
+    connections,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        setupRequest: (req) => {
+          const u = users[next++ % users.length]!;
+          return { ...req, body: JSON.stringify({ username: u.username, code: u.code, pin: u.pin, purpose: 'logon' }) };
+        },
+      },
+    ],
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  idleP50: number;
+  idleP99: number;
+  failures: number;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lifeline-bench-verify-'));
+  const lifelinePort = await freePort();
+  const barePort = await freePort();
+  const lifelineUrl = `http://127.0.0.1:${lifelinePort}`;
+  const bareUrl = `http://127.0.0.1:${barePort}`;
+  const procs: ChildProcess[] = [];
+  try {
+    procs.push(
+      startProcess(['src-server/main.ts', '--port', String(lifelinePort), '--host', '127.0.0.1', '--data', path.join(dir, 'data')], {
+        LIFELINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        LIFELINE_ADMIN_TOTP_SECRET: ADMIN_TOTP,
+      }),
+    );
+    await waitFor(lifelineUrl + '/api/v1/verify');
+    const { key, users } = await provision(lifelineUrl);
+    const fixture = path.join(dir, 'fixture.json');
+    writeFileSync(fixture, JSON.stringify({ users }), { mode: 0o600 });
+    procs.push(startProcess(['bench/lib/bare-verify-server.ts', fixture, String(barePort)]));
+    await waitFor(bareUrl + '/');
+
+    const targets = { lifeline: lifelineUrl, bare: bareUrl } as const;
+    const samples: Record<keyof typeof targets, Sample[]> = { lifeline: [], bare: [] };
+    process.stderr.write(`warming up (${USERS} users, ${CONNECTIONS} connections)\n`);
+    for (const url of Object.values(targets)) await measure(url, key, users, CONNECTIONS, 2);
+
+    for (let run = 0; run < RUNS; run++) {
+      const order: (keyof typeof targets)[] = run % 2 === 0 ? ['bare', 'lifeline'] : ['lifeline', 'bare'];
+      for (const name of order) {
+        const loaded = await measure(targets[name], key, users, CONNECTIONS, DURATION);
+        const idle = await measure(targets[name], key, users, 1, LATENCY_DURATION);
+        const s: Sample = {
+          rps: loaded.requests.average,
+          p50: loaded.latency.p50,
+          p99: loaded.latency.p99,
+          idleP50: idle.latency.p50,
+          idleP99: idle.latency.p99,
+          failures: loaded.non2xx + loaded.errors + idle.non2xx + idle.errors,
+        };
+        samples[name].push(s);
+        process.stderr.write(`run ${run + 1} ${name.padEnd(8)} ${s.rps.toFixed(1)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  | 1 conn: p50 ${s.idleP50} ms  p99 ${s.idleP99} ms  | non-2xx/errors ${s.failures}\n`);
+      }
+    }
+
+    const row = (name: keyof typeof targets) => {
+      const xs = samples[name];
+      const m = (f: (s: Sample) => number) => median(xs.map(f));
+      return { rps: m((s) => s.rps), p50: m((s) => s.p50), p99: m((s) => s.p99), idleP50: m((s) => s.idleP50), idleP99: m((s) => s.idleP99), failures: xs.reduce((a, s) => a + s.failures, 0) };
+    };
+    const l = row('lifeline');
+    const b = row('bare');
+    const ratio = l.rps / b.rps;
+    console.log(`\nPOST /api/v1/verify, ${CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (medians), ${USERS} users, PIN + multi-use temporary code`);
+    console.log('| server | req/s | p50 ms | p99 ms | p50 ms (1 conn) | p99 ms (1 conn) | non-2xx |');
+    console.log('|---|---|---|---|---|---|---|');
+    console.log(`| Lifeline (fastify, SQLite, audit) | ${l.rps.toFixed(1)} | ${l.p50} | ${l.p99} | ${l.idleP50} | ${l.idleP99} | ${l.failures} |`);
+    console.log(`| bare node:http, same crypto | ${b.rps.toFixed(1)} | ${b.p50} | ${b.p99} | ${b.idleP50} | ${b.idleP99} | ${b.failures} |`);
+    console.log(`\nthroughput ratio Lifeline / bare: ${ratio.toFixed(2)} (target ≥ 0.5): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+    console.log(`p99 at ${CONNECTIONS} connections: ${l.p99} ms (target < 25 ms): ${l.p99 < 25 ? 'met' : 'NOT met'}; p99 at 1 connection: ${l.idleP99} ms`);
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
