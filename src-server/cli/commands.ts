@@ -42,7 +42,7 @@ export async function adminCreateCommand(cli: Cli & { command: { kind: 'admin-cr
 export async function auditVerifyCommand(cli: Cli, log: Logger, out: Out): Promise<number> {
   const ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(cli.database ? { databaseUrl: cli.database } : {}) });
   try {
-    const report = await verifyAudit(ctx.db, ctx.keys.allSigningKeys, cli.dataDir);
+    const report = await verifyAudit(ctx.db, ctx.keys.auditKeys, cli.dataDir);
     out(`Audit log: ${report.rows} rows, ${report.checkpoints} signed checkpoints.\n`);
     for (const p of report.problems) out(`  PROBLEM: ${p}\n`);
     out(report.ok ? 'OK: the chain is intact and reaches every checkpoint.\n' : `FAILED${report.firstBadRowId !== undefined ? `: first bad row ${report.firstBadRowId}` : ''}.\n`);
