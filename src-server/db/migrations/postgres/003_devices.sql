@@ -1,4 +1,4 @@
--- Devices (agents), their offline data and the outbox events they upload: PostgreSQL mirror of
+-- Devices (agents), their offline data and the outbox events they upload. PostgreSQL mirror of
 -- migrations/sqlite/003_devices.sql (frozen once landed). DESIGN §5-6.
 
 -- The enrollment secret agents present to ask for enrollment; one row, created on first need, sealed under the
