@@ -213,6 +213,11 @@ export class AgentCore {
     await this.noteContact(r.serverTime);
     if (device.status !== r.deviceStatus) await store.commit(() => store.putState('device', { ...deviceState(store), status: r.deviceStatus }), { bump: false });
 
+    const known = store.getUser(store.userRef(r.username), UserRecordSchema);
+    if (known && (known.failures > 0 || known.lockedUntil !== null)) {
+      // The server just confirmed the user: offline failures before this are no longer consecutive.
+      await store.commit(() => store.putUser(store.userRef(r.username), { ...known, failures: 0, lockedUntil: null }));
+    }
     let preparing = false;
     if (r.deviceStatus === 'approved') {
       if (r.method === 'temporary') await this.cacheTemporary(r, req.pin, req.code);

@@ -64,7 +64,7 @@ export interface World {
   nextStep(steps?: number): void;
   restartAgent(opts?: { machineName?: string; fetch?: HttpFetch }): Promise<AgentCore>;
   startOtherAgent(opts?: { fetch?: HttpFetch }): Promise<AgentCore>;
-  audit(type: string): Promise<{ type: string; outcome: string; device?: string | null; subject?: string | null; reason?: string | null; details?: Record<string, unknown> | null }[]>;
+  audit(type: string): Promise<{ type: string; outcome: string; device?: string | null; subject?: string | null; method?: string | null; reason?: string | null; details?: Record<string, unknown> | null }[]>;
   close(): Promise<void>;
 }
 
