@@ -50,7 +50,8 @@ export function failureMessage(f: IpcFailure, now: number): Message {
     case 'invalid_code': {
       const lines = ['Check your PIN and the code. If the code is about to change on your token, wait for the next one.'];
       if (typeof f.triesLeft === 'number') {
-        lines.unshift(f.triesLeft > 0 ? `${plural(f.triesLeft, 'try', 'tries')} left before a lock.` : 'The next wrong attempt locks the sign-in.');
+        const sanction = f.mode === 'offline' ? 'this computer erases your offline data' : 'a lock';
+        lines.unshift(f.triesLeft > 0 ? `${plural(f.triesLeft, 'try', 'tries')} left before ${sanction}.` : `The next wrong attempt means ${sanction}.`);
       }
       return { tone: 'bad', title: `That PIN and code did not match${where}.`, lines };
     }

@@ -40,7 +40,11 @@ export const IpcFailureSchema = z.object({
   retryAfterSeconds: Count.optional(),
   /** For `locked`: the moment the lock ends. */
   lockedUntil: EpochMs.optional(),
-  /** For `invalid_code`, when the deciding side knows how many attempts remain before a lock. */
+  /**
+   * For `invalid_code`, when the deciding side knows: attempts left before its sanction. Online that is a lock;
+   * offline (`mode: 'offline'`) it is the wipe of the user's offline data at the policy's maximum of failures
+   * (offline locks with growing delays come earlier and are reported as `locked`).
+   */
   triesLeft: Count.optional(),
 });
 export type IpcFailure = z.infer<typeof IpcFailureSchema>;
