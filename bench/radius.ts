@@ -10,6 +10,8 @@
  * robin so no user has two requests in flight (Lifeline counts an attempt before comparing; parallel attempts on
  * one user would trip the lockout, which is the point of it, not a throughput limit).
  *
+ * A third row calls verifyCode directly with the same concurrency: the cost of the verification without RADIUS.
+ *
  * Throughput: requests / wall time of `radclient -p <parallel>`. Latency: wall time / requests of `radclient -p 1`
  * (one request at a time; radclient's own per-packet cost is the same for both servers). Medians over runs,
  * servers alternated within each run.
@@ -21,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRadiusServer } from '../src-server/radius/server.js';
+import { verifyCode } from '../src-server/services/verification.js';
 import { bootstrap, createUser, enableTemporaryCodes } from '../test/helpers/admin.js';
 import { startTestServer } from '../test/helpers/server.js';
 
@@ -168,6 +171,24 @@ server bench {
   return child;
 }
 
+/**
+ * The same verifications without RADIUS: verifyCode called in-process with the same concurrency, so the table shows
+ * how much of Lifeline's time is the verification itself (scrypt, durable commits) and how much the UDP front end.
+ */
+async function verifyDirect(server: Awaited<ReturnType<typeof startTestServer>>, users: { username: string; code: string }[], count: number, parallel: number): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const u = users[next++ % users.length]!;
+      const r = await verifyCode(server.ctx, { username: u.username, code: u.code, pin: PIN, purpose: 'remote-access', channel: { kind: 'radius', id: 'bench' } });
+      if (!r.ok) throw new Error(`direct verification failed: ${JSON.stringify(r)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -184,13 +205,14 @@ async function main(): Promise<void> {
     await enableTemporaryCodes(h);
     const nas = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'bench', addresses: ['127.0.0.1'] });
     const secret = nas.body.secret as string;
-    const users: { username: string; password: string }[] = [];
+    const users: { username: string; password: string; code: string }[] = [];
     for (let i = 0; i < USERS; i++) {
       const username = `bench${i}`;
       await createUser(h, username, { pin: PIN });
       const issued = await h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, { expiresInMinutes: 24 * 60, multiUse: true });
       if (issued.status !== 201) throw new Error(`temporary code: ${issued.status} ${JSON.stringify(issued.body)}`);
-      users.push({ username, password: PIN + String(issued.body.code).replace(/-/g, '') });
+      const code = String(issued.body.code).replace(/-/g, '');
+      users.push({ username, password: PIN + code, code });
     }
     const throughputFile = packetFile(dir, 'throughput.txt', users, REQUESTS);
     const latencyFile = packetFile(dir, 'latency.txt', users, LATENCY_REQUESTS);
@@ -200,6 +222,7 @@ async function main(): Promise<void> {
     freeradius = await startFreeRadius(frDir, frPort, secret, users);
 
     const results: Record<'lifeline' | 'freeradius', Measure[]> = { lifeline: [], freeradius: [] };
+    const direct: Measure[] = [];
     const targets = { lifeline: radius.port, freeradius: frPort } as const;
     // Warm-up: JIT, SQLite page cache, FreeRADIUS threads.
     for (const name of ['lifeline', 'freeradius'] as const) await radclient(latencyFile, targets[name], secret, PARALLEL, LATENCY_REQUESTS);
@@ -209,17 +232,23 @@ async function main(): Promise<void> {
         const wall = await radclient(throughputFile, targets[name], secret, PARALLEL, REQUESTS);
         const sequential = await radclient(latencyFile, targets[name], secret, 1, LATENCY_REQUESTS);
         results[name].push({ perSecond: (REQUESTS / wall) * 1000, latencyMs: sequential / LATENCY_REQUESTS });
-        console.log(`run ${run + 1} ${name.padEnd(10)} ${results[name].at(-1)!.perSecond.toFixed(0)} req/s, ${results[name].at(-1)!.latencyMs.toFixed(2)} ms`);
+        console.log(`run ${run + 1} ${name.padEnd(10)} ${results[name].at(-1)!.perSecond.toFixed(1)} req/s, ${results[name].at(-1)!.latencyMs.toFixed(2)} ms`);
       }
+      const wall = await verifyDirect(server, users, REQUESTS, PARALLEL);
+      const sequential = await verifyDirect(server, users, LATENCY_REQUESTS, 1);
+      direct.push({ perSecond: (REQUESTS / wall) * 1000, latencyMs: sequential / LATENCY_REQUESTS });
+      console.log(`run ${run + 1} verifyCode ${direct.at(-1)!.perSecond.toFixed(1)} req/s, ${direct.at(-1)!.latencyMs.toFixed(2)} ms`);
     }
     const lifeline = { perSecond: median(results.lifeline.map((m) => m.perSecond)), latencyMs: median(results.lifeline.map((m) => m.latencyMs)) };
+    const alone = { perSecond: median(direct.map((m) => m.perSecond)), latencyMs: median(direct.map((m) => m.latencyMs)) };
     const fr = { perSecond: median(results.freeradius.map((m) => m.perSecond)), latencyMs: median(results.freeradius.map((m) => m.latencyMs)) };
     console.log(`\n${REQUESTS} Access-Requests (${USERS} users), radclient -p ${PARALLEL}; latency: ${LATENCY_REQUESTS} requests with -p 1; medians of ${RUNS} runs\n`);
     console.log('| server | Access-Requests/s (-p ' + PARALLEL + ') | latency, one at a time (ms) |');
     console.log('|---|---|---|');
-    console.log(`| Lifeline (PIN + temporary code, full verification) | ${lifeline.perSecond.toFixed(0)} | ${lifeline.latencyMs.toFixed(2)} |`);
+    console.log(`| Lifeline (PIN + temporary code, full verification) | ${lifeline.perSecond.toFixed(1)} | ${lifeline.latencyMs.toFixed(2)} |`);
+    console.log(`| Lifeline verifyCode alone, in-process (no RADIUS) | ${alone.perSecond.toFixed(1)} | ${alone.latencyMs.toFixed(2)} |`);
     console.log(`| FreeRADIUS 3.2 (PAP, users file) | ${fr.perSecond.toFixed(0)} | ${fr.latencyMs.toFixed(2)} |`);
-    console.log(`| ratio Lifeline / FreeRADIUS | ${(lifeline.perSecond / fr.perSecond).toFixed(2)}× | ${(lifeline.latencyMs / fr.latencyMs).toFixed(2)}× |`);
+    console.log(`| ratio Lifeline / FreeRADIUS | ${(lifeline.perSecond / fr.perSecond).toFixed(4)}× | ${(lifeline.latencyMs / fr.latencyMs).toFixed(2)}× |`);
     console.log(`\nLifeline RADIUS stats: ${JSON.stringify(radius.stats)}`);
   } finally {
     freeradius?.kill('SIGTERM');
