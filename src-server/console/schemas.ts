@@ -31,12 +31,13 @@ export const AuditStatsSchema = z.object({
 });
 export type AuditStats = z.infer<typeof AuditStatsSchema>;
 
-/** Filters shared by the audit page, the CSV export and the chart. Dates are epoch ms, inclusive `since`, exclusive `until`. */
+/**
+ * Filters of the CSV export and the chart: the same names and meanings as GET /api/v1/admin/audit, which the audit
+ * page reads, so one query string serves all three. Dates are epoch ms, inclusive `since`, exclusive `until`.
+ */
 export const AuditFilterSchema = z.strictObject({
-  before: z.coerce.number().int().positive().optional(),
-  limit: z.coerce.number().int().min(1).max(200).optional(),
-  username: z.string().max(200).optional(),
-  admin: z.string().max(200).optional(),
+  username: z.string().max(256).optional(),
+  actor: z.string().max(256).optional(),
   device: z.string().max(200).optional(),
   type: z.string().max(100).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
@@ -44,21 +45,18 @@ export const AuditFilterSchema = z.strictObject({
 });
 export type AuditFilter = z.infer<typeof AuditFilterSchema>;
 
-export const AuditRowSchema = z.object({
-  id: z.number(),
-  at: z.number(),
-  type: z.string(),
-  outcome: z.string(),
-  actorKind: z.string(),
-  actor: z.string().nullable(),
-  subject: z.string().nullable(),
-  device: z.string().nullable(),
-  purpose: z.string().nullable(),
-  method: z.string().nullable(),
-  reason: z.string().nullable(),
-  details: z.record(z.string(), z.unknown()),
-});
-export type AuditRowView = z.infer<typeof AuditRowSchema>;
-
-export const AuditPageSchema = z.object({ rows: z.array(AuditRowSchema), nextBefore: z.number().nullable() });
-export type AuditPage = z.infer<typeof AuditPageSchema>;
+/** One event as GET /api/v1/admin/audit returns it. */
+export interface AuditEventView {
+  id: number;
+  at: number;
+  type: string;
+  outcome: string;
+  actorKind: string;
+  actor: string | null;
+  subject: string | null;
+  device: string | null;
+  purpose: string | null;
+  method: string | null;
+  reason: string | null;
+  details: Record<string, string | number | boolean | null>;
+}

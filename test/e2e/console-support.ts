@@ -49,7 +49,7 @@ export async function verify(env: ConsoleEnv, key: string, body: { username: str
 
 /** Finds a user the way the helpdesk does (search, then the link) and waits for the user page. */
 export async function openUser(page: Page, username: string): Promise<void> {
-  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users', exact: true }).click();
   await page.getByLabel('Find a user').fill(username);
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByRole('link', { name: username, exact: true }).click();

@@ -1,4 +1,4 @@
-import type { AuditPage, AuditRowView, AuditStats } from '../../schemas.js';
+import type { AuditEventView, AuditStats } from '../../schemas.js';
 import { api, download } from '../api.js';
 import { dailyChart } from '../chart.js';
 import { messageOf } from '../dialogs.js';
@@ -11,9 +11,9 @@ const DAY = 24 * 3600 * 1000;
 /** The audit log: filters, paging (newest first, 'Older' walks back by id), CSV export and the per-day chart. */
 export async function renderAudit(ctx: PageContext): Promise<void> {
   const username = h('input', { name: 'username', autocomplete: 'off' });
-  const admin = h('input', { name: 'admin', autocomplete: 'off' });
+  const actor = h('input', { name: 'actor', autocomplete: 'off' });
   const device = h('input', { name: 'device', autocomplete: 'off' });
-  const type = h('input', { name: 'type', autocomplete: 'off', placeholder: 'e.g. temporary-code' });
+  const type = h('input', { name: 'type', autocomplete: 'off' });
   const from = h('input', { name: 'from', type: 'date' });
   const to = h('input', { name: 'to', type: 'date' });
   const chartArea = h('div', {});
@@ -26,9 +26,11 @@ export async function renderAudit(ctx: PageContext): Promise<void> {
       if (v.trim()) p.set(k, v.trim());
     };
     put('username', username.value);
-    put('admin', admin.value);
+    put('actor', actor.value);
     put('device', device.value);
-    put('type', type.value);
+    // A type without a dot means its whole family: "temporary-code" finds temporary-code.issue, .revoke, …
+    const t = type.value.trim();
+    if (t) p.set('type', t.includes('.') ? t : `${t}.`);
     // Dates are taken as UTC days, the same days the chart counts.
     if (from.value) p.set('since', String(Date.parse(`${from.value}T00:00:00Z`)));
     if (to.value) p.set('until', String(Date.parse(`${to.value}T00:00:00Z`) + DAY));
@@ -38,10 +40,10 @@ export async function renderAudit(ctx: PageContext): Promise<void> {
 
   const load = async (): Promise<void> => {
     const before = cursors.at(-1);
-    const page = await api<AuditPage>('GET', `/api/v1/admin/console/audit?${query({ limit: String(PAGE_SIZE), ...(before ? { before: String(before) } : {}) })}`);
+    const page = await api<{ events: AuditEventView[]; nextBefore: number | null }>('GET', `/api/v1/admin/audit?${query({ limit: String(PAGE_SIZE), ...(before ? { before: String(before) } : {}) })}`);
     clear(results);
     results.append(
-      page.rows.length === 0 ? h('p', {}, 'No event matches.') : table(['Time', 'Event', 'Outcome', 'By', 'User', 'Device', 'Details'], page.rows.map(rowCells), `Audit events, page ${cursors.length}`),
+      page.events.length === 0 ? h('p', {}, 'No event matches.') : table(['Time', 'Event', 'Outcome', 'By', 'User', 'Device', 'Details'], page.events.map(rowCells), `Audit events, page ${cursors.length}`),
       h(
         'div',
         { class: 'actions' },
@@ -61,7 +63,7 @@ export async function renderAudit(ctx: PageContext): Promise<void> {
     'form',
     { class: 'card filters', 'aria-labelledby': 'audit-filter-title' },
     h('h2', { id: 'audit-filter-title' }, 'Filter'),
-    h('div', { class: 'grid' }, field('User', username), field('Administrator', admin), field('Device', device), field('Event type', type, 'Matches the start of the type.'), field('From (UTC day)', from), field('To (UTC day, inclusive)', to)),
+    h('div', { class: 'grid' }, field('User', username), field('Administrator or client', actor), field('Device', device), field('Event type', type, 'For example temporary-code, verify or verify.attempt.'), field('From (UTC day)', from), field('To (UTC day, inclusive)', to)),
     h(
       'div',
       { class: 'actions' },
@@ -83,7 +85,7 @@ export async function renderAudit(ctx: PageContext): Promise<void> {
   await Promise.all([load(), loadChart()]);
 }
 
-function rowCells(r: AuditRowView): (string | Node)[] {
+function rowCells(r: AuditEventView): (string | Node)[] {
   const details = [r.purpose ? `purpose ${r.purpose}` : '', r.method ? `method ${r.method}` : '', r.reason ? `reason: ${r.reason}` : '', ...Object.entries(r.details).map(([k, v]) => `${k}=${String(v)}`)]
     .filter(Boolean)
     .join('; ');
