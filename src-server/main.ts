@@ -16,6 +16,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lifeline-server: ${err.message}\n\n${USAGE}\n`);
     return 2;
   }
+  // The flag wins over the environment; every command then sees one choice.
+  if (!cli.database && process.env.LIFELINE_DATABASE_URL) cli = { ...cli, database: process.env.LIFELINE_DATABASE_URL };
   const out = (s: string) => void process.stdout.write(s);
   // Commands write their results to stdout; their logs go to stderr so the two do not mix.
   const commandLog = () => createLogger({ level: process.env.LIFELINE_LOG_LEVEL ?? 'warn', destination: process.stderr });

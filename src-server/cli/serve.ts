@@ -18,14 +18,13 @@ export interface ServeEnv {
   LIFELINE_ADMIN_TOTP_SECRET?: string;
   LIFELINE_SMTP_URL?: string;
   LIFELINE_SMTP_FROM?: string;
-  LIFELINE_DATABASE_URL?: string;
 }
 
 const CHECKPOINT_EVERY_MS = 10 * 60 * 1000;
 
 /** Starts the server and resolves once it listens; returns the shutdown routine the signal handlers call. */
 export async function serve(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; write: (s: string) => void }): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
-  const databaseUrl = cli.database ?? env.LIFELINE_DATABASE_URL;
+  const databaseUrl = cli.database;
   mkdirSync(cli.dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = databaseUrl ? () => undefined : acquireServerLock(cli.dataDir);
   const ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(databaseUrl ? { databaseUrl } : {}) });

@@ -48,6 +48,24 @@ describe('admin sign-in', () => {
     expect(audit.map((r) => r.reason)).toContain('otp_replayed');
   });
 
+  it('one TOTP code raced by 10 concurrent sign-ins opens exactly one session', async () => {
+    const otp = nextTotp(server, h.adminTotpSecret);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp }, null)),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 401)).toHaveLength(9);
+  });
+
+  it('the per-address limit holds under concurrency', async () => {
+    const results = await Promise.all(
+      Array.from({ length: LOGIN_LIMITS.perAddress + 10 }, (_, i) => h.http('POST', '/api/v1/admin/sessions', { username: `nobody${i}`, password: 'x', otp: '000000' }, null)),
+    );
+    // The bootstrap sign-in already used one attempt from this address.
+    expect(results.filter((r) => r.status === 401)).toHaveLength(LOGIN_LIMITS.perAddress - 1);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(11);
+  });
+
   it('rate-limits attempts per admin and lifts the limit after the window', async () => {
     let last = 0;
     let body: { error?: string; retryAfterSeconds?: number } = {};
