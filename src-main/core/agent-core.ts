@@ -22,7 +22,7 @@ import { deviceState, enroll, loadDeviceKeys, serverRefused, signedHeaders, type
 import { verifyOffline, type ClockState, type OfflineResult } from './offline-verify.js';
 import { appendEvent } from './outbox.js';
 import { silentLogger, systemClock, type AgentLogger, type Clock, type HttpFetch, type Keychain, type MachineId } from './ports.js';
-import { ServerClient } from './server-client.js';
+import { ServerClient, type ServerAnswer } from './server-client.js';
 import { AgentStore } from './store/store.js';
 import { SyncEngine, type SyncOutcome } from './sync.js';
 import { newUserRecord, UserRecordSchema, type UserRecord } from './user-record.js';
@@ -186,9 +186,7 @@ export class AgentCore {
     const held = record ? heldState(store, ref, record) : undefined;
     const body = { v: PROTOCOL_VERSION, username: req.username, pin: req.pin, code: req.code, purpose: req.purpose, ...(held ? { held } : {}) };
     const path = '/api/v1/devices/login';
-    const headers = signedHeaders(keys, deviceId, path, body, this.serverNow());
-    const nonce = headers['x-lifeline-nonce']!;
-    const answer = await this.client.post(path, body, { headers, timeoutMs });
+    const { answer, nonce } = await this.signedPost(keys, deviceId, path, body, timeoutMs);
     if (!answer.reachable) {
       this.noteUnreachable();
       return null;
@@ -225,6 +223,24 @@ export class AgentCore {
     }
     this.sync?.kick();
     return { ok: true, mode: 'online', method: r.method, username: r.username, preparing };
+  }
+
+  /**
+   * A device-signed POST. A workstation clock that is off (set forward or back) would put the signature outside
+   * the server's ±5 minute window: the server's Date header then corrects the offset, and the request is signed
+   * again once, with a fresh nonce.
+   */
+  async signedPost(keys: DeviceKeys, deviceId: string, path: string, body: unknown, timeoutMs: number): Promise<{ answer: ServerAnswer; nonce: string }> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const headers = signedHeaders(keys, deviceId, path, body, this.serverNow());
+      const answer = await this.client.post(path, body, { headers, timeoutMs: Math.max(100, timeoutMs - (Date.now() - started)) });
+      const nonce = headers['x-lifeline-nonce']!;
+      const skewed = answer.reachable && answer.status === 401 && answer.date !== null && Math.abs(answer.date - this.serverNow()) > 60_000;
+      if (!skewed || attempt > 0) return { answer, nonce };
+      this.serverOffsetMs = (answer as { date: number }).date - this.clock.now();
+      this.log.warn('[http] the workstation clock differs from the server\'s; signing with the server\'s time');
+    }
   }
 
   private async loginOffline(req: { username: string; pin: string; code: string; purpose: Purpose }): Promise<LoginOutcome> {

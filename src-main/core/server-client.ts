@@ -2,7 +2,7 @@ import type { AgentLogger, HttpFetch } from './ports.js';
 
 export type ServerAnswer =
   | { reachable: false; reason: 'timeout' | 'network' | 'server_error' }
-  | { reachable: true; status: number; body: unknown };
+  | { reachable: true; status: number; body: unknown; /** The server's Date header (1 s resolution), if any. */ date: number | null };
 
 /**
  * HTTP to the Lifeline server with a hard time budget. AbortSignal.timeout covers connecting, sending and reading
@@ -38,7 +38,8 @@ export class ServerClient {
       } catch {
         parsed = null;
       }
-      return { reachable: true, status: res.status, body: parsed };
+      const date = Date.parse(res.headers.get('date') ?? '');
+      return { reachable: true, status: res.status, body: parsed, date: Number.isNaN(date) ? null : date };
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       this.log.info('[http] server unreachable', { path, reason: timedOut ? 'timeout' : 'network', ms: Date.now() - started });

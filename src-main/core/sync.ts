@@ -13,7 +13,7 @@ import {
   type SyncUserState,
 } from '../../src-shared/protocol/index.js';
 import type { AgentCore } from './agent-core.js';
-import { AGENT_VERSION, deviceState, serverRefused, signedHeaders } from './device.js';
+import { AGENT_VERSION, deviceState, serverRefused } from './device.js';
 import { appendEvent, pendingEvents } from './outbox.js';
 import type { AgentStore } from './store/store.js';
 import { UserRecordSchema } from './user-record.js';
@@ -124,9 +124,7 @@ export class SyncEngine {
         headSignature: signBatchHead(keys.signing.privateKey, head),
       };
       const path = '/api/v1/devices/sync';
-      const headers = signedHeaders(keys, device.deviceId!, path, body, core.serverNow());
-      const nonce = headers['x-lifeline-nonce']!;
-      const answer = await core.client.post(path, body, { headers, timeoutMs: SYNC_TIMEOUT_MS });
+      const { answer, nonce } = await core.signedPost(keys, device.deviceId!, path, body, SYNC_TIMEOUT_MS);
       if (!answer.reachable) {
         core.noteUnreachable();
         return unreachable();

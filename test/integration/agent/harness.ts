@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AgentCore } from '../../../src-main/core/agent-core.js';
-import type { HttpFetch } from '../../../src-main/core/ports.js';
+import type { AgentLogger, HttpFetch } from '../../../src-main/core/ports.js';
 import type { OsKeychain } from '../../../src-main/core/keychain.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
@@ -73,7 +73,7 @@ export interface World {
  * and an oathtool-driven TOTP token, a default policy with `policy.offline` merged in (test scrypt parameters),
  * and a real agent core (real store, real gnome-keyring) talking to it through a Relay.
  */
-export async function world(opts: { offline?: Record<string, unknown>; autoApprove?: boolean; fetch?: HttpFetch } = {}): Promise<World> {
+export async function world(opts: { offline?: Record<string, unknown>; autoApprove?: boolean; fetch?: HttpFetch; logLines?: string[] } = {}): Promise<World> {
   const server = await startTestServer();
   const h = await bootstrap(server);
   const patch = await h.http('PATCH', '/api/v1/admin/settings', {
@@ -100,6 +100,7 @@ export async function world(opts: { offline?: Record<string, unknown>; autoAppro
       clock,
       autoSync: false,
       ...(fetchFn ? { fetch: fetchFn } : {}),
+      ...(opts.logLines ? { log: captureLog(opts.logLines) } : {}),
     });
 
   const w: World = {
@@ -145,6 +146,12 @@ export async function world(opts: { offline?: Record<string, unknown>; autoAppro
     },
   };
   return w;
+}
+
+/** Log lines as text, so tests can see why something was refused (and that no secret is ever logged). */
+function captureLog(lines: string[]): AgentLogger {
+  const line = (level: string) => (msg: string, fields?: Record<string, unknown>) => lines.push(`${level} ${msg} ${fields ? JSON.stringify(fields) : ''}`);
+  return { info: line('info'), warn: line('warn'), error: line('error') };
 }
 
 /** Approves the agent's device through the admin API. */
