@@ -8,6 +8,7 @@ import { appendAudit } from './audit.js';
 import { hashCode } from './code-hash.js';
 import { notifyUser } from './notifier.js';
 import { loadSettings, policyForUser } from './policy.js';
+import { lockActiveUser } from './temporary-codes.js';
 import { requireUser, type UserRow } from './users.js';
 
 /**
@@ -69,8 +70,7 @@ export async function issueEmergencySet(ctx: ServerContext, actor: string, usern
   const expiresAt = expiresInHours === null ? null : issuedAt + expiresInHours * 3_600_000;
 
   const replaced = await ctx.db.tx(async (q) => {
-    const status = await q.get<{ status: string }>('SELECT status FROM users WHERE id = ?', [user.id]);
-    if (status?.status !== 'active') throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
+    if (!(await lockActiveUser(q, user.id, issuedAt))) throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
     const old = await voidLiveSet(q, user.id, issuedAt, 'replaced');
     // emergency_sets_one_live refuses a second live set if two issues race.
     const set = await q.get<{ id: number }>(

@@ -88,8 +88,7 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
   const expiresAt = issuedAt + terms.lifetimeMinutes * 60_000;
 
   const replaced = await ctx.db.tx(async (q) => {
-    const status = await q.get<{ status: string }>('SELECT status FROM users WHERE id = ?', [user.id]);
-    if (status?.status !== 'active') throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
+    if (!(await lockActiveUser(q, user.id, issuedAt))) throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
     // Counted inside the transaction: a refused or failed issue does not use up one of the hour's codes.
     const limit = await hitRateLimit(q, rateLimitKey(user.id), t.maxPerHour, HOUR, issuedAt);
     if (!limit.allowed) {
@@ -123,6 +122,15 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
     return wasReplace;
   });
   return { code: formatCode(code), expiresAt, multiUse: terms.multiUse, purposes: terms.purposes, pinRequired: t.pinRequired, replaced };
+}
+
+/**
+ * Re-checks inside the issuing transaction that the user is still active, with a guarded UPDATE that also holds the
+ * user's row until commit: concurrent issues for one user (temporary code or emergency set) then run one after the
+ * other on PostgreSQL too, instead of the later one failing on a unique index.
+ */
+export async function lockActiveUser(q: Queryable, userId: number, now: number): Promise<boolean> {
+  return (await q.run("UPDATE users SET updated_at = ? WHERE id = ? AND status = 'active'", [now, userId])).changes === 1;
 }
 
 /**

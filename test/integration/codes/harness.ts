@@ -75,7 +75,8 @@ export async function startCodesHarness(): Promise<CodesHarness> {
 
 /**
  * Secrets that appear anywhere in the server's log lines or in the audit and notifications tables. Digit-only
- * secrets (token codes) only count as a whole number, so a timestamp that happens to contain them is not a hit.
+ * secrets (token codes) only count as a whole word, so a timestamp or a hex hash that happens to contain the six
+ * digits is not a hit.
  */
 export async function leakedSecrets(h: CodesHarness): Promise<string[]> {
   const audit = await h.server.ctx.db.all('SELECT * FROM audit');
@@ -83,6 +84,6 @@ export async function leakedSecrets(h: CodesHarness): Promise<string[]> {
   const haystack = [h.server.logLines.join('\n'), JSON.stringify(audit), JSON.stringify(outbox)].join('\n');
   const variants = (s: string) => [s, s.replace(/-/g, '')];
   return [...h.secrets].filter((s) =>
-    variants(s).some((v) => (/^[0-9]+$/.test(v) ? new RegExp(`(?<![0-9])${v}(?![0-9])`).test(haystack) : haystack.includes(v))),
+    variants(s).some((v) => (/^[0-9]+$/.test(v) ? new RegExp(`(?<![0-9A-Za-z])${v}(?![0-9A-Za-z])`).test(haystack) : haystack.includes(v))),
   );
 }

@@ -138,6 +138,20 @@ describe('temporary codes over HTTP', () => {
     expect((await h.issueTemporary('judy')).status).toBe(201);
   });
 
+  it('concurrent issues for one user all succeed and leave exactly one active code and one live emergency set', async () => {
+    await createUser(h, 'kyle', { pin: DEFAULT_PIN });
+    const temps = await Promise.all([1, 2, 3].map(() => h.issueTemporary('kyle', { multiUse: true })));
+    const sets = await Promise.all([1, 2, 3].map(() => h.issueEmergency('kyle', { count: 2, expiresInHours: 1 })));
+    expect([...temps, ...sets].map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201]);
+    const active = await h.server.ctx.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM temporary_codes WHERE revoked_at IS NULL AND used_at IS NULL AND user_id = (SELECT id FROM users WHERE username = 'kyle')",
+    );
+    const live = await h.server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM emergency_sets WHERE voided_at IS NULL AND user_id = (SELECT id FROM users WHERE username = 'kyle')");
+    expect([Number(active!.n), Number(live!.n)]).toEqual([1, 1]);
+    const working = await Promise.all(temps.map(async (t) => (await h.verify({ username: 'kyle', code: t.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status));
+    expect(working.filter((s) => s === 200)).toHaveLength(1);
+  });
+
   it('no code, PIN or seed used above reached the logs, the audit table or the outbox', async () => {
     expect(h.secrets.size).toBeGreaterThan(10);
     expect(await leakedSecrets(h)).toEqual([]);
