@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:https';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +26,8 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Starts the server and waits until it prints its URL. */
-async function startServer(dir: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [...entry, '--port', '0', '--data', dir], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServer(dir: string, env: Record<string, string> = {}, extra: string[] = []) {
+  const child = spawn(process.execPath, [...entry, '--port', '0', '--data', dir, ...extra], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += String(c)));
@@ -36,7 +37,7 @@ async function startServer(dir: string, env: Record<string, string> = {}) {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stdout} ${stderr}`)), 60_000);
     child.stdout.on('data', (c) => {
       stdout += String(c);
-      const m = /Lifeline server: (http:\/\/\S+)/.exec(stdout);
+      const m = /Lifeline server: (https?:\/\/\S+)/.exec(stdout);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -132,5 +133,29 @@ describe('server entry and CLI', () => {
     const restored = run(['restore', backup, '--data', dir]);
     expect(restored.code, restored.stdout).toBe(0);
     expect(run(['audit', 'verify', '--data', dir]).code).toBe(0);
+  });
+
+  it('--tls-cert/--tls-key: HTTPS, and the console cookie gets the Secure flag', async () => {
+    const dir = data();
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    const s = await startServer(dir, { LIFELINE_ADMIN_PASSWORD: 'an operator chosen passphrase', LIFELINE_ADMIN_TOTP_SECRET: secret }, ['--tls-cert', cert, '--tls-key', key]);
+    expect(s.url).toMatch(/^https:\/\//);
+    const body = JSON.stringify({ username: 'admin', password: 'an operator chosen passphrase', otp: oathtool(secret, Date.now()) });
+    const res = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+      const req = request(`${s.url}/api/v1/admin/console-sessions`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+        r.resume();
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, cookie: String(r.headers['set-cookie'] ?? '') }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(res.status).toBe(200);
+    expect(res.cookie).toMatch(/; Secure/i);
+    expect(res.cookie).toMatch(/HttpOnly/i);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
   });
 });
