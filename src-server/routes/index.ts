@@ -21,6 +21,11 @@ import { adminEmergencyAccessRoutes } from './admin-emergency-access.js';
 export async function registerRoutes(app: App, ctx: ServerContext): Promise<void> {
   // The console's session cookie (httpOnly, SameSite=Strict); read by http/admin-guard.ts.
   await app.register(fastifyCookie);
+  // API answers carry codes, seeds and session tokens: no browser or proxy may keep any of them.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   await healthRoutes(app, ctx);
   await adminAuthRoutes(app, ctx);
   await adminUserRoutes(app, ctx);

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bootstrap, createUser, secretFromUri, type AdminHarness } from '../../helpers/admin.js';
+import { bootstrap, createUser, enableTemporaryCodes, secretFromUri, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
@@ -70,6 +70,21 @@ describe('users', () => {
     expect(after.body.token).toBeNull();
     expect(after.body.tokenGeneration).toBe(3);
     expect((await notifications('carol')).map((n) => n.kind)).toEqual(['token-enrolled', 'token-enrolled', 'token-deleted']);
+  });
+
+  it('enrolling a token revokes the active temporary code (policy default) and the answer is not cacheable', async () => {
+    await enableTemporaryCodes(h);
+    await createUser(h, 'tess', { pin: '135790' });
+    const issued = await h.http('POST', '/api/v1/admin/users/tess/temporary-code', { expiresInMinutes: 60, multiUse: false });
+    expect(issued.status).toBe(201);
+    expect((await h.http('GET', '/api/v1/admin/users/tess')).body.temporaryCode).not.toBeNull();
+    const enrolled = await h.http('POST', '/api/v1/admin/users/tess/token', {});
+    expect(enrolled.headers.get('cache-control')).toBe('no-store');
+    expect((await h.http('GET', '/api/v1/admin/users/tess')).body.temporaryCode).toBeNull();
+    const audit = await h.http('GET', '/api/v1/admin/audit?username=tess');
+    const types = audit.body.events.map((e: { type: string; reason: string | null }) => `${e.type}${e.reason ? ':' + e.reason : ''}`);
+    expect(types).toContain('token.enrolled');
+    expect(types.some((t: string) => t.includes('revoke') && t.includes('token-enrolled'))).toBe(true);
   });
 
   it('refuses enrollment where the policy forbids it (contractors)', async () => {
