@@ -27,7 +27,8 @@ export class TestDevice {
   private seq = 0;
   private head = GENESIS_HASH;
 
-  constructor(private readonly server: TestServer, readonly hostname = 'ws-test-01') {}
+  /** `server` may be switched to another instance of the same deployment. */
+  constructor(public server: TestServer, readonly hostname = 'ws-test-01') {}
 
   async enroll(enrollmentSecret: string): Promise<Reply> {
     const base = {
