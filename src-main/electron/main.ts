@@ -15,17 +15,26 @@ import { prepareApp, startShell } from './wiring.js';
 
 const KEYCHAIN_SERVICE = 'lifeline-agent';
 
+/**
+ * `--lifeline-settings=<file>` and `--lifeline-data=<dir>` point a development run (npm start) at its own user
+ * settings and store; an installed agent uses the user's app-data folder.
+ */
+function argValue(name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
 async function main(): Promise<void> {
   const { app, dialog } = electron;
   await app.whenReady();
-  const userData = app.getPath('userData');
+  const userData = argValue('lifeline-data') ?? app.getPath('userData');
   let core: AgentCore;
   let alwaysOnTop: boolean;
   try {
     // Machine policy (IT) over user settings over defaults; an invalid setting stops the agent with a clear message.
     const { config } = loadAgentConfig({
       machinePolicyFile: machinePolicyPath(process.platform, process.env),
-      userSettingsFile: path.join(userData, 'settings.json'),
+      userSettingsFile: argValue('lifeline-settings') ?? path.join(userData, 'settings.json'),
     });
     if (!config.serverUrl || !config.enrollmentSecret) throw new ConfigError('configuration', 'serverUrl', 'and enrollmentSecret must be set by the installer or the machine policy');
     alwaysOnTop = config.alwaysOnTop;
