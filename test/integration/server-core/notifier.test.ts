@@ -29,7 +29,10 @@ function smtpSink(): Promise<{ server: Server; port: number; messages: string[] 
         const line = buffer.slice(0, nl).toUpperCase();
         buffer = buffer.slice(nl + 2);
         if (line.startsWith('EHLO') || line.startsWith('HELO')) socket.write('250-sink\r\n250 8BITMIME\r\n');
-        else if (line.startsWith('DATA')) (inData = true), socket.write('354 go ahead\r\n');
+        else if (line.startsWith('DATA')) {
+          inData = true;
+          socket.write('354 go ahead\r\n');
+        }
         else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
         else socket.write('250 ok\r\n');
       }
