@@ -20,6 +20,7 @@ declare module 'fastify' {
   }
 }
 
+const SYNC_BODY_LIMIT = 512 * 1024;
 const VerifyFailure = ApiErrorSchema.extend({ ok: z.literal(false).optional(), permanent: z.boolean().optional() });
 const SIGNED_ERRORS = {
   400: ApiErrorSchema,
@@ -116,6 +117,8 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
   app.post(
     '/api/v1/devices/sync',
     {
+      // A full batch (MAX_EVENTS_PER_BATCH events of about 350 bytes) is larger than the API's default 64 KiB.
+      bodyLimit: SYNC_BODY_LIMIT,
       preValidation: deviceAuth,
       schema: {
         tags: ['devices'],

@@ -6,6 +6,7 @@ import { windowCode, type BundleContent, type BundleDelta } from '../../../src-s
 import { SIGNATURE_DOMAINS } from '../../../src-shared/protocol/common.js';
 import { encodeEmergencyRequest } from '../../../src-shared/protocol/emergency-request.js';
 import type { HeldState } from '../../../src-shared/protocol/login.js';
+import { MAX_EVENTS_PER_BATCH } from '../../../src-shared/protocol/sync.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
@@ -250,6 +251,15 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     expect(content.slots.map((s) => s.index)).toEqual([5, 6, 7, 8, 9]);
     expect(content.activeSlots).toEqual([5, 6, 7, 8, 9]);
     expect(await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.reset-offline' AND subject = 'alice'")).toBe(1);
+  });
+
+  it('takes a full batch of outbox events in one upload', async () => {
+    const events = Array.from({ length: MAX_EVENTS_PER_BATCH }, () => dev.event({ at: server.clock.now(), type: 'offline-failure', username: 'alice', reason: 'invalid_code' }));
+    const res = await dev.sync(events, []);
+    expect(res.status).toBe(200);
+    expect(res.body.ack.payload.acknowledged).toHaveLength(MAX_EVENTS_PER_BATCH);
+    const tooMany = [...events, dev.event({ at: server.clock.now(), type: 'offline-failure', username: 'alice', reason: 'invalid_code' })];
+    expect((await dev.sync(tooMany, [])).status).toBe(400);
   });
 
   it('a revoked device gets only a signed wipe order', async () => {

@@ -62,4 +62,23 @@ describe('devices: policy options (approval not needed, offline emergency code o
     const policy = sync.body.resets.payload.resets.find((r: { kind: string }) => r.kind === 'policy');
     expect(policy.offline.allowed).toBe(false);
   });
+
+  it('a deleted token and a deactivated user come back as resets', async () => {
+    expect((await h.http('DELETE', '/api/v1/admin/users/bob/token')).status).toBeLessThan(300);
+    const afterDelete = await dev.sync([], [{ username: 'bob', tokenGeneration: 1, pinGeneration: 1, slots: [] }]);
+    expect(afterDelete.body.resets.payload.resets).toContainEqual({ kind: 'token-changed', username: 'bob', tokenGeneration: null });
+    expect((await h.http('PATCH', '/api/v1/admin/users/bob', { status: 'inactive' })).status).toBe(200);
+    const afterDisable = await dev.sync([], [{ username: 'bob', tokenGeneration: 1, pinGeneration: 1, slots: [] }, { username: 'nobody.here', tokenGeneration: 0, pinGeneration: 0, slots: [] }]);
+    expect(afterDisable.body.resets.payload.resets).toEqual([
+      { kind: 'user-disabled', username: 'bob' },
+      { kind: 'user-disabled', username: 'nobody.here' },
+    ]);
+  });
+
+  it('revealing a code needs a high-assurance session', async () => {
+    server.clock.advance(16 * 60_000);
+    const res = await h.http('POST', '/api/v1/admin/emergency-access', { request: encodeEmergencyRequest({ deviceId: dev.deviceId, username: 'bob', slot: 1 }), reason: 'late call' });
+    expect(res.status).toBe(403);
+    expect(res.body.error).toBe('step_up_required');
+  });
 });
