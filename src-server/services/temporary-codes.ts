@@ -55,7 +55,7 @@ export function rateLimitKey(userId: number): string {
 }
 
 /** The terms of a new code under the policy, or the stable error saying which rule it breaks. */
-function termsUnderPolicy(policy: Policy, user: UserRow, input: IssueTemporaryCodeInput): { lifetimeMinutes: number; multiUse: boolean; purposes: Purpose[] } {
+function termsUnderPolicy(policy: Policy, user: UserRow, input: IssueTemporaryCodeInput): { lifetimeMinutes: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean } {
   const t = policy.temporaryCodes;
   if (!t.allowed) throw new LifelineError('not_eligible', "The user's policy does not allow temporary codes.", 403);
   const lifetimeMinutes = input.expiresInMinutes ?? t.defaultLifetimeMinutes;
@@ -67,10 +67,12 @@ function termsUnderPolicy(policy: Policy, user: UserRow, input: IssueTemporaryCo
   const purposes = input.purposes ? [...new Set(input.purposes)] : [...t.purposes];
   const refused = purposes.filter((p) => !t.purposes.includes(p));
   if (refused.length > 0) throw new LifelineError('policy_violation', `The user's policy does not allow temporary codes for: ${refused.join(', ')}.`, 400);
-  if (t.pinRequired && user.pin_hash === null) {
+  // A policy without PINs (contractors) needs none with its codes either; otherwise the code's own switch decides.
+  const pinRequired = policy.pin.required && t.pinRequired;
+  if (pinRequired && user.pin_hash === null) {
     throw new LifelineError('not_eligible', "The user's policy needs the PIN with a temporary code and the user has no PIN yet: set one first.", 403);
   }
-  return { lifetimeMinutes, multiUse, purposes };
+  return { lifetimeMinutes, multiUse, purposes, pinRequired };
 }
 
 export async function issueTemporaryCode(ctx: ServerContext, actor: string, username: string, input: IssueTemporaryCodeInput): Promise<IssuedTemporaryCode> {
@@ -102,7 +104,7 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
     await q.run(
       `INSERT INTO temporary_codes (user_id, code_hash, code_length, multi_use, purposes, pin_required, issued_at, issued_by, expires_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [user.id, hash, code.length, terms.multiUse ? 1 : 0, JSON.stringify(terms.purposes), t.pinRequired ? 1 : 0, issuedAt, actor, expiresAt],
+      [user.id, hash, code.length, terms.multiUse ? 1 : 0, JSON.stringify(terms.purposes), terms.pinRequired ? 1 : 0, issuedAt, actor, expiresAt],
     );
     const wasReplace = old.length > 0;
     await appendAudit(q, ctx, {
@@ -111,7 +113,7 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
       actorKind: 'admin',
       actor,
       subject: user.username,
-      details: { expiresAt, multiUse: terms.multiUse, purposes: terms.purposes.join(','), pinRequired: t.pinRequired },
+      details: { expiresAt, multiUse: terms.multiUse, purposes: terms.purposes.join(','), pinRequired: terms.pinRequired },
     });
     await notifyUser(q, ctx, {
       userId: user.id,
@@ -121,7 +123,7 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
     });
     return wasReplace;
   });
-  return { code: formatCode(code), expiresAt, multiUse: terms.multiUse, purposes: terms.purposes, pinRequired: t.pinRequired, replaced };
+  return { code: formatCode(code), expiresAt, multiUse: terms.multiUse, purposes: terms.purposes, pinRequired: terms.pinRequired, replaced };
 }
 
 /**

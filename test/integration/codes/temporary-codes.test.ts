@@ -138,6 +138,25 @@ describe('temporary codes over HTTP', () => {
     expect((await h.issueTemporary('judy')).status).toBe(201);
   });
 
+  it('a contractors policy without PINs: the code works alone; a policy that lists sign lets a code sign', async () => {
+    const policies = {
+      contractors: { enrollmentAllowed: false, offline: { allowed: false }, pin: { required: false } },
+      signers: { temporaryCodes: { purposes: ['logon', 'sign'] } },
+    };
+    expect((await h.http('PATCH', '/api/v1/admin/settings', { policies })).status).toBe(200);
+    await createUser(h, 'contractor-1', { policy: 'contractors' });
+    const c = await h.issueTemporary('contractor-1', { multiUse: true, expiresInMinutes: 24 * 60 });
+    expect(c.body).toMatchObject({ pinRequired: false, multiUse: true });
+    expect((await h.verify({ username: 'contractor-1', code: c.body.code, purpose: 'remote-access' })).status).toBe(200);
+    expect((await h.verify({ username: 'contractor-1', code: c.body.code, purpose: 'sign' })).body.error).toBe('purpose_not_allowed');
+
+    await createUser(h, 'clinician', { pin: DEFAULT_PIN, policy: 'signers' });
+    const s = await h.issueTemporary('clinician', { purposes: ['sign'] });
+    expect(s.body.purposes).toEqual(['sign']);
+    expect((await h.verify({ username: 'clinician', code: s.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).body.error).toBe('purpose_not_allowed');
+    expect((await h.verify({ username: 'clinician', code: s.body.code, pin: DEFAULT_PIN, purpose: 'sign' })).status).toBe(200);
+  });
+
   it('concurrent issues for one user all succeed and leave exactly one active code and one live emergency set', async () => {
     await createUser(h, 'kyle', { pin: DEFAULT_PIN });
     const temps = await Promise.all([1, 2, 3].map(() => h.issueTemporary('kyle', { multiUse: true })));
