@@ -87,12 +87,13 @@ function auditFilter(f: AuditFilter): Omit<Parameters<typeof queryAudit>[1], 'li
 
 /**
  * Which audit types count as what in the chart. Issued: temporary codes and emergency sets issued or replaced, and
- * offline emergency codes revealed. Verifications: every online verification attempt. Offline: events agents upload.
+ * offline emergency codes revealed. Verifications: every online verification attempt. Offline uses: successful
+ * offline logins that agents uploaded at their sync.
  */
 const STAT_CASES = {
-  issued: "(type IN ('temporary-code.issue', 'temporary-code.replace', 'emergency-codes.issue', 'emergency-codes.replace') OR type LIKE 'emergency-access.%')",
-  verifications: "(type = 'verify.attempt')",
-  offline: "(type LIKE 'offline.%')",
+  issued: "type IN ('temporary-code.issue', 'temporary-code.replace', 'emergency-codes.issue', 'emergency-codes.replace', 'offline.emergency-reveal')",
+  verifications: "type = 'verify.attempt'",
+  offline: "type = 'device.offline-success'",
 } as const;
 
 async function auditStats(q: Queryable, f: AuditFilter, now: number): Promise<z.infer<typeof AuditStatsSchema>> {

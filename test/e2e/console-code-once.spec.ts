@@ -79,30 +79,30 @@ test('after Done the code is nowhere: not in any page, storage or later response
 
 test('audit: filters, the per-day chart and a CSV export whose formula-like cells are escaped', async ({ page }) => {
   // A reason typed by someone outside the helpdesk could be a spreadsheet formula.
-  await appendAudit(env.server.ctx.db, env.server.ctx, { type: 'offline.login', outcome: 'success', actorKind: 'device', actor: 'DEV0000001', subject: 'kim', reason: '=HYPERLINK("http://evil.example","x")' });
-  await appendAudit(env.server.ctx.db, env.server.ctx, { type: 'offline.login', outcome: 'failure', actorKind: 'device', actor: 'DEV0000001', subject: 'kim', reason: '@SUM(1+1)' });
+  await appendAudit(env.server.ctx.db, env.server.ctx, { type: 'device.offline-success', outcome: 'success', actorKind: 'device', actor: 'DEV0000001', subject: 'kim', reason: '=HYPERLINK("http://evil.example","x")' });
+  await appendAudit(env.server.ctx.db, env.server.ctx, { type: 'device.offline-failure', outcome: 'failure', actorKind: 'device', actor: 'DEV0000001', subject: 'kim', reason: '@SUM(1+1)' });
   await signIn(page, env);
   await page.getByRole('link', { name: 'Audit' }).click();
   await page.getByLabel('User').fill('kim');
   await page.getByRole('button', { name: 'Apply filter' }).click();
   const table = page.getByRole('table', { name: /Audit events/ });
   await expect(table).toContainText('temporary-code.issue');
-  await expect(table).toContainText('offline.login');
+  await expect(table).toContainText('device.offline-failure');
   await expect(table).not.toContainText('admin.login');
 
   await page.getByLabel('Event type').fill('temporary-code');
   await page.getByRole('button', { name: 'Apply filter' }).click();
   await expect(table).toContainText('temporary-code.issue');
-  await expect(table).not.toContainText('offline.login');
+  await expect(table).not.toContainText('device.offline');
 
-  // The chart counts today (the server's day): one code issued, one verification, two offline uses for kim.
+  // The chart counts today (the server's day): one code issued, one verification, one offline use (the failure is not a use) for kim.
   await page.getByLabel('Event type').fill('');
   await page.getByRole('button', { name: 'Apply filter' }).click();
   const today = new Date(env.server.clock.now()).toISOString().slice(0, 10);
   const chart = page.getByRole('figure');
-  await expect(chart.getByRole('img')).toHaveAttribute('aria-label', /1 codes issued, 1 verifications, 2 offline uses/);
+  await expect(chart.getByRole('img')).toHaveAttribute('aria-label', /1 codes issued, 1 verifications, 1 offline uses/);
   await chart.getByText('Numbers per day').click();
-  await expect(chart.getByRole('row', { name: new RegExp(`^${today}`) })).toHaveText(new RegExp(`${today}\\s*1\\s*1\\s*2`));
+  await expect(chart.getByRole('row', { name: new RegExp(`^${today}`) })).toHaveText(new RegExp(`${today}\\s*1\\s*1\\s*1`));
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
   const csv = await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'));
