@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../helpers/admin.js';
+import { oathtool } from '../../helpers/oathtool.js';
 import { leakedSecrets, startCodesHarness, type CodesHarness } from './harness.js';
 
 const MINUTE = 60_000;
@@ -133,6 +134,21 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     expect(unlock.status, JSON.stringify(unlock.body)).toBe(200);
     h.nextStep();
     expect((await h.verify({ username: 'zack', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status).toBe(200);
+  });
+
+  it('SHA-256 tokens with 8 digits work the same way (codes from oathtool --totp=SHA256 --digits=8)', async () => {
+    await createUser(h, 'sha', { pin: 'Qz7-pin-93' });
+    const enrolled = await h.http('POST', '/api/v1/admin/users/sha/token', { algorithm: 'SHA256', digits: 8 });
+    expect(enrolled.status).toBe(200);
+    const secret = new URL(enrolled.body.otpauthUri).searchParams.get('secret')!;
+    h.secrets.add(secret);
+    h.nextStep();
+    const code = oathtool(secret, h.server.clock.now(), { algorithm: 'SHA256', digits: 8 });
+    h.secrets.add(code);
+    expect(code).toMatch(/^[0-9]{8}$/);
+    expect((await h.verify({ username: 'sha', code: code.slice(0, 6), pin: 'Qz7-pin-93', purpose: 'logon' })).status).toBe(401);
+    expect(await h.verify({ username: 'sha', code, pin: 'Qz7-pin-93', purpose: 'logon' })).toMatchObject({ status: 200, body: { method: 'token' } });
+    expect((await h.verify({ username: 'sha', code, pin: 'Qz7-pin-93', purpose: 'logon' })).status).toBe(401);
   });
 
   it('the token serves every purpose, sign included', async () => {
