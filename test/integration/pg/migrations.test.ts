@@ -81,6 +81,11 @@ describePg('PostgreSQL migrations', () => {
       const pgShape: Record<string, string[]> = {};
       for (const c of pgCols) (pgShape[c.table_name] ??= []).push(c.column_name);
       expect(pgShape).toEqual(liteShape);
+      // The rows the migrations seed (default policy, built-in roles) are the same too.
+      for (const table of Object.keys(liteShape).filter((t) => t !== 'schema_migrations')) {
+        const order = `ORDER BY ${liteShape[table]!.map((c) => `"${c}"`).join(', ')}`;
+        expect(await pgDb.all(`SELECT * FROM ${table} ${order}`), table).toEqual(await lite.all(`SELECT * FROM ${table} ${order}`));
+      }
     } finally {
       await lite.close();
       await pgDb.close();
