@@ -184,9 +184,12 @@ async function main(): Promise<void> {
         machineId: osMachineId(),
       },
     });
-    const device = await agent.core.ensureEnrolled(5_000);
-    if (device?.status === 'pending' && device.deviceId) await must('approve agent', api(server.url, token, 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`));
-    if (agent.core.offlineError) say(`  Note:     offline mode is off on this machine: ${agent.core.offlineError.message}`);
+    if (agent.core.offlineError) {
+      say(`  Note:     the agent's store is unavailable on this machine: ${agent.core.offlineError.message}`);
+    } else {
+      const device = await agent.core.ensureEnrolled(5_000);
+      if (device?.status === 'pending' && device.deviceId) await must('approve agent', api(server.url, token, 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`));
+    }
     say(`  Agent:    open ${agent.shell.newLaunchUrl()}`);
     say('            (a one-time link, browser shell: Electron is not installed here; press Enter for a new link)');
     process.stdin.on('data', () => say(`  Agent:    open ${agent!.shell.newLaunchUrl()}`));
