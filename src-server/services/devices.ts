@@ -1,3 +1,4 @@
+import { normalizeCode } from '../../src-shared/codes.js';
 import { constantTimeEqual } from '../../src-shared/crypto/compare.js';
 import { signServerMessage, verifyDeviceRequest, verifyEnrollProof } from '../../src-shared/crypto/device-messages.js';
 import { randomCrockford, randomToken } from '../../src-shared/crypto/random.js';
@@ -198,7 +199,7 @@ export async function listDevices(q: Queryable, filter: { status?: DeviceStatus;
   }
   if (filter.q) {
     where.push('(id = ? OR lower(hostname) LIKE ?)');
-    params.push(filter.q.toUpperCase(), `%${filter.q.toLowerCase().replace(/[%_]/g, '')}%`);
+    params.push(normalizeCode(filter.q), `%${filter.q.toLowerCase().replace(/[%_]/g, '')}%`);
   }
   const rows = await q.all<DeviceRow>(`SELECT * FROM devices ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY enrolled_at DESC LIMIT 500`, params);
   if (rows.length === 0) return [];

@@ -274,5 +274,16 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     expect(await count(server, "SELECT COUNT(*) AS n FROM offline_slots WHERE device_id = ? AND retired_at IS NULL", [dev.deviceId])).toBe(0);
     const list = await h.http('GET', '/api/v1/admin/devices?status=revoked');
     expect(list.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual([dev.deviceId]);
+    const byId = await h.http('GET', `/api/v1/admin/devices?q=${dev.deviceId.toLowerCase()}`);
+    expect(byId.body.devices).toHaveLength(1);
+    expect(byId.body.devices[0].users).toEqual(['alice']);
+  });
+
+  it('the device endpoints are in the OpenAPI document', async () => {
+    const doc = await h.http('GET', '/api/v1/openapi.json');
+    expect(doc.status).toBe(200);
+    for (const p of ['/api/v1/devices/enroll', '/api/v1/devices/login', '/api/v1/devices/sync', '/api/v1/admin/emergency-access', '/api/v1/admin/devices/{device}/reset-offline']) {
+      expect(Object.keys(doc.body.paths)).toContain(p);
+    }
   });
 });
