@@ -71,19 +71,23 @@ export async function authenticate(
   return { kind: 'reject', message: MESSAGES.rejected };
 }
 
+/** Stands in for an unknown user, so the PIN checks below cost the same whether or not the user exists. */
+const NO_PIN: Pick<UserRow, 'pin_hash' | 'pin_salt'> = { pin_hash: null, pin_salt: null };
+
 /**
  * A password that reads two ways is still one attempt. The readings differ in where the PIN ends, so at most one of
- * their PINs is the user's: check each (one scrypt apiece, the same number whatever the outcome, and the outcome is
- * never shown), then verify only that reading; with no PIN match, the reading without a PIN if there is one, else
- * the first, which then fails as one counted attempt. Nothing here decides success: verifyCode checks the PIN again.
+ * their PINs is the user's: check them (one scrypt apiece; the outcome is never shown) and verify only the reading
+ * whose PIN matched; with no match, the reading without a PIN if there is one, else the last, which then fails as
+ * one counted attempt. Without a PIN-less reading the last one is what remains when the others fail, so it needs no
+ * check of its own. The number of checks depends on the password alone, never on the user or their PIN. Nothing
+ * here decides success: verifyCode checks the PIN again.
  */
 async function oneReading(ctx: ServerContext, user: UserRow | undefined, readings: Reading[]): Promise<Reading> {
-  if (user) {
-    const matches = await Promise.all(readings.map((r) => (r.pin === undefined ? Promise.resolve(false) : checkPin(ctx, user, r.pin))));
-    const byPin = readings[matches.indexOf(true)];
-    if (byPin) return byPin;
-  }
-  return readings.find((r) => r.pin === undefined) ?? readings[0]!;
+  const withoutPin = readings.find((r) => r.pin === undefined);
+  const withPin = readings.filter((r) => r.pin !== undefined);
+  const toCheck = withoutPin ? withPin : withPin.slice(0, -1);
+  const matches = await Promise.all(toCheck.map((r) => checkPin(ctx, user ?? NO_PIN, r.pin)));
+  return toCheck[matches.indexOf(true)] ?? withoutPin ?? withPin.at(-1)!;
 }
 
 /** The kinds of code this user could type, each with its fixed length and whether the PIN goes with it. */
