@@ -64,6 +64,8 @@ export class AgentCore {
   private readonly keychainPort: Keychain;
   /** Difference between the server's clock and ours at the last answer, for signing request timestamps. */
   private serverOffsetMs = 0;
+  /** The server's time at the last answer and the monotonic clock then (wall-clock changes do not move it). */
+  private contact: { serverTime: number; mono: number } | null = null;
   reachable = false;
   checkedAt: number | null = null;
 
@@ -119,6 +121,7 @@ export class AgentCore {
   async noteContact(serverTime: number): Promise<void> {
     const now = this.clock.now();
     this.serverOffsetMs = serverTime - now;
+    this.contact = { serverTime, mono: performance.now() };
     this.reachable = true;
     this.checkedAt = now;
     if (!this.store) return;
@@ -226,21 +229,36 @@ export class AgentCore {
   }
 
   /**
-   * A device-signed POST. A workstation clock that is off (set forward or back) would put the signature outside
-   * the server's ±5 minute window: the server's Date header then corrects the offset, and the request is signed
-   * again once, with a fresh nonce.
+   * A device-signed POST. The signature covers a timestamp the server accepts within ±5 minutes of its own clock,
+   * and the workstation clock may be wrong (set forward or back: part of the threat model). So the agent signs with
+   * its best guess of the server's time and, if the server refuses the signature, re-signs (fresh nonce) with the
+   * next guess that differs: wall clock plus the offset seen at the last answer; the last answer's server time plus
+   * the time elapsed on the monotonic clock (right even if the wall clock was changed since); the Date header of
+   * the refusal (right after a sleep, which the monotonic clock may not count).
    */
   async signedPost(keys: DeviceKeys, deviceId: string, path: string, body: unknown, timeoutMs: number): Promise<{ answer: ServerAnswer; nonce: string }> {
     const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      const headers = signedHeaders(keys, deviceId, path, body, this.serverNow());
+    let refusalDate: number | null = null;
+    const estimates: (() => number | null)[] = [
+      () => this.serverNow(),
+      () => (this.contact ? this.contact.serverTime + (performance.now() - this.contact.mono) : null),
+      () => refusalDate,
+    ];
+    const tried: number[] = [];
+    let last: { answer: ServerAnswer; nonce: string } | undefined;
+    for (const estimate of estimates) {
+      const at = estimate();
+      if (at === null || tried.some((t) => Math.abs(t - at) < 60_000)) continue;
+      tried.push(at);
+      const headers = signedHeaders(keys, deviceId, path, body, Math.round(at));
       const answer = await this.client.post(path, body, { headers, timeoutMs: Math.max(100, timeoutMs - (Date.now() - started)) });
-      const nonce = headers['x-lifeline-nonce']!;
-      const skewed = answer.reachable && answer.status === 401 && answer.date !== null && Math.abs(answer.date - this.serverNow()) > 60_000;
-      if (!skewed || attempt > 0) return { answer, nonce };
-      this.serverOffsetMs = (answer as { date: number }).date - this.clock.now();
-      this.log.warn('[http] the workstation clock differs from the server\'s; signing with the server\'s time');
+      last = { answer, nonce: headers['x-lifeline-nonce']! };
+      const refused = answer.reachable && answer.status === 401 && (answer.body as { error?: unknown } | null)?.error === 'bad_signature';
+      if (!refused) return last;
+      refusalDate = answer.date;
+      this.log.warn('[http] the server refused the request time; signing again with another estimate of its clock');
     }
+    return last!; // the first estimate always exists
   }
 
   private async loginOffline(req: { username: string; pin: string; code: string; purpose: Purpose }): Promise<LoginOutcome> {

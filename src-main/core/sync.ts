@@ -232,13 +232,16 @@ export class SyncEngine {
     return applied;
   }
 
-  /** After a rollback: windows the server's time has passed cannot be replayed, whatever the restored file says. */
+  /**
+   * After a rollback the restored file has lost the burns (and their events) made since the copy: any window up to
+   * the server's current one plus drift may have been used, so all of them go. Later windows cannot have been.
+   */
   private dropPastWindows(serverTime: number): void {
     const store = this.store;
     for (const ref of store.listUserRefs()) {
       const record = store.getUser(ref, UserRecordSchema);
       if (!record) continue;
-      const floor = Math.floor(serverTime / 1000 / record.periodSeconds) - 2;
+      const floor = Math.floor(serverTime / 1000 / record.periodSeconds) + 1;
       store.deleteVerifiers(ref, 'token', floor);
       store.putUser(ref, { ...record, burnedThrough: Math.max(record.burnedThrough ?? -1, floor) });
     }
