@@ -25,8 +25,9 @@ const common = { bundle: true, platform: 'node' as const, target: 'node20', form
 await build({ ...common, entryPoints: [path.join(root, 'src-main/electron/main.ts')], outfile: path.join(stage, 'main.cjs') });
 // The preload runs sandboxed: one self-contained file, Electron's renderer-side modules only.
 await build({ ...common, entryPoints: [path.join(root, 'src-main/preload/preload.ts')], outfile: path.join(stage, 'preload.cjs') });
-cpSync(path.join(root, 'src-renderer/dist'), path.join(stage, 'renderer'), { recursive: true });
-for (const file of ['index.html', 'styles.css']) {
+// Same layout as src-renderer/ (RENDERER_ASSETS in src-shared/ipc.ts maps URLs to these paths).
+cpSync(path.join(root, 'src-renderer/dist'), path.join(stage, 'renderer', 'dist'), { recursive: true });
+for (const file of ['index.html', 'app.css']) {
   const src = path.join(root, 'src-renderer', file);
   if (existsSync(src)) cpSync(src, path.join(stage, 'renderer', file));
 }

@@ -59,7 +59,8 @@ async function main(): Promise<void> {
   const appRoot = app.getAppPath();
   startShell(electron, {
     api: new AgentService(core),
-    rendererDir: path.join(appRoot, 'src-renderer'),
+    // Packaged (scripts/dist.ts) the renderer is staged as renderer/; a development run uses the source folder.
+    rendererDir: path.join(appRoot, app.isPackaged ? 'renderer' : 'src-renderer'),
     preloadPath: path.join(__dirname, 'preload.cjs'),
     trayIconPath: path.join(appRoot, 'assets', 'tray.png'),
     kiosk: core.config.kiosk,
