@@ -15,8 +15,8 @@ export function dailyChart(stats: AuditStats): HTMLElement {
   const ns = 'http://www.w3.org/2000/svg';
   const days = stats.days;
   const max = Math.max(1, ...days.flatMap((d) => [d.issued, d.verifications, d.offline]));
-  const barW = 8;
-  const groupW = barW * SERIES.length + 8;
+  const barW = 10;
+  const groupW = barW * SERIES.length + 12;
   const height = 160;
   const top = 10;
   const left = 36;
@@ -24,6 +24,9 @@ export function dailyChart(stats: AuditStats): HTMLElement {
   const width = left + Math.max(1, days.length) * groupW + 10;
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', `0 0 ${width} ${height + top + bottom}`);
+  // Drawn at its natural size (CSS shrinks it on narrow screens), so the labels stay readable.
+  svg.setAttribute('width', String(width));
+  svg.setAttribute('height', String(height + top + bottom));
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
   const total = (k: (typeof SERIES)[number]['key']): number => days.reduce((n, d) => n + d[k], 0);

@@ -89,5 +89,5 @@ function rowCells(r: AuditEventView): (string | Node)[] {
   const details = [r.purpose ? `purpose ${r.purpose}` : '', r.method ? `method ${r.method}` : '', r.reason ? `reason: ${r.reason}` : '', ...Object.entries(r.details).map(([k, v]) => `${k}=${String(v)}`)]
     .filter(Boolean)
     .join('; ');
-  return [shortDate(r.at), r.type, r.outcome, r.actor ? `${r.actorKind} ${r.actor}` : r.actorKind, r.subject ?? '', r.device ?? '', details];
+  return [shortDate(r.at), r.type, r.outcome, r.actor ? (r.actorKind === 'admin' ? r.actor : `${r.actorKind} ${r.actor}`) : r.actorKind, r.subject ?? '', r.device ?? '', details];
 }
