@@ -158,6 +158,8 @@ export class PgDb implements Db {
   /** A dedicated connection outside the pool (the audit sealer and migrations hold session-level advisory locks). */
   async connectDedicated(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.url, application_name: PG_DEFAULTS.applicationName, types: typeParsers });
+    // A connection lost while idle would otherwise crash the process; the next query on it fails and says why.
+    client.on('error', () => undefined);
     await client.connect();
     return client;
   }
