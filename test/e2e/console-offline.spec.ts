@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { approve, slotVerifiers, tokenLogin, world, type World } from '../integration/agent/harness.js';
-import { signIn } from './console-support.js';
+import { openUser, signIn } from './console-support.js';
 
 /**
  * A field user offline (RSA offline emergency access): the agent core (real store, real keychain) shows a request,
@@ -57,6 +57,10 @@ test('offline emergency access: request → reason → code read back → accept
 
   expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({ ok: true, mode: 'offline', method: 'offline-emergency' });
   expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({ ok: false });
+
+  // The user page lists the workstation that holds alice's offline data.
+  await openUser(page, 'alice');
+  await expect(page.getByRole('region', { name: 'Devices' })).toContainText(w.agent.device().deviceId);
 
   // The reveal is audited with its reason, never with the code.
   const reveals = (await w.h.http('GET', '/api/v1/admin/audit?type=offline.emergency-reveal')).body.events as { reason: string | null; subject: string | null }[];

@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { startConsole, signIn, type ConsoleEnv } from './console-support.js';
+import { createUser, enableTemporaryCodes } from '../helpers/admin.js';
+import { freshApiSession, startConsole, signIn, type ConsoleEnv } from './console-support.js';
 
 let env: ConsoleEnv;
 test.beforeAll(async () => {
@@ -51,4 +52,49 @@ test('signing out ends the server session', async ({ page }) => {
   await expect(page.getByRole('heading', { name: 'Lifeline helpdesk console' })).toBeVisible();
   const status = await page.evaluate(async () => (await fetch('/api/v1/admin/sessions/current', { credentials: 'same-origin' })).status);
   expect(status).toBe(401);
+});
+
+test('the server ending the session (idle on its clock) sends the console back to sign-in', async ({ page }) => {
+  await signIn(page, env);
+  env.server.clock.advance(31 * 60 * 1000);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+  await expect(page.getByRole('heading', { name: 'Lifeline helpdesk console' })).toBeVisible();
+  await expect(page.getByRole('alert')).toContainText('Your session has ended');
+});
+
+test('the console signs itself out after the idle time without requests', async ({ page }) => {
+  await page.clock.install();
+  await signIn(page, env);
+  await page.clock.fastForward('31:00');
+  await expect(page.getByRole('alert')).toContainText('signed out after 30 minutes without activity');
+  await expect(page.getByLabel('Password')).toHaveValue('');
+});
+
+test('keyboard only: find a user with "/", generate a code, read it, close it', async ({ page }) => {
+  await freshApiSession(env);
+  await enableTemporaryCodes(env.h);
+  await createUser(env.h, 'olga', { pin: '482916', withToken: true });
+  await signIn(page, env);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1, name: 'Audit' })).toBeVisible();
+  await page.locator('main').focus();
+  await page.keyboard.press('/');
+  await expect(page.getByLabel('Find a user')).toBeFocused();
+  await page.keyboard.type('olga');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Tab'); // the Search button
+  await page.keyboard.press('Tab'); // the first result
+  await expect(page.getByRole('link', { name: 'olga', exact: true })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1, name: 'olga' })).toBeVisible();
+  const generate = page.locator('#temporary-code').getByRole('button', { name: 'Generate code' });
+  for (let i = 0; i < 40 && !(await generate.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+  await expect(generate).toBeFocused();
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog', { name: 'Temporary code for olga' });
+  await expect(dialog.getByRole('button', { name: 'Done' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('dialog')).toHaveCount(0);
+  await expect(page.locator('#temporary-code')).toContainText('An active single-use code expires');
 });

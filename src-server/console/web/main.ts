@@ -145,6 +145,7 @@ function renderShell(): void {
       h('div', { class: 'who' }, h('span', {}, `Signed in as ${current.username}`), h('span', { id: 'idle', class: 'idle' }), signOut),
     ),
     h('main', { id: 'main', tabindex: '-1' }),
+    h('p', { class: 'visually-hidden' }, 'Press / to search users.'),
     h('div', { id: 'status', role: 'status', 'aria-live': 'polite', class: 'status' }),
   );
   updateIdleText();
@@ -173,11 +174,22 @@ async function route(): Promise<void> {
     } catch (error) {
       main.append(h('p', { class: 'form-error', role: 'alert' }, messageOf(error)));
     }
-    main.focus();
+    // A page may put focus where work starts (the search field); otherwise the new content gets it.
+    if (!main.contains(document.activeElement)) main.focus();
     return;
   }
   location.hash = '#/users';
 }
+
+// Keyboard-first: "/" jumps to the user search from anywhere (unless the admin is typing or a dialog is open).
+document.addEventListener('keydown', (e) => {
+  if (e.key !== '/' || !me || e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = e.target as HTMLElement | null;
+  if (t?.closest('input, textarea, select, [contenteditable], dialog')) return;
+  e.preventDefault();
+  if (location.hash !== '#/users') location.hash = '#/users';
+  else document.querySelector<HTMLInputElement>('input[type="search"]')?.focus();
+});
 
 window.addEventListener('hashchange', () => {
   if (me && hasCsrfToken()) void route();

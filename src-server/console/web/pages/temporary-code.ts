@@ -73,7 +73,8 @@ function generateForm(ctx: UserPageContext): HTMLElement {
   const unitMinutes = UNITS.find((u) => u.value === defaultUnit)!.minutes;
   const amount = h('input', { type: 'number', name: 'lifetime', min: 1, step: 1, required: true, value: b.defaultLifetimeMinutes / unitMinutes, class: 'short' });
   const unit = h('select', { name: 'unit', 'aria-label': 'Unit' }, ...UNITS.map((u) => h('option', { value: u.value, selected: u.value === defaultUnit }, u.label)));
-  const multi = h('input', { type: 'checkbox', name: 'multiUse', id: 'temp-multi', checked: b.multiUseAllowed, disabled: !b.multiUseAllowed });
+  // Unchecked like the API's default (once): the helpdesk ticks it when the procedure calls for it.
+  const multi = h('input', { type: 'checkbox', name: 'multiUse', id: 'temp-multi', disabled: !b.multiUseAllowed });
   const err = errorSlot();
   const boundsId = 'temp-bounds';
   amount.setAttribute('aria-describedby', boundsId);
