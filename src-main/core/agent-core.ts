@@ -2,7 +2,7 @@ import type { Purpose } from '../../src-shared/codes.js';
 import { normalizeCode } from '../../src-shared/codes.js';
 import { openBundle, verifyBundle } from '../../src-shared/crypto/bundle.js';
 import { verifyServerMessage } from '../../src-shared/crypto/device-messages.js';
-import { ErrorCodeSchema, LifelineError, type ErrorCode } from '../../src-shared/errors.js';
+import { LifelineError, type ErrorCode } from '../../src-shared/errors.js';
 import {
   DeviceLoginResponseSchema,
   DeviceRevokedResponseSchema,
@@ -43,6 +43,9 @@ export interface AgentDeps {
 export type LoginOutcome =
   | { ok: true; mode: 'online' | 'offline'; method: LoginResult['method']; username: string; preparing: boolean }
   | { ok: false; mode?: 'online' | 'offline'; error: ErrorCode; message: string; retryAfterSeconds?: number; lockedUntil?: number; triesLeft?: number };
+
+/** Offline events are offered to the server this soon after they happen (then with backoff). */
+const RETRY_AFTER_OFFLINE_MS = 5_000;
 
 /** Same as the server's normalizeUsername (NFC, trimmed, lower case), so offline lookups find what online stored. */
 export function normalizeUsername(input: string): string {
@@ -95,6 +98,7 @@ export class AgentCore {
       const keys = await loadDeviceKeys(deps.keychain, false);
       const core = new AgentCore(deps, store, null, keys, machineIdHash);
       if (store.rolledBack) await core.recordTampering('store-rollback');
+      if (store.outboxSize() > 0) core.sync?.kick(RETRY_AFTER_OFFLINE_MS);
       return core;
     } catch (err) {
       if (!(err instanceof LifelineError) || (err.code !== 'keychain_unavailable' && err.code !== 'store_tampered')) throw err;
@@ -201,7 +205,7 @@ export class AgentCore {
     if (answer.status !== 200) {
       this.reachable = true;
       this.checkedAt = this.clock.now();
-      return { mode: 'online', ...failure(serverRefused(answer.body, 'The server refused the sign-in.'), answer.body) };
+      return { mode: 'online', ...failure(serverRefused(answer.body, 'The server refused the sign-in.')) };
     }
     const parsed = DeviceLoginResponseSchema.safeParse(answer.body);
     const result = parsed.success ? parsed.data.result : undefined;
@@ -265,6 +269,7 @@ export class AgentCore {
     const deviceId = this.device().deviceId;
     if (!deviceId) return { ok: false, mode: 'offline', error: 'server_unreachable', message: 'The server cannot be reached and this computer has no offline data yet.' };
     const result = await verifyOffline({ store: this.requireStore(), clock: this.clock, config: this.config, log: this.log, deviceId }, req);
+    this.sync?.kick(RETRY_AFTER_OFFLINE_MS); // what just happened waits in the outbox for the network
     return offlineOutcome(result);
   }
 
@@ -475,12 +480,10 @@ function offlineOutcome(result: OfflineResult): LoginOutcome {
   return { ok: false, mode: 'offline', ...rest };
 }
 
-function failure(err: unknown, body?: unknown): Extract<LoginOutcome, { ok: false }> {
+function failure(err: unknown): Extract<LoginOutcome, { ok: false }> {
   if (err instanceof LifelineError) {
-    const code = ErrorCodeSchema.safeParse(err.code);
-    const b = body as { retryAfterSeconds?: unknown } | undefined;
-    const retry = typeof b?.retryAfterSeconds === 'number' ? b.retryAfterSeconds : err.extra.retryAfterSeconds;
-    return { ok: false, error: code.success ? code.data : 'bad_request', message: err.message, ...(retry !== undefined ? { retryAfterSeconds: retry } : {}) };
+    const retry = err.extra.retryAfterSeconds;
+    return { ok: false, error: err.code, message: err.message, ...(retry !== undefined ? { retryAfterSeconds: retry } : {}) };
   }
   return { ok: false, error: 'internal', message: 'The agent failed unexpectedly; try again.' };
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { generateX25519, type X25519KeyPair } from '../../src-shared/crypto/box.js';
 import { signDeviceRequest, signEnrollProof } from '../../src-shared/crypto/device-messages.js';
 import { generateEd25519, keyFingerprint, type Ed25519KeyPair } from '../../src-shared/crypto/sign.js';
-import { LifelineError } from '../../src-shared/errors.js';
+import { ErrorCodeSchema, LifelineError } from '../../src-shared/errors.js';
 import { EnrollResponseSchema, PROTOCOL_VERSION, type ServerKey } from '../../src-shared/protocol/index.js';
 import type { AgentConfig } from './agent-config.js';
 import type { Keychain } from './ports.js';
@@ -75,8 +75,9 @@ export function signedHeaders(keys: DeviceKeys, deviceId: string, path: string, 
 
 /** A coded error the server sent, kept as data (never a stack trace or the server's internals). */
 export function serverRefused(body: unknown, fallback: string): LifelineError {
-  const b = body as { error?: unknown; message?: unknown } | null;
-  const code = typeof b?.error === 'string' ? b.error : 'bad_request';
+  const b = body as { error?: unknown; message?: unknown; retryAfterSeconds?: unknown } | null;
+  const code = ErrorCodeSchema.safeParse(b?.error);
   const message = typeof b?.message === 'string' ? b.message.slice(0, 300) : fallback;
-  return new LifelineError(code as never, message, 400);
+  const retry = typeof b?.retryAfterSeconds === 'number' && b.retryAfterSeconds >= 0 ? { retryAfterSeconds: Math.ceil(b.retryAfterSeconds) } : {};
+  return new LifelineError(code.success ? code.data : 'bad_request', message, 400, retry);
 }

@@ -6,7 +6,7 @@ import { UserRecordSchema } from './user-record.js';
 import { computeVerifier } from './verifier-hash.js';
 
 /** How many verifiers are hashed (in libuv's thread pool) and then written in one transaction. */
-const CHUNK = 16;
+const CHUNK = 32;
 
 export interface BuildJob {
   ref: string;
@@ -90,13 +90,20 @@ export class VerifierBuilder {
       const { firstStep, digits, codes } = job.windows;
       for (let i = 0; i * digits < codes.length; i++) items.push({ kind: 'token', position: firstStep + i, code: codes.subarray(i * digits, (i + 1) * digits) });
     }
-    for (let i = 0; i < items.length; i += CHUNK) {
-      if (this.jobs.get(job.ref) !== job) return; // replaced or cancelled meanwhile
-      const chunk = items.slice(i, i + CHUNK);
-      const hashes = await Promise.all(
-        chunk.map((it) => computeVerifier({ kind: it.kind, position: it.position, username: job.username, deviceId: job.deviceId, code: it.code, ...(it.kind === 'token' ? { pin: job.pin } : {}) }, job.scrypt)),
+    const hashChunk = (from: number) =>
+      Promise.all(
+        items.slice(from, from + CHUNK).map((it) => computeVerifier({ kind: it.kind, position: it.position, username: job.username, deviceId: job.deviceId, code: it.code, ...(it.kind === 'token' ? { pin: job.pin } : {}) }, job.scrypt)),
       );
-      if (this.jobs.get(job.ref) !== job) return wipe(...hashes);
+    // Pipelined: the thread pool hashes the next chunk while this one is committed on the main thread.
+    let pending = items.length > 0 ? hashChunk(0) : null;
+    for (let i = 0; pending; i += CHUNK) {
+      const hashes = await pending;
+      const chunk = items.slice(i, i + CHUNK);
+      pending = i + CHUNK < items.length && this.jobs.get(job.ref) === job ? hashChunk(i + CHUNK) : null;
+      if (this.jobs.get(job.ref) !== job) {
+        wipe(...hashes, ...((await pending) ?? []));
+        return; // replaced or cancelled meanwhile
+      }
       const written = await this.store.commit(() => {
         const record = this.store.getUser(job.ref, UserRecordSchema);
         if (!record || record.lastSequence !== job.sequence) return false; // a reset, wipe or newer bundle won
@@ -109,7 +116,10 @@ export class VerifierBuilder {
       }, { bump: false }); // adding verifiers un-burns nothing, so a rollback of it is harmless
       for (const it of chunk) wipe(it.code);
       wipe(...hashes);
-      if (!written) return;
+      if (!written) {
+        wipe(...((await pending) ?? []));
+        return;
+      }
     }
   }
 }
