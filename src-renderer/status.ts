@@ -42,6 +42,12 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
   let inFlight: Promise<void> | undefined;
 
   function renderBanner(s: Status): void {
+    if (s.server.checkedAt === null) {
+      // The agent decides reachability when it talks to the server (sign-in, sync); until then it does not know.
+      connection.dataset.state = 'unknown';
+      connection.textContent = 'The server has not been contacted yet; signing in will try it first.';
+      return;
+    }
     connection.dataset.state = s.server.reachable ? 'online' : 'offline';
     if (s.server.reachable) {
       connection.textContent = 'Online: the server answers.';
@@ -58,7 +64,7 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
     const url = document.createElement('span');
     url.className = 'detail';
     url.textContent = s.server.url;
-    server.replaceChildren(s.server.reachable ? 'Reachable' : 'Not reachable', url);
+    server.replaceChildren(s.server.checkedAt === null ? 'Not contacted yet' : s.server.reachable ? 'Reachable' : 'Not reachable', url);
     lastSync.textContent = s.lastSyncAt === null ? 'Never' : `${dateTime(s.lastSyncAt, now)} (${ago(s.lastSyncAt, now)})`;
     pending.textContent = String(s.pendingEvents);
     device.textContent = DEVICE_STATE_TEXT[s.device.state];
