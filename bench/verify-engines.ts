@@ -1,0 +1,208 @@
+/**
+ * POST /api/v1/verify on each engine: one SQLite instance, one PostgreSQL instance, two PostgreSQL instances on one
+ * database (requests split evenly over both, as a load balancer would), beside the bare node:http server doing the
+ * same cryptography (bench/lib/bare-verify-server.ts), all measured in this run on this machine with autocannon.
+ *
+ *   npx tsx bench/verify-engines.ts [-- --users 128 --connections 64 --duration 8 --latency-duration 4 --runs 3 --engines sqlite,pg1,pg2]
+ *
+ * The load is bench/verify.ts's: every request a full, successful verification of PIN + multi-use temporary code,
+ * users round-robin so none has two requests in flight. With two instances each gets half the connections and half
+ * the users (two autocannon runs at once); req/s is their sum, latencies the worse of the two.
+ * PostgreSQL: LIFELINE_TEST_PG_URL, else a durable throwaway cluster (fsync on) from scripts/pg-test-cluster.sh.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { autocannon, type AutocannonResult } from './lib/autocannon.js';
+import { ADMIN_PASSWORD, ADMIN_TOTP, startDeployment, startPgCluster, totp, type Deployment, type EngineConfig, type PgCluster } from './lib/storm-deployment.js';
+
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '128' },
+    connections: { type: 'string', default: '64' },
+    duration: { type: 'string', default: '8' },
+    'latency-duration': { type: 'string', default: '4' },
+    runs: { type: 'string', default: '3' },
+    engines: { type: 'string', default: 'sqlite,pg1,pg2' },
+  },
+});
+const USERS = Number(values.users);
+const CONNECTIONS = Number(values.connections);
+const DURATION = Number(values.duration);
+const LATENCY_DURATION = Number(values['latency-duration']);
+const RUNS = Number(values.runs);
+const PIN = '246810';
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+const ENGINES: Record<string, EngineConfig> = {
+  sqlite: { engine: 'sqlite', instances: 1 },
+  pg1: { engine: 'postgres', instances: 1 },
+  pg2: { engine: 'postgres', instances: 2 },
+};
+
+interface BenchUser {
+  username: string;
+  code: string;
+  pin: string;
+}
+
+async function call(base: string, method: string, p: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(base + p, { method, headers, body: JSON.stringify(body) });
+  const parsed = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(parsed)}`);
+  return parsed;
+}
+
+/** Admin sign-in, temporary codes on, one API client, USERS users each with a PIN and a multi-use temporary code. */
+async function provision(base: string): Promise<{ key: string; users: BenchUser[] }> {
+  const login = await call(base, 'POST', '/api/v1/admin/sessions', { username: 'admin', password: ADMIN_PASSWORD, otp: totp(ADMIN_TOTP, Date.now()) });
+  const token = login.token as string;
+  await call(base, 'PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, token);
+  const client = await call(base, 'POST', '/api/v1/admin/clients', { name: 'bench' }, token);
+  const users: BenchUser[] = [];
+  const one = async (i: number) => {
+    const username = `bench-${i}`;
+    await call(base, 'POST', '/api/v1/admin/users', { username }, token);
+    await call(base, 'PUT', `/api/v1/admin/users/${username}/pin`, { pin: PIN }, token);
+    const issued = await call(base, 'POST', `/api/v1/admin/users/${username}/temporary-code`, { multiUse: true, expiresInMinutes: 600 }, token);
+    users.push({ username, code: issued.code as string, pin: PIN });
+  };
+  for (let i = 0; i < USERS; i += 8) await Promise.all(Array.from({ length: Math.min(8, USERS - i) }, (_, k) => one(i + k)));
+  return { key: client.key as string, users };
+}
+
+function load(base: string, key: string, users: BenchUser[], connections: number, duration: number): Promise<AutocannonResult> {
+  let next = 0;
+  return autocannon({
+    url: base + '/api/v1/verify',
+    connections,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        setupRequest: (req) => {
+          const u = users[next++ % users.length]!;
+          return { ...req, body: JSON.stringify({ username: u.username, code: u.code, pin: u.pin, purpose: 'logon' }) };
+        },
+      },
+    ],
+  });
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  idleP50: number;
+  idleP99: number;
+  failures: number;
+}
+
+/** Spreads the connections and the users over the instances; one connection in all for the idle latency. */
+async function measure(urls: string[], key: string, users: BenchUser[]): Promise<Sample> {
+  const share = <T>(xs: T[], i: number) => xs.filter((_, k) => k % urls.length === i);
+  const loaded = await Promise.all(urls.map((u, i) => load(u, key, share(users, i), Math.max(1, Math.floor(CONNECTIONS / urls.length)), DURATION)));
+  const idle = await load(urls[0]!, key, users, 1, LATENCY_DURATION);
+  return {
+    rps: loaded.reduce((a, r) => a + r.requests.average, 0),
+    p50: Math.max(...loaded.map((r) => r.latency.p50)),
+    p99: Math.max(...loaded.map((r) => r.latency.p99)),
+    idleP50: idle.latency.p50,
+    idleP99: idle.latency.p99,
+    failures: [...loaded, idle].reduce((a, r) => a + r.non2xx + r.errors, 0),
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startBare(users: BenchUser[], dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const fixture = path.join(dir, 'fixture.json');
+  writeFileSync(fixture, JSON.stringify({ users }), { mode: 0o600 });
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/bare-verify-server.ts', fixture, String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      await fetch(url + '/', { method: 'POST', body: '{}' });
+      return { url, child };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('the bare server did not come up');
+}
+
+async function main(): Promise<void> {
+  const selected = values.engines.split(',').map((e) => e.trim());
+  for (const e of selected) if (!ENGINES[e]) throw new Error(`unknown engine ${e} (sqlite, pg1, pg2)`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'lifeline-bench-engines-'));
+  let cluster: PgCluster | undefined;
+  const deployments: { name: string; d: Deployment; key: string; users: BenchUser[] }[] = [];
+  let bare: { url: string; child: ChildProcess } | undefined;
+  try {
+    if (selected.some((e) => ENGINES[e]!.engine === 'postgres')) {
+      const started = await startPgCluster();
+      if ('skipped' in started) {
+        console.log(`PostgreSQL skipped: ${started.skipped}`);
+        selected.splice(0, selected.length, ...selected.filter((e) => ENGINES[e]!.engine === 'sqlite'));
+      } else cluster = started.cluster;
+    }
+    for (const name of selected) {
+      const d = await startDeployment(ENGINES[name]!, cluster?.url);
+      const { key, users } = await provision(d.urls[0]!);
+      deployments.push({ name, d, key, users });
+    }
+    bare = await startBare(deployments[0]!.users, dir);
+    const targets = [{ name: 'bare', urls: [bare.url], key: deployments[0]!.key, users: deployments[0]!.users, label: 'bare node:http, same crypto' }, ...deployments.map((x) => ({ name: x.name, urls: x.d.urls, key: x.key, users: x.users, label: x.d.label }))];
+    process.stderr.write(`warming up (${USERS} users, ${CONNECTIONS} connections)${cluster ? `; PostgreSQL ${cluster.durability}` : ''}\n`);
+    for (const t of targets) await Promise.all(t.urls.map((u) => load(u, t.key, t.users, Math.max(1, CONNECTIONS / t.urls.length), 2)));
+
+    const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+    for (let run = 0; run < RUNS; run++) {
+      const order = run % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const s = await measure(t.urls, t.key, t.users);
+        samples.get(t.name)!.push(s);
+        process.stderr.write(`run ${run + 1} ${t.name.padEnd(6)} ${s.rps.toFixed(1)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  | 1 conn: p50 ${s.idleP50} ms  p99 ${s.idleP99} ms  | non-2xx/errors ${s.failures}\n`);
+      }
+    }
+    const bareRps = median(samples.get('bare')!.map((s) => s.rps));
+    console.log(`\nPOST /api/v1/verify, ${CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (medians), ${USERS} users, PIN + multi-use temporary code${cluster ? `; PostgreSQL ${cluster.durability}` : ''}`);
+    console.log('| server | req/s | vs bare | p50 ms | p99 ms | p50 ms (1 conn) | p99 ms (1 conn) | non-2xx |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const t of targets) {
+      const xs = samples.get(t.name)!;
+      const m = (f: (s: Sample) => number) => median(xs.map(f));
+      console.log(`| ${t.label} | ${m((s) => s.rps).toFixed(1)} | ${(m((s) => s.rps) / bareRps).toFixed(2)} | ${m((s) => s.p50)} | ${m((s) => s.p99)} | ${m((s) => s.idleP50)} | ${m((s) => s.idleP99)} | ${xs.reduce((a, s) => a + s.failures, 0)} |`);
+    }
+  } finally {
+    bare?.child.kill('SIGTERM');
+    for (const x of deployments) await x.d.close();
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
