@@ -60,7 +60,7 @@ test('offline emergency access: request → reason → code read back → accept
 
   // The user page lists the workstation that holds alice's offline data.
   await openUser(page, 'alice');
-  await expect(page.getByRole('region', { name: 'Devices' })).toContainText(w.agent.device().deviceId);
+  await expect(page.getByRole('region', { name: 'Devices' })).toContainText(w.agent.device().deviceId ?? 'no device id');
 
   // The reveal is audited with its reason, never with the code.
   const reveals = (await w.h.http('GET', '/api/v1/admin/audit?type=offline.emergency-reveal')).body.events as { reason: string | null; subject: string | null }[];
