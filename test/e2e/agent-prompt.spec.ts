@@ -305,6 +305,20 @@ test("server restarted: 'sync now' empties the queue", async ({ page }) => {
   await shot(page, 'synced');
 });
 
+test('a multi-use temporary code from the helpdesk: accepted, and the prompt warns that it expires soon', async ({ page }) => {
+  const http = adminHttp(() => env.server, () => env.adminToken);
+  await expectOk('enable temporary codes', http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }));
+  const issued = await expectOk('issue', http('POST', '/api/v1/admin/users/alice/temporary-code', { expiresInMinutes: 90, multiUse: true }));
+  await openPrompt(page);
+  await signIn(page, 'alice', PIN, issued.code as string);
+  await expect(result(page)).toContainText('Signed in');
+  await expect(result(page)).toContainText(/Your temporary code expires soon: \d\d:\d\d \(in \d+ minutes\)/);
+  await expect(result(page)).toHaveAttribute('data-tone', 'warn');
+  await shot(page, 'temporary-code');
+  await page.getByRole('button', { name: 'Status' }).click();
+  await expect(page.locator('#status-users tr[data-username="alice"] td').nth(2)).toContainText(/\d\d:\d\d \(in \d+ minutes\)/);
+});
+
 test('accessibility: no serious or critical axe violations on the prompt, a result and the status view', async ({ page }) => {
   const serious = async () => (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
   await openPrompt(page);
