@@ -19,7 +19,7 @@ import {
 } from '../../src-shared/protocol/index.js';
 import { AgentConfigSchema, type AgentConfig, type AgentConfigInput } from './agent-config.js';
 import { deviceState, enroll, loadDeviceKeys, serverRefused, signedHeaders, type DeviceKeys, type DeviceState } from './device.js';
-import { verifyOffline, type ClockState, type OfflineResult } from './offline-verify.js';
+import { verifyOffline, type ClockState, type OfflineResult, type SealedVerifier } from './offline-verify.js';
 import { appendEvent } from './outbox.js';
 import { silentLogger, systemClock, type AgentLogger, type Clock, type HttpFetch, type Keychain, type MachineId } from './ports.js';
 import { ServerClient, type ServerAnswer } from './server-client.js';
@@ -294,8 +294,11 @@ export class AgentCore {
     }
     await store.commit(() => {
       store.deleteVerifiers(ref, 'temporary');
-      if (hash) store.putVerifier(ref, 'temporary', 0, { hash: hash.toString('base64url'), expiresAt: r.temporary!.expiresAt });
-      store.putUser(ref, { ...record, temporaryExpiresAt: hash ? r.temporary!.expiresAt : null });
+      if (hash) store.putVerifier(ref, 'temporary', 0, { hash: hash.toString('base64url'), expiresAt: r.temporary!.expiresAt, scrypt: record.offline.verifierScrypt } satisfies SealedVerifier);
+      // The verifier is bound to the PIN of this generation; a user known here only by temporary codes learns it now,
+      // so a later PIN change arrives as a reset. (A user with offline data has it from the bundle already.)
+      const pinGeneration = record.pinGeneration ?? r.pinGeneration ?? null;
+      store.putUser(ref, { ...record, pinGeneration, temporaryExpiresAt: hash ? r.temporary!.expiresAt : null });
     });
     hash?.fill(0);
   }

@@ -1,5 +1,6 @@
 import { isCrockford, normalizeCode, type CodeMethod, type Purpose } from '../../src-shared/codes.js';
 import { constantTimeEqual, wipe } from '../../src-shared/crypto/compare.js';
+import type { ScryptParams } from '../../src-shared/crypto/kdf.js';
 import type { ErrorCode } from '../../src-shared/errors.js';
 import type { AgentConfig } from './agent-config.js';
 import { appendEvent } from './outbox.js';
@@ -21,6 +22,8 @@ export interface OfflineDeps {
 export interface SealedVerifier {
   hash: string; // base64url
   expiresAt?: number | null;
+  /** The scrypt parameters it was built with: a later policy change must not void it by accident. */
+  scrypt?: ScryptParams;
 }
 
 export type OfflineResult =
@@ -35,6 +38,7 @@ interface Candidate {
   method: CodeMethod;
   expected: Buffer;
   usesPin: boolean;
+  scrypt: ScryptParams;
 }
 
 /** The device-wide clock bookkeeping: the wall-time high-water mark and when the server was last reached. */
@@ -86,10 +90,9 @@ export async function verifyOffline(
       await recordClockBack(deps, record.username, now, clk);
       return { ok: false, error: 'offline_refused', message: 'The computer\'s clock was set back; token codes work again after the next online sign-in.' };
     }
-    const scrypt = record.offline.verifierScrypt;
     const hashes = await Promise.all(
       candidates.map((c) =>
-        computeVerifier({ kind: c.kind, position: c.position, username: record.username, deviceId: deps.deviceId, code, ...(c.usesPin && pin ? { pin } : {}) }, scrypt),
+        computeVerifier({ kind: c.kind, position: c.position, username: record.username, deviceId: deps.deviceId, code, ...(c.usesPin && pin ? { pin } : {}) }, c.scrypt),
       ),
     );
     // Compare every candidate, even after a match, so the time taken says nothing about which one matched.
@@ -108,12 +111,14 @@ export async function verifyOffline(
 function gatherCandidates(store: AgentStore, ref: string, record: UserRecord, code: string, now: number, clockBack: boolean, slotsOnly: boolean): Candidate[] {
   const out: Candidate[] = [];
   const open = (kind: VerifierKind, position: number, sealed: Buffer) => store.unseal<SealedVerifier>(store.verifierAad(ref, kind, position), sealed);
+  const params = (v: SealedVerifier) => v.scrypt ?? record.offline.verifierScrypt;
   const tokenShaped = code.length === record.digits && /^[0-9]+$/.test(code);
   if (!slotsOnly && !clockBack && tokenShaped) {
     const w = Math.floor(now / 1000 / record.periodSeconds);
     const from = Math.max(w - 1, (record.burnedThrough ?? -1) + 1);
     for (const row of store.verifiers(ref, 'token', from, w + 1)) {
-      out.push({ kind: 'token', position: row.position, method: 'token', expected: Buffer.from(open('token', row.position, row.sealed).hash, 'base64url'), usesPin: true });
+      const v = open('token', row.position, row.sealed);
+      out.push({ kind: 'token', position: row.position, method: 'token', expected: Buffer.from(v.hash, 'base64url'), usesPin: true, scrypt: params(v) });
     }
   }
   if (code.length >= 8 && isCrockford(code)) {
@@ -121,12 +126,12 @@ function gatherCandidates(store: AgentStore, ref: string, record: UserRecord, co
     if (!slotsOnly && !clockBack) {
       for (const row of store.verifiers(ref, 'temporary')) {
         const v = open('temporary', row.position, row.sealed);
-        if (v.expiresAt && v.expiresAt > now) out.push({ kind: 'temporary', position: row.position, method: 'temporary', expected: Buffer.from(v.hash, 'base64url'), usesPin: true });
+        if (v.expiresAt && v.expiresAt > now) out.push({ kind: 'temporary', position: row.position, method: 'temporary', expected: Buffer.from(v.hash, 'base64url'), usesPin: true, scrypt: params(v) });
       }
     }
     for (const row of store.verifiers(ref, 'slot')) {
       const v = open('slot', row.position, row.sealed);
-      if (!v.expiresAt || v.expiresAt > now) out.push({ kind: 'slot', position: row.position, method: 'offline-emergency', expected: Buffer.from(v.hash, 'base64url'), usesPin: false });
+      if (!v.expiresAt || v.expiresAt > now) out.push({ kind: 'slot', position: row.position, method: 'offline-emergency', expected: Buffer.from(v.hash, 'base64url'), usesPin: false, scrypt: params(v) });
     }
   }
   return out;

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../src-shared/canonical.js';
 import { batchHead, signBatchHead, verifyServerMessage } from '../../src-shared/crypto/device-messages.js';
 import { keyFingerprint } from '../../src-shared/crypto/sign.js';
 import type { ErrorCode } from '../../src-shared/errors.js';
@@ -183,7 +184,11 @@ export class SyncEngine {
     });
   }
 
-  /** Applies the server's resets inside the caller's transaction; returns how many changed something. */
+  /**
+   * Applies the server's resets inside the caller's transaction; returns how many changed something. The server
+   * states what is true now (it sends the policy at every sync), so a reset that matches what the agent already
+   * holds changes nothing and records nothing.
+   */
   private applyResets(resets: readonly Reset[]): number {
     const store = this.store;
     const now = this.core.clock.now();
@@ -199,31 +204,36 @@ export class SyncEngine {
       };
       switch (reset.kind) {
         case 'temporary-revoked':
-          store.deleteVerifiers(ref, 'temporary');
+          if (store.deleteVerifiers(ref, 'temporary') === 0 && record.temporaryExpiresAt === null) continue;
           store.putUser(ref, { ...record, temporaryExpiresAt: null });
           break;
         case 'token-changed':
+          if (record.tokenGeneration === reset.tokenGeneration) continue;
           this.core.cancelBuild(ref);
-          store.deleteVerifiers(ref, 'token');
+          if (store.deleteVerifiers(ref, 'token') > 0) appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'token-changed' });
           store.putUser(ref, { ...record, tokenGeneration: reset.tokenGeneration, windowsUntil: null });
-          appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'token-changed' });
           break;
-        case 'pin-changed':
+        case 'pin-changed': {
+          if (record.pinGeneration === reset.pinGeneration) continue;
           // Every PIN-bound verifier is void; slots (hashed without the PIN) stay.
           this.core.cancelBuild(ref);
-          store.deleteVerifiers(ref, 'token');
-          store.deleteVerifiers(ref, 'temporary');
+          const dropped = store.deleteVerifiers(ref, 'token') + store.deleteVerifiers(ref, 'temporary');
+          if (dropped > 0) appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'pin-changed' });
           store.putUser(ref, { ...record, pinGeneration: reset.pinGeneration, windowsUntil: null, temporaryExpiresAt: null });
-          appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'pin-changed' });
           break;
+        }
         case 'user-disabled':
           wipeUser('user-disabled');
           break;
-        case 'slots-retired':
-          for (const slot of reset.slots) store.deleteVerifier(ref, 'slot', slot);
+        case 'slots-retired': {
+          let retired = 0;
+          for (const slot of reset.slots) retired += store.deleteVerifier(ref, 'slot', slot);
+          if (retired === 0) continue;
           break;
+        }
         case 'policy':
           if (!reset.offline.allowed) wipeUser('offline-disabled');
+          else if (canonicalJson(reset.offline) === canonicalJson(record.offline)) continue;
           else store.putUser(ref, { ...record, offline: reset.offline });
           break;
       }

@@ -4,6 +4,7 @@ import type { AgentLogger } from './ports.js';
 import type { AgentStore } from './store/store.js';
 import { UserRecordSchema } from './user-record.js';
 import { computeVerifier } from './verifier-hash.js';
+import type { SealedVerifier } from './offline-verify.js';
 
 /** How many verifiers are hashed (in libuv's thread pool) and then written in one transaction. */
 const CHUNK = 32;
@@ -110,7 +111,7 @@ export class VerifierBuilder {
         const floor = record.burnedThrough ?? -1;
         chunk.forEach((it, k) => {
           if (it.kind === 'token' && it.position <= floor) return;
-          this.store.putVerifier(job.ref, it.kind, it.position, { hash: hashes[k]!.toString('base64url'), ...(it.expiresAt ? { expiresAt: it.expiresAt } : {}) });
+          this.store.putVerifier(job.ref, it.kind, it.position, { hash: hashes[k]!.toString('base64url'), scrypt: job.scrypt, ...(it.expiresAt ? { expiresAt: it.expiresAt } : {}) } satisfies SealedVerifier);
         });
         return true;
       }, { bump: false }); // adding verifiers un-burns nothing, so a rollback of it is harmless

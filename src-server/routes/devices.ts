@@ -99,6 +99,7 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         method: r.method,
         purpose: body.purpose,
         ...(r.temporary ? { temporary: r.temporary } : {}),
+        pinGeneration: Number(r.user.pin_generation),
         deviceStatus,
         serverTime: ctx.clock.now(),
       } as const);

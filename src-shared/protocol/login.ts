@@ -40,6 +40,8 @@ export const LoginResultSchema = z.strictObject({
   purpose: z.enum(PURPOSES),
   /** Present after a temporary code: a multi-use one may be cached as a PIN-bound verifier until expiresAt. */
   temporary: z.strictObject({ multiUse: z.boolean(), expiresAt: EpochMsSchema }).optional(),
+  /** The user's PIN generation now: the agent records it with a cached temporary-code verifier (PIN-bound). */
+  pinGeneration: z.number().int().nonnegative().optional(),
   deviceStatus: z.enum(['pending', 'approved']),
   serverTime: EpochMsSchema,
 });

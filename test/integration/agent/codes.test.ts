@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loginAdmin, TEST_ADMIN_PASSWORD } from '../../helpers/admin.js';
+import { createUser, loginAdmin, TEST_ADMIN_PASSWORD } from '../../helpers/admin.js';
 import { approve, PIN, tokenLogin, tokenVerifiers, world, type World } from './harness.js';
 
 let w: World;
@@ -16,8 +16,8 @@ async function withOfflineData(): Promise<World> {
   return made;
 }
 
-async function issueTemporary(multiUse: boolean, expiresInMinutes: number): Promise<string> {
-  const res = await w.h.http('POST', '/api/v1/admin/users/alice/temporary-code', { expiresInMinutes, multiUse });
+async function issueTemporary(multiUse: boolean, expiresInMinutes: number, username = 'alice'): Promise<string> {
+  const res = await w.h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, { expiresInMinutes, multiUse });
   expect(res.status).toBe(201);
   return res.body.code as string;
 }
@@ -70,5 +70,27 @@ describe('temporary codes and PIN changes, agent against a real server', () => {
     expect(await login(w.code())).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
     // Even the new PIN finds nothing to match; this third consecutive offline failure also starts a lock.
     expect(await login(w.code(), '135791')).toMatchObject({ ok: false, mode: 'offline', error: 'locked' });
+  });
+
+  it('a user without a token (contractor) keeps a cached temporary code across syncs until the PIN changes', async () => {
+    w = await world();
+    await tokenLogin(w); // enrolls the device
+    await approve(w);
+    await createUser(w.h, 'carol', { pin: '864200' });
+    const temp = await issueTemporary(true, 240, 'carol');
+    const carol = (code: string, pin = '864200') => w.agent.login({ username: 'carol', pin, code, purpose: 'logon' });
+    expect(await carol(temp)).toMatchObject({ ok: true, mode: 'online', method: 'temporary' });
+    const first = await w.agent.runSync();
+    expect(first).toMatchObject({ ok: true });
+    expect(await w.agent.runSync()).toMatchObject({ ok: true, resetsApplied: 0 }); // nothing left to change
+    await w.relay.down();
+    expect(await carol(temp)).toMatchObject({ ok: true, mode: 'offline', method: 'temporary' });
+
+    await w.relay.up();
+    expect((await w.h.http('PUT', '/api/v1/admin/users/carol/pin', { pin: '975310' })).status).toBeLessThan(300);
+    expect(await w.agent.runSync()).toMatchObject({ ok: true });
+    await w.relay.down();
+    expect(await carol(temp)).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
+    expect(await carol(temp, '975310')).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
   });
 });
