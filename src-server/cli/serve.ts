@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApp } from '../app.js';
 import { openContext } from '../bootstrap.js';
 import { systemClock } from '../clock.js';
+import type { ServerContext } from '../context.js';
 import type { Logger } from '../logger.js';
 import { startRadiusServer, type RadiusServer } from '../radius/server.js';
 import { ensureBootstrapAdmin } from '../services/admins.js';
@@ -27,8 +28,19 @@ export async function serve(cli: Cli, env: ServeEnv, log: Logger, out: { tty: bo
   const databaseUrl = cli.database;
   mkdirSync(cli.dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = databaseUrl ? () => undefined : acquireServerLock(cli.dataDir);
-  const ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(databaseUrl ? { databaseUrl } : {}) });
+  let ctx: ServerContext | undefined;
+  try {
+    ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(databaseUrl ? { databaseUrl } : {}) });
+    return await start(cli, env, log, out, ctx, releaseLock);
+  } catch (err) {
+    // A missing key file, a port in use, an unreadable certificate: leave nothing open behind the error.
+    await ctx?.db.close().catch(() => undefined);
+    releaseLock();
+    throw err;
+  }
+}
 
+async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; write: (s: string) => void }, ctx: ServerContext, releaseLock: () => void): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
   const made = await ensureBootstrapAdmin(ctx, {
     ...(env.LIFELINE_ADMIN_PASSWORD ? { password: env.LIFELINE_ADMIN_PASSWORD } : {}),
     ...(env.LIFELINE_ADMIN_TOTP_SECRET ? { totpSecret: env.LIFELINE_ADMIN_TOTP_SECRET } : {}),
@@ -51,7 +63,13 @@ export async function serve(cli: Cli, env: ServeEnv, log: Logger, out: { tty: bo
   const shownHost = cli.host.includes(':') ? `[${cli.host}]` : cli.host;
   const url = `${https ? 'https' : 'http'}://${shownHost}:${port}`;
 
-  const radius: RadiusServer | undefined = cli.radiusPort !== undefined ? await startRadiusServer(ctx, { host: cli.host, port: cli.radiusPort }) : undefined;
+  let radius: RadiusServer | undefined;
+  try {
+    radius = cli.radiusPort !== undefined ? await startRadiusServer(ctx, { host: cli.host, port: cli.radiusPort }) : undefined;
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   await writeCheckpoint(ctx);
   const checkpoints = startCheckpointTimer(ctx, CHECKPOINT_EVERY_MS);
   const mail = env.LIFELINE_SMTP_URL ? startNotificationDelivery(ctx, { smtpUrl: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' }) : undefined;

@@ -46,7 +46,8 @@ export async function createAdmin(ctx: ServerContext, a: NewAdmin): Promise<{ id
   const username = normalizeUsername(a.username);
   if (a.password.length < ADMIN_PASSWORD_MIN) throw new LifelineError('validation_failed', `An admin password has at least ${ADMIN_PASSWORD_MIN} characters.`, 400);
   const totpSecret = a.totpSecret ?? newTotpSecret();
-  if (!/^[A-Z2-7]{16,}=*$/.test(totpSecret)) throw new LifelineError('validation_failed', 'The TOTP secret must be base32 of at least 80 bits.', 400);
+  // otplib refuses secrets under 128 bits (RFC 4226 §4), so a shorter one would lock the admin out for good.
+  if (!/^[A-Z2-7]{26,}=*$/.test(totpSecret)) throw new LifelineError('validation_failed', 'The TOTP secret must be base32 of at least 128 bits (26 characters).', 400);
   const passwordHash = await hashPassword(ctx, a.password);
   const now = ctx.clock.now();
   const id = await ctx.db.tx(async (q) => {
