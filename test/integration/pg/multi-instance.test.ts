@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { normalizeCode } from '../../../src-shared/codes.js';
+import { hashCode } from '../../../src-server/services/code-hash.js';
 import { describePg } from '../../helpers/engines.js';
 import { TestDevice } from '../devices/test-device.js';
 import { PIN, startDeployment, type Deployment } from './deployment.js';
@@ -60,6 +62,42 @@ describePg('two instances on one PostgreSQL', () => {
     expect(right.body.error).toBe('locked');
     const other = await d.verifyOn(0, { username, code: d.tokenCode(totpSecret), pin: PIN, purpose: 'logon' });
     expect(other.status).toBe(423);
+  });
+
+  it('lets exactly one of 60 racing verifications of one emergency code succeed', async () => {
+    const { username } = await d.userWithToken('race-emergency');
+    const set = await d.admin.http('POST', `/api/v1/admin/users/${username}/emergency-codes`, { count: 3 });
+    expect(set.status).toBe(201);
+    const code = set.body.codes[0] as string;
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => d.verifyOn(i, { username, code, pin: PIN, purpose: 'logon' })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    const used = await d.first.ctx.db.get<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM emergency_codes c JOIN emergency_sets s ON s.id = c.set_id JOIN users u ON u.id = s.user_id WHERE u.username = ? AND c.used_at IS NOT NULL',
+      [username],
+    );
+    expect(used).toEqual({ n: 1 });
+  });
+
+  it('keeps the 6-per-hour limit and one active code per user when issues race on both instances', async () => {
+    const { username } = await d.userWithToken('race-issue');
+    const issue = (i: number) =>
+      fetch(`${d.instances[i % 2]!.url}/api/v1/admin/users/${username}/temporary-code`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.admin.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ expiresInMinutes: 60, multiUse: true }),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const results = await Promise.all(Array.from({ length: 14 }, (_, i) => issue(i)));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(6);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(8);
+    const active = await d.first.ctx.db.all<{ code_hash: Buffer; code_salt: Buffer }>(
+      'SELECT t.code_hash, u.code_salt FROM temporary_codes t JOIN users u ON u.id = t.user_id WHERE u.username = ? AND t.revoked_at IS NULL AND t.used_at IS NULL',
+      [username],
+    );
+    expect(active).toHaveLength(1);
+    // It is the code one of the successful issues returned (each issue replaced the one before it).
+    const issued = results.filter((r) => r.status === 201).map((r) => normalizeCode(r.body.code as string));
+    const hashes = await Promise.all(issued.map((c) => hashCode(d.first.ctx, active[0]!.code_salt, c)));
+    expect(hashes.filter((h) => h.equals(active[0]!.code_hash))).toHaveLength(1);
   });
 
   it(`keeps one audit chain after ${MIXED_OPS} mixed operations spread over both instances`, { timeout: 600_000 }, async () => {
