@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Every error that crosses a boundary (HTTP, IPC, CLI) carries one of these stable codes and a human message.

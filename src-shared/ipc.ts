@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CODE_METHODS, PURPOSES } from './codes.js';
 import { ErrorCodeSchema, LifelineError, type ErrorCode } from './errors.js';
 
