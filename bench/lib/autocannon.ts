@@ -16,6 +16,8 @@ export interface AutocannonOptions {
   url: string;
   connections: number;
   duration: number;
+  /** Requests per second over all connections (an offered load below capacity, for latency without queueing). */
+  overallRate?: number;
   method?: string;
   headers?: Record<string, string>;
   requests?: AutocannonRequest[];
