@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { startRadiusServer, type RadiusServer } from '../radius/server.js';
 import { ensureBootstrapAdmin } from '../services/admins.js';
 import { startCheckpointTimer, writeCheckpoint } from '../services/audit-checkpoint.js';
+import { startHousekeeping } from '../services/housekeeping.js';
 import { startNotificationDelivery } from '../services/notifier.js';
 import type { Cli } from './args.js';
 import { revealInitialAdmin } from './first-start.js';
@@ -72,6 +73,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
   }
   await writeCheckpoint(ctx);
   const checkpoints = startCheckpointTimer(ctx, CHECKPOINT_EVERY_MS);
+  const housekeeping = startHousekeeping(ctx);
   const mail = env.LIFELINE_SMTP_URL ? startNotificationDelivery(ctx, { smtpUrl: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' }) : undefined;
 
   log.info({ component: 'server', url, console: `${url}/console`, api: `${url}/api/v1/openapi.json`, radiusPort: radius?.port ?? null }, 'Lifeline server listening');
@@ -82,6 +84,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
     (closing ??= (async () => {
       log.info({ component: 'server', signal }, 'shutting down');
       checkpoints.stop();
+      housekeeping.stop();
       mail?.stop();
       await radius?.close();
       await app.close();

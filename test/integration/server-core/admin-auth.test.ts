@@ -106,6 +106,21 @@ describe('admin sign-in', () => {
     expect((await h.http('GET', '/api/v1/admin/sessions/current', undefined, token)).status).toBe(401);
   });
 
+  it('a bearer session ends 8 hours after sign-in however busy it is; expired sessions are pruned a day later', async () => {
+    const { SESSION_ABSOLUTE_MS } = await import('../../../src-server/services/sessions.js');
+    const { pruneExpired } = await import('../../../src-server/services/housekeeping.js');
+    const start = server.clock.now();
+    while (server.clock.now() + 20 * 60 * 1000 < start + SESSION_ABSOLUTE_MS) {
+      server.clock.advance(20 * 60 * 1000);
+      expect((await h.http('GET', '/api/v1/admin/sessions/current')).status).toBe(200);
+    }
+    server.clock.set(start + SESSION_ABSOLUTE_MS);
+    expect((await h.http('GET', '/api/v1/admin/sessions/current')).status).toBe(401);
+    expect((await pruneExpired(server.ctx)).sessions).toBe(0);
+    server.clock.advance(24 * 60 * 60 * 1000 + 1);
+    expect((await pruneExpired(server.ctx)).sessions).toBe(1);
+  });
+
   it('a helpdesk admin gets 403 on settings and cannot issue what it does not hold', async () => {
     const helpdesk = await createAdminAndLogin(h, 'hd1', ['helpdesk']);
     const get = await h.http('GET', '/api/v1/admin/settings', undefined, helpdesk.token);
