@@ -149,7 +149,7 @@ export class AgentCore {
     this.keys ??= await loadDeviceKeys(this.keychainPort, !current.deviceId);
     if (!this.keys) throw new LifelineError('store_tampered', 'The device keys are missing from the keychain beside an enrolled store.', 409);
     if (current.deviceId) return current;
-    const result = await enroll({ config: this.config, client: this.client, keys: this.keys!, machineIdHash: this.machineIdHash, timeoutMs });
+    const result = await enroll({ config: this.config, client: this.client, keys: this.keys, machineIdHash: this.machineIdHash, timeoutMs });
     if (!result.reachable) {
       this.noteUnreachable();
       return null;
