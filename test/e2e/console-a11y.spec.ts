@@ -29,6 +29,17 @@ test.beforeEach(async () => {
   await freshApiSession(env);
 });
 
+/** Anything the browser refused under the page's CSP (an inline style or script would show up here). */
+const cspViolations: string[] = [];
+test.beforeEach(async ({ page }) => {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content.Security.Policy/i.test(msg.text())) cspViolations.push(msg.text());
+  });
+});
+test.afterEach(() => {
+  expect(cspViolations).toEqual([]);
+});
+
 async function scan(page: Page, what: string, shot?: string): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');

@@ -145,7 +145,7 @@ test('step-up: after 15 minutes the console asks for a fresh code and then finis
   expect(await verify(env, key, { username: 'frank', code, pin: PIN })).toMatchObject({ status: 200 });
 });
 
-test('emergency code set: generated, printable, each code works once with the PIN', async ({ page }) => {
+test('emergency code set: generated, printable, each code works once with the PIN, voided from the console', async ({ page }) => {
   await createUser(env.h, 'gina', { pin: PIN });
   await signIn(page, env);
   await openUser(page, 'gina');
@@ -159,4 +159,13 @@ test('emergency code set: generated, printable, each code works once with the PI
   await expect(page.getByRole('region', { name: 'Emergency code sets' })).toContainText('4 of 4 codes unused');
   expect(await verify(env, key, { username: 'gina', code: codes[0]!, pin: PIN })).toMatchObject({ status: 200, body: { method: 'emergency' } });
   expect(await verify(env, key, { username: 'gina', code: codes[0]!, pin: PIN })).toMatchObject({ status: 401 });
+  // Voided from the console, the unused rest stop working.
+  await page.reload();
+  await signIn(page, env);
+  await openUser(page, 'gina');
+  await expect(page.getByRole('region', { name: 'Emergency code sets' })).toContainText('3 of 4 codes unused');
+  await page.getByRole('button', { name: 'Void codes' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Void codes' }).click();
+  await expect(page.getByRole('button', { name: 'Void codes' })).toHaveCount(0);
+  expect(await verify(env, key, { username: 'gina', code: codes[1]!, pin: PIN })).toMatchObject({ status: 401 });
 });

@@ -1,3 +1,4 @@
+import { AxeBuilder } from '@axe-core/playwright';
 import { expect, test } from '@playwright/test';
 import { approve, slotVerifiers, tokenLogin, world, type World } from '../integration/agent/harness.js';
 import { openUser, signIn } from './console-support.js';
@@ -48,7 +49,10 @@ test('offline emergency access: request → reason → code read back → accept
   const dialog = page.getByRole('dialog', { name: 'Offline emergency code for alice' });
   await expect(dialog).toContainText(`device ${w.agent.device().deviceId}`);
   await expect(dialog.locator('.code')).toBeHidden();
+  const serious = async () => (await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
+  expect(await serious()).toEqual([]);
   await dialog.getByRole('button', { name: 'The caller is alice: show the code' }).click();
+  expect(await serious()).toEqual([]);
   const code = (await dialog.locator('.code').textContent())!.trim();
   await expect(dialog).toContainText('It works once, only for alice on this workstation.');
   await dialog.getByRole('button', { name: 'Done' }).click();

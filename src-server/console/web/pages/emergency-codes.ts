@@ -1,6 +1,6 @@
 import { api, enc } from '../api.js';
-import { errorSlot, messageOf, modal } from '../dialogs.js';
-import { field, h, longDate, shortDate } from '../dom.js';
+import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
+import { announce, field, h, longDate, shortDate } from '../dom.js';
 import { can } from '../session.js';
 import type { UserPageContext } from './user.js';
 
@@ -27,6 +27,20 @@ export function emergencySection(ctx: UserPageContext): HTMLElement | null {
         '.'),
     );
   if (behaviour) s.append(h('p', { class: 'hint' }, `Under this user's policy, while a set is valid ${behaviour}. A new set replaces the current one.`));
+  if (live && !live.expired && live.unused > 0 && can(me, 'codes.revoke')) {
+    s.append(h('div', { class: 'actions' }, h('button', {
+      type: 'button',
+      class: 'danger',
+      onclick: () => {
+        void confirmDialog(`Void the emergency codes of ${user.username}?`, ['Every unused code of the set stops working at once.'], 'Void codes', true).then((ok) => {
+          if (!ok) return;
+          api('DELETE', `/api/v1/admin/users/${enc(user.username)}/emergency-codes`)
+            .then(() => ctx.reload(`The emergency codes of ${user.username} are void.`))
+            .catch((err: unknown) => announce(messageOf(err), 'error'));
+        });
+      },
+    }, 'Void codes')));
+  }
   if (!can(me, 'codes.issue') || user.status !== 'active') return s;
   const count = h('input', { type: 'number', name: 'count', min: 1, max: opts.maxCount, value: Math.min(5, opts.maxCount), required: true, class: 'short' });
   const hours = h('input', { type: 'number', name: 'expiresInHours', min: 1, value: opts.defaultExpiresInHours ?? '', class: 'short' });

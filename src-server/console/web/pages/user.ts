@@ -49,7 +49,9 @@ export async function renderUser(ctx: PageContext, username: string): Promise<vo
   const tempSection = temporaryCodeSection(uctx);
   if (tempSection) ctx.main.append(tempSection);
   ctx.main.append(tokenSection(uctx));
-  if (can(ctx.me, 'users.manage')) ctx.main.append(pinSection(uctx), accountSection(uctx));
+  // PINs go with tokens (PUT …/pin needs tokens.manage); status and policy with users.manage.
+  if (can(ctx.me, 'tokens.manage')) ctx.main.append(pinSection(uctx));
+  if (can(ctx.me, 'users.manage')) ctx.main.append(accountSection(uctx));
   const emergency = emergencySection(uctx);
   if (emergency) ctx.main.append(emergency);
   ctx.main.append(await devicesSection(uctx));
