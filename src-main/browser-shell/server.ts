@@ -52,12 +52,11 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-function holds(set: Map<string, number>, value: string, now: number): boolean {
+/** Compares against every stored digest (no early exit), so timing says nothing about which one matched. */
+function holds(digests: Iterable<string>, value: string): boolean {
   const wanted = digest(value);
   let found = false;
-  for (const [stored, expiresAt] of set) {
-    if (expiresAt > now && timingSafeEqual(Buffer.from(stored, 'hex'), wanted)) found = true;
-  }
+  for (const stored of digests) found = timingSafeEqual(Buffer.from(stored, 'hex'), wanted) || found;
   return found;
 }
 
@@ -100,7 +99,7 @@ async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknow
 export async function startBrowserShell(options: BrowserShellOptions): Promise<BrowserShell> {
   const ttl = options.launchTokenTtlMs ?? 10 * 60_000;
   const launchTokens = new Map<string, number>(); // sha256 hex → expiry
-  const sessions = new Map<string, number>(); // sha256 hex → expiry (the life of this process)
+  const sessions = new Set<string>(); // sha256 hex; a session lives as long as this process
   let origin = '';
   let hostHeader = '';
 
@@ -130,7 +129,7 @@ export async function startBrowserShell(options: BrowserShellOptions): Promise<B
     const match = /^\/ipc\/([a-z:-]{1,64})$/.exec(url.pathname);
     if (!match) return refuse(res, 404, ipcFailure('not_found', 'No such resource.'));
     const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
-    if (!session || !holds(sessions, session, Date.now())) return refuse(res, 401, ipcFailure('unauthorized', 'Open the agent with the link it printed at launch.'));
+    if (!session || !holds(sessions, session)) return refuse(res, 401, ipcFailure('unauthorized', 'Open the agent with the link it printed at launch.'));
     const body = await readJson(req);
     if (!body.ok) return refuse(res, body.status, body.failure);
     send(res, 200, await dispatchIpc(options.api, match[1]!, body.value));
@@ -149,12 +148,13 @@ export async function startBrowserShell(options: BrowserShellOptions): Promise<B
     if (!body.ok) return refuse(res, body.status, body.failure);
     const token = (body.value as { token?: unknown } | null)?.token;
     const now = Date.now();
-    if (typeof token !== 'string' || token.length > 128 || !holds(launchTokens, token, now)) {
+    for (const [stored, expiresAt] of launchTokens) if (expiresAt <= now) launchTokens.delete(stored);
+    if (typeof token !== 'string' || token.length > 128 || !holds(launchTokens.keys(), token)) {
       return refuse(res, 401, ipcFailure('unauthorized', 'This launch link was already used or has expired; ask for a new one.'));
     }
     launchTokens.delete(digest(token).toString('hex')); // exchanged once
     const sessionId = randomBytes(32).toString('base64url');
-    sessions.set(digest(sessionId).toString('hex'), Number.MAX_SAFE_INTEGER);
+    sessions.add(digest(sessionId).toString('hex'));
     send(res, 200, { ok: true }, { 'set-cookie': `${SESSION_COOKIE}=${sessionId}; HttpOnly; SameSite=Strict; Path=/` });
   }
 

@@ -87,6 +87,22 @@ describe('browser shell', () => {
     expect((await exchange(token)).status).toBe(200); // the refused attempt did not burn it
   });
 
+  it('refuses a launch token past its lifetime', async () => {
+    const shortLived = await startBrowserShell({ api, rendererDir: path.resolve('src-renderer'), launchTokenTtlMs: 1 });
+    try {
+      const token = new URL(shortLived.newLaunchUrl()).hash.replace('#launch=', '');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const res = await send(`${shortLived.origin}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: shortLived.origin },
+        body: JSON.stringify({ token }),
+      });
+      expect(res.status).toBe(401);
+    } finally {
+      await shortLived.close();
+    }
+  });
+
   it('answers a request with the cookie from its own origin', async () => {
     reached.length = 0;
     const res = await ipc('agent:config', { cookie, origin: shell.origin });
