@@ -1,6 +1,7 @@
 import { createLogger } from './logger.js';
 import { parseCli, USAGE, UsageError, type Cli } from './cli/args.js';
 import { adminCreateCommand, auditVerifyCommand, backupCommand, initCommand, restoreCommand } from './cli/commands.js';
+import { migrateDataCommand } from './cli/migrate-data.js';
 import { serve } from './cli/serve.js';
 
 /**
@@ -36,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return backupCommand({ ...cli, command: c }, out);
     case 'restore':
       return restoreCommand({ ...cli, command: c }, Date.now(), out);
+    case 'migrate-data':
+      return migrateDataCommand({ from: c.from, to: c.to, log: commandLog() }, out);
     case 'serve': {
       const log = createLogger({ level: process.env.LIFELINE_LOG_LEVEL ?? 'info' });
       const { shutdown } = await serve(cli, process.env, log, { tty: Boolean(process.stdout.isTTY), write: out });

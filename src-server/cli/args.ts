@@ -15,6 +15,8 @@ Commands:
   audit verify                check the audit hash chain and the signed checkpoints
   backup <file>               online backup of the SQLite database (the key file is NOT included)
   restore <file>              replace the SQLite database with a backup (refused while a server runs)
+  migrate-data --from DIR --to URL
+                              copy the embedded deployment in DIR into an empty PostgreSQL database, then check it
 
 Options:
   --port P          HTTP port (default 8480; 0 picks a free one)
@@ -39,6 +41,8 @@ const OptionsSchema = z
     'radius-port': Port.optional(),
     database: z.string().min(1).optional(),
     role: z.array(z.string().min(1).max(64)).optional(),
+    from: z.string().min(1).optional(),
+    to: z.string().min(1).optional(),
     help: z.boolean().optional(),
   })
   .refine((o) => (o['tls-cert'] === undefined) === (o['tls-key'] === undefined), { message: '--tls-cert and --tls-key go together' });
@@ -50,7 +54,8 @@ export type Command =
   | { kind: 'admin-create'; username: string; roles: string[] }
   | { kind: 'audit-verify' }
   | { kind: 'backup'; file: string }
-  | { kind: 'restore'; file: string };
+  | { kind: 'restore'; file: string }
+  | { kind: 'migrate-data'; from: string; to: string };
 
 export interface Cli {
   command: Command;
@@ -80,6 +85,8 @@ export function parseCli(argv: string[]): Cli {
         'radius-port': { type: 'string' },
         database: { type: 'string' },
         role: { type: 'string', multiple: true },
+        from: { type: 'string' },
+        to: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -92,8 +99,9 @@ export function parseCli(argv: string[]): Cli {
   }
   const o = result.data;
   const p = parsed.positionals;
-  const command = o.help ? ({ kind: 'help' } as const) : toCommand(p, o.role ?? []);
+  const command = o.help ? ({ kind: 'help' } as const) : toCommand(p, o.role ?? [], o);
   if (command.kind !== 'admin-create' && o.role) throw new UsageError('--role only goes with "admin create"');
+  if (command.kind !== 'migrate-data' && (o.from || o.to)) throw new UsageError('--from and --to only go with "migrate-data"');
   return {
     command,
     port: o.port,
@@ -105,7 +113,7 @@ export function parseCli(argv: string[]): Cli {
   };
 }
 
-function toCommand(p: string[], roles: string[]): Command {
+function toCommand(p: string[], roles: string[], transfer: { from?: string; to?: string }): Command {
   const [a, b, c, ...rest] = p;
   const none = (n: number) => {
     if (p.length > n) throw new UsageError(`unexpected argument: ${p[n]}`);
@@ -129,6 +137,10 @@ function toCommand(p: string[], roles: string[]): Command {
       if (!b) throw new UsageError(`usage: ${a} <file>`);
       none(2);
       return { kind: a, file: b };
+    case 'migrate-data':
+      none(1);
+      if (!transfer.from || !transfer.to) throw new UsageError('usage: migrate-data --from DIR --to postgres://…');
+      return { kind: 'migrate-data', from: transfer.from, to: transfer.to };
     default:
       throw new UsageError(`unknown command: ${a}`);
   }

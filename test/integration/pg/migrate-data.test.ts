@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { migrateData, migrateDataCommand } from '../../../src-server/cli/migrate-data.js';
 import { PgDb } from '../../../src-server/db/postgres.js';
 import { createLogger } from '../../../src-server/logger.js';
@@ -89,3 +90,18 @@ function httpTo(base: string): Http {
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   };
 }
+
+describe('lifeline-server migrate-data on the command line', () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src-server/main.ts', ...args], { cwd: path.resolve(import.meta.dirname, '../../..'), encoding: 'utf8' });
+
+  it('needs both --from and --to, and says what is missing in the source folder', () => {
+    const usage = run(['migrate-data', '--from', '/nonexistent']);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('usage: migrate-data --from DIR --to postgres://');
+    const missing = run(['migrate-data', '--from', '/nonexistent-lifeline-dir', '--to', 'postgres://u:pw@127.0.0.1:1/db']);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no embedded database at /nonexistent-lifeline-dir/lifeline.sqlite');
+    expect(run(['--from', '/x']).status).toBe(2); // --from/--to belong to migrate-data only
+  });
+});
