@@ -130,11 +130,16 @@ export function mountPrompt(api: RendererApi, clock: AgentClock, osUsername: str
     });
   });
 
-  emergencyCancel.addEventListener('click', () => {
+  const closeEmergency = (): void => {
     emergency.hidden = true;
     form.hidden = false;
     show(null);
     code.focus();
+  };
+  emergencyCancel.addEventListener('click', closeEmergency);
+  // Keyboard-first: Escape leaves the helpdesk panel as the Back button does.
+  emergency.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') closeEmergency();
   });
 
   emergencyForm.addEventListener('submit', (event) => {
