@@ -42,4 +42,17 @@ describe('agent against a real server: enrollment, offline data, offline login, 
     // Burned centrally: the same window is now refused online too.
     expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: false, mode: 'online', error: 'invalid_code' });
   });
+
+  it('passes the server\'s online lockout through as data, with the time to wait', async () => {
+    w = await world();
+    await tokenLogin(w);
+    w.nextStep();
+    const wrong = w.code() === '000000' ? '111111' : '000000';
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await w.agent.login({ username: 'alice', pin: PIN, code: wrong, purpose: 'logon' }));
+    expect(answers[0]).toMatchObject({ ok: false, mode: 'online', error: 'invalid_code' });
+    const locked = await w.agent.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' });
+    expect(locked).toMatchObject({ ok: false, mode: 'online', error: 'locked' });
+    expect(!locked.ok && locked.retryAfterSeconds).toBeGreaterThan(0);
+  });
 });

@@ -5,7 +5,8 @@ import { KEYCHAIN, STORE_FILE, AgentStore } from '../../../src-main/core/store/s
 import { probeSecretService } from '../../../src-main/core/keychain.js';
 import { LifelineError } from '../../../src-shared/errors.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { machine, testKeychain } from '../../integration/agent/support.js';
+import { machine, startAgent, testKeychain } from '../../integration/agent/support.js';
+import { AgentService } from '../../../src-main/core/agent-service.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const cleanups: (() => void)[] = [];
@@ -117,6 +118,12 @@ describe('agent store (real gnome-keyring, real SQLite)', () => {
       const err = await expectCode(openStore(d), 'keychain_unavailable');
       expect(err.message).toMatch(/never keeps its key on disk/);
       expect(existsSync(path.join(d, STORE_FILE))).toBe(false);
+      // The agent still starts, says why offline mode is off, and answers logins with that reason as data.
+      const core = await startAgent(d, testKeychain());
+      const status = await new AgentService(core).status();
+      expect(status).toMatchObject({ ok: true, offline: { available: false, reason: 'keychain_unavailable' } });
+      expect(await core.login({ username: 'alice', pin: '246810', code: '123456', purpose: 'logon' })).toMatchObject({ ok: false, error: 'keychain_unavailable' });
+      await core.close();
     } finally {
       process.env.DBUS_SESSION_BUS_ADDRESS = saved;
     }
