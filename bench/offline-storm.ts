@@ -254,6 +254,7 @@ async function check(d: Deployment, agents: StormAgent[], users: StormUser[], ou
   if (loginRows !== agents.length) problems.push(`${loginRows} successful device logins audited, expected ${agents.length}`);
   if (uploaded.size !== agents.length * EVENTS) problems.push(`${uploaded.size} events acknowledged, expected ${agents.length * EVENTS}`);
   for (const [what, n] of failures) problems.push(`${n}x ${what}`);
+  for (const line of d.takeServerErrors()) problems.push(`server log: ${line}`);
 
   const loginMs = outcomes.flatMap((o) => (o.loginMs !== undefined ? [o.loginMs] : [])).sort((x, y) => x - y);
   const syncMs = outcomes.flatMap((o) => (o.syncMs !== undefined ? [o.syncMs] : [])).sort((x, y) => x - y);
@@ -315,9 +316,13 @@ async function main(): Promise<void> {
           for (const p of x.problems) process.stderr.write(`    PROBLEM: ${p}\n`);
           if (x.problems.length) failed = true;
         }
+        const chain = await d.verifyAuditChain();
+        for (const p of chain) process.stderr.write(`  PROBLEM: ${p}\n`);
+        if (chain.length) failed = true;
+        else process.stderr.write('  audit chain verified\n');
         const m = (f: (r: RunResult) => number) => median(results.map(f));
         lines.push(
-          `| ${d.label} | ${fmt(m((r) => r.totalMs / 1000), 1)} | ${fmt(m((r) => r.loginsPerS), 1)} | ${fmt(m((r) => r.syncsPerS), 1)} | ${fmt(m((r) => r.loginP50))} / ${fmt(m((r) => r.loginP99))} | ${fmt(m((r) => r.syncP50))} / ${fmt(m((r) => r.syncP99))} | ${results.reduce((a, r) => a + r.errors, 0)} | ${results.reduce((a, r) => a + r.problems.length, 0)} |`,
+          `| ${d.label} | ${fmt(m((r) => r.totalMs / 1000), 1)} | ${fmt(m((r) => r.loginsPerS), 1)} | ${fmt(m((r) => r.syncsPerS), 1)} | ${fmt(m((r) => r.loginP50))} / ${fmt(m((r) => r.loginP99))} | ${fmt(m((r) => r.syncP50))} / ${fmt(m((r) => r.syncP99))} | ${results.reduce((a, r) => a + r.errors, 0)} | ${results.reduce((a, r) => a + r.problems.length, 0) + chain.length} |`,
         );
       } finally {
         await d.close();

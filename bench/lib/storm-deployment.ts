@@ -7,8 +7,12 @@ import { generateSync } from 'otplib';
 import pg from 'pg';
 import { openDatabase, SQLITE_FILE } from '../../src-server/db/open.js';
 import type { Db } from '../../src-server/db/port.js';
+import { PgDb } from '../../src-server/db/postgres.js';
 import { KEY_FILE } from '../../src-server/bootstrap.js';
-import { createKeyFile } from '../../src-server/keyfile.js';
+import { createKeyFile, loadKeyFile } from '../../src-server/keyfile.js';
+import { createLogger } from '../../src-server/logger.js';
+import { verifyAudit } from '../../src-server/services/audit-checkpoint.js';
+import { waitUntilAuditSealed } from '../../src-server/services/audit-sealer.js';
 import { createTestDatabase } from '../../test/helpers/engines.js';
 
 /**
@@ -31,6 +35,10 @@ export interface Deployment {
   urls: string[];
   /** Direct access to the deployment's database, for the audit checks after a storm. */
   db: Db;
+  /** Error-level log lines of the instances since the last call (at most 20 each). */
+  takeServerErrors(): string[];
+  /** The audit hash chain and checkpoints, verified as `lifeline-server audit verify` does (after sealing on PostgreSQL). */
+  verifyAuditChain(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -40,6 +48,8 @@ export const ADMIN_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 interface Instance {
   url: string;
   child: ChildProcess;
+  /** The last error-level lines of its log (pino level ≥ 50), to explain a failed request. */
+  errors: string[];
 }
 
 function startInstance(args: string[], env: Record<string, string>): Promise<Instance> {
@@ -65,15 +75,24 @@ function startInstance(args: string[], env: Record<string, string>): Promise<Ins
       reject(new Error(`server exited (${code ?? signal}) before listening:\n${errors}`));
     };
     child.once('exit', onExit);
+    const logErrors: string[] = [];
+    let partial = '';
     child.stdout!.on('data', (c: Buffer) => {
-      if (listening) return; // the request log after the start line is read and dropped
+      if (listening) {
+        // The request log is read and dropped, but for its error lines.
+        const lines = (partial + String(c)).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) if (/"level":(5|6)\d/.test(line)) logErrors.push(line.slice(0, 600));
+        logErrors.splice(0, Math.max(0, logErrors.length - 20));
+        return;
+      }
       seen += String(c);
       const m = /Lifeline server: (http:\/\/\S+)/.exec(seen);
       if (m) {
         listening = true;
         clearTimeout(timer);
         child.off('exit', onExit);
-        resolve({ url: m[1]!, child });
+        resolve({ url: m[1]!, child, errors: logErrors });
       }
     });
   });
@@ -113,7 +132,18 @@ export async function startDeployment(config: EngineConfig, pgBaseUrl: string | 
       db = (await openDatabase({ engine: 'postgres', url: database.url }, { pg: { poolMax: 2, applicationName: 'lifeline-storm-check' } })).db;
     }
     const label = config.engine === 'sqlite' ? 'SQLite, 1 instance' : `PostgreSQL, ${config.instances} instance${config.instances > 1 ? 's' : ''}`;
-    return { label, urls: instances.map((i) => i.url), db, close };
+    const takeServerErrors = () => instances.flatMap((i, k) => i.errors.splice(0).map((line) => `instance ${k + 1}: ${line}`));
+    const opened = db;
+    const verifyAuditChain = async () => {
+      try {
+        if (opened instanceof PgDb) await waitUntilAuditSealed(opened, createLogger({ level: 'silent' }), 30_000);
+        const report = await verifyAudit(opened, loadKeyFile(path.join(dirs[0]!, KEY_FILE)).auditKeys, dirs[0]!);
+        return report.ok ? [] : [`audit chain: ${report.rows} rows, first bad row ${report.firstBadRowId}: ${report.problems.slice(0, 3).join('; ')}`];
+      } catch (err) {
+        return [`audit chain: ${err instanceof Error ? err.message : String(err)}`];
+      }
+    };
+    return { label, urls: instances.map((i) => i.url), db, takeServerErrors, verifyAuditChain, close };
   } catch (err) {
     await close();
     throw err;
