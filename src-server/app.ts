@@ -9,6 +9,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { LifelineError, type ApiError } from '../src-shared/errors.js';
 import type { ServerContext } from './context.js';
+import { isUniqueViolation } from './db/errors.js';
 import { registerRoutes } from './routes/index.js';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -82,6 +83,8 @@ function toApiError(err: FastifyError): { status: number; body: ApiError } {
   if (err.validation) {
     return { status: 400, body: { error: 'validation_failed', message: 'The request does not match the schema.' } };
   }
+  // Two requests (on two instances) that both passed an "exists already?" check: the unique index refused the second.
+  if (isUniqueViolation(err)) return { status: 409, body: { error: 'conflict', message: 'It was created or changed at the same moment by another request.' } };
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return { status: err.statusCode, body: { error: 'bad_request', message: 'The request could not be processed.' } };
   }

@@ -100,6 +100,18 @@ describePg('two instances on one PostgreSQL', () => {
     expect(hashes.filter((h) => h.equals(active[0]!.code_hash))).toHaveLength(1);
   });
 
+  it('answers 409, never 500, when two instances create the same user at once (the unique index decides)', async () => {
+    const create = (i: number) =>
+      fetch(`${d.instances[i % 2]!.url}/api/v1/admin/users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.admin.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'same-name' }),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => create(i)));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 409).map((r) => r.body.error)).toEqual(Array(7).fill('conflict'));
+  });
+
   it(`keeps one audit chain after ${MIXED_OPS} mixed operations spread over both instances`, { timeout: 600_000 }, async () => {
     // Successful and failing verifications, verifications of a locked user and of an unknown one, admin changes and
     // device syncs, all at once on both instances: each appends audit rows from its own transactions.

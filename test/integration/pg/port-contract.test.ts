@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isUniqueViolation } from '../../../src-server/db/errors.js';
 import type { Db } from '../../../src-server/db/port.js';
 import { PgDb, toPgPlaceholders } from '../../../src-server/db/postgres.js';
 import { SqliteDb } from '../../../src-server/db/sqlite.js';
@@ -101,7 +102,11 @@ forEachEngine('data-access port contract', (engine) => {
     // A revoked row no longer counts for the partial index, so a new active one can be inserted beside it.
     await db.run('UPDATE codes SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [5, 20]);
     expect(await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [200, 20])).toEqual({ changes: 1 });
-    await expect(db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [201, 20])).rejects.toThrow(/unique/i);
+    const refused = await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [201, 20]).then(() => undefined, (e: unknown) => e);
+    expect(isUniqueViolation(refused)).toBe(true); // the same test on both engines (app.ts answers it with 409)
+    const duplicateKey = await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [200, 21]).then(() => undefined, (e: unknown) => e);
+    expect(isUniqueViolation(duplicateKey)).toBe(true);
+    expect(isUniqueViolation(new Error('other'))).toBe(false);
   });
 
   it('rolls a transaction back when its callback throws, and the connection stays usable', async () => {

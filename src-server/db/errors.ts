@@ -1,0 +1,10 @@
+/**
+ * Engine errors a caller may need to recognise, the same way on both engines. A unique index that refuses a row is
+ * the backstop of every "exists already" check: under concurrency (two instances on PostgreSQL, where both checks
+ * can pass before either insert commits) the index, not the check, is what answers.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  // PostgreSQL: SQLSTATE 23505; better-sqlite3: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY.
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
