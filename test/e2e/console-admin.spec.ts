@@ -70,6 +70,22 @@ test('settings: temporary codes are enabled for the enterprise from the console'
   expect((await env.h.http('GET', '/api/v1/admin/settings')).body.settings.temporaryCodesEnabled).toBe(true);
 });
 
+test('policies: the longest temporary code lifetime is set in the default policy, and the API then holds to it', async ({ page }) => {
+  await signIn(page, env);
+  await page.getByRole('link', { name: 'Settings' }).click();
+  const form = page.getByRole('form', { name: 'Policy “default” (default)' });
+  await form.getByLabel('Longest lifetime', { exact: true }).fill('7');
+  await form.getByLabel('Longest lifetime: unit').selectOption('days');
+  await form.getByRole('button', { name: 'Save policy default' }).click();
+  await expect(page.getByRole('status')).toContainText('Policy default saved.');
+  const policies = (await env.h.http('GET', '/api/v1/admin/settings')).body.policies as { name: string; policy: { temporaryCodes: { maxLifetimeMinutes: number } } }[];
+  expect(policies.find((p) => p.name === 'default')?.policy.temporaryCodes.maxLifetimeMinutes).toBe(7 * 24 * 60);
+  await createUser(env.h, 'nina', { pin: PIN });
+  await env.h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } });
+  const refused = await env.h.http('POST', '/api/v1/admin/users/nina/temporary-code', { expiresInMinutes: 8 * 24 * 60 });
+  expect(refused.body.error).toBe('policy_violation');
+});
+
 test('API clients: the key is shown once and works; a revoked client is refused', async ({ page }) => {
   await signIn(page, env);
   await page.getByRole('link', { name: 'API clients' }).click();

@@ -82,8 +82,8 @@ test('contractor: a 14-day code works; a longer lifetime is refused by the polic
   await expect(section).toContainText('The policy allows 5 minutes to 14 days');
 
   // 15 days: the console refuses before asking the server, and the server refuses it too.
-  await section.getByLabel('Lifetime').fill('15');
-  await section.getByLabel('Unit').selectOption('days');
+  await section.getByLabel('Lifetime', { exact: true }).fill('15');
+  await section.getByLabel('Lifetime: unit').selectOption('days');
   await section.getByRole('button', { name: 'Generate code' }).click();
   await expect(section.getByRole('alert')).toContainText('from 5 minutes to 14 days');
   await expect(page.locator('dialog')).toHaveCount(0);

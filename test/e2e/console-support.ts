@@ -62,8 +62,8 @@ export async function openUser(page: Page, username: string): Promise<void> {
  */
 export async function generateTemporaryCode(page: Page, opts: { amount: number; unit: 'minutes' | 'hours' | 'days'; multiUse: boolean; replace?: boolean }): Promise<{ code: string; dialogText: string }> {
   const section = page.locator('#temporary-code');
-  await section.getByLabel('Lifetime').fill(String(opts.amount));
-  await section.getByLabel('Unit').selectOption(opts.unit);
+  await section.getByLabel('Lifetime', { exact: true }).fill(String(opts.amount));
+  await section.getByLabel('Lifetime: unit').selectOption(opts.unit);
   const multi = section.getByLabel('Use multiple times until it expires');
   if (opts.multiUse) await multi.check();
   else await multi.uncheck();

@@ -1,6 +1,7 @@
 import { api } from '../api.js';
 import { errorSlot, messageOf } from '../dialogs.js';
 import { announce, field, h } from '../dom.js';
+import { lifetimeControl } from '../lifetime.js';
 import type { PageContext } from '../main.js';
 
 interface PolicyEntry {
@@ -51,32 +52,87 @@ function enterpriseForm(ctx: PageContext, settings: Record<string, unknown>): HT
   return form;
 }
 
+interface PolicyShape {
+  temporaryCodes: { allowed: boolean; minLifetimeMinutes: number; maxLifetimeMinutes: number; defaultLifetimeMinutes: number; multiUseAllowed: boolean; pinRequired: boolean; revokeOnTokenSuccess: boolean };
+  enrollmentAllowed: boolean;
+  pin: { required: boolean; minLength: number };
+  offline: { allowed: boolean; days: number };
+}
+
+/**
+ * One policy: the choices the seeds talk about as labelled controls (temporary codes, enrollment, PIN, offline),
+ * everything else as JSON below them. Saving sends the JSON with the controls' values written over it; the server
+ * validates the whole policy.
+ */
 function policyForm(ctx: PageContext, entry: PolicyEntry): HTMLElement {
-  const id = `policy-${entry.name.replace(/[^a-z0-9]+/gi, '-')}`;
-  const text = h('textarea', { name: 'policy', rows: 18, spellcheck: 'false', class: 'json' });
+  const slug = entry.name.replace(/[^a-z0-9]+/gi, '-');
+  const id = `policy-${slug}`;
+  const p = entry.policy as PolicyShape;
+  const t = p.temporaryCodes;
+  const check = (label: string, checked: boolean) => {
+    const box = h('input', { type: 'checkbox', id: `${id}-${label.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`, checked });
+    return { box, el: h('div', { class: 'check' }, box, h('label', { for: box.id }, label)) };
+  };
+  const tempAllowed = check('Temporary codes allowed for users of this policy', t.allowed);
+  const minL = lifetimeControl('Shortest lifetime', t.minLifetimeMinutes);
+  const defL = lifetimeControl('Default lifetime', t.defaultLifetimeMinutes);
+  const maxL = lifetimeControl('Longest lifetime', t.maxLifetimeMinutes);
+  const multi = check('Multi-use codes allowed', t.multiUseAllowed);
+  const tempPin = check('PIN needed with a temporary code', t.pinRequired);
+  const revoke = check('Revoke the temporary code when the user next succeeds with the token', t.revokeOnTokenSuccess);
+  const enroll = check('Users may enroll a token (off for temporary workers)', p.enrollmentAllowed);
+  const pinRequired = check('PIN required', p.pin.required);
+  const pinMin = h('input', { type: 'number', min: 4, max: 64, value: p.pin.minLength, class: 'short' });
+  const offline = check('Offline access allowed', p.offline.allowed);
+  const offlineDays = h('input', { type: 'number', min: 1, max: 30, value: p.offline.days, class: 'short' });
+  const text = h('textarea', { name: 'policy', rows: 12, spellcheck: 'false', class: 'json' });
   text.value = JSON.stringify(entry.policy, null, 2);
   const err = errorSlot();
+  const labelled = (label: string, control: { el: HTMLElement }) => h('div', { class: 'field' }, h('span', { class: 'label', 'aria-hidden': 'true' }, label), control.el);
   const form = h(
     'form',
     { class: 'card', 'aria-labelledby': `${id}-title` },
     h('h2', { id: `${id}-title` }, `Policy “${entry.name}”${entry.isDefault ? ' (default)' : ''}`),
-    h('p', { class: 'hint' }, `${entry.users} user${entry.users === 1 ? '' : 's'} follow this policy.`),
-    field('Policy (JSON)', text, 'Temporary code lifetimes are in minutes. The server checks every value against the policy rules.'),
+    h('p', { class: 'hint' }, entry.users === 1 ? '1 user follows this policy.' : `${entry.users} users follow this policy.`),
+    h('fieldset', {}, h('legend', {}, 'Temporary codes'), tempAllowed.el,
+      h('div', { class: 'grid' }, labelled('Shortest lifetime', minL), labelled('Default lifetime', defL), labelled('Longest lifetime (at most 30 days)', maxL)),
+      multi.el, tempPin.el, revoke.el),
+    h('fieldset', {}, h('legend', {}, 'Enrollment and PIN'), enroll.el, pinRequired.el, field('Shortest PIN', pinMin)),
+    h('fieldset', {}, h('legend', {}, 'Offline'), offline.el, field('Days of offline data', offlineDays, 'A PIN is required wherever offline access is allowed.')),
+    h('details', {}, h('summary', {}, 'Every setting of this policy (JSON)'), field('Policy (JSON)', text, 'Lifetimes are in minutes. The controls above are written over these values when you save.')),
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, `Save policy ${entry.name}`)),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     err.clear();
-    let policy: unknown;
+    let policy: Record<string, unknown>;
     try {
-      policy = JSON.parse(text.value);
+      policy = JSON.parse(text.value) as Record<string, unknown>;
     } catch {
-      err.show('This is not valid JSON.');
+      err.show('The JSON under “Every setting of this policy” is not valid.');
       return;
     }
-    api('PATCH', '/api/v1/admin/settings', { policies: { [entry.name]: policy } })
-      .then(() => announce(`Policy ${entry.name} saved.`))
+    const asObject = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+    policy.temporaryCodes = {
+      ...asObject(policy.temporaryCodes),
+      allowed: tempAllowed.box.checked,
+      minLifetimeMinutes: minL.minutes(),
+      defaultLifetimeMinutes: defL.minutes(),
+      maxLifetimeMinutes: maxL.minutes(),
+      multiUseAllowed: multi.box.checked,
+      pinRequired: tempPin.box.checked,
+      revokeOnTokenSuccess: revoke.box.checked,
+    };
+    policy.enrollmentAllowed = enroll.box.checked;
+    policy.pin = { ...asObject(policy.pin), required: pinRequired.box.checked, minLength: Number(pinMin.value) };
+    policy.offline = { ...asObject(policy.offline), allowed: offline.box.checked, days: Number(offlineDays.value) };
+    api<{ policies: PolicyEntry[] }>('PATCH', '/api/v1/admin/settings', { policies: { [entry.name]: policy } })
+      .then((res) => {
+        const saved = res.policies.find((x) => x.name === entry.name);
+        if (saved) text.value = JSON.stringify(saved.policy, null, 2);
+        announce(`Policy ${entry.name} saved.`);
+      })
       .catch((error: unknown) => err.show(messageOf(error)));
   });
   return form;

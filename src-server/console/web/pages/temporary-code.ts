@@ -2,25 +2,9 @@ import { formatCode, normalizeCode } from '../../../../src-shared/codes.js';
 import { api, enc } from '../api.js';
 import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
 import { announce, h, longDate, shortDate } from '../dom.js';
+import { describeMinutes, lifetimeControl } from '../lifetime.js';
 import { can } from '../session.js';
 import type { UserPageContext } from './user.js';
-
-const UNITS = [
-  { value: 'minutes', label: 'minutes', minutes: 1 },
-  { value: 'hours', label: 'hours', minutes: 60 },
-  { value: 'days', label: 'days', minutes: 24 * 60 },
-] as const;
-
-/** "14 days", "24 hours", "90 minutes": the largest unit that divides the lifetime. */
-export function describeMinutes(minutes: number): string {
-  for (const u of [...UNITS].reverse()) {
-    if (minutes % u.minutes === 0) {
-      const n = minutes / u.minutes;
-      return `${n} ${n === 1 ? u.label.slice(0, -1) : u.label}`;
-    }
-  }
-  return `${minutes} minutes`;
-}
 
 /**
  * The Temporary Code section of the user page, as Imprivata describes it: absent when the user is not eligible, a
@@ -69,15 +53,11 @@ function generateForm(ctx: UserPageContext): HTMLElement {
   const { user } = ctx;
   const b = ctx.options.temporaryCode;
   const replacing = user.temporaryCode !== null;
-  const defaultUnit = b.defaultLifetimeMinutes % (24 * 60) === 0 ? 'days' : b.defaultLifetimeMinutes % 60 === 0 ? 'hours' : 'minutes';
-  const unitMinutes = UNITS.find((u) => u.value === defaultUnit)!.minutes;
-  const amount = h('input', { type: 'number', name: 'lifetime', min: 1, step: 1, required: true, value: b.defaultLifetimeMinutes / unitMinutes, class: 'short' });
-  const unit = h('select', { name: 'unit', 'aria-label': 'Unit' }, ...UNITS.map((u) => h('option', { value: u.value, selected: u.value === defaultUnit }, u.label)));
+  const boundsId = 'temp-bounds';
+  const lifetime = lifetimeControl('Lifetime', b.defaultLifetimeMinutes, boundsId);
   // Unchecked like the API's default (once): the helpdesk ticks it when the procedure calls for it.
   const multi = h('input', { type: 'checkbox', name: 'multiUse', id: 'temp-multi', disabled: !b.multiUseAllowed });
   const err = errorSlot();
-  const boundsId = 'temp-bounds';
-  amount.setAttribute('aria-describedby', boundsId);
   const form = h(
     'form',
     { 'aria-label': replacing ? 'Replace the temporary code' : 'Generate a temporary code' },
@@ -86,7 +66,7 @@ function generateForm(ctx: UserPageContext): HTMLElement {
       'fieldset',
       {},
       h('legend', {}, 'Expires after'),
-      h('div', { class: 'inline' }, h('label', { for: 'temp-amount', class: 'visually-hidden' }, 'Lifetime'), Object.assign(amount, { id: 'temp-amount' }), unit),
+      lifetime.el,
       h('p', { class: 'hint', id: boundsId }, `The policy allows ${describeMinutes(b.minLifetimeMinutes)} to ${describeMinutes(b.maxLifetimeMinutes)}. Choose enough time for the user to recover or replace the device.`),
     ),
     h(
@@ -102,10 +82,10 @@ function generateForm(ctx: UserPageContext): HTMLElement {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     err.clear();
-    const minutes = Number(amount.value) * (UNITS.find((u) => u.value === unit.value)?.minutes ?? 1);
+    const minutes = lifetime.minutes();
     if (!Number.isInteger(minutes) || minutes < b.minLifetimeMinutes || minutes > b.maxLifetimeMinutes) {
       err.show(`The policy allows a lifetime from ${describeMinutes(b.minLifetimeMinutes)} to ${describeMinutes(b.maxLifetimeMinutes)}.`);
-      amount.focus();
+      lifetime.amount.focus();
       return;
     }
     const confirm = replacing
