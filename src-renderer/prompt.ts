@@ -1,6 +1,6 @@
 import type { RendererApi } from '../src-shared/ipc.js';
 import { AgentClock, byId, renderMessage } from './dom.js';
-import { countdown } from './format.js';
+import { countdown, plural } from './format.js';
 import { failureMessage, loginMessage, type Message } from './messages.js';
 
 /**
@@ -121,7 +121,7 @@ export function mountPrompt(api: RendererApi, clock: AgentClock, osUsername: str
       }
       show(null);
       emergencyRequest.textContent = answer.request;
-      emergencySlots.textContent = `The helpdesk will ask who you are. This request is for ${answer.username} on this computer.`;
+      emergencySlots.textContent = `The helpdesk will ask who you are. This request is for ${answer.username} on this computer, which holds ${plural(answer.slotsLeft, 'emergency code')} for you.`;
       form.hidden = true;
       emergency.hidden = false;
       emergencyPin.value = pin.value;
