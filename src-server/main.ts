@@ -2,6 +2,7 @@ import { createLogger } from './logger.js';
 import { parseCli, USAGE, UsageError, type Cli } from './cli/args.js';
 import { adminCreateCommand, auditVerifyCommand, backupCommand, initCommand, restoreCommand } from './cli/commands.js';
 import { migrateDataCommand } from './cli/migrate-data.js';
+import { keysCommand } from './cli/keys.js';
 import { serve } from './cli/serve.js';
 
 /**
@@ -31,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return initCommand(cli, Date.now(), out);
     case 'admin-create':
       return adminCreateCommand({ ...cli, command: c }, commandLog(), out);
+    case 'keys':
+      return keysCommand(cli.dataDir, undefined, c.keys, Date.now(), out);
     case 'audit-verify':
       return auditVerifyCommand(cli, commandLog(), out);
     case 'backup':

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { KeysAction } from './keys.js';
 
 /**
  * The command line of `npm run server -- [command] [options]`, parsed by node:util and validated by zod so a
@@ -13,6 +14,8 @@ Commands:
   admin create <name> --role R [--role R2]
                               create an admin; prints its password and TOTP secret once
   audit verify                check the audit hash chain and the signed checkpoints
+  keys list|stage|activate|retire <fingerprint>
+                              rotate the server's signing key without stranding agents (docs/deployment.md)
   backup <file>               online backup of the SQLite database (the key file is NOT included)
   restore <file>              replace the SQLite database with a backup (refused while a server runs)
   migrate-data --from DIR --to URL
@@ -53,6 +56,7 @@ export type Command =
   | { kind: 'init' }
   | { kind: 'admin-create'; username: string; roles: string[] }
   | { kind: 'audit-verify' }
+  | { kind: 'keys'; keys: KeysAction }
   | { kind: 'backup'; file: string }
   | { kind: 'restore'; file: string }
   | { kind: 'migrate-data'; from: string; to: string };
@@ -132,6 +136,13 @@ function toCommand(p: string[], roles: string[], transfer: { from?: string; to?:
       if (b !== 'verify') throw new UsageError('usage: audit verify');
       none(2);
       return { kind: 'audit-verify' };
+    case 'keys':
+      if (b === 'list' || b === 'stage' || b === 'activate') {
+        none(2);
+        return { kind: 'keys', keys: { action: b } };
+      }
+      if (b === 'retire' && c && !rest.length) return { kind: 'keys', keys: { action: 'retire', fingerprint: c } };
+      throw new UsageError('usage: keys list | keys stage | keys activate | keys retire <fingerprint>');
     case 'backup':
     case 'restore':
       if (!b) throw new UsageError(`usage: ${a} <file>`);
