@@ -66,6 +66,13 @@ test('offline emergency access: request → reason → code read back → accept
   await openUser(page, 'alice');
   await expect(page.getByRole('region', { name: 'Devices' })).toContainText(w.agent.device().deviceId ?? 'no device id');
 
+  // RSA's reset for this user on this workstation, from the user page.
+  await page.getByRole('button', { name: /^Reset offline data on / }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Reset offline data' }).click();
+  await expect(page.getByRole('status')).toContainText('is reset');
+  const resets = (await w.h.http('GET', '/api/v1/admin/audit?type=device.reset-offline')).body.events as { subject: string | null; device: string | null }[];
+  expect(resets.at(0)).toMatchObject({ subject: 'alice', device: w.agent.device().deviceId });
+
   // The reveal is audited with its reason, never with the code.
   const reveals = (await w.h.http('GET', '/api/v1/admin/audit?type=offline.emergency-reveal')).body.events as { reason: string | null; subject: string | null }[];
   expect(reveals.at(0)).toMatchObject({ subject: 'alice', reason: 'field visit, no phone signal, token left in the car' });

@@ -213,12 +213,31 @@ async function devicesSection(ctx: UserPageContext): Promise<HTMLElement> {
     return section('devices-title', 'Devices', h('p', {}, messageOf(err)));
   }
   if (devices.length === 0) return section('devices-title', 'Devices', h('p', {}, 'No workstation holds offline data for this user.'));
+  const mayReset = can(ctx.me, 'devices.manage');
+  const reset = (d: DeviceSummary) => () => {
+    void confirmDialog(
+      `Reset the offline data of ${ctx.user.username} on ${d.hostname}?`,
+      ['The workstation retires this user’s offline emergency codes; fresh ones arrive at the user’s next online sign-in there.'],
+      'Reset offline data',
+    ).then((ok) => {
+      if (!ok) return;
+      api('POST', `/api/v1/admin/devices/${enc(d.deviceId)}/reset-offline`, { username: ctx.user.username })
+        .then(() => announce(`The offline data of ${ctx.user.username} on ${d.hostname} is reset.`))
+        .catch((err: unknown) => announce(messageOf(err), 'error'));
+    });
+  };
   return section(
     'devices-title',
     'Devices',
     table(
-      ['Device', 'Name', 'Status', 'Last seen'],
-      devices.map((d) => [d.deviceId, d.hostname, d.status, shortDate(d.lastSeenAt)]),
+      ['Device', 'Name', 'Status', 'Last seen', ''],
+      devices.map((d) => [
+        d.deviceId,
+        d.hostname,
+        d.status,
+        shortDate(d.lastSeenAt),
+        mayReset && d.status !== 'revoked' ? h('button', { type: 'button', onclick: reset(d) }, `Reset offline data on ${d.hostname}`) : '',
+      ]),
       'Workstations with offline data for this user (manage them under Devices)',
     ),
   );
