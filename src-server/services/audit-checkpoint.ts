@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { signPayload, verifyPayload } from '../../src-shared/crypto/sign.js';
 import type { ServerContext } from '../context.js';
-import type { Queryable } from '../db/port.js';
+import type { Db, Queryable } from '../db/port.js';
 import type { ServerKeys } from '../keyfile.js';
 import { auditRowHash, GENESIS_HASH, type AuditRow } from './audit.js';
 
@@ -67,6 +67,8 @@ export function startCheckpointTimer(ctx: ServerContext, intervalMs: number): { 
 export interface AuditVerifyReport {
   ok: boolean;
   rows: number;
+  /** Rows at the end that the PostgreSQL sealer has not chained yet (always 0 on SQLite). */
+  unsealed: number;
   checkpoints: number;
   /** The first row whose content or link does not match the chain. */
   firstBadRowId?: number;
@@ -101,7 +103,8 @@ function readCheckpoints(file: string, keys: ServerKeys['allSigningKeys'], probl
 /**
  * Recomputes the chain in id order and compares it with every signed checkpoint. Reports the first altered row
  * (its content no longer matches its hash), a broken link (a row before it was removed or rewritten), and a cut
- * tail (the table ends before a checkpoint's head).
+ * tail (the table ends before a checkpoint's head). Rows the PostgreSQL sealer has not chained yet are fine at the
+ * end of the table (they are counted as `unsealed`), and a problem anywhere below a sealed row.
  */
 export async function verifyAudit(q: Queryable, keys: ServerKeys['allSigningKeys'], dataDir: string): Promise<AuditVerifyReport> {
   const problems: string[] = [];
@@ -109,33 +112,43 @@ export async function verifyAudit(q: Queryable, keys: ServerKeys['allSigningKeys
   const hashById = new Map<number, string>();
   const wanted = new Set(checkpoints.map((c) => c.headId));
   let prev = GENESIS_HASH;
-  let rows = 0;
+  let sealed = 0;
+  let unsealed = 0;
+  let firstUnsealed: number | undefined;
   let lastId = 0;
+  let lastSealedId = 0;
   let firstBadRowId: number | undefined;
+  // SQLite chains every row as it is inserted: a row without its hash there was tampered with, not left pending.
+  const chainedOnInsert = (q as Partial<Db>).engine === 'sqlite';
+  const bad = (id: number, problem: string) => {
+    if (firstBadRowId !== undefined) return;
+    firstBadRowId = id;
+    problems.push(problem);
+  };
   for (;;) {
     const page = await q.all<AuditRow>('SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT 1000', [lastId]);
     if (page.length === 0) break;
     for (const row of page) {
       const id = Number(row.id);
-      rows++;
       lastId = id;
-      if (firstBadRowId === undefined) {
-        if (row.prev_hash !== prev) {
-          firstBadRowId = id;
-          problems.push(`row ${id}: its link does not match the row before it (a row was removed or rewritten before it)`);
-        } else if (row.hash !== auditRowHash(prev, row)) {
-          firstBadRowId = id;
-          problems.push(`row ${id}: its content was altered (hash mismatch)`);
-        }
+      if (row.hash === null && row.prev_hash === null && !chainedOnInsert) {
+        unsealed++;
+        firstUnsealed ??= id;
+        continue;
       }
+      if (firstUnsealed !== undefined) bad(firstUnsealed, `row ${firstUnsealed}: left unchained below chained rows`);
+      sealed++;
+      lastSealedId = id;
+      if (row.prev_hash !== prev) bad(id, `row ${id}: its link does not match the row before it (a row was removed or rewritten before it)`);
+      else if (row.hash !== auditRowHash(prev, row)) bad(id, `row ${id}: its content was altered (hash mismatch)`);
       prev = row.hash ?? '';
       if (wanted.has(id)) hashById.set(id, row.hash ?? '');
     }
   }
   for (const cp of checkpoints) {
     if (cp.count === 0) continue;
-    if (rows < cp.count || !hashById.has(cp.headId)) {
-      problems.push(`the log was cut: a checkpoint signed at ${new Date(cp.at).toISOString()} covers ${cp.count} rows up to row ${cp.headId}, but the table has ${rows} rows ending at row ${lastId}`);
+    if (sealed < cp.count || !hashById.has(cp.headId)) {
+      problems.push(`the log was cut: a checkpoint signed at ${new Date(cp.at).toISOString()} covers ${cp.count} rows up to row ${cp.headId}, but the chain has ${sealed} rows ending at row ${lastSealedId}`);
       break;
     }
     if (hashById.get(cp.headId) !== cp.headHash) {
@@ -143,5 +156,5 @@ export async function verifyAudit(q: Queryable, keys: ServerKeys['allSigningKeys
       break;
     }
   }
-  return { ok: problems.length === 0, rows, checkpoints: checkpoints.length, ...(firstBadRowId !== undefined ? { firstBadRowId } : {}), problems };
+  return { ok: problems.length === 0, rows: sealed + unsealed, unsealed, checkpoints: checkpoints.length, ...(firstBadRowId !== undefined ? { firstBadRowId } : {}), problems };
 }

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointFile, verifyAudit, writeCheckpoint } from '../../../src-server/services/audit-checkpoint.js';
 import { appendAudit } from '../../../src-server/services/audit.js';
 import { bootstrap, createAdminAndLogin, createUser, type AdminHarness } from '../../helpers/admin.js';
+import { defaultTestEngine } from '../../helpers/engines.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 let server: TestServer;
@@ -16,8 +17,12 @@ beforeEach(async () => {
 });
 afterEach(async () => server.close());
 
-/** Direct access to the SQLite file, as an intruder with file access would have. */
-function tamper(sql: string, ...params: unknown[]): number {
+/**
+ * A direct edit of the database, as an intruder with access to it would make: through better-sqlite3 on the SQLite
+ * file, through SQL on PostgreSQL (LIFELINE_TEST_ENGINE=postgres).
+ */
+async function tamper(sql: string, ...params: (string | number | null)[]): Promise<number> {
+  if (server.engine !== 'sqlite') return (await server.ctx.db.run(sql, params)).changes;
   const raw = new Database(path.join(server.dataDir, 'lifeline.sqlite'));
   try {
     return raw.prepare(sql).run(...params).changes;
@@ -26,10 +31,21 @@ function tamper(sql: string, ...params: unknown[]): number {
   }
 }
 
+/** On PostgreSQL the sealer chains rows shortly after they commit; SQLite chains them as they are inserted. */
+async function sealed(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const n = await server.ctx.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL');
+    if (Number(n?.n) === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('audit rows stayed unsealed');
+}
+
 const verify = () => verifyAudit(server.ctx.db, server.ctx.keys.allSigningKeys, server.dataDir);
 
 async function someEvents(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await appendAudit(server.ctx.db, server.ctx, { type: 'test.event', outcome: 'info', actorKind: 'system', subject: `s${i}`, details: { i } });
+  await sealed();
 }
 
 describe('audit chain and checkpoints', () => {
@@ -48,8 +64,8 @@ describe('audit chain and checkpoints', () => {
   it('names the first row whose content was edited in the database', async () => {
     await someEvents(6);
     const victim = (await server.ctx.db.get<{ id: number }>("SELECT id FROM audit WHERE subject = 's2'"))!.id;
-    expect(tamper("UPDATE audit SET reason = 'nothing happened' WHERE id = ?", victim)).toBe(1);
-    tamper("UPDATE audit SET outcome = 'success' WHERE subject = 's4'");
+    expect(await tamper("UPDATE audit SET reason = 'nothing happened' WHERE id = ?", victim)).toBe(1);
+    await tamper("UPDATE audit SET outcome = 'success' WHERE subject = 's4'");
     const report = await verify();
     expect(report.ok).toBe(false);
     expect(report.firstBadRowId).toBe(victim);
@@ -60,7 +76,7 @@ describe('audit chain and checkpoints', () => {
     await someEvents(4);
     const rows = await server.ctx.db.all<{ id: number }>('SELECT id FROM audit ORDER BY id');
     const victim = rows[2]!.id;
-    tamper("UPDATE audit SET hash = 'f00d' WHERE id = ?", victim);
+    await tamper("UPDATE audit SET hash = 'f00d' WHERE id = ?", victim);
     const report = await verify();
     expect(report.firstBadRowId).toBe(victim);
   });
@@ -72,15 +88,24 @@ describe('audit chain and checkpoints', () => {
     expect(before.ok).toBe(true);
     const last = (await server.ctx.db.get<{ id: number }>('SELECT MAX(id) AS id FROM audit'))!.id;
     // Cutting the tail leaves an intact chain: only the signed checkpoint shows it.
-    expect(tamper('DELETE FROM audit WHERE id > ?', last - 2)).toBe(2);
+    expect(await tamper('DELETE FROM audit WHERE id > ?', last - 2)).toBe(2);
     const cut = await verify();
     expect(cut.ok).toBe(false);
     expect(cut.firstBadRowId).toBeUndefined();
     expect(cut.problems.join('\n')).toMatch(/the log was cut/);
     // Deleting from the middle breaks the link of the row after it.
     const mid = last - 4;
-    tamper('DELETE FROM audit WHERE id = ?', mid);
+    await tamper('DELETE FROM audit WHERE id = ?', mid);
     expect((await verify()).firstBadRowId).toBe(mid + 1);
+  });
+
+  it.skipIf(defaultTestEngine() !== 'sqlite')('on SQLite a row stripped of its chain is tampering, not a pending row (PostgreSQL: such a row is pending until sealed)', async () => {
+    await someEvents(3);
+    const last = (await server.ctx.db.get<{ id: number }>('SELECT MAX(id) AS id FROM audit'))!.id;
+    await tamper('UPDATE audit SET hash = NULL, prev_hash = NULL WHERE id = ?', last);
+    const report = await verify();
+    expect(report.firstBadRowId).toBe(last);
+    expect(report.unsealed).toBe(0);
   });
 
   it('a forged or edited checkpoint is reported, not trusted', async () => {

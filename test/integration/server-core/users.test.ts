@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootstrap, createUser, enableTemporaryCodes, secretFromUri, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
@@ -54,9 +52,8 @@ describe('users', () => {
     expect(user.body.token).toMatchObject({ algorithm: 'SHA1', digits: 6, period: 30 });
     expect(user.body.tokenGeneration).toBe(1);
     expect(JSON.stringify(user.body)).not.toContain(secret);
-    const raw = new Database(path.join(server.dataDir, 'lifeline.sqlite'), { readonly: true });
-    const row = raw.prepare('SELECT seed_enc FROM tokens').get() as { seed_enc: Buffer };
-    raw.close();
+    const row = (await server.ctx.db.get<{ seed_enc: Buffer }>('SELECT seed_enc FROM tokens'))!;
+    expect(row.seed_enc.length).toBeGreaterThan(secret.length);
     expect(row.seed_enc.includes(Buffer.from(secret))).toBe(false);
     expect((await notifications('carol')).map((n) => n.kind)).toEqual(['token-enrolled']);
 
