@@ -8,6 +8,7 @@ import { prepareApp, startShell, type ElectronApis } from '../../src-main/electr
 import { APP_ENTRY_URL } from '../../src-main/electron/security.js';
 import { rendererResponse } from '../../src-main/electron/protocol.js';
 import { buildRendererApi } from '../../src-main/preload/api.js';
+import { trayTemplate } from '../../src-main/electron/tray.js';
 
 /**
  * Electron's binary is not installed where tests run (STYLE 9), so the shell's wiring is driven through a small
@@ -252,6 +253,23 @@ describe('Electron shell wiring (Electron APIs faked)', () => {
     for (const url of ['app://lifeline/../package.json', 'app://lifeline/dist/../../etc/passwd', 'app://other/index.html', 'app://lifeline/preload.cjs']) {
       expect((await rendererResponse(rendererDir(), url)).status, url).toBe(404);
     }
+  });
+});
+
+describe('tray (Electron APIs faked)', () => {
+  it('shows whether the server is reachable and how many events wait, and offers show, sync and quit', async () => {
+    const core = recordingCore();
+    core.api.status = async () => ({
+      ok: true, now: 1, server: { url: 'https://x', reachable: false, checkedAt: 1, lastContactAt: null }, device: { id: 'D', state: 'approved' },
+      offline: { available: true, reason: null, message: null }, lastSyncAt: null, pendingEvents: 3, sync: { running: false, done: 0, total: 0, lastError: null }, users: [],
+    });
+    const shown: string[] = [];
+    const { tooltip, template } = await trayTemplate(core.api, { showPrompt: () => shown.push('show'), quit: () => shown.push('quit') }, () => undefined);
+    expect(tooltip).toContain('not reachable');
+    expect(template.map((i) => i.label ?? i.type)).toEqual(['Server: not reachable (offline mode)', 'Events waiting to sync: 3', 'separator', 'Show sign-in', 'Sync now', 'separator', 'Quit Lifeline']);
+    template.find((i) => i.label === 'Show sign-in')!.click!({} as never, undefined, {} as never);
+    template.find((i) => i.label === 'Quit Lifeline')!.click!({} as never, undefined, {} as never);
+    expect(shown).toEqual(['show', 'quit']);
   });
 });
 
