@@ -28,6 +28,7 @@ import { SyncEngine, type SyncOutcome } from './sync.js';
 import { newUserRecord, UserRecordSchema, type UserRecord } from './user-record.js';
 import { VerifierBuilder } from './verifier-builder.js';
 import { computeVerifier } from './verifier-hash.js';
+import { foldUsername } from '../../src-shared/usernames.js';
 
 export interface AgentDeps {
   config: AgentConfigInput;
@@ -47,10 +48,8 @@ export type LoginOutcome =
 /** Offline events are offered to the server this soon after they happen (then with backoff). */
 const RETRY_AFTER_OFFLINE_MS = 5_000;
 
-/** Same as the server's normalizeUsername (NFC, trimmed, lower case), so offline lookups find what online stored. */
-export function normalizeUsername(input: string): string {
-  return input.normalize('NFC').trim().toLowerCase().normalize('NFC');
-}
+/** The server's folding of usernames, so offline lookups find what online stored. */
+export const normalizeUsername = foldUsername;
 
 /**
  * The agent in plain Node: online login through the server with a bounded wait, offline verification from the

@@ -1,5 +1,8 @@
 import { LifelineError } from '../../src-shared/errors.js';
+import { tryNormalizeUsername, USERNAME_MAX } from '../../src-shared/usernames.js';
 import type { Queryable } from '../db/port.js';
+
+export { tryNormalizeUsername, USERNAME_MAX };
 
 /** One row of table `users`, as the database returns it (snake_case, times in epoch ms, booleans 0/1). */
 export interface UserRow {
@@ -20,22 +23,6 @@ export interface UserRow {
   locked_permanently: number;
   created_at: number;
   updated_at: number;
-}
-
-export const USERNAME_MAX = 64;
-
-/**
- * Letters and digits of any script, then also combining marks and `. _ @ -`. Everything else is refused: control and
- * format characters (zero-width joiners, bidi overrides), spaces inside, symbols, so that two usernames that look
- * the same on a helpdesk screen are the same string.
- */
-const USERNAME_RE = /^[\p{L}\p{N}][\p{L}\p{M}\p{N}._@-]*$/u;
-
-/** NFC, trimmed, lower case; undefined when the result is not an acceptable username. */
-export function tryNormalizeUsername(input: string): string | undefined {
-  const s = input.normalize('NFC').trim().toLowerCase().normalize('NFC');
-  if (s.length === 0 || [...s].length > USERNAME_MAX || !USERNAME_RE.test(s)) return undefined;
-  return s;
 }
 
 /** As tryNormalizeUsername, but a bad username is a 400 `validation_failed`. */
