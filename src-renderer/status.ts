@@ -12,6 +12,7 @@ type Status = Extract<StatusResponse, { ok: true }>;
 
 const IDLE_POLL_MS = 5_000;
 const SYNC_POLL_MS = 250;
+const STALE_CHECK_MS = 2 * 60_000;
 
 const DEVICE_STATE_TEXT: Record<Status['device']['state'], string> = {
   unenrolled: 'Not enrolled with the server',
@@ -50,7 +51,10 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
     }
     connection.dataset.state = s.server.reachable ? 'online' : 'offline';
     if (s.server.reachable) {
-      connection.textContent = 'Online: the server answers.';
+      // Reachability is learnt when the agent talks to the server; an old answer is shown as old, not as now.
+      connection.textContent = s.now - s.server.checkedAt < STALE_CHECK_MS
+        ? 'Online: the server answers.'
+        : `Online when last checked (${ago(s.server.checkedAt, s.now)}); signing in checks again.`;
       return;
     }
     const me = s.users.find((u) => u.username === currentUser().toLowerCase());
