@@ -31,7 +31,6 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     loggerInstance: ctx.log,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     trustProxy: options.trustProxy ?? false,
-    disableRequestLogging: false,
     return503OnClosing: true,
     ...(options.https ? { https: options.https } : {}),
   }).withTypeProvider<ZodTypeProvider>();
