@@ -5,7 +5,7 @@ import { adminGuard, currentAdmin } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema } from '../http/schemas.js';
 import { createAdmin } from '../services/admins.js';
 import { ADMIN_PASSWORD_MIN } from '../services/passwords.js';
-import { adminsView, assertMayGrantRoles, updateAdmin } from '../services/role-admin.js';
+import { adminsView, assertMayGrantRoles, deleteAdmin, updateAdmin } from '../services/role-admin.js';
 
 const AdminParam = z.strictObject({ username: z.string().min(1).max(256) });
 const RoleNames = z.array(z.string().min(1).max(64)).min(1).max(20);
@@ -44,6 +44,18 @@ export async function adminAdminRoutes(app: App, ctx: ServerContext): Promise<vo
     preHandler: adminGuard(ctx, { permission: 'roles.manage', highAssurance: true }),
   }, async (req) => {
     await updateAdmin(ctx, { ...currentAdmin(req) }, req.params.username, req.body);
+    return { ok: true as const };
+  });
+
+  app.delete('/api/v1/admin/admins/:username', {
+    schema: {
+      tags, summary: 'Delete an admin account (its sessions end; audit rows keep its name)', security: ADMIN_SECURITY,
+      description: 'Not one’s own account, not the last active superadmin, and only by an admin who could grant all of its roles.',
+      params: AdminParam, response: { 200: OkSchema, ...ADMIN_ERRORS },
+    },
+    preHandler: adminGuard(ctx, { permission: 'roles.manage', highAssurance: true }),
+  }, async (req) => {
+    await deleteAdmin(ctx, { ...currentAdmin(req) }, req.params.username);
     return { ok: true as const };
   });
 }

@@ -111,3 +111,21 @@ export async function updateAdmin(ctx: ServerContext, granter: Granter, username
     await appendAudit(q, ctx, { type: 'admin.updated', outcome: 'success', actorKind: 'admin', actor: granter.username, subject: name, details: { ...(patch.roles ? { roles: patch.roles.join(',') } : {}), ...(patch.status ? { status: patch.status } : {}) } });
   });
 }
+
+/**
+ * Deletes an admin account (its sessions go with it). Audit rows keep its name. The same guards as disabling:
+ * not oneself, not the last active superadmin, and only by someone who could have granted all of its roles.
+ */
+export async function deleteAdmin(ctx: ServerContext, granter: Granter, username: string): Promise<void> {
+  const name = normalizeUsername(username);
+  await ctx.db.tx(async (q) => {
+    const admin = await q.get<{ id: number }>('SELECT id FROM admins WHERE username = ?', [name]);
+    if (!admin) throw new LifelineError('not_found', 'No such admin.', 404);
+    if (admin.id === granter.id) throw new LifelineError('conflict', 'You cannot delete your own account.', 409);
+    const roles = (await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ?', [admin.id])).map((r) => r.name);
+    await assertMayGrantRoles(q, granter, roles);
+    await q.run('DELETE FROM admins WHERE id = ?', [admin.id]);
+    if ((await activeSuperadmins(q)) === 0) throw new LifelineError('conflict', 'At least one active superadmin must remain.', 409);
+    await appendAudit(q, ctx, { type: 'admin.deleted', outcome: 'success', actorKind: 'admin', actor: granter.username, subject: name, details: { roles: roles.join(',') } });
+  });
+}

@@ -91,6 +91,16 @@ describe('roles and admins', () => {
     expect((await h.http('PATCH', '/api/v1/admin/admins/admin', { roles: ['auditor'] })).status).toBe(409);
   });
 
+  it('deleting an admin ends its sessions and keeps its audit trail; oneself cannot be deleted', async () => {
+    const aud = await createAdminAndLogin(h, 'aud2', ['auditor']);
+    expect((await h.http('DELETE', '/api/v1/admin/admins/aud2')).status).toBe(200);
+    expect((await h.http('GET', '/api/v1/admin/sessions/current', undefined, aud.token)).status).toBe(401);
+    expect((await h.http('DELETE', '/api/v1/admin/admins/aud2')).status).toBe(404);
+    expect((await h.http('DELETE', '/api/v1/admin/admins/admin')).status).toBe(409);
+    const trail = await h.http('GET', '/api/v1/admin/audit?actor=aud2');
+    expect(trail.body.events.some((e: { type: string }) => e.type === 'admin.login')).toBe(true);
+  });
+
   it('creating an admin needs high assurance', async () => {
     server.clock.advance(15 * 60 * 1000 + 1);
     const res = await h.http('POST', '/api/v1/admin/admins', { username: 'late', password: 'long enough password', roles: ['auditor'] });
