@@ -3,24 +3,23 @@ import { errorSlot, messageOf, modal } from '../dialogs.js';
 import { announce, field, h, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 import { qrSvg } from '../qr.js';
-import { listOf } from './lists.js';
 
 interface AdminEntry {
   username: string;
   roles: string[];
-  status?: string;
+  status: string;
 }
 
 /** Administrators and their roles; a new admin's TOTP enrollment is shown once as a QR code. */
 export async function renderAdmins(ctx: PageContext): Promise<void> {
-  const [adminsBody, rolesBody] = await Promise.all([api('GET', '/api/v1/admin/admins'), api('GET', '/api/v1/admin/roles')]);
-  const admins = listOf<AdminEntry>(adminsBody, 'admins');
-  const roleNames = listOf<{ name: string }>(rolesBody, 'roles').map((r) => r.name);
+  const [adminsBody, rolesBody] = await Promise.all([api<{ admins: AdminEntry[] }>('GET', '/api/v1/admin/admins'), api<{ roles: { name: string }[] }>('GET', '/api/v1/admin/roles')]);
+  const admins = adminsBody.admins;
+  const roleNames = rolesBody.roles.map((r) => r.name);
   ctx.main.append(
     h('h1', {}, 'Administrators'),
     table(
       ['Administrator', 'Roles', 'Status', ''],
-      admins.map((a) => [a.username, a.roles.join(', '), a.status ?? 'active', a.username === ctx.me.username ? 'you' : statusButton(ctx, a)]),
+      admins.map((a) => [a.username, a.roles.join(', '), a.status, a.username === ctx.me.username ? 'you' : statusButton(ctx, a)]),
       'Administrators of this console',
     ),
     newAdminForm(ctx, roleNames),

@@ -2,19 +2,18 @@ import { api, enc } from '../api.js';
 import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
-import { listOf } from './lists.js';
 
 interface ClientEntry {
   clientId: string;
   name: string;
-  createdAt?: number;
-  createdBy?: string;
-  revokedAt?: number | null;
+  createdAt: number;
+  createdBy: string;
+  revokedAt: number | null;
 }
 
 /** API clients (a VPN gateway, a portal) that call /api/v1/verify; the key is shown once. */
 export async function renderClients(ctx: PageContext): Promise<void> {
-  const clients = listOf<ClientEntry>(await api('GET', '/api/v1/admin/clients'), 'clients');
+  const { clients } = await api<{ clients: ClientEntry[] }>('GET', '/api/v1/admin/clients');
   ctx.main.append(
     h('h1', {}, 'API clients'),
     clients.length === 0

@@ -3,14 +3,13 @@ import { confirmDialog, messageOf } from '../dialogs.js';
 import { announce, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 import type { DeviceSummary } from '../../../../src-shared/protocol/admin.js';
-import { listOf } from './lists.js';
 
 type DeviceEntry = DeviceSummary;
 const idOf = (d: DeviceEntry): string => d.deviceId;
 
 /** Workstations: approve pending ones (before they receive offline data), revoke, and reset offline data. */
 export async function renderDevices(ctx: PageContext): Promise<void> {
-  const devices = listOf<DeviceEntry>(await api('GET', '/api/v1/admin/devices'), 'devices');
+  const { devices } = await api<{ devices: DeviceEntry[] }>('GET', '/api/v1/admin/devices');
   const pending = devices.filter((d) => d.status === 'pending');
   const others = devices.filter((d) => d.status !== 'pending');
   const reload = async (message: string): Promise<void> => {

@@ -3,7 +3,6 @@ import { confirmDialog, errorSlot, messageOf } from '../dialogs.js';
 import { announce, field, h } from '../dom.js';
 import type { PageContext } from '../main.js';
 import type { Permission } from '../session.js';
-import { listOf } from './lists.js';
 
 export const PERMISSIONS: { key: Permission; label: string }[] = [
   { key: 'users.manage', label: 'Manage users (add, status, policy, PIN, unlock)' },
@@ -20,13 +19,13 @@ export const PERMISSIONS: { key: Permission; label: string }[] = [
 
 interface Role {
   name: string;
-  builtin?: boolean;
+  builtin: boolean;
   permissions: string[];
 }
 
 /** Roles: built-in ones are shown read-only; custom ones are sets of permissions. */
 export async function renderRoles(ctx: PageContext): Promise<void> {
-  const roles = listOf<Role>(await api('GET', '/api/v1/admin/roles'), 'roles');
+  const { roles } = await api<{ roles: Role[] }>('GET', '/api/v1/admin/roles');
   ctx.main.append(h('h1', {}, 'Roles'));
   for (const role of roles) ctx.main.append(roleForm(ctx, role));
   ctx.main.append(roleForm(ctx, null));
@@ -34,7 +33,7 @@ export async function renderRoles(ctx: PageContext): Promise<void> {
 
 function roleForm(ctx: PageContext, role: Role | null): HTMLElement {
   const slug = role ? role.name.replace(/[^a-z0-9]+/gi, '-') : 'new';
-  const readOnly = role?.builtin === true;
+  const readOnly = role?.builtin ?? false;
   const name = h('input', { name: 'name', required: true, autocomplete: 'off' });
   const boxes = PERMISSIONS.map((p) => ({
     p,

@@ -1,19 +1,15 @@
 import { api, enc } from '../api.js';
 import { errorSlot, messageOf } from '../dialogs.js';
-import { announce, clear, field, h, table } from '../dom.js';
+import { announce, clear, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 import { can } from '../session.js';
+import type { AdminUser } from '../types.js';
 
-interface UserSummary {
-  username: string;
-  displayName?: string | null;
-  status?: string;
-  policy?: string | null;
-}
-
-function asUsers(body: unknown): UserSummary[] {
-  const list = Array.isArray(body) ? body : (body as { users?: unknown }).users;
-  return Array.isArray(list) ? (list as UserSummary[]).filter((u) => typeof u?.username === 'string') : [];
+function state(u: AdminUser): string {
+  const parts = [u.token ? 'token' : 'no token'];
+  if (u.temporaryCode) parts.push(`temporary code until ${shortDate(u.temporaryCode.expiresAt)}`);
+  if (u.lock.locked) parts.push('locked');
+  return parts.join(', ');
 }
 
 /** Users: find someone by name (the first step of every helpdesk procedure), and add users. */
@@ -21,8 +17,7 @@ export async function renderUsers(ctx: PageContext): Promise<void> {
   const q = h('input', { type: 'search', name: 'q', autocomplete: 'off', placeholder: 'name or part of it' });
   const results = h('div', { class: 'results' });
   const search = async (): Promise<void> => {
-    const body = await api('GET', `/api/v1/admin/users?q=${enc(q.value.trim())}`);
-    const users = asUsers(body);
+    const { users } = await api<{ users: AdminUser[] }>('GET', `/api/v1/admin/users?q=${enc(q.value.trim())}`);
     clear(results);
     if (users.length === 0) {
       results.append(h('p', {}, 'No user matches.'));
@@ -30,8 +25,8 @@ export async function renderUsers(ctx: PageContext): Promise<void> {
     }
     results.append(
       table(
-        ['User', 'Name', 'Status', 'Policy'],
-        users.map((u) => [h('a', { href: `#/users/${enc(u.username)}` }, u.username), u.displayName ?? '', u.status ?? '', u.policy ?? '']),
+        ['User', 'Name', 'Status', 'Policy', 'Second factor'],
+        users.map((u) => [h('a', { href: `#/users/${enc(u.username)}` }, u.username), u.displayName ?? '', u.status, u.policy, state(u)]),
         `${users.length} user${users.length === 1 ? '' : 's'}`,
       ),
     );
