@@ -13,13 +13,16 @@ export const LOGIN_LIMITS = { perAdmin: 10, perAddress: 30, windowMs: 15 * 60 * 
 
 const badCredentials = () => new LifelineError('invalid_credentials', 'The username, password or authenticator code is wrong.', 401);
 
-async function limitLogin(ctx: ServerContext, username: string, address: string): Promise<void> {
+async function limitLogin(ctx: ServerContext, username: string, address: string, type: 'admin.login' | 'admin.step-up'): Promise<void> {
   const now = ctx.clock.now();
-  for (const key of [`admin-login:addr:${address}`, `admin-login:admin:${username}`]) {
-    const max = key.startsWith('admin-login:addr:') ? LOGIN_LIMITS.perAddress : LOGIN_LIMITS.perAdmin;
+  const limits: [string, number][] = [
+    [`admin-login:addr:${address}`, LOGIN_LIMITS.perAddress],
+    [`admin-login:admin:${username}`, LOGIN_LIMITS.perAdmin],
+  ];
+  for (const [key, max] of limits) {
     const r = await hitRateLimit(ctx.db, key, max, LOGIN_LIMITS.windowMs, now);
     if (!r.allowed) {
-      await appendAudit(ctx.db, ctx, { type: 'admin.login', outcome: 'failure', actorKind: 'admin', actor: username, reason: 'rate_limited', details: { address } });
+      await appendAudit(ctx.db, ctx, { type, outcome: 'failure', actorKind: 'admin', actor: username, reason: 'rate_limited', details: { address } });
       throw new LifelineError('rate_limited', 'Too many sign-in attempts; wait and try again.', 429, { retryAfterSeconds: r.retryAfterSeconds });
     }
   }
@@ -35,12 +38,13 @@ export interface LoginResult {
 }
 
 /**
- * Password and TOTP, both required, each checked in full whatever the other gave (one answer for every failure,
- * and an unknown name costs a full password hash too). The TOTP step is consumed before the session exists.
+ * Password and TOTP, both required, with one answer for every failure. The password is always hashed (an unknown
+ * name costs a full hash too); the TOTP code is checked and its step consumed only once the password matched, so
+ * someone without the password cannot burn the admin's codes.
  */
 export async function loginAdmin(ctx: ServerContext, input: { username: string; password: string; otp: string; address: string; kind: SessionKind }): Promise<LoginResult> {
   const name = tryNormalizeUsername(input.username) ?? '(invalid)';
-  await limitLogin(ctx, name, input.address);
+  await limitLogin(ctx, name, input.address, 'admin.login');
   const admin: AdminRow | undefined = name === '(invalid)' ? undefined : await findAdmin(ctx.db, name);
   const passwordOk = await verifyPassword(ctx, admin?.password_hash, input.password);
   let reason: string | undefined;
@@ -74,7 +78,7 @@ export async function loginAdmin(ctx: ServerContext, input: { username: string; 
 
 /** A fresh TOTP code renews the session's high assurance for another 15 minutes. */
 export async function stepUp(ctx: ServerContext, input: { adminId: number; username: string; sessionId: string; otp: string; address: string }): Promise<void> {
-  await limitLogin(ctx, input.username, input.address);
+  await limitLogin(ctx, input.username, input.address, 'admin.step-up');
   const admin = await findAdmin(ctx.db, input.username);
   const totp = admin ? await consumeAdminTotp(ctx, admin, input.otp) : { ok: false, replay: false };
   if (!totp.ok) {
