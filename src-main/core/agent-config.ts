@@ -1,26 +1,26 @@
 import { z } from 'zod';
+import { AgentConfigFields, DEFAULTS } from './config/schema.js';
 
 /**
- * What the agent needs to run. H-deploy extends it (src-main/core/config/) with managed settings from installer
- * arguments or a policy file; managed settings override user settings there, not here.
+ * What the agent core needs to run. The managed keys (server URL, enrollment secret, pinned key fingerprints, CA
+ * file, reachability budget, kiosk) reuse the checks of src-main/core/config/schema.ts, the one definition of each
+ * key that the machine policy, the user settings and the installers go through too; the shells load and merge those
+ * sources (config/load.ts) and hand the result here with the agent-internal fields below.
  */
 export const AgentConfigSchema = z.strictObject({
-  /** The Lifeline server, e.g. https://lifeline.example.com */
-  serverUrl: z.url(),
-  /** Lets this device ask to enroll; an admin still approves it before it gets offline data. */
-  enrollmentSecret: z.string().min(16).max(256),
-  /** SHA-256 fingerprints (hex) of the server signing keys this agent trusts; two during a key rotation. */
-  serverKeyFingerprints: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1).max(8),
+  serverUrl: AgentConfigFields.serverUrl,
+  enrollmentSecret: AgentConfigFields.enrollmentSecret,
+  serverKeyFingerprints: AgentConfigFields.serverKeyFingerprints,
+  serverCaFile: AgentConfigFields.serverCaFile.optional(),
+  reachabilityBudgetMs: AgentConfigFields.reachabilityBudgetMs.default(DEFAULTS.reachabilityBudgetMs),
+  kiosk: AgentConfigFields.kiosk.default(DEFAULTS.kiosk),
+  // ---- agent-internal: set by the shell, not by IT or the user ----
   /** Folder for the store (the user's app-data folder in production). */
   dataDir: z.string().min(1),
   /** Keychain service name the agent's entries live under. */
   keychainService: z.string().min(1).max(200).default('lifeline-agent'),
   /** Shown to admins when they approve the device. */
   deviceName: z.string().min(1).max(200).default('workstation'),
-  /** How long the agent waits for the server before it decides offline. */
-  reachabilityBudgetMs: z.number().int().min(100).max(30_000).default(2_000),
-  /** Show the prompt full screen (a deterrent inside the session, not an OS boundary: docs/threat-model.md). */
-  kiosk: z.boolean().default(false),
   /** Tolerance before a clock that went back counts as set back (NTP corrections are small). */
   clockBackToleranceMs: z.number().int().min(0).max(3_600_000).default(5 * 60_000),
 });

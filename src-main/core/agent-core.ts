@@ -22,6 +22,7 @@ import { deviceState, enroll, loadDeviceKeys, serverRefused, signedHeaders, type
 import { verifyOffline, type ClockState, type OfflineResult, type SealedVerifier } from './offline-verify.js';
 import { appendEvent } from './outbox.js';
 import { silentLogger, systemClock, type AgentLogger, type Clock, type HttpFetch, type Keychain, type MachineId } from './ports.js';
+import { fetchTrustingCas, readCaBundle } from './http-tls.js';
 import { ServerClient, type ServerAnswer } from './server-client.js';
 import { AgentStore } from './store/store.js';
 import { SyncEngine, type SyncOutcome } from './sync.js';
@@ -88,8 +89,10 @@ export class AgentCore {
     this.sync = store ? new SyncEngine(this, store, deps.autoSync ?? true) : null;
   }
 
-  static async start(deps: AgentDeps): Promise<AgentCore> {
-    const config = AgentConfigSchema.parse(deps.config);
+  static async start(depsIn: AgentDeps): Promise<AgentCore> {
+    const config = AgentConfigSchema.parse(depsIn.config);
+    // A private CA (serverCaFile) needs node:https (http-tls.ts), else the global fetch; a bad CA file stops the start.
+    const deps = !depsIn.fetch && config.serverCaFile ? { ...depsIn, fetch: fetchTrustingCas(readCaBundle(config.serverCaFile)) } : depsIn;
     const log = deps.log ?? silentLogger;
     const machineIdHash = await deps.machineId.hash();
     try {
@@ -266,7 +269,13 @@ export class AgentCore {
 
   private async loginOffline(req: { username: string; pin: string; code: string; purpose: Purpose }): Promise<LoginOutcome> {
     const deviceId = this.device().deviceId;
-    if (!deviceId) return { ok: false, mode: 'offline', error: 'server_unreachable', message: 'The server cannot be reached and this computer has no offline data yet.' };
+    if (!deviceId) {
+      const tls = this.client.lastFailure?.reason === 'tls' ? this.client.lastFailure.detail : undefined;
+      const message = tls
+        ? `This computer does not trust the server's TLS certificate (${tls}), so it could not enroll; ask IT to check the serverCaFile setting.`
+        : 'The server cannot be reached and this computer has no offline data yet.';
+      return { ok: false, mode: 'offline', error: 'server_unreachable', message };
+    }
     const result = await verifyOffline({ store: this.requireStore(), clock: this.clock, config: this.config, log: this.log, deviceId }, req);
     this.sync?.kick(RETRY_AFTER_OFFLINE_MS); // what just happened waits in the outbox for the network
     return offlineOutcome(result);

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
         serverUrl: config.serverUrl,
         enrollmentSecret: config.enrollmentSecret,
         serverKeyFingerprints: config.serverKeyFingerprints,
+        serverCaFile: config.serverCaFile,
         reachabilityBudgetMs: config.reachabilityBudgetMs,
         kiosk: config.kiosk,
         dataDir: path.join(userData, 'store'),
