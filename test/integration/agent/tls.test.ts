@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,10 +87,10 @@ async function adminCall(method: string, route: string, token?: string, body?: u
 const agents: AgentCore[] = [];
 let agentDirs = 0;
 
-async function agentWith(caFile: string | undefined): Promise<AgentCore> {
+async function agentWith(caFile: string | undefined, serverUrl = server.url): Promise<AgentCore> {
   const dir = path.join(tmp.dir, `agent-${++agentDirs}`);
   mkdirSync(dir);
-  const deps = agentDeps(dir, testKeychain(), { serverUrl: server.url, fingerprints, clock: systemClock });
+  const deps = agentDeps(dir, testKeychain(), { serverUrl, fingerprints, clock: systemClock });
   const core = await AgentCore.start({ ...deps, config: { ...deps.config, enrollmentSecret, reachabilityBudgetMs: BUDGET_MS, ...(caFile ? { serverCaFile: caFile } : {}) } });
   agents.push(core);
   return core;
@@ -162,6 +163,24 @@ describe('agent over HTTPS (real server with --tls-cert, real keychain)', () => 
       expect(await enrolledDevices(token)).toEqual(before); // the server never saw the enrollment
     });
   }
+
+  it('with serverCaFile, a server that accepts the connection but never answers the TLS handshake: offline decision within the budget', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => sockets.add(s)); // accepts, then says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const core = await agentWith(path.join(pki, 'ca.pem'), `https://127.0.0.1:${(silent.address() as { port: number }).port}`);
+      const started = Date.now();
+      expect(await core.ensureEnrolled(BUDGET_MS)).toBeNull();
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(BUDGET_MS - 50);
+      expect(elapsed).toBeLessThan(BUDGET_MS + 500);
+      expect(core.client.lastFailure).toEqual({ reason: 'timeout' });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
 
   it('a serverCaFile that is missing or holds no certificate stops the start with a message naming the key', async () => {
     const junk = path.join(pki, 'junk.pem');
