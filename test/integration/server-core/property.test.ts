@@ -56,4 +56,20 @@ describe('property: admin endpoints never fail with a 5xx on random input', () =
     );
     expect((await h.http('GET', '/api/v1/admin/settings')).status).toBe(200);
   });
+
+  it('POST /api/v1/admin/sessions with random bodies answers 4xx only', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.record({ username: fc.string({ unit: 'binary' }), password: fc.string(), otp: fc.string({ maxLength: 20 }) })),
+        async (body) => {
+          const res = await h.http('POST', '/api/v1/admin/sessions', body, null);
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          expect(ERROR_CODES).toContain(res.body.error);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect((await h.http('GET', '/api/v1/admin/sessions/current')).status).toBe(200);
+  });
 });
