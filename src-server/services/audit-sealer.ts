@@ -60,13 +60,16 @@ export async function sealRound(client: pg.Client, log: Logger, batch = 500): Pr
   const firstId = first.rows[0]?.id;
   if (firstId === null || firstId === undefined || firstId > bound) return 0;
 
-  // Wait for every transaction in progress now: one of them may hold an id below the bound, not yet committed.
+  // Wait for every transaction of this database in progress now: one may hold an id below the bound, not yet
+  // committed. (Transactions of other databases on a shared cluster cannot write this audit table: not waited for.)
   const snap = (await client.query<{ snap: string }>('SELECT pg_current_snapshot()::text AS snap')).rows[0]!.snap;
   const started = Date.now();
   let warned = false;
   for (;;) {
     const open = await client.query<{ n: number }>(
-      "SELECT COUNT(*) AS n FROM pg_snapshot_xip($1::pg_snapshot) AS x WHERE pg_xact_status(x) = 'in progress'",
+      `SELECT COUNT(*) AS n FROM pg_snapshot_xip($1::pg_snapshot) AS x
+       WHERE pg_xact_status(x) = 'in progress'
+         AND xid(x) IN (SELECT backend_xid FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL)`,
       [snap],
     );
     if (open.rows[0]!.n === 0) break;
