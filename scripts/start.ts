@@ -186,6 +186,8 @@ async function main(): Promise<void> {
     });
     if (agent.core.offlineError) {
       say(`  Note:     the agent's store is unavailable on this machine: ${agent.core.offlineError.message}`);
+      say("            To try the agent on a machine without a desktop keyring, give it a throwaway one (it lives as long as the session):");
+      say('            bash scripts/with-throwaway-keyring.sh npm start -- --demo --data ./data-trial');
     } else {
       const device = await agent.core.ensureEnrolled(5_000);
       if (device?.status === 'pending' && device.deviceId) await must('approve agent', api(server.url, token, 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`));

@@ -1,14 +1,8 @@
 #!/usr/bin/env bash
-# Runs inside `dbus-run-session`: unlock a throwaway gnome-keyring, then the suites.
+# Runs under scripts/with-throwaway-keyring.sh (a private D-Bus session and an unlocked throwaway gnome-keyring):
+# a PostgreSQL test cluster, then the suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export XDG_DATA_HOME XDG_RUNTIME_DIR
-XDG_DATA_HOME=$(mktemp -d)   # the keyring files live here, thrown away after the run
-XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
-chmod 700 "$XDG_RUNTIME_DIR"
-# The keyring's password is fed on stdin; it protects a keyring that lives only for this run.
-eval "$(printf 'lifeline-test\n' | gnome-keyring-daemon --unlock --components=secrets)"
-export GNOME_KEYRING_CONTROL
 # A throwaway PostgreSQL cluster on loopback for the engine-parameterised suites; where none can be started the
 # PostgreSQL tests are skipped and print why.
 if pg_env=$(bash scripts/pg-test-cluster.sh start); then

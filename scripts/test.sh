@@ -19,4 +19,4 @@ echo "== lint"; npx eslint .
 echo "== build web assets"; npx tsx scripts/build-web.ts
 
 # Everything below runs with a real Secret Service (gnome-keyring) on a private session bus.
-exec dbus-run-session -- bash scripts/test-in-session.sh "$@"
+exec bash scripts/with-throwaway-keyring.sh bash scripts/test-in-session.sh "$@"
