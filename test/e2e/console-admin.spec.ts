@@ -59,7 +59,26 @@ test('a locked user is unlocked from the user page', async ({ page }) => {
   expect(await verify(env, key, { username: 'mia', code: oathtool(mia.totpSecret!, env.server.clock.now()), pin: PIN })).toMatchObject({ status: 200 });
 });
 
+test('deactivating a user: the active temporary code stops working and the section disappears', async ({ page }) => {
+  const key = await apiClientKey(env, 'gateway-3');
+  await env.h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } });
+  await createUser(env.h, 'omar', { pin: PIN, withToken: true });
+  const issued = await env.h.http('POST', '/api/v1/admin/users/omar/temporary-code', { multiUse: true });
+  expect(issued.status).toBe(201);
+  await signIn(page, env);
+  await openUser(page, 'omar');
+  await expect(page.locator('#temporary-code')).toContainText('An active multi-use code');
+  await page.getByRole('button', { name: 'Deactivate user' }).click();
+  await page.getByRole('alertdialog', { name: 'Deactivate omar?' }).getByRole('button', { name: 'Deactivate' }).click();
+  await expect(page.locator('dl.summary')).toContainText('Inactive');
+  await expect(page.locator('#temporary-code')).toHaveCount(0);
+  expect(await verify(env, key, { username: 'omar', code: issued.body.code as string, pin: PIN })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+  await page.getByRole('button', { name: 'Activate user' }).click();
+  await expect(page.locator('dl.summary')).toContainText('Active');
+});
+
 test('settings: temporary codes are enabled for the enterprise from the console', async ({ page }) => {
+  await env.h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: false } });
   await signIn(page, env);
   await page.getByRole('link', { name: 'Settings' }).click();
   const box = page.getByLabel('Allow temporary codes');
