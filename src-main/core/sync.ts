@@ -141,7 +141,7 @@ export class SyncEngine {
       const parsed = SyncResponseSchema.safeParse(answer.body);
       if (!parsed.success) return { ok: false, error: 'bad_request', message: 'The server answered the sync with something unexpected.' };
       const { ack, resets, keys: rotation } = parsed.data;
-      const trusted = deviceState(store).serverKeys;
+      const trusted = withKeysPinnedByIt(deviceState(store).serverKeys, rotation.payload, core.config.serverKeyFingerprints);
       const mine = (p: { deviceId: string; requestNonce: string }) => p.deviceId === device.deviceId && p.requestNonce === nonce;
       if (!verifyServerMessage(trusted, SIGNATURE_DOMAINS.syncAck, ack) || !mine(ack.payload) || !verifyServerMessage(trusted, SIGNATURE_DOMAINS.reset, resets) || !mine(resets.payload)) {
         return { ok: false, error: 'bad_signature', message: 'The server\'s sync answer could not be verified; nothing was removed from the outbox.' };
@@ -266,6 +266,20 @@ export class SyncEngine {
     const same = keys.length === device.serverKeys.length && keys.every((k, i) => device.serverKeys[i]?.fingerprint === k.fingerprint);
     if (!same) await this.store.commit(() => this.store.putState('device', { ...device, serverKeys: keys }));
   }
+}
+
+/**
+ * A server key IT pinned in the configuration (serverKeyFingerprints) is trusted as soon as the server shows its
+ * public key, even if this agent never synced while that key was announced: the fingerprint authenticates the key by
+ * itself. This is how an agent that was offline for a rotation's whole overlap catches up (DESIGN §6: the next key
+ * reaches agents signed by the current one, or pinned by IT). A key IT pinned that the server no longer announces
+ * (retired) is not taken back.
+ */
+function withKeysPinnedByIt(pinned: readonly ServerKey[], announced: KeyRotation, itPinned: readonly string[]): ServerKey[] {
+  const extra = [announced.current, ...announced.accepted].filter(
+    (k) => itPinned.includes(k.fingerprint) && keyFingerprint(k.publicKey) === k.fingerprint && !pinned.some((p) => p.fingerprint === k.fingerprint),
+  );
+  return [...pinned, ...extra];
 }
 
 function unreachable(): SyncOutcome {

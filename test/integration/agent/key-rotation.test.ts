@@ -30,6 +30,18 @@ let agent: AgentCore;
 let keychain: OsKeychain;
 const users: Record<string, string> = {};
 let fp1: string;
+let enrollmentSecret: string;
+
+/** The agent (same store and keychain) with the server-key fingerprints IT pinned in its configuration. */
+async function startAgent(serverKeyFingerprints: string[]): Promise<AgentCore> {
+  return AgentCore.start({
+    config: { serverUrl: `http://127.0.0.1:${relay.port}`, enrollmentSecret, serverKeyFingerprints, dataDir: agentDir.dir, reachabilityBudgetMs: 2_000 },
+    keychain,
+    machineId: machine('machine-a'),
+    clock,
+    autoSync: false,
+  });
+}
 
 /** Stops the server and starts it again on the same data folder (new keys read from the key file), same URL. */
 async function restartServer(): Promise<void> {
@@ -62,18 +74,12 @@ beforeAll(async () => {
   const patch = await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { days: 1, verifierScrypt: TEST_SCRYPT } } } });
   expect(patch.status).toBe(200);
   for (const name of ['alice', 'bob']) users[name] = (await createUser(h, name, { pin: PIN, withToken: true })).totpSecret!;
-  const enrollmentSecret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
+  enrollmentSecret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
   fp1 = server.ctx.keys.signing.fingerprint;
   relay = new Relay(Number(new URL(server.url).port));
   await relay.up();
   keychain = testKeychain();
-  agent = await AgentCore.start({
-    config: { serverUrl: `http://127.0.0.1:${relay.port}`, enrollmentSecret, serverKeyFingerprints: [fp1], dataDir: agentDir.dir, reachabilityBudgetMs: 2_000 },
-    keychain,
-    machineId: machine('machine-a'),
-    clock,
-    autoSync: false,
-  });
+  agent = await startAgent([fp1]);
   const device = await agent.ensureEnrolled(2_000);
   const approved = await h.http('POST', `/api/v1/admin/devices/${device!.deviceId}/approve`, {});
   expect(approved.status).toBe(200);
@@ -89,6 +95,7 @@ afterAll(async () => {
 
 describe('server signing-key rotation (stage → sync → activate → retire) with a real agent', () => {
   let fp2: string;
+  let fp3: string;
 
   it('before the rotation: the agent pins the first key and takes offline data signed by it', async () => {
     expect(pinned()).toEqual([fp1]);
@@ -137,11 +144,20 @@ describe('server signing-key rotation (stage → sync → activate → retire) w
 
   it('a key the agent never saw announced (staged and activated with no sync in between) is refused, and does not get pinned', async () => {
     stageNextSigningKey(keyFile, clock.now());
-    const fp3 = activateNextSigningKey(keyFile);
+    fp3 = activateNextSigningKey(keyFile);
     await restartServer();
     expect(server.ctx.keys.signing.fingerprint).toBe(fp3);
     expect(await agent.runSync()).toMatchObject({ ok: false, error: 'bad_signature' });
     expect(await tokenLogin('alice')).toMatchObject({ ok: false, mode: 'online', error: 'bad_signature' });
     expect(pinned()).toEqual([fp2]);
+  });
+
+  it('a straggler catches up when IT pins the new key in its configuration: the next sync trusts it, logins work again', async () => {
+    await agent.close();
+    agent = await startAgent([fp1, fp3]); // the policy's SERVER_KEY list, updated by IT
+    expect(pinned()).toEqual([fp2]); // the store's pins are the server's announcements, not the configuration
+    expect(await agent.runSync()).toMatchObject({ ok: true });
+    expect(pinned()).toEqual([fp3, fp2]);
+    expect(await tokenLogin('alice')).toMatchObject({ ok: true, mode: 'online' });
   });
 });
