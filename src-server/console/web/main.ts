@@ -21,21 +21,22 @@ export interface PageContext {
 interface Route {
   path: RegExp;
   title: string;
-  nav?: string;
+  /** Shown in the main navigation under this name, linking to `href`. */
+  nav?: { label: string; href: string };
   permission?: Permission;
   render(ctx: PageContext, ...params: string[]): Promise<void>;
 }
 
 const routes: Route[] = [
-  { path: /^#\/users$/, title: 'Users', nav: 'Users', render: renderUsers },
+  { path: /^#\/users$/, title: 'Users', nav: { label: 'Users', href: '#/users' }, render: renderUsers },
   { path: /^#\/users\/([^/]+)$/, title: 'User', render: (ctx, name) => renderUser(ctx, decodeURIComponent(name ?? '')) },
-  { path: /^#\/emergency-access$/, title: 'Offline emergency access', nav: 'Offline emergency access', permission: 'offline.reveal', render: renderEmergencyAccess },
-  { path: /^#\/audit$/, title: 'Audit', nav: 'Audit', permission: 'audit.read', render: renderAudit },
-  { path: /^#\/admin\/settings$/, title: 'Settings and policies', nav: 'Settings', permission: 'settings.manage', render: renderSettings },
-  { path: /^#\/admin\/roles$/, title: 'Roles', nav: 'Roles', permission: 'roles.manage', render: renderRoles },
-  { path: /^#\/admin\/admins$/, title: 'Administrators', nav: 'Administrators', permission: 'roles.manage', render: renderAdmins },
-  { path: /^#\/admin\/clients$/, title: 'API clients', nav: 'API clients', permission: 'clients.manage', render: renderClients },
-  { path: /^#\/admin\/devices$/, title: 'Devices', nav: 'Devices', permission: 'devices.manage', render: renderDevices },
+  { path: /^#\/emergency-access$/, title: 'Offline emergency access', nav: { label: 'Offline emergency access', href: '#/emergency-access' }, permission: 'offline.reveal', render: renderEmergencyAccess },
+  { path: /^#\/audit$/, title: 'Audit', nav: { label: 'Audit', href: '#/audit' }, permission: 'audit.read', render: renderAudit },
+  { path: /^#\/admin\/settings$/, title: 'Settings and policies', nav: { label: 'Settings', href: '#/admin/settings' }, permission: 'settings.manage', render: renderSettings },
+  { path: /^#\/admin\/roles$/, title: 'Roles', nav: { label: 'Roles', href: '#/admin/roles' }, permission: 'roles.manage', render: renderRoles },
+  { path: /^#\/admin\/admins$/, title: 'Administrators', nav: { label: 'Administrators', href: '#/admin/admins' }, permission: 'roles.manage', render: renderAdmins },
+  { path: /^#\/admin\/clients$/, title: 'API clients', nav: { label: 'API clients', href: '#/admin/clients' }, permission: 'clients.manage', render: renderClients },
+  { path: /^#\/admin\/devices$/, title: 'Devices', nav: { label: 'Devices', href: '#/admin/devices' }, permission: 'devices.manage', render: renderDevices },
 ];
 
 const root = document.getElementById('app') as HTMLElement;
@@ -124,8 +125,7 @@ function renderShell(): void {
   const current = me;
   clear(root);
   const links = routes
-    .filter((r) => r.nav && (!r.permission || can(current, r.permission)))
-    .map((r) => h('li', {}, h('a', { href: r.path.source.replace(/^\^|\$$/g, '').replace(/\\\//g, '/'), 'data-nav': r.nav ?? '' }, r.nav ?? '')));
+    .flatMap((r) => (r.nav && (!r.permission || can(current, r.permission)) ? [h('li', {}, h('a', { href: r.nav.href }, r.nav.label))] : []));
   const signOut = h('button', {
     type: 'button',
     class: 'link',

@@ -28,6 +28,8 @@ export async function renderUser(ctx: PageContext, username: string): Promise<vo
   const reload = async (message?: string): Promise<void> => {
     ctx.main.replaceChildren();
     await renderUser(ctx, username);
+    // The control that had focus is gone with the old content; start again at the page, the result is announced.
+    ctx.main.focus();
     if (message) announce(message);
   };
   const uctx: UserPageContext = { ...ctx, user, options, reload };
