@@ -6,12 +6,15 @@ import { failureMessage } from './messages.js';
 /**
  * The status view and the connection banner: server reachable or not, last sync, events waiting, and per cached
  * user what the offline data still covers. 'Sync now' shows progress by polling status while the sync runs.
+ * Reachability comes from the core, which checks the server again (within its budget) whenever a status request
+ * finds the last check older than a few seconds, so polling status keeps the banner current without a sign-in.
  */
 
 type Status = Extract<StatusResponse, { ok: true }>;
 
 const IDLE_POLL_MS = 5_000;
 const SYNC_POLL_MS = 250;
+/** Older than this, the core could not check lately (it re-checks after ~15 s): the answer is shown with its age. */
 const STALE_CHECK_MS = 2 * 60_000;
 
 const DEVICE_STATE_TEXT: Record<Status['device']['state'], string> = {
@@ -44,14 +47,14 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
 
   function renderBanner(s: Status): void {
     if (s.server.checkedAt === null) {
-      // The agent decides reachability when it talks to the server (sign-in, sync); until then it does not know.
+      // Only while the agent's first check is under way: it is not known yet, so it is not called offline.
       connection.dataset.state = 'unknown';
-      connection.textContent = 'The server has not been contacted yet; signing in will try it first.';
+      connection.textContent = 'Checking whether the server answers; signing in will try it first.';
       return;
     }
     connection.dataset.state = s.server.reachable ? 'online' : 'offline';
     if (s.server.reachable) {
-      // Reachability is learnt when the agent talks to the server; an old answer is shown as old, not as now.
+      // An old answer (the agent could not check lately) is shown as old, not as now.
       connection.textContent = s.now - s.server.checkedAt < STALE_CHECK_MS
         ? 'Online: the server answers.'
         : `Online when last checked (${ago(s.server.checkedAt, s.now)}); signing in checks again.`;
@@ -68,7 +71,7 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
     const url = document.createElement('span');
     url.className = 'detail';
     url.textContent = s.server.url;
-    server.replaceChildren(s.server.checkedAt === null ? 'Not contacted yet' : s.server.reachable ? 'Reachable' : 'Not reachable', url);
+    server.replaceChildren(s.server.checkedAt === null ? 'Not checked yet' : s.server.reachable ? 'Reachable' : 'Not reachable', url);
     lastSync.textContent = s.lastSyncAt === null ? 'Never' : `${dateTime(s.lastSyncAt, now)} (${ago(s.lastSyncAt, now)})`;
     pending.textContent = String(s.pendingEvents);
     device.textContent = DEVICE_STATE_TEXT[s.device.state];

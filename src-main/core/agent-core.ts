@@ -23,6 +23,7 @@ import { verifyOffline, type ClockState, type OfflineResult, type SealedVerifier
 import { appendEvent } from './outbox.js';
 import { silentLogger, systemClock, type AgentLogger, type Clock, type HttpFetch, type Keychain, type MachineId } from './ports.js';
 import { fetchTrustingCas, readCaBundle } from './http-tls.js';
+import { DEFAULT_REACHABILITY_TIMING, Reachability, type ReachabilityTiming } from './reachability.js';
 import { ServerClient, type ServerAnswer } from './server-client.js';
 import { AgentStore } from './store/store.js';
 import { SyncEngine, type SyncOutcome } from './sync.js';
@@ -40,6 +41,8 @@ export interface AgentDeps {
   log?: AgentLogger;
   /** Background sync after logins and retries with backoff (on by default; tests may drive sync by hand). */
   autoSync?: boolean;
+  /** How fresh the status's reachability must be and how often it is checked in the background (tests shorten them). */
+  reachabilityTiming?: Partial<ReachabilityTiming>;
 }
 
 export type LoginOutcome =
@@ -69,8 +72,8 @@ export class AgentCore {
   private serverOffsetMs = 0;
   /** The server's time at the last answer and the monotonic clock then (wall-clock changes do not move it). */
   private contact: { serverTime: number; mono: number } | null = null;
-  reachable = false;
-  checkedAt: number | null = null;
+  /** Whether the server answers, decided within the budget; what the status reports. */
+  readonly reachability: Reachability;
 
   private constructor(
     deps: AgentDeps,
@@ -85,6 +88,7 @@ export class AgentCore {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? silentLogger;
     this.client = new ServerClient(this.config.serverUrl, deps.fetch ?? ((url, init) => fetch(url, init)), this.log);
+    this.reachability = new Reachability(this.client, this.clock, this.config.reachabilityBudgetMs, { ...DEFAULT_REACHABILITY_TIMING, ...deps.reachabilityTiming });
     this.builder = store ? new VerifierBuilder(store, this.log) : null;
     this.sync = store ? new SyncEngine(this, store, deps.autoSync ?? true) : null;
   }
@@ -101,11 +105,14 @@ export class AgentCore {
       const core = new AgentCore(deps, store, null, keys, machineIdHash);
       if (store.rolledBack) await core.recordTampering('store-rollback');
       if (store.outboxSize() > 0) core.sync?.kick(RETRY_AFTER_OFFLINE_MS);
+      core.reachability.start();
       return core;
     } catch (err) {
       if (!(err instanceof LifelineError) || (err.code !== 'keychain_unavailable' && err.code !== 'store_tampered')) throw err;
       log.warn('[agent] offline mode unavailable', { reason: err.code });
-      return new AgentCore(deps, null, err, null, machineIdHash);
+      const core = new AgentCore(deps, null, err, null, machineIdHash);
+      core.reachability.start();
+      return core;
     }
   }
 
@@ -128,8 +135,7 @@ export class AgentCore {
     const now = this.clock.now();
     this.serverOffsetMs = serverTime - now;
     this.contact = { serverTime, mono: performance.now() };
-    this.reachable = true;
-    this.checkedAt = now;
+    this.reachability.record(true);
     if (!this.store) return;
     // The server's time is the trusted floor: contact ends a clock-back refusal (DESIGN §5) and replaces a mark
     // pushed ahead by a clock set forward; a clock that is still wrong is caught again at the next offline login.
@@ -138,8 +144,7 @@ export class AgentCore {
   }
 
   noteUnreachable(): void {
-    this.reachable = false;
-    this.checkedAt = this.clock.now();
+    this.reachability.record(false);
   }
 
   // ---- enrollment ----------------------------------------------------------------------------------------------
@@ -205,8 +210,7 @@ export class AgentCore {
       return { ok: false, mode: 'online', error: 'device_revoked', message: 'This computer was removed from Lifeline by an administrator; its offline data was wiped.' };
     }
     if (answer.status !== 200) {
-      this.reachable = true;
-      this.checkedAt = this.clock.now();
+      this.reachability.record(true);
       return { mode: 'online', ...failure(serverRefused(answer.body, 'The server refused the sign-in.')) };
     }
     const parsed = DeviceLoginResponseSchema.safeParse(answer.body);
@@ -439,6 +443,7 @@ export class AgentCore {
   async close(): Promise<void> {
     this.builder?.stop();
     this.sync?.stop();
+    await this.reachability.stop();
     await this.sync?.whenIdle().catch(() => undefined);
     this.store?.close();
   }

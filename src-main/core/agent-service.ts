@@ -40,15 +40,17 @@ export class AgentService implements AgentApi {
     return r.ok ? { ok: true, uploaded: r.uploaded, pendingEvents: r.pendingEvents, resetsApplied: r.resetsApplied, syncedAt: r.syncedAt } : { ok: false, error: r.error, message: r.message };
   }
 
+  /** Waits for a fresh reachability check when the last one is old (at most the budget; sign-ins never wait for it). */
   async status(): Promise<IpcResponseInput<'agent:status'>> {
     const core = this.core;
+    await core.reachability.fresh();
     const now = core.clock.now();
     const store = core.store;
     const device = core.device();
     const base = {
       ok: true as const,
       now,
-      server: { url: core.config.serverUrl, reachable: core.reachable, checkedAt: core.checkedAt, lastContactAt: store?.getState<{ lastContactAt: number | null }>('clock')?.lastContactAt ?? null },
+      server: { url: core.config.serverUrl, reachable: core.reachability.reachable, checkedAt: core.reachability.checkedAt, lastContactAt: store?.getState<{ lastContactAt: number | null }>('clock')?.lastContactAt ?? null },
       device: { id: device.deviceId, state: device.status },
       offline: store
         ? store.rolledBack
