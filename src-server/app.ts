@@ -17,7 +17,8 @@ export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslin
 export interface AppOptions {
   /** Largest accepted body; every API body is small JSON. */
   bodyLimit?: number;
-  trustProxy?: boolean | string;
+  /** Proxies whose X-Forwarded-For is believed: addresses, CIDRs or 'loopback'. */
+  trustProxy?: boolean | string | string[];
   /** TLS certificate and key (PEM): the server then speaks HTTPS (main.ts --tls-cert/--tls-key). */
   https?: { cert: Buffer; key: Buffer };
 }

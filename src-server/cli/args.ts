@@ -28,6 +28,8 @@ Options:
   --tls-cert FILE   PEM certificate; with --tls-key the server speaks HTTPS
   --tls-key FILE    PEM private key
   --radius-port P   also answer RADIUS Access-Requests on this UDP port
+  --trust-proxy A   behind a reverse proxy: its addresses/CIDRs (comma-separated) or loopback; X-Forwarded-For
+                    from them is believed, so per-address limits see the real client
   --database URL    PostgreSQL URL (default: SQLite in the data folder; also LIFELINE_DATABASE_URL)
   --role R          role for 'admin create' (repeatable)
   --help            this text`;
@@ -42,6 +44,11 @@ const OptionsSchema = z
     'tls-cert': z.string().min(1).optional(),
     'tls-key': z.string().min(1).optional(),
     'radius-port': Port.optional(),
+    // Addresses of reverse proxies whose X-Forwarded-For is believed (per-address login limits need the client's).
+    'trust-proxy': z
+      .string()
+      .regex(/^[0-9a-fA-F.:/,\s]+$|^(loopback|linklocal|uniquelocal)$/, 'give proxy addresses or CIDRs (comma-separated), or loopback')
+      .optional(),
     database: z.string().min(1).optional(),
     role: z.array(z.string().min(1).max(64)).optional(),
     from: z.string().min(1).optional(),
@@ -68,6 +75,7 @@ export interface Cli {
   dataDir: string;
   tls?: { certFile: string; keyFile: string };
   radiusPort?: number;
+  trustProxy?: string[];
   database?: string;
 }
 
@@ -87,6 +95,7 @@ export function parseCli(argv: string[]): Cli {
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'radius-port': { type: 'string' },
+        'trust-proxy': { type: 'string' },
         database: { type: 'string' },
         role: { type: 'string', multiple: true },
         from: { type: 'string' },
@@ -113,6 +122,7 @@ export function parseCli(argv: string[]): Cli {
     dataDir: o.data,
     ...(o['tls-cert'] && o['tls-key'] ? { tls: { certFile: o['tls-cert'], keyFile: o['tls-key'] } } : {}),
     ...(o['radius-port'] !== undefined ? { radiusPort: o['radius-port'] } : {}),
+    ...(o['trust-proxy'] ? { trustProxy: o['trust-proxy'].split(',').map((a) => a.trim()).filter(Boolean) } : {}),
     ...(o.database ? { database: o.database } : {}),
   };
 }

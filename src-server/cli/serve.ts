@@ -58,7 +58,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
   }
 
   const https = cli.tls ? { cert: readFileSync(cli.tls.certFile), key: readFileSync(cli.tls.keyFile) } : undefined;
-  const app = await buildApp(ctx, https ? { https } : {});
+  const app = await buildApp(ctx, { ...(https ? { https } : {}), ...(cli.trustProxy ? { trustProxy: cli.trustProxy } : {}) });
   await app.listen({ host: cli.host, port: cli.port });
   const { port } = app.server.address() as AddressInfo;
   const shownHost = cli.host.includes(':') ? `[${cli.host}]` : cli.host;
