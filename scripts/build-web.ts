@@ -23,5 +23,5 @@ for (const app of apps) {
     minify: true,
     legalComments: 'none',
   });
-  console.log(`built ${app.outfile}`);
+  if (!process.argv.includes('--quiet')) console.log(`built ${app.outfile}`);
 }
