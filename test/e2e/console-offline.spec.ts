@@ -35,7 +35,7 @@ test('offline emergency access: request → reason → code read back → accept
   await requestField.fill(wrong);
   await page.getByLabel('Reason (recorded in the audit log)').fill('phone left at home');
   await page.getByRole('button', { name: 'Get the code' }).click();
-  await expect(page.getByRole('alert')).toContainText(/does not check out|16 letters/);
+  await expect(page.getByRole('alert')).toContainText(/check character does not match|16 letters/);
   await expect(page.locator('dialog')).toHaveCount(0);
 
   // The reason is required.
