@@ -1,19 +1,2 @@
-/** Time as a port, so tests can move it (lockouts lifting after 15 minutes, codes expiring) without sleeping. */
-export interface Clock {
-  now(): number; // epoch milliseconds
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
-
-export class ManualClock implements Clock {
-  constructor(private t: number = Date.now()) {}
-  now(): number {
-    return this.t;
-  }
-  set(t: number): void {
-    this.t = t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+// The server's clock port is the shared one (src-shared/clock.ts); this module keeps the server's import path.
+export { ManualClock, systemClock, type Clock } from '../src-shared/clock.js';

@@ -4,25 +4,8 @@
  * network without touching the code under test.
  */
 
-export interface Clock {
-  now(): number; // epoch milliseconds
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
-
-/** A clock the tests set by hand (moving the workstation's clock back or forward is part of what is tested). */
-export class ManualClock implements Clock {
-  constructor(private t: number = Date.now()) {}
-  now(): number {
-    return this.t;
-  }
-  set(t: number): void {
-    this.t = t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+// Time is the shared clock port (src-shared/clock.ts): tests move the workstation's clock back and forward.
+export { ManualClock, systemClock, type Clock } from '../../src-shared/clock.js';
 
 /**
  * The OS keychain: small secrets by name. `get` returns null only when the entry is absent; an unreachable or
