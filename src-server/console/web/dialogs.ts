@@ -44,6 +44,19 @@ export function confirmDialog(title: string, paragraphs: string[], confirmLabel:
   ], { role: 'alertdialog' }).then((v) => v === true);
 }
 
+/**
+ * A secret the server returns once (an API client's key, a RADIUS shared secret). The caller drops its own copy; this
+ * dialog is then the only place it appears, and it leaves the document on Done.
+ */
+export function secretOnceDialog(title: string, secret: string, before: string[], after: string[]): Promise<void> {
+  return modal<true>(title, (close) => [
+    ...before.map((p) => h('p', {}, p)),
+    h('p', { class: 'code small', 'data-once': '' }, secret),
+    ...after.map((p) => h('p', {}, p)),
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => close(true) }, 'Done')),
+  ], { wide: true }).then(() => undefined);
+}
+
 /** An inline error slot for forms inside dialogs and pages. */
 export function errorSlot(): { el: HTMLParagraphElement; show(message: string): void; clear(): void } {
   const el = h('p', { class: 'form-error', role: 'alert' });

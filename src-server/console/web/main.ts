@@ -7,6 +7,7 @@ import { renderAdmins } from './pages/admins.js';
 import { renderClients } from './pages/clients.js';
 import { renderDevices } from './pages/devices.js';
 import { renderEmergencyAccess } from './pages/emergency-access.js';
+import { renderRadiusClients } from './pages/radius-clients.js';
 import { renderRoles } from './pages/roles.js';
 import { renderSettings } from './pages/settings.js';
 import { renderUser } from './pages/user.js';
@@ -36,6 +37,7 @@ const routes: Route[] = [
   { path: /^#\/admin\/roles$/, title: 'Roles', nav: { label: 'Roles', href: '#/admin/roles' }, permission: 'roles.manage', render: renderRoles },
   { path: /^#\/admin\/admins$/, title: 'Administrators', nav: { label: 'Administrators', href: '#/admin/admins' }, permission: 'roles.manage', render: renderAdmins },
   { path: /^#\/admin\/clients$/, title: 'API clients', nav: { label: 'API clients', href: '#/admin/clients' }, permission: 'clients.manage', render: renderClients },
+  { path: /^#\/admin\/radius-clients$/, title: 'RADIUS clients', nav: { label: 'RADIUS clients', href: '#/admin/radius-clients' }, permission: 'clients.manage', render: renderRadiusClients },
   { path: /^#\/admin\/devices$/, title: 'Devices', nav: { label: 'Devices', href: '#/admin/devices' }, permission: 'devices.manage', render: renderDevices },
 ];
 

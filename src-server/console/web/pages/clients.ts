@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
+import { confirmDialog, errorSlot, messageOf, secretOnceDialog } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 
@@ -60,12 +60,12 @@ function newClientForm(ctx: PageContext): HTMLElement {
       .then(async (res) => {
         const key = res.key;
         res.key = '';
-        await modal<true>(`Key for ${name.value.trim()}`, (close) => [
-          h('p', {}, 'Configure the client with this key now. It is shown only this once; the server keeps only a keyed hash of it.'),
-          h('p', { class: 'code small', 'data-once': '' }, key),
-          h('p', {}, `Client id: ${res.clientId}. Send the key as “Authorization: Bearer <key>”.`),
-          h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => close(true) }, 'Done')),
-        ], { wide: true });
+        await secretOnceDialog(
+          `Key for ${name.value.trim()}`,
+          key,
+          ['Configure the client with this key now. It is shown only this once; the server keeps only a keyed hash of it.'],
+          [`Client id: ${res.clientId}. Send the key as “Authorization: Bearer <key>”.`],
+        );
         ctx.main.replaceChildren();
         await renderClients(ctx);
       })
