@@ -35,7 +35,7 @@ export interface Deployment {
   urls: string[];
   /** Direct access to the deployment's database, for the audit checks after a storm. */
   db: Db;
-  /** Error-level log lines of the instances since the last call (at most 20 each). */
+  /** The instances' error-level log since the last call, summarised: a count of HTTP 500s and the other lines. */
   takeServerErrors(): string[];
   /** The audit hash chain and checkpoints, verified as `lifeline-server audit verify` does (after sealing on PostgreSQL). */
   verifyAuditChain(): Promise<string[]>;
@@ -48,8 +48,8 @@ export const ADMIN_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 interface Instance {
   url: string;
   child: ChildProcess;
-  /** The last error-level lines of its log (pino level ≥ 50), to explain a failed request. */
-  errors: string[];
+  /** Error-level lines of its log (pino level ≥ 50): "request failed" (an HTTP 500) counted, the others kept (up to 20). */
+  errors: { requestFailed: number; other: string[] };
 }
 
 function startInstance(args: string[], env: Record<string, string>): Promise<Instance> {
@@ -75,15 +75,18 @@ function startInstance(args: string[], env: Record<string, string>): Promise<Ins
       reject(new Error(`server exited (${code ?? signal}) before listening:\n${errors}`));
     };
     child.once('exit', onExit);
-    const logErrors: string[] = [];
+    const logErrors = { requestFailed: 0, other: [] as string[] };
     let partial = '';
     child.stdout!.on('data', (c: Buffer) => {
       if (listening) {
         // The request log is read and dropped, but for its error lines.
         const lines = (partial + String(c)).split('\n');
         partial = lines.pop()!;
-        for (const line of lines) if (/"level":(5|6)\d/.test(line)) logErrors.push(line.slice(0, 600));
-        logErrors.splice(0, Math.max(0, logErrors.length - 20));
+        for (const line of lines) {
+          if (!/"level":(5|6)\d/.test(line)) continue;
+          if (line.includes('"msg":"request failed"')) logErrors.requestFailed++;
+          else if (logErrors.other.length < 20) logErrors.other.push(line.slice(0, 600));
+        }
         return;
       }
       seen += String(c);
@@ -132,7 +135,13 @@ export async function startDeployment(config: EngineConfig, pgBaseUrl: string | 
       db = (await openDatabase({ engine: 'postgres', url: database.url }, { pg: { poolMax: 2, applicationName: 'lifeline-storm-check' } })).db;
     }
     const label = config.engine === 'sqlite' ? 'SQLite, 1 instance' : `PostgreSQL, ${config.instances} instance${config.instances > 1 ? 's' : ''}`;
-    const takeServerErrors = () => instances.flatMap((i, k) => i.errors.splice(0).map((line) => `instance ${k + 1}: ${line}`));
+    const takeServerErrors = () =>
+      instances.flatMap((i, k) => {
+        const out = [...(i.errors.requestFailed ? [`instance ${k + 1}: ${i.errors.requestFailed} x "request failed" (HTTP 500; the log gives the error's type only)`] : []), ...i.errors.other.map((l) => `instance ${k + 1}: ${l}`)];
+        i.errors.requestFailed = 0;
+        i.errors.other = [];
+        return out;
+      });
     const opened = db;
     const verifyAuditChain = async () => {
       try {
