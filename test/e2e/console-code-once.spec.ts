@@ -1,7 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { appendAudit } from '../../src-server/services/audit.js';
 import { createUser, enableTemporaryCodes } from '../helpers/admin.js';
-import { apiClientKey, closeCodeDialog, generateTemporaryCode, openUser, signIn, startConsole, verify, type ConsoleEnv } from './console-support.js';
+import { apiClientKey, closeCodeDialog, generateTemporaryCode, openUser, pageHolds, signIn, startConsole, verify, type ConsoleEnv } from './console-support.js';
 
 /**
  * "After you click Done, the code is hidden from view and cannot be viewed again" (Imprivata, Salesforce): after the
@@ -24,23 +24,6 @@ test.afterAll(async () => {
 function spellings(code: string): string[] {
   const bare = code.replace(/-/g, '');
   return [code, bare, bare.toLowerCase()];
-}
-
-async function pageHolds(page: Page, needles: string[]): Promise<string[]> {
-  const found: string[] = [];
-  const html = await page.content();
-  const storage = await page.evaluate(async () => {
-    const parts = [document.cookie, JSON.stringify({ ...localStorage }), JSON.stringify({ ...sessionStorage })];
-    if ('caches' in window) parts.push((await caches.keys()).join(','));
-    if ('indexedDB' in window && indexedDB.databases) parts.push(JSON.stringify(await indexedDB.databases()));
-    return parts.join('\n');
-  });
-  for (const n of needles) {
-    if (html.includes(n)) found.push(`DOM of ${page.url()}`);
-    if (storage.includes(n)) found.push('storage');
-    if (page.url().includes(n)) found.push('URL');
-  }
-  return found;
 }
 
 test('after Done the code is nowhere: not in any page, storage or later response', async ({ page }) => {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { AxeBuilder } from '@axe-core/playwright';
 import { expect, type Page } from '@playwright/test';
 import { bootstrap, loginAdmin, nextTotp, TEST_ADMIN_PASSWORD, type AdminHarness } from '../helpers/admin.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -83,4 +84,28 @@ export async function closeCodeDialog(page: Page): Promise<void> {
 /** The tests move the server clock by days; a new sign-in gives the harness's API calls a live, high-assurance session. */
 export async function freshApiSession(env: ConsoleEnv): Promise<void> {
   env.h.adminToken = await loginAdmin(env.h, 'admin', TEST_ADMIN_PASSWORD, env.h.adminTotpSecret);
+}
+
+/** Where a shown-once secret (a code, a key) can still be found: the page's DOM, its storage, its URL. */
+export async function pageHolds(page: Page, needles: string[]): Promise<string[]> {
+  const found: string[] = [];
+  const html = await page.content();
+  const storage = await page.evaluate(async () => {
+    const parts = [document.cookie, JSON.stringify({ ...localStorage }), JSON.stringify({ ...sessionStorage })];
+    if ('caches' in window) parts.push((await caches.keys()).join(','));
+    if ('indexedDB' in window && indexedDB.databases) parts.push(JSON.stringify(await indexedDB.databases()));
+    return parts.join('\n');
+  });
+  for (const n of needles) {
+    if (html.includes(n)) found.push(`DOM of ${page.url()}`);
+    if (storage.includes(n)) found.push('storage');
+    if (page.url().includes(n)) found.push('URL');
+  }
+  return found;
+}
+
+/** axe-core (WCAG 2.1 A and AA rules) on the page as it is now: the serious and critical violations, as readable lines. */
+export async function seriousA11yViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
