@@ -50,6 +50,13 @@ export default tseslint.config(
   },
   restrict(['src-renderer/**/*.ts'], [server, agent, sharedCrypto, forbid([...NODE_BUILTINS, 'electron'], 'The renderer is DOM-only.')]),
   restrict(['src-server/**/*.ts'], [agent, renderer, forbid(['electron'], 'The server never imports Electron.')]),
+  // The console's browser app: DOM-only like the renderer, and of the rest of src-server nothing but types (erased
+  // from the bundle). `up` is the climb out of console/web from that folder depth; src-shared (not its crypto) stays open.
+  ...[['src-server/console/web/*.ts', '\\.\\./'], ['src-server/console/web/pages/*.ts', '\\.\\./\\.\\./']].map(([files, up]) => restrict([files], [
+    agent, renderer, sharedCrypto,
+    forbid([...NODE_BUILTINS, 'electron'], 'The console web app is DOM-only.'),
+    { regex: `^${up}(?!(\\.\\./)*src-shared/)`, message: 'The console web app imports only console/web and src-shared.' },
+  ], [], true)),
   // The core may use Electron's types (for the ports the shell fills) but never Electron at run time.
   restrict(['src-main/core/**/*.ts'], [
     server, renderer,
