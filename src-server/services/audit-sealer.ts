@@ -13,8 +13,9 @@ import { auditRowHash, GENESIS_HASH, type AuditRow } from './audit.js';
  *
  * Id order is safe only once no transaction can still commit a lower id. Every id up to the sequence's `last_value`
  * has been handed out; each appending transaction takes its transaction id before its audit id
- * (insertUnsealedAudit), so once every transaction in progress after that read has ended, ids up to it are final:
- * committed and visible, or rolled back and gone for good (a gap in ids, not in the chain).
+ * (insertUnsealedAudit), so every transaction holding such an id has an xid by then, and once every transaction with
+ * an xid in progress after that read has ended, ids up to it are final: committed and visible, or rolled back and
+ * gone for good (a gap in ids, not in the chain).
  */
 export type NewAuditRow = Omit<AuditRow, 'id' | 'prev_hash' | 'hash'>;
 
@@ -42,8 +43,8 @@ export interface SealerOptions {
   batch?: number;
 }
 
-const XIP_POLL_MS = 5;
-const XIP_WAIT_WARN_MS = 5_000;
+const WAIT_POLL_MS = 5;
+const WAIT_WARN_MS = 5_000;
 
 const reportedBelowHead = new Set<number>();
 
@@ -60,24 +61,26 @@ export async function sealRound(client: pg.Client, log: Logger, batch = 500): Pr
   const firstId = first.rows[0]?.id;
   if (firstId === null || firstId === undefined || firstId > bound) return 0;
 
-  // Wait for every transaction of this database in progress now: one may hold an id below the bound, not yet
-  // committed. (Transactions of other databases on a shared cluster cannot write this audit table: not waited for.)
-  const snap = (await client.query<{ snap: string }>('SELECT pg_current_snapshot()::text AS snap')).rows[0]!.snap;
+  // Wait for every transaction of this database that is in progress now: one may hold an id up to the bound, not yet
+  // committed. Their xids are read from the live process array (pg_stat_activity), not from a snapshot, whose list
+  // of running xids leaves out those above its xmax. Other databases on a shared cluster cannot write this table.
+  const running = await client.query<{ xids: string[] | null }>(
+    'SELECT array_agg(backend_xid::text) AS xids FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL',
+  );
+  const xids = running.rows[0]?.xids ?? [];
   const started = Date.now();
   let warned = false;
-  for (;;) {
+  while (xids.length > 0) {
     const open = await client.query<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM pg_snapshot_xip($1::pg_snapshot) AS x
-       WHERE pg_xact_status(x) = 'in progress'
-         AND xid(x) IN (SELECT backend_xid FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL)`,
-      [snap],
+      'SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_xid = ANY($1::xid[])',
+      [xids],
     );
     if (open.rows[0]!.n === 0) break;
-    if (!warned && Date.now() - started > XIP_WAIT_WARN_MS) {
+    if (!warned && Date.now() - started > WAIT_WARN_MS) {
       warned = true;
       log.warn({ component: 'audit-sealer' }, 'a long transaction is delaying the audit chain (rows stay unsealed until it ends)');
     }
-    await sleep(XIP_POLL_MS);
+    await sleep(WAIT_POLL_MS);
   }
 
   let sealed = 0;

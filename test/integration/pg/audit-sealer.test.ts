@@ -79,6 +79,43 @@ describePg('PostgreSQL audit sealer', () => {
     await sealer.end();
   });
 
+  it('does not seal past an open transaction whose xid is newer than every finished one (beyond the snapshot xmax)', async () => {
+    // fast takes its xid first; slow takes a later xid and the lower audit id; fast then appends and commits. No xid
+    // newer than slow's has finished, so slow's xid is not in a snapshot's in-progress list (it is >= xmax).
+    const sealer = await a.connectDedicated();
+    const step = () => {
+      let done!: () => void;
+      const p = new Promise<void>((r) => (done = r));
+      return { p, done };
+    };
+    const fastHasXid = step();
+    const slowInserted = step();
+    const releaseSlow = step();
+    const fast = a.tx(async (q) => {
+      await q.get('SELECT pg_current_xact_id() AS xid');
+      fastHasXid.done();
+      await slowInserted.p;
+      await insertUnsealedAudit(q, row(11, { type: 'fast-newer-id' }));
+    });
+    const slow = b.tx(async (q) => {
+      await fastHasXid.p;
+      await insertUnsealedAudit(q, row(10, { type: 'slow-lower-id' }));
+      slowInserted.done();
+      await releaseSlow.p;
+    });
+    await fast;
+    let roundDone = false;
+    const round = sealRound(sealer, log).then((n) => ((roundDone = true), n));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(roundDone).toBe(false);
+    expect(await a.get("SELECT COUNT(*) AS n FROM audit WHERE type = 'fast-newer-id' AND hash IS NOT NULL")).toEqual({ n: 0 });
+    releaseSlow.done();
+    await slow;
+    expect(await round).toBeGreaterThanOrEqual(2);
+    expect(await chainOk(a)).toMatchObject({ ok: true });
+    await sealer.end();
+  });
+
   it('is not held up by a long transaction of another database on the same cluster', async () => {
     const other = await createTestDatabase();
     const otherDb = new PgDb(other.url, { poolMax: 1 });

@@ -94,16 +94,17 @@ describePg('one of two instances killed during load', () => {
     let rr = 0;
     const pick = () => [...alive][rr++ % alive.size]!;
     const started = Date.now();
-    const deadline = started + LOAD_MS;
     let killedAt = Infinity;
     const acknowledged = new Map<string, number>(); // verifications answered 200, per user
     const unknown = new Map<string, number>(); // no answer (connection cut): may or may not have happened
     const ackedEvents = new Set<string>();
     const survivorAnswersAfterKill = { ok: 0, other: 0 };
     const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+    // At least LOAD_MS, and on a slow machine until the survivor has shown it keeps answering (at most 40 s).
+    const loading = () => Date.now() < started + LOAD_MS || (survivorAnswersAfterKill.ok < 20 && Date.now() < started + 40_000);
 
     const verifier = async (w: number) => {
-      for (let n = 0; Date.now() < deadline; n++) {
+      for (let n = 0; loading(); n++) {
         const user = `load${(w + n) % USERS}`;
         const base = pick();
         try {
@@ -122,7 +123,7 @@ describePg('one of two instances killed during load', () => {
       }
     };
     const syncer = async (dev: TestDevice) => {
-      while (Date.now() < deadline) {
+      while (loading()) {
         const batch: SyncEvent[] = [1, 2, 3].map(() => dev.event({ at: Date.now(), type: 'offline-failure', username: 'load0', reason: 'invalid_code' }));
         // An agent keeps events in its outbox until some instance acknowledges them.
         for (let attempt = 0; attempt < 10; attempt++) {
@@ -150,7 +151,7 @@ describePg('one of two instances killed during load', () => {
     const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
     console.log(`[kill] verifications acknowledged ${sum(acknowledged)}, cut by the kill ${sum(unknown)}; sync events acknowledged ${ackedEvents.size}; survivor answers after the kill ${survivorAnswersAfterKill.ok}`);
     expect(victim.child.signalCode).toBe('SIGKILL');
-    expect(survivorAnswersAfterKill.ok).toBeGreaterThan(10);
+    expect(survivorAnswersAfterKill.ok).toBeGreaterThanOrEqual(20);
     expect(survivorAnswersAfterKill.other).toBe(0);
     expect((await call(a, 'GET', '/readyz')).status).toBe(200);
 
