@@ -111,8 +111,9 @@ export async function verifyCode(ctx: ServerContext, req: VerifyRequest): Promis
     throw err;
   }
   const { match, pinOk } = evidence;
-  if (!match) return recordFailure(ctx, base, reservation, user, 'wrong_code');
-  if (pinRequiredFor(match, policy) && !pinOk) return recordFailure(ctx, base, reservation, user, 'wrong_pin');
+  // One reason for both: the audit log is read by helpdesk staff, and "wrong PIN" would tell whoever reads it (or
+  // talks them round on the phone) that the code guessed with it was right.
+  if (!match || (pinRequiredFor(match, policy) && !pinOk)) return recordFailure(ctx, base, reservation, user, 'wrong_pin_or_code');
   const method = methodOf(match);
 
   if (!purposesFor(match, policy).includes(req.purpose)) {

@@ -33,7 +33,7 @@ describe('emergency code sets (RSA online emergency access)', () => {
     expect((await h.verify({ username: 'amy', code: c0, purpose: 'logon' })).status).toBe(401); // no PIN
     expect((await h.verify({ username: 'amy', code: c0, pin: u.pin, purpose: 'logon' })).body).toEqual({ ok: true, method: 'emergency' });
     expect((await h.verify({ username: 'amy', code: c0, pin: u.pin, purpose: 'logon' })).status).toBe(401);
-    expect(await lastReason('amy')).toBe('wrong_code'); // a used code is simply no longer a candidate
+    expect(await lastReason('amy')).toBe('wrong_pin_or_code'); // a used code is simply no longer a candidate
 
     const status = await h.http('GET', path('amy'));
     expect(status.body).toMatchObject({ active: true, total: 5, unused: 4, expired: false });

@@ -60,7 +60,7 @@ describe('verifyCode extraCandidates hook', () => {
       ['failure', 'offline-emergency', 'purpose_not_allowed'],
       ['success', 'offline-emergency', null],
       ['failure', 'offline-emergency', 'already_used'],
-      ['failure', null, 'wrong_code'],
+      ['failure', null, 'wrong_pin_or_code'],
     ]);
     expect(JSON.parse(rows[1]!.details)).toEqual({ slot: 3 });
     expect(rows.every((r) => r.device === 'dev-1')).toBe(true);

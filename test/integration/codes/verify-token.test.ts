@@ -75,7 +75,7 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const reasons = await h.server.ctx.db.all<{ subject: string; reason: string }>(
       "SELECT subject, reason FROM audit WHERE type = 'verify.attempt' AND subject IN ('no-such-user', 'walt') ORDER BY id",
     );
-    expect(reasons.map((r) => r.reason)).toEqual(['unknown_user', 'wrong_code', 'user_inactive']);
+    expect(reasons.map((r) => r.reason)).toEqual(['unknown_user', 'wrong_pin_or_code', 'user_inactive']);
   });
 
   it('3 wrong codes lock the user (423 with retryAfterSeconds); the lock lifts after 15 minutes on the clock', async () => {
@@ -127,7 +127,7 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const still = await h.verify({ username: 'zack', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' });
     expect(still).toMatchObject({ status: 423, body: { error: 'locked', permanent: true } });
     // 30 failures were compared, never more (NIST SP 800-63B: at most 100 without a success).
-    const failures = await h.server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE subject = 'zack' AND type = 'verify.attempt' AND reason = 'wrong_code'");
+    const failures = await h.server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE subject = 'zack' AND type = 'verify.attempt' AND reason = 'wrong_pin_or_code'");
     expect(failures!.n).toBe(30);
 
     const unlock = await h.http('POST', '/api/v1/admin/users/zack/unlock', {});

@@ -136,7 +136,7 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     expect(viaWrongPin.code).toBe('Access-Reject');
     expect((await verifyRows(server, 'dave', before)).map((r) => [r.outcome, r.reason])).toEqual([
       ['success', null],
-      ['failure', 'wrong_pin'],
+      ['failure', 'wrong_pin_or_code'],
     ]);
 
     const stale = await radclient(radius.port, secret, { 'User-Name': 'dave', 'User-Password': PIN });
@@ -156,7 +156,7 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     expect(Number(failures!.failures)).toBe(1);
     expect((await radclient(radius.port, secret, { 'User-Name': 'henry', 'User-Password': longPin + right })).code).toBe('Access-Accept');
     expect((await verifyRows(server, 'henry')).map((r) => [r.outcome, r.reason])).toEqual([
-      ['failure', 'wrong_code'],
+      ['failure', 'wrong_pin_or_code'],
       ['success', null],
     ]);
   });
@@ -199,7 +199,7 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     const locked = await radclient(radius.port, secret, { 'User-Name': 'frank', 'User-Password': PIN + right });
     expect(locked.code).toBe('Access-Reject');
     expect(locked.attributes['Reply-Message']).toMatch(/Too many failed attempts/);
-    expect((await verifyRows(server, 'frank')).map((r) => r.reason)).toEqual(['wrong_code', 'wrong_code', 'wrong_code', 'locked']);
+    expect((await verifyRows(server, 'frank')).map((r) => r.reason)).toEqual(['wrong_pin_or_code', 'wrong_pin_or_code', 'wrong_pin_or_code', 'locked']);
   });
 
   it('answers a retransmitted request (same bytes, also while in flight) with the same answer and one verification', async () => {
