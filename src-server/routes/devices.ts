@@ -12,6 +12,7 @@ import { processSync } from '../services/device-sync.js';
 import { authenticateDeviceRequest, enrollDevice, signed, wipeOrder, type DeviceRow } from '../services/devices.js';
 import { onlineSlotCandidates } from '../services/offline-slots.js';
 import { loadSettings, policyForUser } from '../services/policy.js';
+import { sendVerifyFailure, VerifyFailureSchema } from '../http/verify-failure.js';
 import { verifyCode } from '../services/verification.js';
 
 declare module 'fastify' {
@@ -21,7 +22,7 @@ declare module 'fastify' {
 }
 
 const SYNC_BODY_LIMIT = 512 * 1024;
-const VerifyFailure = ApiErrorSchema.extend({ ok: z.literal(false).optional(), permanent: z.boolean().optional() });
+const VerifyFailure = VerifyFailureSchema;
 const SIGNED_ERRORS = {
   400: ApiErrorSchema,
   401: VerifyFailure.describe('invalid_code, or bad_signature (unknown device, bad or replayed signature, clock outside ±5 minutes)'),
@@ -78,17 +79,7 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         device: device.id,
         extraCandidates: onlineSlotCandidates(ctx),
       });
-      if (!r.ok) {
-        switch (r.error) {
-          case 'invalid_code':
-            return reply.code(401).send({ ok: false as const, error: 'invalid_code', message: 'The code (or PIN) is not valid.' });
-          case 'purpose_not_allowed':
-            return reply.code(403).send({ ok: false as const, error: 'purpose_not_allowed', message: 'This code may not be used for this purpose.' });
-          case 'locked':
-            reply.header('retry-after', String(r.retryAfterSeconds));
-            return reply.code(423).send({ ok: false as const, error: 'locked', message: 'Too many failed attempts.', retryAfterSeconds: r.retryAfterSeconds, permanent: r.permanent });
-        }
-      }
+      if (!r.ok) return sendVerifyFailure(reply, r);
       const [policy, settings] = await Promise.all([policyForUser(ctx.db, r.user), loadSettings(ctx.db)]);
       const deviceStatus = device.status === 'approved' ? 'approved' : 'pending';
       const result = signed(ctx, SIGNATURE_DOMAINS.loginResult, {

@@ -4,6 +4,7 @@ import { ApiErrorSchema } from '../../src-shared/errors.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { authenticateApiClient } from '../services/api-clients.js';
+import { sendVerifyFailure, VerifyFailureSchema } from '../http/verify-failure.js';
 import { verifyCode } from '../services/verification.js';
 
 const VerifyBody = z.strictObject({
@@ -27,9 +28,9 @@ export async function verifyRoutes(app: App, ctx: ServerContext): Promise<void> 
       body: VerifyBody,
       response: {
         200: z.object({ ok: z.literal(true), method: z.enum(CODE_METHODS) }),
-        401: ApiErrorSchema.extend({ ok: z.literal(false).optional() }).describe('invalid_code (wrong code or PIN, unknown or inactive user) or unauthorized (bad client key)'),
-        403: ApiErrorSchema.extend({ ok: z.literal(false).optional() }).describe('purpose_not_allowed: the code was right but may not be used for this purpose'),
-        423: ApiErrorSchema.extend({ ok: z.literal(false).optional(), permanent: z.boolean().optional() }).describe('locked, with retryAfterSeconds; permanent: only an admin can unlock'),
+        401: VerifyFailureSchema.describe('invalid_code (wrong code or PIN, unknown or inactive user) or unauthorized (bad client key)'),
+        403: VerifyFailureSchema.describe('purpose_not_allowed: the code was right but may not be used for this purpose'),
+        423: VerifyFailureSchema.describe('locked, with retryAfterSeconds; permanent: only an admin can unlock'),
         400: ApiErrorSchema,
       },
     },
@@ -41,21 +42,7 @@ export async function verifyRoutes(app: App, ctx: ServerContext): Promise<void> 
     const client = req.apiClient!;
     const r = await verifyCode(ctx, { ...req.body, channel: { kind: 'client', id: client.clientId } });
     if (r.ok) return { ok: true as const, method: r.method };
-    switch (r.error) {
-      case 'invalid_code':
-        return reply.code(401).send({ ok: false as const, error: 'invalid_code', message: 'The code (or PIN) is not valid.' });
-      case 'purpose_not_allowed':
-        return reply.code(403).send({ ok: false as const, error: 'purpose_not_allowed', message: 'This code may not be used for this purpose.' });
-      case 'locked':
-        reply.header('retry-after', String(r.retryAfterSeconds));
-        return reply.code(423).send({
-          ok: false as const,
-          error: 'locked',
-          message: r.permanent ? 'Too many failed attempts: ask the helpdesk to unlock.' : 'Too many failed attempts: try again later.',
-          retryAfterSeconds: r.retryAfterSeconds,
-          permanent: r.permanent,
-        });
-    }
+    return sendVerifyFailure(reply, r);
   });
 }
 
