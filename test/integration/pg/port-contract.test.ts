@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../../src-server/db/errors.js';
 import type { Db } from '../../../src-server/db/port.js';
 import { PgDb, toPgPlaceholders } from '../../../src-server/db/postgres.js';
 import { SqliteDb } from '../../../src-server/db/sqlite.js';
-import { createTestDatabase, forEachEngine, type Engine, type TestDatabase } from '../../helpers/engines.js';
+import { createTestDatabase, describePg, forEachEngine, type Engine, type TestDatabase } from '../../helpers/engines.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 /**
@@ -137,7 +137,7 @@ forEachEngine('data-access port contract', (engine) => {
   });
 });
 
-describe.runIf(process.env.LIFELINE_TEST_PG_URL)('PostgreSQL adapter specifics', () => {
+describePg('PostgreSQL adapter specifics', () => {
   let database: TestDatabase;
   let db: PgDb;
   beforeAll(async () => {
