@@ -14,5 +14,11 @@ else
 fi
 echo "== unit and integration (vitest)"
 npx vitest run
+if [ -n "${LIFELINE_TEST_PG_URL:-}" ]; then
+  # The server's integration suites are one suite for both engines (test/helpers/engines.ts): run them again on
+  # PostgreSQL. The CLI suite is SQLite-specific (first start, backup, restore).
+  echo "== server suites again, on PostgreSQL"
+  LIFELINE_TEST_ENGINE=postgres npx vitest run test/integration/codes test/integration/devices test/integration/radius test/integration/server-core --exclude 'test/integration/server-core/cli.test.ts'
+fi
 echo "== end to end (playwright, Debian chromium)"
 npx playwright test --pass-with-no-tests
