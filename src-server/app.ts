@@ -9,7 +9,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { LifelineError, type ApiError } from '../src-shared/errors.js';
 import type { ServerContext } from './context.js';
-import { isUniqueViolation } from './db/errors.js';
+import { DatabaseBusyError, isUniqueViolation } from './db/errors.js';
 import { registerRoutes } from './routes/index.js';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -40,7 +40,8 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, body } = toApiError(err);
-    if (status >= 500) req.log.error({ err: { type: err.name, code: err.code } }, 'request failed');
+    if (status === 503) req.log.warn({ err: { type: err.name } }, 'request refused: database busy');
+    else if (status >= 500) req.log.error({ err: { type: err.name, code: err.code } }, 'request failed');
     if (body.retryAfterSeconds !== undefined) reply.header('retry-after', String(body.retryAfterSeconds));
     return reply.code(status).send(body);
   });
@@ -82,6 +83,10 @@ function toApiError(err: FastifyError): { status: number; body: ApiError } {
   }
   if (err.validation) {
     return { status: 400, body: { error: 'validation_failed', message: 'The request does not match the schema.' } };
+  }
+  // Overload, not a fault: the request never reached the database, so the client retries after a pause.
+  if (err instanceof DatabaseBusyError) {
+    return { status: 503, body: { error: 'unavailable', message: 'The server is busy; try again shortly.', retryAfterSeconds: err.retryAfterSeconds } };
   }
   // Two requests (on two instances) that both passed an "exists already?" check: the unique index refused the second.
   if (isUniqueViolation(err)) return { status: 409, body: { error: 'conflict', message: 'It was created or changed at the same moment by another request.' } };

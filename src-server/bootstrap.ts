@@ -4,7 +4,7 @@ import type { Clock } from './clock.js';
 import type { ServerContext } from './context.js';
 import { migrate } from './db/migrate.js';
 import { chooseDatabase, describeDatabase, openDatabase, SQLITE_FILE } from './db/open.js';
-import { PgDb } from './db/postgres.js';
+import { PgDb, pgOptionsFromEnv, type PgOptions } from './db/postgres.js';
 import { startAuditSealer } from './services/audit-sealer.js';
 import { createKeyFile, loadKeyFile } from './keyfile.js';
 import type { Logger } from './logger.js';
@@ -17,6 +17,8 @@ export interface OpenOptions {
   keyFile?: string;
   /** PostgreSQL URL (`--database` / LIFELINE_DATABASE_URL); without it, SQLite in dataDir. */
   databaseUrl?: string;
+  /** PostgreSQL pool settings; default from the environment (LIFELINE_DB_POOL_MAX) and PG_DEFAULTS. */
+  pg?: PgOptions;
 }
 
 export const DB_FILE = SQLITE_FILE;
@@ -30,7 +32,8 @@ export async function openContext(options: OpenOptions): Promise<ServerContext &
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const keyFile = options.keyFile ?? path.join(options.dataDir, KEY_FILE);
   const choice = chooseDatabase({ databaseFlag: options.databaseUrl, dataDir: options.dataDir });
-  const { db, existed } = await openDatabase(choice, { onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
+  const pg = options.pg ?? (choice.engine === 'postgres' ? pgOptionsFromEnv() : {});
+  const { db, existed } = await openDatabase(choice, { pg, onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
   const firstStart = !existed;
   if (!existsSync(keyFile)) {
     // Several instances share one PostgreSQL database and must share one key file: none may invent its own.

@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   'keychain_unavailable',
   'store_tampered',
   'internal',
+  'unavailable',
 ] as const;
 
 export const ErrorCodeSchema = z.enum(ERROR_CODES);

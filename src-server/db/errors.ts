@@ -8,3 +8,14 @@ export function isUniqueViolation(err: unknown): boolean {
   // PostgreSQL: SQLSTATE 23505; better-sqlite3: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY.
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/**
+ * No pooled connection came free within the acquire wait: the instance is overloaded, not broken. Nothing of the
+ * request ran in the database, so the client may send it again; the HTTP layer answers 503 with Retry-After.
+ */
+export class DatabaseBusyError extends Error {
+  constructor(readonly retryAfterSeconds = 2) {
+    super('no database connection came free in time');
+    this.name = 'DatabaseBusyError';
+  }
+}

@@ -20,5 +20,11 @@ export interface Db extends Queryable {
   readonly engine: 'sqlite' | 'postgres';
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` with waits for a database connection that never give up for lack of a free one. For work after a
+   * commit the client cannot undo (a device login whose token step is spent must still get its bundle): elsewhere an
+   * overloaded instance refuses with DatabaseBusyError before anything is written. SQLite has no pool: it just runs fn.
+   */
+  patiently<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

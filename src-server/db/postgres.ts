@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { DatabaseBusyError } from './errors.js';
 import type { Db, Param, Queryable, Row } from './port.js';
 
 /**
@@ -12,7 +14,7 @@ import type { Db, Param, Queryable, Row } from './port.js';
 export interface PgOptions {
   /** Connections per server instance. Each instance holds up to this many; size the cluster's max_connections for all. */
   poolMax?: number;
-  /** How long a request waits for a free connection before failing (instead of queueing without bound). */
+  /** How long a request waits for a free connection before it is refused with 503 (instead of queueing without bound). */
   connectionTimeoutMs?: number;
   /** A runaway statement is cancelled after this long. */
   statementTimeoutMs?: number;
@@ -81,7 +83,22 @@ function toPgParams(params: readonly Param[] = []): unknown[] {
   return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 }
 
-function queryable(client: pg.Pool | pg.PoolClient, isOpen: () => boolean = () => true): Queryable {
+/** LIFELINE_DB_POOL_MAX, when set: connections per instance (a positive integer), else the default. */
+export function pgOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PgOptions {
+  const raw = env.LIFELINE_DB_POOL_MAX;
+  if (raw === undefined || raw === '') return {};
+  const poolMax = Number(raw);
+  if (!Number.isSafeInteger(poolMax) || poolMax < 1 || poolMax > 1000) throw new Error(`LIFELINE_DB_POOL_MAX must be an integer from 1 to 1000 (got ${raw})`);
+  return { poolMax };
+}
+
+/** pg-pool's only signal that the acquire wait ran out (pg-pool/index.js); anything else is a real failure. */
+const ACQUIRE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
+
+/** Set while `patiently` runs: acquire waits there retry instead of failing. */
+const patience = new AsyncLocalStorage<true>();
+
+function queryable(client: { query: pg.PoolClient['query'] }, isOpen: () => boolean = () => true): Queryable {
   const query = async <T>(sql: string, params?: readonly Param[]) => {
     if (!isOpen()) throw new Error('this transaction has already ended; use the Queryable only inside its tx callback');
     return client.query<T & pg.QueryResultRow>(toPgPlaceholders(sql), toPgParams(params));
@@ -119,7 +136,38 @@ export class PgDb implements Db {
     });
     // An idle connection dropped by the server (restart, failover) must not crash the process; the pool replaces it.
     this.pool.on('error', onPoolError);
-    this.direct = queryable(this.pool);
+    // A statement outside a transaction borrows a connection through acquire(), like tx, so its wait is handled alike.
+    this.direct = queryable({
+      query: (async (text: string, values: unknown[]) => {
+        const client = await this.acquire();
+        try {
+          return await client.query(text, values);
+        } finally {
+          client.release();
+        }
+      }) as pg.PoolClient['query'],
+    });
+  }
+
+  /**
+   * A pooled connection. When the acquire wait (connectionTimeoutMs) runs out, the request is refused with
+   * DatabaseBusyError (503, nothing written) — except inside `patiently`, where work already committed must finish:
+   * there it waits again, as long as it takes. Simpler than a login semaphore and it guarantees what matters: a
+   * login can only be refused before its verification commits, never after; overload sheds new work instead.
+   */
+  private async acquire(): Promise<pg.PoolClient> {
+    for (;;) {
+      try {
+        return await this.pool.connect();
+      } catch (err) {
+        if (!(err instanceof Error) || err.message !== ACQUIRE_TIMEOUT_MESSAGE) throw err;
+        if (!patience.getStore()) throw new DatabaseBusyError();
+      }
+    }
+  }
+
+  patiently<T>(fn: () => Promise<T>): Promise<T> {
+    return patience.run(true, fn);
   }
 
   all<T = Row>(sql: string, params?: readonly Param[]): Promise<T[]> {
@@ -134,7 +182,7 @@ export class PgDb implements Db {
 
   /** One pooled connection for the whole transaction: BEGIN, the callback's statements, COMMIT (ROLLBACK on a throw). */
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.acquire();
     let open = true;
     let broken: Error | undefined;
     try {

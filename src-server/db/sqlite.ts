@@ -62,6 +62,11 @@ export class SqliteDb implements Db {
     });
   }
 
+  /** No pool, so no connection to wait for: every statement queues on the one connection anyway. */
+  patiently<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
   async close(): Promise<void> {
     await this.queue;
     this.raw.close();

@@ -80,29 +80,32 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         extraCandidates: onlineSlotCandidates(ctx),
       });
       if (!r.ok) return sendVerifyFailure(reply, r);
-      const [policy, settings] = await Promise.all([policyForUser(ctx.db, r.user), loadSettings(ctx.db)]);
-      const deviceStatus = device.status === 'approved' ? 'approved' : 'pending';
-      const result = signed(ctx, SIGNATURE_DOMAINS.loginResult, {
-        v: PROTOCOL_VERSION,
-        deviceId: device.id,
-        requestNonce: nonce,
-        username: r.user.username,
-        method: r.method,
-        purpose: body.purpose,
-        ...(r.temporary ? { temporary: r.temporary } : {}),
-        pinGeneration: Number(r.user.pin_generation),
-        deviceStatus,
-        serverTime: ctx.clock.now(),
-      } as const);
-      // Offline data only after the user's normal token, on a device an admin approved (or the policy trusts).
-      const eligible =
-        r.method === 'token' &&
-        r.tokenStep !== undefined &&
-        policy.offline.allowed &&
-        settings.offlineEnabled &&
-        (deviceStatus === 'approved' || !policy.offline.devicesNeedApproval);
-      const bundle = eligible ? await buildBundleDelta(ctx, { device, user: r.user, policy, usedStep: r.tokenStep!, ...(body.held ? { held: body.held } : {}) }) : undefined;
-      return { ok: true as const, result, ...(bundle ? { bundle } : {}) };
+      // The code is spent now: under load this request waits for connections rather than fail without its bundle.
+      return ctx.db.patiently(async () => {
+        const [policy, settings] = await Promise.all([policyForUser(ctx.db, r.user), loadSettings(ctx.db)]);
+        const deviceStatus = device.status === 'approved' ? 'approved' : 'pending';
+        const result = signed(ctx, SIGNATURE_DOMAINS.loginResult, {
+          v: PROTOCOL_VERSION,
+          deviceId: device.id,
+          requestNonce: nonce,
+          username: r.user.username,
+          method: r.method,
+          purpose: body.purpose,
+          ...(r.temporary ? { temporary: r.temporary } : {}),
+          pinGeneration: Number(r.user.pin_generation),
+          deviceStatus,
+          serverTime: ctx.clock.now(),
+        } as const);
+        // Offline data only after the user's normal token, on a device an admin approved (or the policy trusts).
+        const eligible =
+          r.method === 'token' &&
+          r.tokenStep !== undefined &&
+          policy.offline.allowed &&
+          settings.offlineEnabled &&
+          (deviceStatus === 'approved' || !policy.offline.devicesNeedApproval);
+        const bundle = eligible ? await buildBundleDelta(ctx, { device, user: r.user, policy, usedStep: r.tokenStep!, ...(body.held ? { held: body.held } : {}) }) : undefined;
+        return { ok: true as const, result, ...(bundle ? { bundle } : {}) };
+      });
     },
   );
 

@@ -102,6 +102,20 @@ export async function verifyCode(ctx: ServerContext, req: VerifyRequest): Promis
     return { ok: false, error: 'locked', retryAfterSeconds: reservation.retryAfterSeconds, permanent: reservation.permanent };
   }
 
+  // The attempt is counted (committed) from here on, so the check must finish: it waits for database connections
+  // instead of failing with 503 (DatabaseBusyError), which would turn an overloaded server's retries into lockouts.
+  return ctx.db.patiently(() => checkReservedAttempt(ctx, req, user, policy, reservation, base, typed));
+}
+
+async function checkReservedAttempt(
+  ctx: ServerContext,
+  req: VerifyRequest,
+  user: UserRow,
+  policy: Policy,
+  reservation: Reservation,
+  base: Omit<AuditEvent, 'outcome'>,
+  typed: string,
+): Promise<VerifyResult> {
   let evidence: Evidence;
   try {
     evidence = await gatherEvidence(ctx, req, user, policy, typed);

@@ -4,6 +4,7 @@ import { buildApp, type App } from '../../src-server/app.js';
 import { openContext } from '../../src-server/bootstrap.js';
 import { ManualClock } from '../../src-server/clock.js';
 import type { ServerContext } from '../../src-server/context.js';
+import type { PgOptions } from '../../src-server/db/postgres.js';
 import { createLogger } from '../../src-server/logger.js';
 import { defaultTestEngine, newPgDeployment, type Engine, type PgDeployment } from './engines.js';
 import { tempDir } from './tmp.js';
@@ -31,6 +32,8 @@ export async function startTestServer(
     engine?: Engine;
     /** Another instance of an existing PostgreSQL deployment: same database and key file, its own pool and folder. */
     join?: PgDeployment;
+    /** PostgreSQL pool settings (pool size, acquire wait) for tests of behaviour under pool pressure. */
+    pg?: PgOptions;
   } = {},
 ): Promise<TestServer> {
   const engine = options.join ? 'postgres' : (options.engine ?? defaultTestEngine());
@@ -42,7 +45,7 @@ export async function startTestServer(
   const logLines: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
   const log = createLogger({ level: 'debug', destination: sink });
-  const ctx = await openContext({ dataDir, clock, log, ...(deployment ? { databaseUrl: deployment.databaseUrl, keyFile: deployment.keyFile } : {}) }).catch(
+  const ctx = await openContext({ dataDir, clock, log, ...(options.pg ? { pg: options.pg } : {}), ...(deployment ? { databaseUrl: deployment.databaseUrl, keyFile: deployment.keyFile } : {}) }).catch(
     async (err: unknown) => {
       await fresh?.cleanup();
       throw err;
