@@ -29,7 +29,7 @@ export interface AppOptions {
  */
 export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Promise<App> {
   const app = Fastify({
-    loggerInstance: ctx.log,
+    loggerInstance: ctx.log.child({ component: 'http' }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     trustProxy: options.trustProxy ?? false,
     return503OnClosing: true,

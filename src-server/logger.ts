@@ -22,7 +22,9 @@ export const REDACT_PATHS = [
 
 export function createLogger(options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
-    { level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { component: 'server' } },
+    // No component in the base bindings: each module's child logger names its own (`[sync]`, `[radius]`, `http`), and
+    // pino would otherwise write the key twice.
+    { level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
     options.destination,
   );
 }
