@@ -11,8 +11,19 @@ const SettingsViewSchema = z.object({
   policies: z.array(z.object({ name: z.string(), isDefault: z.boolean(), users: z.number().int(), policy: PolicySchema })),
 });
 
+type SettingsShape = typeof EnterpriseSettingsSchema.shape;
+/**
+ * The switches a PATCH names, without their defaults: zod's `.partial()` would still fill every switch left out
+ * with its default, so changing one switch silently reset the others.
+ */
+const EnterpriseSettingsChange = z.strictObject(
+  Object.fromEntries(Object.entries(EnterpriseSettingsSchema.shape).map(([k, v]) => [k, v.removeDefault().optional()])) as {
+    [K in keyof SettingsShape]: z.ZodOptional<ReturnType<SettingsShape[K]['removeDefault']>>;
+  },
+);
+
 const SettingsPatch = z.strictObject({
-  settings: EnterpriseSettingsSchema.partial().optional().describe('Enterprise switches to change (temporary codes are off until enabled here)'),
+  settings: EnterpriseSettingsChange.optional().describe('Enterprise switches to change (temporary codes are off until enabled here)'),
   policies: z
     .record(z.string().min(1).max(64), z.union([z.record(z.string(), z.unknown()), z.null()]))
     .optional()

@@ -1,6 +1,7 @@
 import { LifelineError } from '../../src-shared/errors.js';
 import { randomToken } from '../../src-shared/crypto/random.js';
 import type { ServerContext } from '../context.js';
+import { isUniqueViolation } from '../db/errors.js';
 import type { Queryable } from '../db/port.js';
 import { appendAudit } from './audit.js';
 import { hashPassword, ADMIN_PASSWORD_MIN } from './passwords.js';
@@ -76,7 +77,15 @@ export async function ensureBootstrapAdmin(ctx: ServerContext, input: { password
   const existing = await ctx.db.get('SELECT id FROM admins LIMIT 1');
   if (existing) return { created: false };
   const password = input.password ?? randomToken(18);
-  const made = await createAdmin(ctx, { username: BOOTSTRAP_ADMIN, password, roles: [SUPERADMIN_ROLE], ...(input.totpSecret ? { totpSecret: input.totpSecret.toUpperCase() } : {}), actor: { kind: 'system', name: 'bootstrap' } });
+  let made: Awaited<ReturnType<typeof createAdmin>>;
+  try {
+    made = await createAdmin(ctx, { username: BOOTSTRAP_ADMIN, password, roles: [SUPERADMIN_ROLE], ...(input.totpSecret ? { totpSecret: input.totpSecret.toUpperCase() } : {}), actor: { kind: 'system', name: 'bootstrap' } });
+  } catch (err) {
+    // Two instances starting together on an empty database both passed the check above: the other one created it
+    // (seen by createAdmin's own check once it committed, or by the unique index while both were in flight).
+    if (isUniqueViolation(err) || (err instanceof LifelineError && err.code === 'conflict')) return { created: false };
+    throw err;
+  }
   return { created: true, username: made.username, password, totpSecret: made.totpSecret, otpauthUri: made.otpauthUri };
 }
 

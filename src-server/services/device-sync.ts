@@ -43,7 +43,9 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
   const anomalies: string[] = [];
   await ctx.db.tx(async (q) => {
     const now = ctx.clock.now();
-    const chain = await q.get<{ chain_seq: number; chain_head: string }>('SELECT chain_seq, chain_head FROM devices WHERE id = ?', [device.id]);
+    // Lock the device row before reading its chain head: a batch racing this one on another instance (an agent's
+    // retry) waits here and then reads the head this one commits, instead of a stale one that looks like a gap.
+    const chain = await q.get<{ chain_seq: number; chain_head: string }>('UPDATE devices SET chain_seq = chain_seq WHERE id = ? RETURNING chain_seq, chain_head', [device.id]);
     let head = chain!.chain_head;
     let headSeq = Number(chain!.chain_seq);
     for (const event of body.events) {

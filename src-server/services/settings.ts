@@ -1,5 +1,5 @@
 import { LifelineError } from '../../src-shared/errors.js';
-import { EnterpriseSettingsSchema, PolicySchema, type EnterpriseSettings, type Policy } from '../../src-shared/policy.js';
+import { DEFAULT_SETTINGS, EnterpriseSettingsSchema, PolicySchema, type EnterpriseSettings, type Policy } from '../../src-shared/policy.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { appendAudit } from './audit.js';
@@ -38,12 +38,22 @@ function invalid(what: string, issues: { path: PropertyKey[]; message: string }[
 }
 
 /**
+ * Serialises settings changes: every change first locks the enterprise row (creating it with the defaults that
+ * loadSettings would return anyway), so under READ COMMITTED a concurrent change waits and then reads what the
+ * first committed, instead of merging onto a stale copy and overwriting it (a lost update).
+ */
+async function lockSettings(q: Queryable): Promise<void> {
+  await q.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = settings.value', [ENTERPRISE_SETTINGS_KEY, JSON.stringify(DEFAULT_SETTINGS)]);
+}
+
+/**
  * Applies a settings change: enterprise switches, and policies created, changed (a partial policy merged onto the
  * stored one, then validated whole) or deleted (`null`). All of it, with one audit row per change, in one transaction.
  */
 export async function patchSettings(ctx: ServerContext, actor: string, patch: { settings?: Partial<EnterpriseSettings>; policies?: Record<string, JsonObject | null> }): Promise<SettingsView> {
   const now = ctx.clock.now();
   return ctx.db.tx(async (q) => {
+    await lockSettings(q);
     if (patch.settings && Object.keys(patch.settings).length) {
       const current = await loadSettings(q);
       const parsed = EnterpriseSettingsSchema.safeParse({ ...current, ...patch.settings });
