@@ -21,7 +21,8 @@ declare module 'fastify' {
   }
 }
 
-const SYNC_BODY_LIMIT = 512 * 1024;
+// Room for a full batch of events and the state of MAX_USERS_PER_DEVICE users (test/unit/protocol-limits.test.ts).
+export const SYNC_BODY_LIMIT = 1024 * 1024;
 const VerifyFailure = VerifyFailureSchema;
 const SIGNED_ERRORS = {
   400: ApiErrorSchema,

@@ -23,6 +23,8 @@ import {
  */
 export const GENESIS_HASH = '0'.repeat(64);
 export const MAX_EVENTS_PER_BATCH = 500;
+/** Users one workstation may hold offline data for: shared ward and shift workstations serve hundreds. */
+export const MAX_USERS_PER_DEVICE = 1000;
 
 const OFFLINE_METHODS = ['token', 'temporary', 'offline-emergency'] as const;
 
@@ -98,7 +100,7 @@ export type SyncBatchHead = z.infer<typeof SyncBatchHeadSchema>;
 export const SyncRequestSchema = z.strictObject({
   v: VersionSchema,
   agentVersion: z.string().min(1).max(64),
-  users: z.array(SyncUserStateSchema).max(100),
+  users: z.array(SyncUserStateSchema).max(MAX_USERS_PER_DEVICE),
   events: z.array(SyncEventSchema).max(MAX_EVENTS_PER_BATCH),
   head: SyncBatchHeadSchema,
   /** Device signature (domain SIGNATURE_DOMAINS.syncBatch) over `head`. */
