@@ -26,7 +26,7 @@ import { fetchTrustingCas, readCaBundle } from './http-tls.js';
 import { DEFAULT_REACHABILITY_TIMING, Reachability, type ReachabilityTiming } from './reachability.js';
 import { ServerClient, type ServerAnswer } from './server-client.js';
 import { AgentStore } from './store/store.js';
-import { SyncEngine, type SyncOutcome } from './sync.js';
+import { SyncEngine, type SyncOutcome, type SyncTiming } from './sync.js';
 import { newUserRecord, UserRecordSchema, type UserRecord } from './user-record.js';
 import { VerifierBuilder } from './verifier-builder.js';
 import { computeVerifier } from './verifier-hash.js';
@@ -41,6 +41,8 @@ export interface AgentDeps {
   log?: AgentLogger;
   /** Background sync after logins and retries with backoff (on by default; tests may drive sync by hand). */
   autoSync?: boolean;
+  /** When background syncs run (tests shorten it). */
+  syncTiming?: Partial<SyncTiming>;
   /** How fresh the status's reachability must be and how often it is checked in the background (tests shorten them). */
   reachabilityTiming?: Partial<ReachabilityTiming>;
 }
@@ -90,7 +92,7 @@ export class AgentCore {
     this.client = new ServerClient(this.config.serverUrl, deps.fetch ?? ((url, init) => fetch(url, init)), this.log);
     this.reachability = new Reachability(this.client, this.clock, this.config.reachabilityBudgetMs, { ...DEFAULT_REACHABILITY_TIMING, ...deps.reachabilityTiming });
     this.builder = store ? new VerifierBuilder(store, this.log) : null;
-    this.sync = store ? new SyncEngine(this, store, deps.autoSync ?? true) : null;
+    this.sync = store ? new SyncEngine(this, store, deps.autoSync ?? true, deps.syncTiming) : null;
   }
 
   static async start(depsIn: AgentDeps): Promise<AgentCore> {

@@ -25,10 +25,14 @@ export type SyncOutcome =
 
 /** Sync never blocks the prompt: it gets more time than a login decision, and runs in the background. */
 const SYNC_TIMEOUT_MS = 15_000;
-const FIRST_RETRY_MS = 5_000;
-const MAX_RETRY_MS = 5 * 60_000;
-/** Resets (revocations, PIN changes) are fetched this often even when nothing happened offline. */
-const QUIET_INTERVAL_MS = 15 * 60_000;
+/** When background syncs run: retries of an unreachable server back off from first to max; resets (revocations, PIN
+ * changes) are fetched every quiet interval even when nothing happened offline. Tests shorten them. */
+export interface SyncTiming {
+  firstRetryMs: number;
+  maxRetryMs: number;
+  quietIntervalMs: number;
+}
+const DEFAULT_TIMING: SyncTiming = { firstRetryMs: 5_000, maxRetryMs: 5 * 60_000, quietIntervalMs: 15 * 60_000 };
 /** Rounds of MAX_EVENTS_PER_BATCH events per sync, so one sync drains a long offline period. */
 const MAX_ROUNDS = 20;
 
@@ -39,7 +43,8 @@ const MAX_ROUNDS = 20;
 export class SyncEngine {
   private running: Promise<SyncOutcome> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private retryMs = FIRST_RETRY_MS;
+  private readonly timing: SyncTiming;
+  private retryMs: number;
   private stopped = false;
   progress = { done: 0, total: 0, lastError: null as ErrorCode | null };
 
@@ -47,7 +52,11 @@ export class SyncEngine {
     private readonly core: AgentCore,
     private readonly store: AgentStore,
     private readonly auto: boolean,
-  ) {}
+    timing: Partial<SyncTiming> = {},
+  ) {
+    this.timing = { ...DEFAULT_TIMING, ...timing };
+    this.retryMs = this.timing.firstRetryMs;
+  }
 
   get isRunning(): boolean {
     return this.running !== null;
@@ -75,14 +84,18 @@ export class SyncEngine {
     this.running = this.syncOnce().finally(() => (this.running = null));
     const outcome = await this.running;
     if (outcome.ok) {
-      this.retryMs = FIRST_RETRY_MS;
+      this.retryMs = this.timing.firstRetryMs;
       this.progress.lastError = null;
-      this.kick(outcome.pendingEvents > 0 ? FIRST_RETRY_MS : QUIET_INTERVAL_MS);
+      this.kick(outcome.pendingEvents > 0 ? this.timing.firstRetryMs : this.timing.quietIntervalMs);
     } else {
       this.progress.lastError = outcome.error;
       if (outcome.error === 'server_unreachable') {
         this.kick(this.retryMs);
-        this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+        this.retryMs = Math.min(this.retryMs * 2, this.timing.maxRetryMs);
+      } else if (outcome.error !== 'device_revoked') {
+        // A refusal or an answer that could not be verified may be fixed on the server or by IT (a re-pinned key):
+        // keep the regular schedule rather than waiting for the next login to try again.
+        this.kick(this.timing.quietIntervalMs);
       }
     }
     return outcome;
