@@ -82,7 +82,12 @@ test('keyboard only: find a user with "/", generate a code, read it, close it', 
   await page.keyboard.press('/');
   await expect(page.getByLabel('Find a user')).toBeFocused();
   await page.keyboard.type('olga');
+  // The page first lists everyone; the search redraws the results when its answer arrives. A Tab taken before that
+  // would land on a row about to be replaced, so wait for the old row to go.
+  const rowBeforeSearch = await page.getByRole('link', { name: 'olga', exact: true }).elementHandle();
   await page.keyboard.press('Enter');
+  await rowBeforeSearch?.waitForElementState('hidden');
+  await expect(page.getByRole('link', { name: 'olga', exact: true })).toBeVisible();
   await page.keyboard.press('Tab'); // the Search button
   await page.keyboard.press('Tab'); // the first result
   await expect(page.getByRole('link', { name: 'olga', exact: true })).toBeFocused();
