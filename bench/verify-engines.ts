@@ -12,11 +12,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { autocannon, type AutocannonResult } from './lib/autocannon.js';
+import { freePort, median, provisionVerifyUsers, verifyLoad as load, type BenchUser } from './lib/verify-load.js';
 import { ADMIN_PASSWORD, ADMIN_TOTP, startDeployment, startPgCluster, totp, type Deployment, type EngineConfig, type PgCluster } from './lib/storm-deployment.js';
 
 const { values } = parseArgs({
@@ -34,7 +33,6 @@ const CONNECTIONS = Number(values.connections);
 const DURATION = Number(values.duration);
 const LATENCY_DURATION = Number(values['latency-duration']);
 const RUNS = Number(values.runs);
-const PIN = '246810';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 const ENGINES: Record<string, EngineConfig> = {
@@ -42,58 +40,6 @@ const ENGINES: Record<string, EngineConfig> = {
   pg1: { engine: 'postgres', instances: 1 },
   pg2: { engine: 'postgres', instances: 2 },
 };
-
-interface BenchUser {
-  username: string;
-  code: string;
-  pin: string;
-}
-
-async function call(base: string, method: string, p: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(base + p, { method, headers, body: JSON.stringify(body) });
-  const parsed = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(parsed)}`);
-  return parsed;
-}
-
-/** Admin sign-in, temporary codes on, one API client, USERS users each with a PIN and a multi-use temporary code. */
-async function provision(base: string): Promise<{ key: string; users: BenchUser[] }> {
-  const login = await call(base, 'POST', '/api/v1/admin/sessions', { username: 'admin', password: ADMIN_PASSWORD, otp: totp(ADMIN_TOTP, Date.now()) });
-  const token = login.token as string;
-  await call(base, 'PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, token);
-  const client = await call(base, 'POST', '/api/v1/admin/clients', { name: 'bench' }, token);
-  const users: BenchUser[] = [];
-  const one = async (i: number) => {
-    const username = `bench-${i}`;
-    await call(base, 'POST', '/api/v1/admin/users', { username }, token);
-    await call(base, 'PUT', `/api/v1/admin/users/${username}/pin`, { pin: PIN }, token);
-    const issued = await call(base, 'POST', `/api/v1/admin/users/${username}/temporary-code`, { multiUse: true, expiresInMinutes: 600 }, token);
-    users.push({ username, code: issued.code as string, pin: PIN });
-  };
-  for (let i = 0; i < USERS; i += 8) await Promise.all(Array.from({ length: Math.min(8, USERS - i) }, (_, k) => one(i + k)));
-  return { key: client.key as string, users };
-}
-
-function load(base: string, key: string, users: BenchUser[], connections: number, duration: number): Promise<AutocannonResult> {
-  let next = 0;
-  return autocannon({
-    url: base + '/api/v1/verify',
-    connections,
-    duration,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        setupRequest: (req) => {
-          const u = users[next++ % users.length]!;
-          return { ...req, body: JSON.stringify({ username: u.username, code: u.code, pin: u.pin, purpose: 'logon' }) };
-        },
-      },
-    ],
-  });
-}
 
 interface Sample {
   rps: number;
@@ -117,21 +63,6 @@ async function measure(urls: string[], key: string, users: BenchUser[]): Promise
     idleP99: idle.latency.p99,
     failures: [...loaded, idle].reduce((a, r) => a + r.non2xx + r.errors, 0),
   };
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startBare(users: BenchUser[], dir: string): Promise<{ url: string; child: ChildProcess }> {
@@ -168,7 +99,7 @@ async function main(): Promise<void> {
     }
     for (const name of selected) {
       const d = await startDeployment(ENGINES[name]!, cluster?.url);
-      const { key, users } = await provision(d.urls[0]!);
+      const { key, users } = await provisionVerifyUsers(d.urls[0]!, { password: ADMIN_PASSWORD, otp: totp(ADMIN_TOTP, Date.now()) }, USERS);
       deployments.push({ name, d, key, users });
     }
     bare = await startBare(deployments[0]!.users, dir);

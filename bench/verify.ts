@@ -16,12 +16,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { oathtool } from '../test/helpers/oathtool.js';
-import { autocannon, type AutocannonResult } from './lib/autocannon.js';
+import type { AutocannonResult } from './lib/autocannon.js';
+import { freePort, median, provisionVerifyUsers, verifyLoad as measure, type BenchUser } from './lib/verify-load.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,23 +40,7 @@ const RUNS = Number(values.runs);
 
 const ADMIN_PASSWORD = 'bench-admin-password-0123456789';
 const ADMIN_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-const PIN = '246810';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-
-interface BenchUser {
-  username: string;
-  code: string;
-  pin: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -74,53 +58,6 @@ async function waitFor(url: string): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-async function call(base: string, method: string, p: string, body: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(base + p, { method, headers, body: JSON.stringify(body) });
-  const parsed = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(parsed)}`);
-  return { status: res.status, body: parsed };
-}
-
-/** Admin sign-in, temporary codes on, one API client, USERS users each with a PIN and a multi-use temporary code. */
-async function provision(base: string): Promise<{ key: string; users: BenchUser[] }> {
-  const login = await call(base, 'POST', '/api/v1/admin/sessions', { username: 'admin', password: ADMIN_PASSWORD, otp: oathtool(ADMIN_TOTP, Date.now()) });
-  const token = login.body.token as string;
-  await call(base, 'PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, token);
-  const client = await call(base, 'POST', '/api/v1/admin/clients', { name: 'bench' }, token);
-  const users: BenchUser[] = [];
-  const one = async (i: number) => {
-    const username = `bench-${i}`;
-    await call(base, 'POST', '/api/v1/admin/users', { username }, token);
-    await call(base, 'PUT', `/api/v1/admin/users/${username}/pin`, { pin: PIN }, token);
-    const issued = await call(base, 'POST', `/api/v1/admin/users/${username}/temporary-code`, { multiUse: true, expiresInMinutes: 600 }, token);
-    users.push({ username, code: issued.body.code as string, pin: PIN });
-  };
-  for (let i = 0; i < USERS; i += 8) await Promise.all(Array.from({ length: Math.min(8, USERS - i) }, (_, k) => one(i + k)));
-  return { key: client.body.key as string, users };
-}
-
-function measure(base: string, key: string, users: BenchUser[], connections: number, duration: number, overallRate?: number): Promise<AutocannonResult> {
-  let next = 0;
-  return autocannon({
-    url: base + '/api/v1/verify',
-    connections,
-    duration,
-    ...(overallRate !== undefined ? { overallRate } : {}),
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        setupRequest: (req) => {
-          const u = users[next++ % users.length]!;
-          return { ...req, body: JSON.stringify({ username: u.username, code: u.code, pin: u.pin, purpose: 'logon' }) };
-        },
-      },
-    ],
-  });
-}
-
 /**
  * autocannon stops sending at the end of a phase, but the server still works through the requests already queued
  * in its thread pool; one request answered in turn means the backlog is gone and the next phase starts clean.
@@ -132,12 +69,6 @@ async function drain(base: string, key: string, u: BenchUser): Promise<void> {
     body: JSON.stringify({ username: u.username, code: u.code, pin: u.pin, purpose: 'logon' }),
   });
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 interface Sample {
   rps: number;
@@ -166,7 +97,7 @@ async function main(): Promise<void> {
       }),
     );
     await waitFor(lifelineUrl + '/api/v1/verify');
-    const { key, users } = await provision(lifelineUrl);
+    const { key, users } = await provisionVerifyUsers(lifelineUrl, { password: ADMIN_PASSWORD, otp: oathtool(ADMIN_TOTP, Date.now()) }, USERS);
     const fixture = path.join(dir, 'fixture.json');
     writeFileSync(fixture, JSON.stringify({ users }), { mode: 0o600 });
     procs.push(startProcess(['bench/lib/bare-verify-server.ts', fixture, String(barePort)]));
