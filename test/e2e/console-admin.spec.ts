@@ -108,6 +108,7 @@ test('policies: the longest temporary code lifetime is set in the default policy
 test('API clients: the key is shown once and works; a revoked client is refused', async ({ page }) => {
   await signIn(page, env);
   await page.getByRole('link', { name: 'API clients' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'API clients' })).toBeVisible();
   await page.getByLabel('Name').fill('remote-portal');
   await page.getByRole('button', { name: 'Register' }).click();
   const dialog = page.getByRole('dialog', { name: 'Key for remote-portal' });

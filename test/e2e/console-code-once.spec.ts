@@ -66,7 +66,9 @@ test('audit: filters, the per-day chart and a CSV export whose formula-like cell
   await appendAudit(env.server.ctx.db, env.server.ctx, { type: 'device.offline-failure', outcome: 'failure', actorKind: 'device', actor: 'DEV0000001', subject: 'kim', reason: '@SUM(1+1)' });
   await signIn(page, env);
   await page.getByRole('link', { name: 'Audit' }).click();
-  await page.getByLabel('User').fill('kim');
+  // Wait for the page itself: until it replaces the users page, 'User' also names that page's fields.
+  await expect(page.getByRole('heading', { level: 1, name: 'Audit' })).toBeVisible();
+  await page.getByLabel('User', { exact: true }).fill('kim');
   await page.getByRole('button', { name: 'Apply filter' }).click();
   const table = page.getByRole('table', { name: /Audit events/ });
   await expect(table).toContainText('temporary-code.issue');
