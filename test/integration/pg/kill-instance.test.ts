@@ -25,7 +25,11 @@ import { startInstanceProcess, type InstanceProcess } from './instance-process.j
  */
 const log = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
 const PIN = 'Kill-pin-77';
-const USERS = 8;
+// Each verifier worker has its own users, as each person has their own login: an attempt is counted before it is
+// compared (lockout.ts), so several in flight at once for one user would count as failures until they succeed.
+const WORKERS = 6;
+const USERS_PER_WORKER = 2;
+const USERS = WORKERS * USERS_PER_WORKER;
 const DEVICES = 4;
 const LOAD_MS = 8_000;
 const KILL_AFTER_MS = 3_000;
@@ -99,23 +103,28 @@ describePg('one of two instances killed during load', () => {
     const unknown = new Map<string, number>(); // no answer (connection cut): may or may not have happened
     const ackedEvents = new Set<string>();
     const survivorAnswersAfterKill = { ok: 0, other: 0 };
+    const otherAnswers: string[] = [];
     const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
     // At least LOAD_MS, and on a slow machine until the survivor has shown it keeps answering (at most 40 s).
     const loading = () => Date.now() < started + LOAD_MS || (survivorAnswersAfterKill.ok < 20 && Date.now() < started + 40_000);
 
     const verifier = async (w: number) => {
       for (let n = 0; loading(); n++) {
-        const user = `load${(w + n) % USERS}`;
+        const u = w * USERS_PER_WORKER + (n % USERS_PER_WORKER);
+        const user = `load${u}`;
         const base = pick();
         try {
           const r = await fetch(`${base}/api/v1/verify`, {
             method: 'POST',
             headers: { authorization: `Bearer ${clientKey}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ username: user, code: codes[(w + n) % USERS], pin: PIN, purpose: 'logon' }),
+            body: JSON.stringify({ username: user, code: codes[u], pin: PIN, purpose: 'logon' }),
           });
-          await r.text();
+          const text = await r.text();
           if (r.status === 200) bump(acknowledged, user);
-          if (base === a && Date.now() > killedAt) survivorAnswersAfterKill[r.status === 200 ? 'ok' : 'other']++;
+          if (base === a && Date.now() > killedAt) {
+            survivorAnswersAfterKill[r.status === 200 ? 'ok' : 'other']++;
+            if (r.status !== 200) otherAnswers.push(`${r.status} ${text}`);
+          }
         } catch {
           bump(unknown, user);
           if (base !== a) alive.delete(base);
@@ -146,13 +155,13 @@ describePg('one of two instances killed during load', () => {
       killedAt = Date.now();
       await victim.kill('SIGKILL');
     })();
-    await Promise.all([...Array.from({ length: 6 }, (_, w) => verifier(w)), ...devices.map(syncer), killer]);
+    await Promise.all([...Array.from({ length: WORKERS }, (_, w) => verifier(w)), ...devices.map(syncer), killer]);
 
     const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
     console.log(`[kill] verifications acknowledged ${sum(acknowledged)}, cut by the kill ${sum(unknown)}; sync events acknowledged ${ackedEvents.size}; survivor answers after the kill ${survivorAnswersAfterKill.ok}`);
     expect(victim.child.signalCode).toBe('SIGKILL');
     expect(survivorAnswersAfterKill.ok).toBeGreaterThanOrEqual(20);
-    expect(survivorAnswersAfterKill.other).toBe(0);
+    expect(otherAnswers).toEqual([]);
     expect((await call(a, 'GET', '/readyz')).status).toBe(200);
 
     const db = new PgDb(database.url);
