@@ -37,7 +37,7 @@ export async function authenticate(
 ): Promise<Decision> {
   let challengedPin: string | undefined;
   if (request.state) {
-    challengedPin = challenges.take(request.state, client.id, request.username);
+    challengedPin = await challenges.take(request.state, client.id, request.username);
     if (challengedPin === undefined) return { kind: 'reject', message: MESSAGES.expiredChallenge };
   }
 
@@ -54,7 +54,7 @@ export async function authenticate(
   } else {
     readings = readPasscode(request.password, kinds, policy.pin.minLength);
     if (readings.length === 0) {
-      return { kind: 'challenge', state: challenges.create(client.id, request.username, request.password), message: MESSAGES.challenge };
+      return { kind: 'challenge', state: await challenges.create(client.id, request.username, request.password), message: MESSAGES.challenge };
     }
   }
 

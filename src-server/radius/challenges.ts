@@ -1,52 +1,62 @@
+import { createHash } from 'node:crypto';
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import { wipe } from '../../src-shared/crypto/compare.js';
-import type { Clock } from '../clock.js';
+import type { ServerContext } from '../context.js';
+import { decryptSecret, encryptSecret } from '../services/secrets.js';
 
 /**
  * Access-Challenge states (RFC 2865 §5.24). The first request's password (the PIN, unchecked: no PIN oracle) waits
- * here until the request that carries the State and the code; a state is bound to the NAS and the username, taken
- * once and forgotten after `ttlMs`. Kept in memory: a NAS sends the follow-up to the server that challenged it, and a
- * restart only makes the user start again.
+ * until the request that carries the State and the code; a state is bound to the NAS and the username, taken once
+ * and useless after `ttlMs`. Kept in the database so that the follow-up may reach any instance of the deployment
+ * (a UDP balancer without source affinity): the PIN sealed under the master key, the row found by a hash of the
+ * State, so the table alone yields neither a PIN nor a State to send. Expired rows are removed by housekeeping.
  */
 export class ChallengeStore {
-  private readonly states = new Map<string, { clientId: number; username: string; pin: Buffer; expiresAt: number }>();
-
   constructor(
-    private readonly clock: Clock,
+    private readonly ctx: Pick<ServerContext, 'db' | 'clock' | 'keys'>,
     private readonly ttlMs = 120_000,
-    private readonly maxStates = 10_000,
   ) {}
 
-  create(clientId: number, username: string, pin: string): Buffer {
-    this.prune();
+  async create(clientId: number, username: string, pin: string): Promise<Buffer> {
     const state = randomBytes(16);
-    this.states.set(state.toString('hex'), { clientId, username, pin: Buffer.from(pin, 'utf8'), expiresAt: this.clock.now() + this.ttlMs });
+    const id = stateId(state);
+    const plain = Buffer.from(pin, 'utf8');
+    const sealed = encryptSecret(this.ctx, pinAad(id), plain);
+    wipe(plain);
+    const now = this.ctx.clock.now();
+    await this.ctx.db.run('INSERT INTO radius_challenges (id, client_id, username, pin_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      id,
+      clientId,
+      username,
+      sealed,
+      now,
+      now + this.ttlMs,
+    ]);
     return state;
   }
 
-  /** The PIN of the first request, once; undefined for an unknown, expired, reused or foreign state. */
-  take(state: Buffer, clientId: number, username: string): string | undefined {
-    const key = state.toString('hex');
-    const entry = this.states.get(key);
-    if (!entry) return undefined;
-    this.states.delete(key);
-    const valid = entry.expiresAt > this.clock.now() && entry.clientId === clientId && entry.username === username;
-    const pin = valid ? entry.pin.toString('utf8') : undefined;
-    wipe(entry.pin);
+  /**
+   * The PIN of the first request, once across all instances: one guarded DELETE takes the state (no row: unknown,
+   * expired or already taken), so the sealed PIN also leaves the database at once. A state presented by another NAS
+   * or for another username is spent all the same and yields nothing.
+   */
+  async take(state: Buffer, clientId: number, username: string): Promise<string | undefined> {
+    const id = stateId(state);
+    const row = await this.ctx.db.get<{ client_id: number; username: string; pin_enc: Buffer }>(
+      'DELETE FROM radius_challenges WHERE id = ? AND expires_at > ? RETURNING client_id, username, pin_enc',
+      [id, this.ctx.clock.now()],
+    );
+    if (!row || Number(row.client_id) !== clientId || row.username !== username) return undefined;
+    const plain = decryptSecret(this.ctx, pinAad(id), Buffer.from(row.pin_enc));
+    const pin = plain.toString('utf8');
+    wipe(plain);
     return pin;
   }
-
-  get size(): number {
-    return this.states.size;
-  }
-
-  private prune(): void {
-    const now = this.clock.now();
-    // Insertion order is expiry order (one ttl for all), so the expired ones are at the front.
-    for (const [key, entry] of this.states) {
-      if (entry.expiresAt > now && this.states.size < this.maxStates) break;
-      wipe(entry.pin);
-      this.states.delete(key);
-    }
-  }
 }
+
+/** The row's key: a State read from the table cannot be replayed, since only its hash is there. */
+function stateId(state: Buffer): Buffer {
+  return createHash('sha256').update(state).digest();
+}
+
+const pinAad = (id: Buffer): string => `radius-challenge:${id.toString('hex')}`;

@@ -1,54 +1,160 @@
-import type { Clock } from '../clock.js';
+import { randomBytes } from '../../src-shared/crypto/random.js';
+import type { ServerContext } from '../context.js';
 
 /**
  * Retransmissions (RFC 5080 §2.2.2): a NAS that hears nothing resends the same packet (same source, identifier and
  * Request Authenticator). It gets the very answer of the first copy, including while the first copy is still being
- * verified, so a retransmission never costs a second verification or burns a second code. Answers are kept
- * `ttlMs` (at least 30 s) after they are known.
+ * verified, so a retransmission never costs a second verification or burns a second code.
+ *
+ * Shared by every instance of a deployment through the database, since a UDP balancer without source affinity may
+ * hand a retransmission to another instance: the first copy anywhere claims the request's key with one guarded
+ * INSERT and stores the answer bytes once it has them (they depend only on the request and the shared secret, so any
+ * instance can send them); every other copy waits for those bytes. A copy that finds the claim unanswered after
+ * `waitMs` (its instance died mid-verification) gets no answer at all: the NAS retries or gives up, and the request is
+ * never verified twice. Answers are kept `ttlMs` (at least 30 s) after they are known; a claim whose instance died
+ * frees the key `ttlMs` after it was made. A small in-process map answers retransmissions that reach the same
+ * instance again without a database read.
  */
-export class DuplicateCache {
-  private readonly entries = new Map<string, { expiresAt: number; answer: Promise<Buffer | undefined> }>();
+export interface RequestKey {
+  clientId: number;
+  address: string;
+  port: number;
+  identifier: number;
+  authenticator: Buffer;
+}
+
+export interface Answer {
+  /** The bytes to send; undefined: send nothing. */
+  bytes: Buffer | undefined;
+  /** True when another copy of this request was (or is being) verified, here or on another instance. */
+  duplicate: boolean;
+}
+
+/** The first copy's answer, final: sent again to every later copy (undefined when the first copy got none). */
+type Outcome = { final: true; bytes: Buffer | undefined } | { final: false };
+
+const FIRST_POLL_MS = 20;
+const MAX_POLL_MS = 500;
+
+export class DuplicateDetector {
+  private readonly local = new Map<string, { expiresAt: number; outcome: Promise<Outcome> }>();
 
   constructor(
-    private readonly clock: Clock,
-    private readonly ttlMs = 30_000,
-    private readonly maxEntries = 65_536,
+    private readonly ctx: Pick<ServerContext, 'db' | 'clock' | 'log'>,
+    private readonly options: { ttlMs: number; waitMs: number; maxLocal: number } = { ttlMs: 30_000, waitMs: 30_000, maxLocal: 65_536 },
   ) {}
 
-  static key(address: string, port: number, identifier: number, authenticator: Buffer): string {
-    return `${address}|${port}|${identifier}|${authenticator.toString('hex')}`;
+  /**
+   * The answer for this copy of a request: `verify`'s when it is the first copy anywhere in the deployment, else the
+   * first copy's bytes. Throws only when the claim itself could not be made (nothing was verified then).
+   */
+  async answer(key: RequestKey, verify: () => Promise<Buffer | undefined>): Promise<Answer> {
+    const id = localKey(key);
+    const known = this.localOutcome(id);
+    if (known) {
+      const outcome = await known;
+      return { bytes: outcome.final ? outcome.bytes : undefined, duplicate: true };
+    }
+    let first = false;
+    const outcome = (async (): Promise<Outcome> => {
+      const claim = await this.claim(key);
+      if (!claim) return this.awaitAnswer(key);
+      first = true;
+      const bytes = await verify();
+      await this.store(key, claim, bytes);
+      return { final: true, bytes };
+    })();
+    this.remember(id, outcome);
+    const settled = await outcome;
+    return { bytes: settled.final ? settled.bytes : undefined, duplicate: !first };
   }
 
-  get(key: string): Promise<Buffer | undefined> | undefined {
-    const entry = this.entries.get(key);
+  get localSize(): number {
+    return this.local.size;
+  }
+
+  /** The claim token when this copy is the first (or the key's earlier claim has expired), else undefined. */
+  private async claim(key: RequestKey): Promise<Buffer | undefined> {
+    const now = this.ctx.clock.now();
+    const claim = randomBytes(16);
+    // One guarded statement on both engines: a new key is inserted, an expired one taken over, a live one left alone
+    // (RETURNING yields no row). Under READ COMMITTED a racing copy waits on the row and then sees it live.
+    const row = await this.ctx.db.get(
+      `INSERT INTO radius_requests (client_id, source_address, source_port, identifier, authenticator, claim, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (client_id, source_address, source_port, identifier, authenticator) DO UPDATE
+         SET claim = excluded.claim, answer = NULL, created_at = excluded.created_at, answered_at = NULL, expires_at = excluded.expires_at
+         WHERE radius_requests.expires_at <= ?
+       RETURNING created_at`,
+      [key.clientId, key.address, key.port, key.identifier, key.authenticator, claim, now, now + this.options.ttlMs, now],
+    );
+    return row ? claim : undefined;
+  }
+
+  /** Publishes the answer to the other instances; a failure costs them only the answer, never a second verification. */
+  private async store(key: RequestKey, claim: Buffer, bytes: Buffer | undefined): Promise<void> {
+    const now = this.ctx.clock.now();
+    try {
+      await this.ctx.db.run(
+        `UPDATE radius_requests SET answer = ?, answered_at = ?, expires_at = ?
+         WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ? AND claim = ?`,
+        [bytes ?? null, now, now + this.options.ttlMs, key.clientId, key.address, key.port, key.identifier, key.authenticator, claim],
+      );
+    } catch (err) {
+      this.ctx.log.error({ component: 'radius', err: { type: (err as Error).name, message: (err as Error).message } }, 'RADIUS answer not shared with other instances');
+    }
+  }
+
+  /**
+   * Polls (backing off to MAX_POLL_MS) for the answer of the copy another instance claimed, for at most `waitMs` of
+   * pauses. Not final when it never came: this instance then asks the database again at the next retransmission.
+   */
+  private async awaitAnswer(key: RequestKey): Promise<Outcome> {
+    let waited = 0;
+    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+      const row = await this.ctx.db.get<{ answer: Buffer | null; answered_at: number | null }>(
+        `SELECT answer, answered_at FROM radius_requests
+         WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ?`,
+        [key.clientId, key.address, key.port, key.identifier, key.authenticator],
+      );
+      if (!row) return { final: false };
+      if (row.answered_at !== null) return { final: true, bytes: row.answer ? Buffer.from(row.answer) : undefined };
+      if (waited >= this.options.waitMs) return { final: false };
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      waited += pause;
+    }
+  }
+
+  private localOutcome(id: string): Promise<Outcome> | undefined {
+    const entry = this.local.get(id);
     if (!entry) return undefined;
-    if (entry.expiresAt <= this.clock.now()) {
-      this.entries.delete(key);
+    if (entry.expiresAt <= this.ctx.clock.now()) {
+      this.local.delete(id);
       return undefined;
     }
-    return entry.answer;
+    return entry.outcome;
   }
 
-  /** `answer` resolves to the bytes sent (undefined: nothing was sent); the ttl starts when it settles. */
-  remember(key: string, answer: Promise<Buffer | undefined>): void {
+  /** Kept while pending and `ttlMs` after a final outcome; forgotten at once when there is nothing final to repeat. */
+  private remember(id: string, outcome: Promise<Outcome>): void {
     this.prune();
-    const entry = { expiresAt: Infinity, answer };
-    this.entries.set(key, entry);
-    const settle = (): void => {
-      entry.expiresAt = this.clock.now() + this.ttlMs;
+    const entry = { expiresAt: Infinity, outcome };
+    this.local.set(id, entry);
+    const forget = (): void => {
+      if (this.local.get(id) === entry) this.local.delete(id);
     };
-    answer.then(settle, settle);
-  }
-
-  get size(): number {
-    return this.entries.size;
+    outcome.then((o) => (o.final ? (entry.expiresAt = this.ctx.clock.now() + this.options.ttlMs) : forget()), forget);
   }
 
   private prune(): void {
-    const now = this.clock.now();
-    for (const [key, entry] of this.entries) {
-      if (entry.expiresAt > now && this.entries.size < this.maxEntries) break;
-      this.entries.delete(key);
+    const now = this.ctx.clock.now();
+    for (const [id, entry] of this.local) {
+      if (entry.expiresAt > now && this.local.size < this.options.maxLocal) break;
+      this.local.delete(id);
     }
   }
+}
+
+function localKey(k: RequestKey): string {
+  return `${k.clientId}|${k.address}|${k.port}|${k.identifier}|${k.authenticator.toString('hex')}`;
 }

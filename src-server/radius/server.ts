@@ -7,7 +7,7 @@ import { authenticate, MESSAGES, type Decision } from './authenticate.js';
 import { NoiseBurstDetector } from './burst.js';
 import { ChallengeStore } from './challenges.js';
 import { RadiusClientRegistry, type ActiveClient } from './clients.js';
-import { DuplicateCache } from './duplicates.js';
+import { DuplicateDetector } from './duplicates.js';
 import { ATTR, attribute, buildResponse, CODE, decryptUserPassword, hasValidMessageAuthenticator, parsePacket, textAttributes, type RadiusPacket } from './packet.js';
 
 /**
@@ -15,7 +15,7 @@ import { ATTR, attribute, buildResponse, CODE, decryptUserPassword, hasValidMess
  * silent drop that is counted (RFC 2865 §3; a drop tells a prober nothing):
  *   1. well-formed Access-Request;  2. source address of a registered client;
  *   3. Message-Authenticator valid, and present unless the client is relaxed (BlastRADIUS: before anything else);
- *   4. a retransmission gets the first copy's answer;  5. decrypt, read, verify.
+ *   4. a retransmission gets the first copy's answer, from whichever instance verified it;  5. decrypt, read, verify.
  */
 export interface RadiusStats {
   received: number;
@@ -35,7 +35,17 @@ export interface RadiusServer {
   close(): Promise<void>;
 }
 
-export async function startRadiusServer(ctx: ServerContext, options: { host: string; port: number }): Promise<RadiusServer> {
+export interface RadiusOptions {
+  host: string;
+  port: number;
+  /**
+   * How long a copy of a request waits for the answer of the copy another instance is verifying before it gives up
+   * and sends nothing (default 30 s, the duplicate-detection window). Tests shorten it.
+   */
+  duplicateWaitMs?: number;
+}
+
+export async function startRadiusServer(ctx: ServerContext, options: RadiusOptions): Promise<RadiusServer> {
   const stats: RadiusStats = {
     received: 0,
     accepted: 0,
@@ -48,8 +58,8 @@ export async function startRadiusServer(ctx: ServerContext, options: { host: str
   };
   const log = ctx.log.child({ component: 'radius' });
   const registry = new RadiusClientRegistry(ctx);
-  const duplicates = new DuplicateCache(ctx.clock);
-  const challenges = new ChallengeStore(ctx.clock);
+  const duplicates = new DuplicateDetector(ctx, { ttlMs: DUPLICATE_TTL_MS, waitMs: options.duplicateWaitMs ?? DUPLICATE_TTL_MS, maxLocal: 65_536 });
+  const challenges = new ChallengeStore(ctx);
   const noise = new NoiseBurstDetector(ctx.clock);
 
   const socket: Socket = createSocket({ type: isIP(options.host) === 6 ? 'udp6' : 'udp4', reuseAddr: false });
@@ -65,15 +75,10 @@ export async function startRadiusServer(ctx: ServerContext, options: { host: str
     if (signed && !hasValidMessageAuthenticator(packet, client.secret)) return drop('badMessageAuthenticator', from, client);
     if (!signed && client.requireMessageAuthenticator) return drop('missingMessageAuthenticator', from, client);
 
-    const key = DuplicateCache.key(from.address, from.port, packet.identifier, packet.authenticator);
-    const earlier = duplicates.get(key);
-    if (earlier) {
-      stats.duplicates++;
-      return send(await earlier, from);
-    }
-    const answer = answerRequest(packet, client, signed);
-    duplicates.remember(key, answer);
-    send(await answer, from);
+    const key = { clientId: client.id, address: from.address, port: from.port, identifier: packet.identifier, authenticator: packet.authenticator };
+    const answer = await duplicates.answer(key, () => answerRequest(packet, client, signed));
+    if (answer.duplicate) stats.duplicates++;
+    send(answer.bytes, from);
   }
 
   async function answerRequest(packet: RadiusPacket, client: ActiveClient, signed: boolean): Promise<Buffer | undefined> {
@@ -157,6 +162,9 @@ export async function startRadiusServer(ctx: ServerContext, options: { host: str
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }
+
+/** RFC 5080 §2.2.2 asks for at least 30 s. */
+const DUPLICATE_TTL_MS = 30_000;
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 

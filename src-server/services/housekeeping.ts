@@ -11,6 +11,8 @@ export async function pruneExpired(ctx: Pick<ServerContext, 'db' | 'clock'>): Pr
   const now = ctx.clock.now();
   const sessions = await ctx.db.run('DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?', [now - DAY, now - DAY]);
   const rateLimits = await ctx.db.run('DELETE FROM rate_limits WHERE window_start < ?', [now - DAY]);
+  await ctx.db.run('DELETE FROM radius_requests WHERE expires_at < ?', [now]); // RADIUS duplicate detection, past its window
+  await ctx.db.run('DELETE FROM radius_challenges WHERE expires_at < ?', [now]); // RADIUS challenge states nobody answered
   return { sessions: sessions.changes, rateLimits: rateLimits.changes };
 }
 
