@@ -10,6 +10,7 @@ import {
 import { LifelineError, type ApiError } from '../src-shared/errors.js';
 import type { ServerContext } from './context.js';
 import { DatabaseBusyError, isUniqueViolation } from './db/errors.js';
+import { AdmissionGate, defaultAdmissionLimits, type AdmissionLimits } from './http/admission.js';
 import { registerRoutes } from './routes/index.js';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -21,6 +22,8 @@ export interface AppOptions {
   trustProxy?: boolean | string | string[];
   /** TLS certificate and key (PEM): the server then speaks HTTPS (main.ts --tls-cert/--tls-key). */
   https?: { cert: Buffer; key: Buffer };
+  /** Verifications in progress and waiting on this instance (http/admission.ts); defaults from the machine. */
+  admission?: AdmissionLimits;
 }
 
 /**
@@ -45,6 +48,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     if (body.retryAfterSeconds !== undefined) reply.header('retry-after', String(body.retryAfterSeconds));
     return reply.code(status).send(body);
   });
+  app.decorate('admission', new AdmissionGate(options.admission ?? defaultAdmissionLimits(), ctx.log));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'No such resource.' } satisfies ApiError));
 
   await app.register(fastifySwagger, {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { AdmissionLimitsSchema, type AdmissionLimits } from '../http/admission.js';
 import type { KeysAction } from './keys.js';
 
 /**
@@ -31,6 +32,14 @@ Options:
   --trust-proxy A   behind a reverse proxy: its addresses/CIDRs (comma-separated) or loopback; X-Forwarded-For
                     from them is believed, so per-address limits see the real client
   --database URL    PostgreSQL URL (default: SQLite in the data folder; also LIFELINE_DATABASE_URL)
+  --verify-concurrency N
+                    verifications (verify API, agent logins) in progress at once on this instance
+                    (default 2 x UV_THREADPOOL_SIZE = 8; also LIFELINE_VERIFY_CONCURRENCY)
+  --verify-queue N  verifications that may wait for a place; beyond, 503 unavailable at once
+                    (default 4 x the concurrency; also LIFELINE_VERIFY_QUEUE)
+  --verify-queue-wait MS
+                    longest wait for a place before 503 unavailable (default 1000, below the agents'
+                    2 s reachability budget; also LIFELINE_VERIFY_QUEUE_WAIT_MS)
   --role R          role for 'admin create' (repeatable)
   --help            this text`;
 
@@ -50,6 +59,9 @@ const OptionsSchema = z
       .regex(/^[0-9a-fA-F.:/,\s]+$|^(loopback|linklocal|uniquelocal)$/, 'give proxy addresses or CIDRs (comma-separated), or loopback')
       .optional(),
     database: z.string().min(1).optional(),
+    'verify-concurrency': z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional(),
+    'verify-queue': z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaiting).optional(),
+    'verify-queue-wait': z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional(),
     role: z.array(z.string().min(1).max(64)).optional(),
     from: z.string().min(1).optional(),
     to: z.string().min(1).optional(),
@@ -77,6 +89,8 @@ export interface Cli {
   radiusPort?: number;
   trustProxy?: string[];
   database?: string;
+  /** Verification admission limits given on the command line (the rest from the environment or the defaults). */
+  admission: Partial<AdmissionLimits>;
 }
 
 export class UsageError extends Error {}
@@ -97,6 +111,9 @@ export function parseCli(argv: string[]): Cli {
         'radius-port': { type: 'string' },
         'trust-proxy': { type: 'string' },
         database: { type: 'string' },
+        'verify-concurrency': { type: 'string' },
+        'verify-queue': { type: 'string' },
+        'verify-queue-wait': { type: 'string' },
         role: { type: 'string', multiple: true },
         from: { type: 'string' },
         to: { type: 'string' },
@@ -124,6 +141,11 @@ export function parseCli(argv: string[]): Cli {
     ...(o['radius-port'] !== undefined ? { radiusPort: o['radius-port'] } : {}),
     ...(o['trust-proxy'] ? { trustProxy: o['trust-proxy'].split(',').map((a) => a.trim()).filter(Boolean) } : {}),
     ...(o.database ? { database: o.database } : {}),
+    admission: {
+      ...(o['verify-concurrency'] !== undefined ? { maxInFlight: o['verify-concurrency'] } : {}),
+      ...(o['verify-queue'] !== undefined ? { maxWaiting: o['verify-queue'] } : {}),
+      ...(o['verify-queue-wait'] !== undefined ? { maxWaitMs: o['verify-queue-wait'] } : {}),
+    },
   };
 }
 

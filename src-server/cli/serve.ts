@@ -4,6 +4,7 @@ import { buildApp } from '../app.js';
 import { openContext } from '../bootstrap.js';
 import { systemClock } from '../clock.js';
 import type { ServerContext } from '../context.js';
+import { resolveAdmissionLimits, type AdmissionEnv } from '../http/admission.js';
 import type { Logger } from '../logger.js';
 import { startRadiusServer, type RadiusServer } from '../radius/server.js';
 import { ensureBootstrapAdmin } from '../services/admins.js';
@@ -15,7 +16,7 @@ import { revealInitialAdmin } from './first-start.js';
 import { acquireServerLock } from './lock.js';
 
 /** Environment the server reads (only here: the composition root). */
-export interface ServeEnv {
+export interface ServeEnv extends AdmissionEnv {
   LIFELINE_ADMIN_PASSWORD?: string;
   LIFELINE_ADMIN_TOTP_SECRET?: string;
   LIFELINE_SMTP_URL?: string;
@@ -58,7 +59,8 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
   }
 
   const https = cli.tls ? { cert: readFileSync(cli.tls.certFile), key: readFileSync(cli.tls.keyFile) } : undefined;
-  const app = await buildApp(ctx, { ...(https ? { https } : {}), ...(cli.trustProxy ? { trustProxy: cli.trustProxy } : {}) });
+  const admission = resolveAdmissionLimits(cli.admission, env);
+  const app = await buildApp(ctx, { admission, ...(https ? { https } : {}), ...(cli.trustProxy ? { trustProxy: cli.trustProxy } : {}) });
   await app.listen({ host: cli.host, port: cli.port });
   const { port } = app.server.address() as AddressInfo;
   const shownHost = cli.host.includes(':') ? `[${cli.host}]` : cli.host;
@@ -76,7 +78,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
   const housekeeping = startHousekeeping(ctx);
   const mail = env.LIFELINE_SMTP_URL ? startNotificationDelivery(ctx, { smtpUrl: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' }) : undefined;
 
-  log.info({ component: 'server', url, console: `${url}/console`, api: `${url}/api/v1/openapi.json`, radiusPort: radius?.port ?? null }, 'Lifeline server listening');
+  log.info({ component: 'server', url, console: `${url}/console`, api: `${url}/api/v1/openapi.json`, radiusPort: radius?.port ?? null, admission }, 'Lifeline server listening');
   out.write(`Lifeline server: ${url}\n  console: ${url}/console\n  API:     ${url}/api/v1/openapi.json\n${radius ? `  RADIUS:  udp ${cli.host}:${radius.port}\n` : ''}`);
 
   let closing: Promise<void> | undefined;

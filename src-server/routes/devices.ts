@@ -12,6 +12,7 @@ import { processSync } from '../services/device-sync.js';
 import { authenticateDeviceRequest, enrollDevice, signed, wipeOrder, type DeviceRow } from '../services/devices.js';
 import { onlineSlotCandidates } from '../services/offline-slots.js';
 import { loadSettings, policyForUser } from '../services/policy.js';
+import { admitted } from '../http/admission.js';
 import { sendVerifyFailure, VerifyFailureSchema } from '../http/verify-failure.js';
 import { verifyCode } from '../services/verification.js';
 
@@ -65,10 +66,17 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         summary: 'Online login at an agent; a token login on an approved device returns the bundle delta',
         description: 'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
         body: DeviceLoginRequestSchema,
-        response: { 200: DeviceLoginResponseSchema, ...SIGNED_ERRORS, 423: VerifyFailure },
+        response: {
+          200: DeviceLoginResponseSchema,
+          ...SIGNED_ERRORS,
+          423: VerifyFailure,
+          503: ApiErrorSchema.describe('unavailable, with Retry-After: the instance is at its limit and checked nothing; the agent verifies offline'),
+        },
       },
     },
-    async (req, reply) => {
+    // Admitted after the signature check (cheap, and it keeps unsigned traffic from taking places) and before
+    // verifyCode reserves the lockout attempt; the place is held until the bundle is built, the costliest part.
+    async (req, reply) => admitted(app.admission, reply, async () => {
       const { row: device, nonce } = req.device!;
       const body = req.body;
       const r = await verifyCode(ctx, {
@@ -107,7 +115,7 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         const bundle = eligible ? await buildBundleDelta(ctx, { device, user: r.user, policy, usedStep: r.tokenStep!, ...(body.held ? { held: body.held } : {}) }) : undefined;
         return { ok: true as const, result, ...(bundle ? { bundle } : {}) };
       });
-    },
+    }),
   );
 
   app.post(

@@ -1,14 +1,28 @@
 import { z } from 'zod';
+import { ApiErrorSchema } from '../../src-shared/errors.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 
-/** Load-balancer probes: /healthz says the process answers, /readyz that the database does too. */
+/** What the verification gate has done (http/admission.ts): counts since start, no user, code or address. */
+const AdmissionStatsSchema = z.object({
+  limits: z.object({ maxInFlight: z.number().int(), maxWaiting: z.number().int(), maxWaitMs: z.number().int() }),
+  inFlight: z.number().int(),
+  waiting: z.number().int(),
+  admitted: z.number().int(),
+  shed: z.object({ queueFull: z.number().int(), waitedTooLong: z.number().int() }),
+});
+
+/**
+ * Load-balancer probes: /healthz says the process answers, /readyz that the database does too, and what this
+ * instance's verification gate admitted and shed (monitoring, the storm benchmark). An instance that sheds stays
+ * ready: taking it out of the pool would only move its load onto the others.
+ */
 export async function healthRoutes(app: App, ctx: ServerContext): Promise<void> {
   app.get('/healthz', { schema: { hide: true, response: { 200: z.object({ ok: z.literal(true) }) } } }, async () => ({ ok: true as const }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/readyz', { schema: { hide: true, response: { 200: z.object({ ok: z.literal(true), admission: AdmissionStatsSchema }), 503: ApiErrorSchema } } }, async (_req, reply) => {
     try {
       await ctx.db.get('SELECT 1 AS one');
-      return { ok: true };
+      return { ok: true as const, admission: app.admission.stats() };
     } catch {
       return reply.code(503).send({ error: 'internal', message: 'The database is not reachable.' });
     }

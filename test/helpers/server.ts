@@ -5,6 +5,7 @@ import { openContext } from '../../src-server/bootstrap.js';
 import { ManualClock } from '../../src-server/clock.js';
 import type { ServerContext } from '../../src-server/context.js';
 import type { PgOptions } from '../../src-server/db/postgres.js';
+import type { AdmissionLimits } from '../../src-server/http/admission.js';
 import { createLogger } from '../../src-server/logger.js';
 import { defaultTestEngine, newPgDeployment, type Engine, type PgDeployment } from './engines.js';
 import { tempDir } from './tmp.js';
@@ -34,6 +35,8 @@ export async function startTestServer(
     join?: PgDeployment;
     /** PostgreSQL pool settings (pool size, acquire wait) for tests of behaviour under pool pressure. */
     pg?: PgOptions;
+    /** Verification admission limits (default: the machine's), for tests of shedding under load. */
+    admission?: AdmissionLimits;
   } = {},
 ): Promise<TestServer> {
   const engine = options.join ? 'postgres' : (options.engine ?? defaultTestEngine());
@@ -51,7 +54,7 @@ export async function startTestServer(
       throw err;
     },
   );
-  const app = await buildApp(ctx);
+  const app = await buildApp(ctx, options.admission ? { admission: options.admission } : {});
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return {

@@ -1,0 +1,196 @@
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { ApiError } from '../../src-shared/errors.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * Admission control for the routes that verify a code (POST /api/v1/verify, POST /api/v1/devices/login): at most
+ * `maxInFlight` verifications run at once on this instance, at most `maxWaiting` more wait, each for at most
+ * `maxWaitMs`; anything beyond is answered at once with 503 `unavailable` and Retry-After.
+ *
+ * Why: a verification costs scrypt on libuv's threadpool, database connections and, for a device login, a bundle of
+ * thousands of HMACs. Without a bound, a storm of logins queues without limit and every answer comes late: later
+ * than the agent's reachability budget (2 s), so the agent has already gone offline while the server still spends
+ * the user's token code and builds a bundle nobody receives. Shedding early keeps the admitted requests fast and
+ * tells the others, within the budget, that nothing was decided, so the agent falls back to offline verification.
+ *
+ * The gate is passed BEFORE the verification reserves its lockout attempt (services/verification.ts): a shed
+ * request never counts against the user and burns nothing.
+ */
+
+export const AdmissionLimitsSchema = z.strictObject({
+  /** Verifications in progress at once on this instance. */
+  maxInFlight: z.number().int().min(1).max(10_000),
+  /** Verifications waiting for a free place; 0 sheds as soon as every place is taken. */
+  maxWaiting: z.number().int().min(0).max(100_000),
+  /** The longest a request waits for a place (ms); well below the agent's 2 s reachability budget. */
+  maxWaitMs: z.number().int().min(0).max(60_000),
+});
+export type AdmissionLimits = z.infer<typeof AdmissionLimitsSchema>;
+
+/** libuv's default threadpool size, which scrypt (node:crypto's async KDFs) runs on. */
+const DEFAULT_THREADPOOL_SIZE = 4;
+
+/**
+ * Defaults derived from the machine: two verifications per threadpool thread keep the threads busy while the others
+ * wait on the database or build a bundle; a queue of four times that drains within the wait at the rates measured
+ * (docs/benchmarks.md, storm); one second of waiting leaves the agent half of its 2 s budget for the answer.
+ */
+export function defaultAdmissionLimits(threadpoolSize = DEFAULT_THREADPOOL_SIZE): AdmissionLimits {
+  const maxInFlight = 2 * threadpoolSize;
+  return { maxInFlight, maxWaiting: 4 * maxInFlight, maxWaitMs: 1_000 };
+}
+
+const PositiveInt = z.coerce.number().int().min(1).max(1024);
+
+/**
+ * The limits from the command line over the environment over the defaults. `UV_THREADPOOL_SIZE` (read by libuv at
+ * start) sizes the default; the LIFELINE_VERIFY_* variables mirror the --verify-* flags.
+ */
+export function resolveAdmissionLimits(flags: Partial<AdmissionLimits>, env: AdmissionEnv = {}): AdmissionLimits {
+  const fromEnv = AdmissionEnvSchema.safeParse(env);
+  if (!fromEnv.success) {
+    throw new Error(fromEnv.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const e = fromEnv.data;
+  const defaults = defaultAdmissionLimits(e.UV_THREADPOOL_SIZE ?? DEFAULT_THREADPOOL_SIZE);
+  return AdmissionLimitsSchema.parse({
+    maxInFlight: flags.maxInFlight ?? e.LIFELINE_VERIFY_CONCURRENCY ?? defaults.maxInFlight,
+    maxWaiting: flags.maxWaiting ?? e.LIFELINE_VERIFY_QUEUE ?? defaults.maxWaiting,
+    maxWaitMs: flags.maxWaitMs ?? e.LIFELINE_VERIFY_QUEUE_WAIT_MS ?? defaults.maxWaitMs,
+  });
+}
+
+export interface AdmissionEnv {
+  UV_THREADPOOL_SIZE?: string | undefined;
+  LIFELINE_VERIFY_CONCURRENCY?: string | undefined;
+  LIFELINE_VERIFY_QUEUE?: string | undefined;
+  LIFELINE_VERIFY_QUEUE_WAIT_MS?: string | undefined;
+}
+
+const unset = (v: unknown) => (v === '' ? undefined : v);
+const AdmissionEnvSchema = z.object({
+  UV_THREADPOOL_SIZE: z.preprocess(unset, PositiveInt.optional()),
+  LIFELINE_VERIFY_CONCURRENCY: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional()),
+  LIFELINE_VERIFY_QUEUE: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaiting).optional()),
+  LIFELINE_VERIFY_QUEUE_WAIT_MS: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional()),
+});
+
+/** What the gate has done since the process started; no user, code or address in it. */
+export interface AdmissionStats {
+  limits: AdmissionLimits;
+  inFlight: number;
+  waiting: number;
+  admitted: number;
+  /** Refused at once because the queue was full, or after waiting `maxWaitMs` in it. */
+  shed: { queueFull: number; waitedTooLong: number };
+}
+
+type Release = () => void;
+
+interface Waiter {
+  admit: (release: Release) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** How often a shedding instance writes a log line at most; the count in between goes into the next line. */
+const SHED_LOG_EVERY_MS = 1_000;
+
+export class AdmissionGate {
+  private inFlight = 0;
+  private readonly queue: Waiter[] = [];
+  private admitted = 0;
+  private readonly shed = { queueFull: 0, waitedTooLong: 0 };
+  private unloggedSheds = 0;
+  private lastShedLog = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly limits: AdmissionLimits,
+    private readonly log: Logger,
+  ) {}
+
+  /** Seconds a shed client is told to wait: the queue's own horizon, at least one. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.limits.maxWaitMs / 1000));
+  }
+
+  /** A place, as the function that gives it back (once; later calls do nothing), or null: shed. */
+  enter(): Promise<Release | null> {
+    if (this.inFlight < this.limits.maxInFlight && this.queue.length === 0) return Promise.resolve(this.take());
+    if (this.queue.length >= this.limits.maxWaiting || this.limits.maxWaitMs === 0) {
+      this.noteShed('queueFull');
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        admit: resolve,
+        timer: setTimeout(() => {
+          this.queue.splice(this.queue.indexOf(waiter), 1);
+          this.noteShed('waitedTooLong');
+          resolve(null);
+        }, this.limits.maxWaitMs),
+      };
+      this.queue.push(waiter);
+    });
+  }
+
+  stats(): AdmissionStats {
+    return { limits: { ...this.limits }, inFlight: this.inFlight, waiting: this.queue.length, admitted: this.admitted, shed: { ...this.shed } };
+  }
+
+  private take(): Release {
+    this.inFlight++;
+    this.admitted++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      // The place goes straight to the longest waiter, so a newcomer cannot overtake the queue.
+      const next = this.queue.shift();
+      if (next) {
+        clearTimeout(next.timer);
+        next.admit(this.take());
+      }
+    };
+  }
+
+  private noteShed(reason: keyof AdmissionStats['shed']): void {
+    this.shed[reason]++;
+    this.unloggedSheds++;
+    // One line per second at most: a storm sheds hundreds of requests a second and each is in the request log already.
+    const now = performance.now();
+    if (now - this.lastShedLog < SHED_LOG_EVERY_MS) return;
+    this.log.warn({ component: 'admission', shed: this.unloggedSheds, reason, inFlight: this.inFlight, waiting: this.queue.length }, 'verifications shed: the instance is at its limit');
+    this.unloggedSheds = 0;
+    this.lastShedLog = now;
+  }
+}
+
+/** The 503 of a shed verification: nothing was decided, nothing counted; the caller may come back or go offline. */
+export const SHED_MESSAGE = 'The server is busy and did not check the code; try again shortly (an agent verifies offline meanwhile).';
+
+/**
+ * Runs `work` once the gate admits it, giving the place back however `work` ends; a shed request is answered 503
+ * `unavailable` with Retry-After without running `work` at all.
+ */
+export async function admitted<T>(gate: AdmissionGate, reply: FastifyReply, work: () => Promise<T>): Promise<T | FastifyReply> {
+  const release = await gate.enter();
+  if (!release) {
+    const retryAfterSeconds = gate.retryAfterSeconds;
+    reply.header('retry-after', String(retryAfterSeconds));
+    return reply.code(503).send({ error: 'unavailable', message: SHED_MESSAGE, retryAfterSeconds } satisfies ApiError);
+  }
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The verification gate of this instance (app.ts), shared by the verify and device login routes. */
+    admission: AdmissionGate;
+  }
+}

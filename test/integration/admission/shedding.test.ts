@@ -1,0 +1,150 @@
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
+import { forEachEngine } from '../../helpers/engines.js';
+import { oathtool } from '../../helpers/oathtool.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { TestDevice } from '../devices/test-device.js';
+
+const PIN = '482916';
+const STEP = 30_000;
+/** One place, one waiter, a short wait: small enough that a test can fill the gate on purpose. */
+const LIMITS = { maxInFlight: 1, maxWaiting: 1, maxWaitMs: 400 };
+
+/** Polls `ready` every 5 ms for up to 5 s (a request is in the gate once the server has read and checked it). */
+async function until(ready: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The shed answer; `headers` are the response's (the test device's replies carry only the status and body). */
+function expectShed(res: { status: number; body: unknown }, headers?: Headers): void {
+  expect(res.status).toBe(503);
+  expect(res.body).toMatchObject({ error: 'unavailable', retryAfterSeconds: 1 });
+  expect((res.body as { message: string }).message).toMatch(/busy/);
+  if (headers) expect(headers.get('retry-after')).toBe('1');
+}
+
+forEachEngine('verification admission control over real HTTP', (engine) => {
+  let server: TestServer;
+  let h: AdminHarness;
+  let clientKey: string;
+  const verify = (body: Record<string, unknown>) => h.http('POST', '/api/v1/verify', { purpose: 'logon', ...body }, clientKey);
+  const gate = () => server.app.admission;
+  const held: (() => void)[] = [];
+  /** Takes the gate's place as a long verification would; given back by the test, or after it if it failed first. */
+  const takePlace = async () => {
+    const release = await gate().enter();
+    if (!release) throw new Error('the place is taken already');
+    held.push(release);
+    return release;
+  };
+  afterEach(() => {
+    for (const release of held.splice(0)) release(); // a second call does nothing
+  });
+  const nextStep = () => server.clock.set((Math.floor(server.clock.now() / STEP) + 1) * STEP + 10_000);
+  const attempts = (username: string) =>
+    server.ctx.db.all<{ outcome: string; reason: string | null }>("SELECT outcome, reason FROM audit WHERE type = 'verify.attempt' AND subject = ? ORDER BY id", [username]);
+  const failures = async (username: string) => Number((await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', [username]))!.failures);
+
+  beforeAll(async () => {
+    server = await startTestServer({ engine, admission: LIMITS });
+    h = await bootstrap(server);
+    const client = await h.http('POST', '/api/v1/admin/clients', { name: 'vpn-gateway' });
+    expect(client.status).toBe(201);
+    clientKey = client.body.key as string;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('a burst while the only place is taken: the one waiter is decided, the other nine get 503 unavailable with Retry-After and count nothing against the user', async () => {
+    const u = await createUser(h, 'burst', { pin: PIN, withToken: true });
+    nextStep();
+    const before = gate().stats();
+    const hold = await takePlace();
+    const burst = Promise.all(Array.from({ length: 10 }, () => verify({ username: 'burst', code: '000000', pin: PIN })));
+    await until(() => gate().stats().shed.queueFull - before.shed.queueFull === 9 && gate().stats().waiting === 1, 'nine are shed and one waits');
+    hold();
+    const answers = await burst;
+
+    const shed = answers.filter((a) => a.status === 503);
+    expect(shed).toHaveLength(9);
+    for (const a of shed) expectShed(a, a.headers);
+    expect(answers.filter((a) => a.status === 401)).toHaveLength(1);
+    // Ten wrong codes, but only the admitted one was checked: one audited failure, one failure counted. The default
+    // policy locks at 3, so nine counted failures would have locked the user.
+    expect(await attempts('burst')).toEqual([{ outcome: 'failure', reason: 'wrong_pin_or_code' }]);
+    expect(await failures('burst')).toBe(1);
+    expect(await verify({ username: 'burst', code: oathtool(u.totpSecret!, server.clock.now()), pin: PIN })).toMatchObject({ status: 200, body: { ok: true, method: 'token' } });
+    expect(await failures('burst')).toBe(0);
+  });
+
+  it('a request that waits longer than the wait is shed after it, well within the agent\'s 2 s budget, and audited nowhere', async () => {
+    await createUser(h, 'patient', { pin: PIN, withToken: true });
+    const before = gate().stats().shed.waitedTooLong;
+    const hold = await takePlace();
+    const started = performance.now();
+    const res = await verify({ username: 'patient', code: '000000', pin: PIN });
+    const waited = performance.now() - started;
+    hold();
+    expectShed(res, res.headers);
+    expect(waited).toBeGreaterThanOrEqual(LIMITS.maxWaitMs - 20);
+    expect(waited).toBeLessThan(2_000);
+    expect(gate().stats().shed.waitedTooLong).toBe(before + 1);
+    expect(await attempts('patient')).toEqual([]);
+    expect(await failures('patient')).toBe(0);
+  });
+
+  it('a shed device login burns nothing: the same token code then logs in and returns the bundle', async () => {
+    const u = await createUser(h, 'agent-user', { pin: PIN, withToken: true });
+    await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { days: 1 } } } });
+    const secret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
+    const device = new TestDevice(server);
+    expect((await device.enroll(secret)).status).toBe(200);
+    expect((await h.http('POST', `/api/v1/admin/devices/${device.deviceId}/approve`)).status).toBe(200);
+    nextStep();
+    const code = oathtool(u.totpSecret!, server.clock.now());
+
+    const hold = await takePlace();
+    const queued = device.login('agent-user', PIN, code); // waits for the place
+    await until(() => gate().stats().waiting === 1, 'the login waits');
+    const shed = await device.login('agent-user', PIN, code); // the queue is full: shed at once
+    expectShed(shed);
+    hold();
+    const first = await queued;
+    expect(first.status).toBe(200);
+    expect(first.body.bundle).toBeDefined();
+    expect((await attempts('agent-user')).map((a) => a.outcome)).toEqual(['success']);
+  });
+
+  it('a free-running burst of right codes: every answer is 200 or 503; each 200 audited once, each shed one untouched and accepted afterwards', async () => {
+    const users = await Promise.all(Array.from({ length: 8 }, (_, i) => createUser(h, `free-${i}`, { pin: PIN, withToken: true })));
+    nextStep();
+    const codes = users.map((u) => oathtool(u.totpSecret!, server.clock.now()));
+    const answers = await Promise.all(users.map((u, i) => verify({ username: u.username, code: codes[i], pin: PIN })));
+    expect(answers.map((a) => a.status).filter((s) => s !== 200 && s !== 503)).toEqual([]);
+    expect(answers.some((a) => a.status === 200)).toBe(true);
+    for (const [i, a] of answers.entries()) {
+      const name = users[i]!.username;
+      if (a.status === 503) {
+        expectShed(a, a.headers);
+        expect(await attempts(name)).toEqual([]);
+        // Nothing was spent: the same code, sent again with the gate free, is accepted.
+        expect((await verify({ username: name, code: codes[i], pin: PIN })).status).toBe(200);
+      }
+      expect(await attempts(name)).toEqual([{ outcome: 'success', reason: null }]);
+    }
+  });
+
+  it('/readyz reports the gate: limits, places in use, admitted and shed counts (no user or code in it)', async () => {
+    const res = await h.http('GET', '/readyz', undefined, null);
+    expect(res.status).toBe(200);
+    const s = gate().stats();
+    expect(res.body).toEqual({ ok: true, admission: { limits: LIMITS, inFlight: 0, waiting: 0, admitted: s.admitted, shed: s.shed } });
+    expect(s.shed.queueFull).toBeGreaterThanOrEqual(10);
+    expect(s.shed.waitedTooLong).toBeGreaterThanOrEqual(1);
+  });
+});
