@@ -106,6 +106,28 @@ export async function appendAudit(q: Queryable | Db, ctx: Pick<ServerContext, 'c
   await q.run('UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?', [prevHash, hash, inserted.id]);
 }
 
+/** Who or what revoked a user's codes before their time, and why (the admin, a token success, a deactivation…). */
+export interface RevocationCause {
+  reason: string;
+  actorKind: AuditActorKind;
+  actor?: string;
+}
+
+/**
+ * Audits that a user's codes were revoked (`type`, e.g. a temporary code revoked or an emergency set voided), with
+ * who did it and why. Call it in the transaction of the revoke itself.
+ */
+export function auditRevocation(q: Queryable, ctx: Pick<ServerContext, 'clock'>, type: string, username: string, cause: RevocationCause): Promise<void> {
+  return appendAudit(q, ctx, {
+    type,
+    outcome: 'success',
+    actorKind: cause.actorKind,
+    ...(cause.actor !== undefined ? { actor: cause.actor } : {}),
+    subject: username,
+    reason: cause.reason,
+  });
+}
+
 export interface AuditFilter {
   username?: string;
   type?: string;

@@ -4,12 +4,10 @@ import { LifelineError } from '../../src-shared/errors.js';
 import { TOKEN_BEHAVIOURS } from '../../src-shared/policy.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
-import { appendAudit } from './audit.js';
+import { auditRevocation } from './audit.js';
 import { hashCode } from './code-hash.js';
-import { notifyUser } from './notifier.js';
-import { loadSettings, policyForUser } from './policy.js';
-import { lockActiveUser } from './temporary-codes.js';
-import { requireUser, type UserRow } from './users.js';
+import { lockUserStillActive, recordIssue, userToIssueFor } from './temporary-codes.js';
+import type { UserRow } from './users.js';
 
 /**
  * Sets of one-time emergency codes (RSA online emergency access seed): N codes of 8 Crockford characters, each usable
@@ -48,11 +46,7 @@ export interface IssuedEmergencySet {
 }
 
 export async function issueEmergencySet(ctx: ServerContext, actor: string, username: string, input: IssueEmergencyInput): Promise<IssuedEmergencySet> {
-  const user = await requireUser(ctx.db, username);
-  const settings = await loadSettings(ctx.db);
-  if (!settings.emergencyCodesEnabled) throw new LifelineError('feature_disabled', 'Emergency codes are disabled for this enterprise.', 403);
-  if (user.status !== 'active') throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
-  const policy = await policyForUser(ctx.db, user);
+  const { user, policy } = await userToIssueFor(ctx, username, 'emergencyCodesEnabled', 'Emergency codes');
   const e = policy.emergencyCodes;
   if (input.count > e.maxCount) throw new LifelineError('policy_violation', `At most ${e.maxCount} emergency codes per set under the user's policy.`, 400);
   const expiresInHours = input.expiresInHours === undefined ? e.defaultExpiresInHours : input.expiresInHours;
@@ -70,7 +64,7 @@ export async function issueEmergencySet(ctx: ServerContext, actor: string, usern
   const expiresAt = expiresInHours === null ? null : issuedAt + expiresInHours * 3_600_000;
 
   const replaced = await ctx.db.tx(async (q) => {
-    if (!(await lockActiveUser(q, user.id, issuedAt))) throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
+    await lockUserStillActive(q, user.id, issuedAt);
     const old = await voidLiveSet(q, user.id, issuedAt, 'replaced');
     // emergency_sets_one_live refuses a second live set if two issues race.
     const set = await q.get<{ id: number }>(
@@ -78,19 +72,12 @@ export async function issueEmergencySet(ctx: ServerContext, actor: string, usern
       [user.id, issuedAt, actor, expiresAt, tokenBehaviour],
     );
     for (const h of hashes) await q.run('INSERT INTO emergency_codes (set_id, code_hash) VALUES (?, ?)', [set!.id, h]);
-    await appendAudit(q, ctx, {
-      type: old ? 'emergency-codes.replace' : 'emergency-codes.issue',
-      outcome: 'success',
-      actorKind: 'admin',
-      actor,
-      subject: user.username,
+    await recordIssue(q, ctx, user, actor, {
+      auditType: 'emergency-codes',
+      replaced: old,
       details: { count: codes.length, expiresAt, tokenBehaviour, pinRequired: policy.pin.required },
-    });
-    await notifyUser(q, ctx, {
-      userId: user.id,
-      username: user.username,
-      kind: 'emergency-codes-issued',
-      details: { count: codes.length, expiresAt: expiresAt === null ? 'never' : new Date(expiresAt).toISOString(), issuedBy: actor },
+      notice: 'emergency-codes-issued',
+      noticeDetails: { count: codes.length, expiresAt: expiresAt === null ? 'never' : new Date(expiresAt).toISOString(), issuedBy: actor },
     });
     return old;
   });
@@ -124,14 +111,7 @@ export async function voidEmergencySet(
   why: { reason: 'admin' | 'token-success'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
 ): Promise<boolean> {
   if (!(await voidLiveSet(q, user.id, ctx.clock.now(), why.reason))) return false;
-  await appendAudit(q, ctx, {
-    type: 'emergency-codes.void',
-    outcome: 'success',
-    actorKind: why.actorKind,
-    ...(why.actor !== undefined ? { actor: why.actor } : {}),
-    subject: user.username,
-    reason: why.reason,
-  });
+  await auditRevocation(q, ctx, 'emergency-codes.void', user.username, why);
   return true;
 }
 

@@ -1,12 +1,12 @@
 import { formatCode, type Purpose } from '../../src-shared/codes.js';
 import { randomCrockford } from '../../src-shared/crypto/random.js';
 import { LifelineError } from '../../src-shared/errors.js';
-import type { Policy } from '../../src-shared/policy.js';
+import type { EnterpriseSettings, Policy } from '../../src-shared/policy.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
-import { appendAudit } from './audit.js';
+import { appendAudit, auditRevocation, type AuditEvent } from './audit.js';
 import { hashCode } from './code-hash.js';
-import { notifyUser } from './notifier.js';
+import { notifyUser, type Notification } from './notifier.js';
 import { loadSettings, policyForUser } from './policy.js';
 import { hitRateLimit } from './rate-limit.js';
 import { requireUser, type UserRow } from './users.js';
@@ -76,11 +76,7 @@ function termsUnderPolicy(policy: Policy, user: UserRow, input: IssueTemporaryCo
 }
 
 export async function issueTemporaryCode(ctx: ServerContext, actor: string, username: string, input: IssueTemporaryCodeInput): Promise<IssuedTemporaryCode> {
-  const user = await requireUser(ctx.db, username);
-  const settings = await loadSettings(ctx.db);
-  if (!settings.temporaryCodesEnabled) throw new LifelineError('feature_disabled', 'Temporary codes are disabled for this enterprise.', 403);
-  if (user.status !== 'active') throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
-  const policy = await policyForUser(ctx.db, user);
+  const { user, policy } = await userToIssueFor(ctx, username, 'temporaryCodesEnabled', 'Temporary codes');
   const terms = termsUnderPolicy(policy, user, input);
   const t = policy.temporaryCodes;
 
@@ -90,7 +86,7 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
   const expiresAt = issuedAt + terms.lifetimeMinutes * 60_000;
 
   const replaced = await ctx.db.tx(async (q) => {
-    if (!(await lockActiveUser(q, user.id, issuedAt))) throw new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
+    await lockUserStillActive(q, user.id, issuedAt);
     // Counted inside the transaction: a refused or failed issue does not use up one of the hour's codes.
     const limit = await hitRateLimit(q, rateLimitKey(user.id), t.maxPerHour, HOUR, issuedAt);
     if (!limit.allowed) {
@@ -107,23 +103,40 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
       [user.id, hash, code.length, terms.multiUse ? 1 : 0, JSON.stringify(terms.purposes), terms.pinRequired ? 1 : 0, issuedAt, actor, expiresAt],
     );
     const wasReplace = old.length > 0;
-    await appendAudit(q, ctx, {
-      type: wasReplace ? 'temporary-code.replace' : 'temporary-code.issue',
-      outcome: 'success',
-      actorKind: 'admin',
-      actor,
-      subject: user.username,
+    await recordIssue(q, ctx, user, actor, {
+      auditType: 'temporary-code',
+      replaced: wasReplace,
       details: { expiresAt, multiUse: terms.multiUse, purposes: terms.purposes.join(','), pinRequired: terms.pinRequired },
-    });
-    await notifyUser(q, ctx, {
-      userId: user.id,
-      username: user.username,
-      kind: 'temporary-code-issued',
-      details: { expiresAt: new Date(expiresAt).toISOString(), issuedBy: actor, use: terms.multiUse ? 'multiple times until expiry' : 'once' },
+      notice: 'temporary-code-issued',
+      noticeDetails: { expiresAt: new Date(expiresAt).toISOString(), issuedBy: actor, use: terms.multiUse ? 'multiple times until expiry' : 'once' },
     });
     return wasReplace;
   });
   return { code: formatCode(code), expiresAt, multiUse: terms.multiUse, purposes: terms.purposes, pinRequired: terms.pinRequired, replaced };
+}
+
+// What issuing a temporary code and issuing an emergency set (emergency-codes.ts) have in common.
+
+function inactiveUser(): LifelineError {
+  return new LifelineError('user_inactive', 'No code can be issued for an inactive user.', 409);
+}
+
+/**
+ * The user a new temporary code or emergency set is for, with the user's policy, or the stable error why none can be
+ * issued: that kind of code is switched off for the enterprise (`enabledBy`; `kindName` says which in the refusal),
+ * or the user is inactive.
+ */
+export async function userToIssueFor(
+  ctx: ServerContext,
+  username: string,
+  enabledBy: keyof Pick<EnterpriseSettings, 'temporaryCodesEnabled' | 'emergencyCodesEnabled'>,
+  kindName: string,
+): Promise<{ user: UserRow; policy: Policy }> {
+  const user = await requireUser(ctx.db, username);
+  const settings = await loadSettings(ctx.db);
+  if (!settings[enabledBy]) throw new LifelineError('feature_disabled', `${kindName} are disabled for this enterprise.`, 403);
+  if (user.status !== 'active') throw inactiveUser();
+  return { user, policy: await policyForUser(ctx.db, user) };
 }
 
 /**
@@ -131,8 +144,30 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
  * user's row until commit: concurrent issues for one user (temporary code or emergency set) then run one after the
  * other on PostgreSQL too, instead of the later one failing on a unique index.
  */
-export async function lockActiveUser(q: Queryable, userId: number, now: number): Promise<boolean> {
-  return (await q.run("UPDATE users SET updated_at = ? WHERE id = ? AND status = 'active'", [now, userId])).changes === 1;
+export async function lockUserStillActive(q: Queryable, userId: number, now: number): Promise<void> {
+  if ((await q.run("UPDATE users SET updated_at = ? WHERE id = ? AND status = 'active'", [now, userId])).changes !== 1) throw inactiveUser();
+}
+
+/**
+ * Audits an admin's issue (`<auditType>.issue`, or `<auditType>.replace` when it revoked the user's live codes) and
+ * tells the user, inside the issuing transaction so both exist exactly when the new codes do.
+ */
+export async function recordIssue(
+  q: Queryable,
+  ctx: ServerContext,
+  user: Pick<UserRow, 'id' | 'username'>,
+  actor: string,
+  issue: { auditType: string; replaced: boolean; details: AuditEvent['details']; notice: Notification['kind']; noticeDetails: Notification['details'] },
+): Promise<void> {
+  await appendAudit(q, ctx, {
+    type: `${issue.auditType}.${issue.replaced ? 'replace' : 'issue'}`,
+    outcome: 'success',
+    actorKind: 'admin',
+    actor,
+    subject: user.username,
+    details: issue.details,
+  });
+  await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: issue.notice, details: issue.noticeDetails });
 }
 
 /**
@@ -151,14 +186,7 @@ export async function revokeTemporaryCode(
     [now, why.reason, user.id],
   );
   if (revoked.length === 0) return false;
-  await appendAudit(q, ctx, {
-    type: 'temporary-code.revoke',
-    outcome: 'success',
-    actorKind: why.actorKind,
-    ...(why.actor !== undefined ? { actor: why.actor } : {}),
-    subject: user.username,
-    reason: why.reason,
-  });
+  await auditRevocation(q, ctx, 'temporary-code.revoke', user.username, why);
   return true;
 }
 
