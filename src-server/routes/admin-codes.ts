@@ -4,11 +4,13 @@ import { ApiErrorSchema, LifelineError } from '../../src-shared/errors.js';
 import { TOKEN_BEHAVIOURS } from '../../src-shared/policy.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
 import { adminGuard, currentAdmin } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema, UsernameParam } from '../http/schemas.js';
 import { emergencySetSummary, issueEmergencySet, voidEmergencySet } from '../services/emergency-codes.js';
 import { activeTemporaryCode, issueTemporaryCode, revokeTemporaryCode, temporaryCodeSummary } from '../services/temporary-codes.js';
-import { requireUser } from '../services/users.js';
+import type { RevocationCause } from '../services/audit.js';
+import { requireUser, type UserRow } from '../services/users.js';
 
 const THIRTY_DAYS_MINUTES = 30 * 24 * 60;
 
@@ -71,95 +73,135 @@ const ISSUE_ERRORS = {
 /** Responses that carry a code must never be kept by a browser or proxy cache. */
 const NO_STORE = 'no-store';
 
+/**
+ * What sets the temporary code's routes apart from the emergency set's; the flow they share (find the user, the
+ * permission and step-up guards, issue / show / revoke, the answer's shape and headers) is written once, in
+ * codeRoutes.
+ */
+interface CodeKind<Body extends z.ZodType, Issued extends z.ZodType, Status extends z.ZodType> {
+  /** The resource under /api/v1/admin/users/:username/. */
+  resource: string;
+  issue: {
+    summary: string;
+    description: string;
+    body: Body;
+    response: Issued;
+    run: (ctx: ServerContext, actor: string, username: string, input: z.output<Body>) => Promise<z.input<Issued>>;
+  };
+  status: {
+    summary: string;
+    response: Status;
+    /** The live codes' terms, or undefined when there are none. */
+    read: (q: Queryable, userId: number, now: number) => Promise<object | undefined>;
+  };
+  revoke: {
+    summary: string;
+    description: string;
+    run: (q: Queryable, ctx: ServerContext, user: UserRow, cause: RevocationCause & { reason: 'admin'; actorKind: 'admin' }) => Promise<boolean>;
+    /** The not_found message when the user has nothing live to revoke. */
+    noneLive: string;
+  };
+}
+
+const TEMPORARY_CODE: CodeKind<typeof TemporaryCodeBody, typeof IssuedTemporaryCode, typeof TemporaryCodeStatus> = {
+  resource: 'temporary-code',
+  issue: {
+    summary: 'Issue a temporary code (replaces the active one)',
+    description: 'Needs codes.issue and high assurance. The code appears only in this response. At most 6 per user per hour.',
+    body: TemporaryCodeBody,
+    response: IssuedTemporaryCode,
+    run: issueTemporaryCode,
+  },
+  status: {
+    summary: "The active temporary code's terms (never the code)",
+    response: TemporaryCodeStatus,
+    read: async (q, userId, now) => {
+      const row = await activeTemporaryCode(q, userId, now);
+      return row && temporaryCodeSummary(row);
+    },
+  },
+  revoke: {
+    summary: 'Revoke the active temporary code',
+    description: 'Needs codes.revoke and high assurance. 404 when the user has no active code.',
+    run: revokeTemporaryCode,
+    noneLive: 'The user has no active temporary code.',
+  },
+};
+
+const EMERGENCY_SET: CodeKind<typeof EmergencyBody, typeof IssuedEmergencySet, typeof EmergencyStatus> = {
+  resource: 'emergency-codes',
+  issue: {
+    summary: 'Issue a set of one-time emergency codes (voids the previous set)',
+    description: "Needs codes.issue and high assurance. The codes appear only in this response. 'allow-after-codes-expire' needs a set that expires.",
+    body: EmergencyBody,
+    response: IssuedEmergencySet,
+    run: issueEmergencySet,
+  },
+  status: {
+    summary: "The live emergency set's terms and how many codes are left (never the codes)",
+    response: EmergencyStatus,
+    read: emergencySetSummary,
+  },
+  revoke: {
+    summary: 'Void the live emergency code set',
+    description: 'Needs codes.revoke and high assurance. 404 when the user has no live set.',
+    run: voidEmergencySet,
+    noneLive: 'The user has no live emergency code set.',
+  },
+};
+
 /** Helpdesk actions on a user's temporary code and emergency code set (DESIGN §2-4). */
 export async function adminCodesRoutes(app: App, ctx: ServerContext): Promise<void> {
+  codeRoutes(app, ctx, TEMPORARY_CODE);
+  codeRoutes(app, ctx, EMERGENCY_SET);
+}
+
+/** Issue (POST), show the terms of (GET) and revoke (DELETE) one kind of a user's codes. */
+function codeRoutes<Body extends z.ZodType, Issued extends z.ZodType, Status extends z.ZodType>(app: App, ctx: ServerContext, kind: CodeKind<Body, Issued, Status>): void {
+  const path = `/api/v1/admin/users/:username/${kind.resource}`;
   const tags = ['codes'];
+  // The type provider cannot resolve a generic schema; the kind's types were checked where it was defined, and the
+  // body has passed `kind.issue.body` by the time the handler sees it.
+  const issueBody: z.ZodType = kind.issue.body;
+  const issued: z.ZodType = kind.issue.response;
+  const status: z.ZodType = kind.status.response;
 
-  app.post('/api/v1/admin/users/:username/temporary-code', {
+  app.post(path, {
     schema: {
       tags,
-      summary: 'Issue a temporary code (replaces the active one)',
-      description: 'Needs codes.issue and high assurance. The code appears only in this response. At most 6 per user per hour.',
+      summary: kind.issue.summary,
+      description: kind.issue.description,
       security: ADMIN_SECURITY,
       params: UsernameParam,
-      body: TemporaryCodeBody,
-      response: { 201: IssuedTemporaryCode, ...ISSUE_ERRORS },
+      body: issueBody,
+      response: { 201: issued, ...ISSUE_ERRORS },
     },
     preHandler: adminGuard(ctx, { permission: 'codes.issue', highAssurance: true }),
   }, async (req, reply) => {
-    const issued = await issueTemporaryCode(ctx, currentAdmin(req).username, req.params.username, req.body);
-    return reply.code(201).header('cache-control', NO_STORE).send(issued);
+    const codes = await kind.issue.run(ctx, currentAdmin(req).username, req.params.username, req.body as z.output<Body>);
+    return reply.code(201).header('cache-control', NO_STORE).send(codes);
   });
 
-  app.get('/api/v1/admin/users/:username/temporary-code', {
+  app.get(path, {
     schema: {
       tags,
-      summary: "The active temporary code's terms (never the code)",
+      summary: kind.status.summary,
       security: ADMIN_SECURITY,
       params: UsernameParam,
-      response: { 200: TemporaryCodeStatus, ...ADMIN_ERRORS },
+      response: { 200: status, ...ADMIN_ERRORS },
     },
     preHandler: adminGuard(ctx, { anyPermission: ['codes.issue', 'codes.revoke', 'users.manage'] }),
   }, async (req) => {
     const user = await requireUser(ctx.db, req.params.username);
-    const row = await activeTemporaryCode(ctx.db, user.id, ctx.clock.now());
-    return row ? { active: true, ...temporaryCodeSummary(row) } : { active: false };
-  });
-
-  app.delete('/api/v1/admin/users/:username/temporary-code', {
-    schema: {
-      tags,
-      summary: 'Revoke the active temporary code',
-      description: 'Needs codes.revoke and high assurance. 404 when the user has no active code.',
-      security: ADMIN_SECURITY,
-      params: UsernameParam,
-      response: { 200: OkSchema, ...ADMIN_ERRORS },
-    },
-    preHandler: adminGuard(ctx, { permission: 'codes.revoke', highAssurance: true }),
-  }, async (req) => {
-    const actor = currentAdmin(req).username;
-    const user = await requireUser(ctx.db, req.params.username);
-    const revoked = await ctx.db.tx((q) => revokeTemporaryCode(q, ctx, user, { reason: 'admin', actorKind: 'admin', actor }));
-    if (!revoked) throw new LifelineError('not_found', 'The user has no active temporary code.', 404);
-    return { ok: true as const };
-  });
-
-  app.post('/api/v1/admin/users/:username/emergency-codes', {
-    schema: {
-      tags,
-      summary: 'Issue a set of one-time emergency codes (voids the previous set)',
-      description: "Needs codes.issue and high assurance. The codes appear only in this response. 'allow-after-codes-expire' needs a set that expires.",
-      security: ADMIN_SECURITY,
-      params: UsernameParam,
-      body: EmergencyBody,
-      response: { 201: IssuedEmergencySet, ...ISSUE_ERRORS },
-    },
-    preHandler: adminGuard(ctx, { permission: 'codes.issue', highAssurance: true }),
-  }, async (req, reply) => {
-    const issued = await issueEmergencySet(ctx, currentAdmin(req).username, req.params.username, req.body);
-    return reply.code(201).header('cache-control', NO_STORE).send(issued);
-  });
-
-  app.get('/api/v1/admin/users/:username/emergency-codes', {
-    schema: {
-      tags,
-      summary: "The live emergency set's terms and how many codes are left (never the codes)",
-      security: ADMIN_SECURITY,
-      params: UsernameParam,
-      response: { 200: EmergencyStatus, ...ADMIN_ERRORS },
-    },
-    preHandler: adminGuard(ctx, { anyPermission: ['codes.issue', 'codes.revoke', 'users.manage'] }),
-  }, async (req) => {
-    const user = await requireUser(ctx.db, req.params.username);
-    const summary = await emergencySetSummary(ctx.db, user.id, ctx.clock.now());
+    const summary = await kind.status.read(ctx.db, user.id, ctx.clock.now());
     return summary ? { active: true, ...summary } : { active: false };
   });
 
-  app.delete('/api/v1/admin/users/:username/emergency-codes', {
+  app.delete(path, {
     schema: {
       tags,
-      summary: 'Void the live emergency code set',
-      description: 'Needs codes.revoke and high assurance. 404 when the user has no live set.',
+      summary: kind.revoke.summary,
+      description: kind.revoke.description,
       security: ADMIN_SECURITY,
       params: UsernameParam,
       response: { 200: OkSchema, ...ADMIN_ERRORS },
@@ -168,8 +210,8 @@ export async function adminCodesRoutes(app: App, ctx: ServerContext): Promise<vo
   }, async (req) => {
     const actor = currentAdmin(req).username;
     const user = await requireUser(ctx.db, req.params.username);
-    const voided = await ctx.db.tx((q) => voidEmergencySet(q, ctx, user, { reason: 'admin', actorKind: 'admin', actor }));
-    if (!voided) throw new LifelineError('not_found', 'The user has no live emergency code set.', 404);
+    const revoked = await ctx.db.tx((q) => kind.revoke.run(q, ctx, user, { reason: 'admin', actorKind: 'admin', actor }));
+    if (!revoked) throw new LifelineError('not_found', kind.revoke.noneLive, 404);
     return { ok: true as const };
   });
 }
