@@ -173,7 +173,9 @@ export class AgentCore {
 
   /**
    * Online first, within the reachability budget; offline when the server cannot be reached in time. A server
-   * that answered decides: its refusal is never retried offline.
+   * that answered decides: its refusal is never retried offline. A 5xx is no answer (server-client.ts): above all
+   * the 503 `unavailable` of an instance shedding load, which checked nothing and counted nothing, so the agent
+   * verifies offline as if the server were unreachable (test/integration/agent/server-busy.test.ts).
    */
   async login(req: { username: string; pin: string; code: string; purpose: Purpose }): Promise<LoginOutcome> {
     if (!this.store) return this.unavailable();
