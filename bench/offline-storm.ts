@@ -3,7 +3,7 @@
  * server processes, on SQLite (one instance), PostgreSQL with one instance and PostgreSQL with two instances on one
  * database (requests split round-robin, both instances on one key file).
  *
- *   npm run bench:storm [-- --agents 500 --events 4 --days 1 --runs 3 --engines sqlite,pg1,pg2]
+ *   npm run bench:storm [-- --agents 500 --events 4 --days 1 --runs 3 --engines sqlite,pg1,pg2 --gates on]
  *
  * Setup (not timed): N users with a PIN and a TOTP token, the default policy's offline days set to --days; per run N
  * fresh devices enrolled (each from a loopback address of its own, as N machines would) and approved by the admin.
@@ -13,6 +13,13 @@
  * against the keys pinned at enrollment and that open with the device's key to the expected number of windows; every
  * sync acknowledged with a verified signature, all its event ids, no duplicate or anomaly; afterwards the audit holds
  * every uploaded event exactly once (by device and event id) and one successful login per device.
+ *
+ * Admission control (src-server/http/admission.ts): each instance answers the logins beyond its limits with 503
+ * `unavailable` at once (a real agent then verifies offline and syncs later). A shed login is counted as shed, not
+ * as an error; its workstation does not sync, the audit must hold no attempt of it, and the instances' own counters
+ * (/readyz) must agree. `--gates on,off` runs each engine with the gate at its defaults and, as the baseline in the
+ * same run, with the gate opened wide (every login admitted and queued, as before the gate existed). The figure that
+ * matters for a real agent is how many logins got an answer within its 2 s reachability budget.
  *
  * PostgreSQL: LIFELINE_TEST_PG_URL when set, else a throwaway durable cluster (fsync on) from
  * scripts/pg-test-cluster.sh, stopped afterwards; without either the PostgreSQL rows are skipped with the reason.
@@ -34,6 +41,7 @@ const { values } = parseArgs({
     days: { type: 'string', default: '1' },
     runs: { type: 'string', default: '3' },
     engines: { type: 'string', default: 'sqlite,pg1,pg2' },
+    gates: { type: 'string', default: 'on' },
     'setup-concurrency': { type: 'string', default: '8' },
   },
 });
@@ -45,6 +53,8 @@ const SETUP_CONCURRENCY = Number(values['setup-concurrency']);
 const PIN = 'Storm-246810';
 const STEP_MS = 30_000;
 const WINDOWS_PER_DAY = 2880;
+/** The agent's default reachability budget: an answer later than this finds the agent already gone offline. */
+const AGENT_BUDGET_MS = 2_000;
 if (AGENTS > 200 * 250) throw new Error('at most 50 000 agents (one loopback address each)');
 
 const ENGINES: Record<string, EngineConfig> = {
@@ -52,6 +62,33 @@ const ENGINES: Record<string, EngineConfig> = {
   pg1: { engine: 'postgres', instances: 1 },
   pg2: { engine: 'postgres', instances: 2 },
 };
+
+/**
+ * The verification gate of the server processes, through the environment they inherit (storm-deployment.ts passes
+ * process.env on): 'on' keeps the instance's defaults, 'off' opens it wide so that every login is admitted.
+ */
+const GATES: Record<string, Record<string, string | undefined>> = {
+  on: { LIFELINE_VERIFY_CONCURRENCY: undefined, LIFELINE_VERIFY_QUEUE: undefined, LIFELINE_VERIFY_QUEUE_WAIT_MS: undefined },
+  off: { LIFELINE_VERIFY_CONCURRENCY: '10000', LIFELINE_VERIFY_QUEUE: '0', LIFELINE_VERIFY_QUEUE_WAIT_MS: '0' },
+};
+
+function useGate(gate: string): void {
+  for (const [k, v] of Object.entries(GATES[gate]!)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+/** Logins each instance's gate shed so far (its /readyz counters), summed over the deployment. */
+async function shedByServers(d: Deployment): Promise<number> {
+  let n = 0;
+  for (const url of d.urls) {
+    const res = await requestJson({ method: 'GET', url: url + '/readyz' });
+    if (res.status !== 200) throw new Error(`${url}/readyz: ${res.status} ${JSON.stringify(res.body)}`);
+    n += Number(res.body.admission.shed.queueFull) + Number(res.body.admission.shed.waitedTooLong);
+  }
+  return n;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const stepOf = (ms: number) => Math.floor(ms / STEP_MS);
@@ -139,6 +176,12 @@ interface RunResult {
   syncP50: number;
   syncP99: number;
   errors: number;
+  /** Logins answered 503 `unavailable` by a gate (the agent verifies offline), and their latency. */
+  shed: number;
+  shedP50: number;
+  shedP99: number;
+  /** Logins answered (200, or shed) within the agent's reachability budget: answers a real agent would still use. */
+  withinBudget: number;
   problems: string[];
   /** Checks beyond the per-agent answers (audit, counts): problems that a per-agent error does not already explain. */
   failedChecks: number;
@@ -148,6 +191,8 @@ interface RunResult {
 
 interface AgentOutcome {
   login?: SignedReply;
+  /** The login was shed (503 unavailable): nothing decided; a real agent verifies offline and syncs later. */
+  shed?: boolean;
   loginMs?: number;
   loginDoneAt?: number;
   events?: SyncEvent[];
@@ -171,6 +216,7 @@ async function stormRun(d: Deployment, admin: Admin, users: StormUser[], run: nu
     // Each user's token step is accepted once: the storm starts at the beginning of a step none of them used yet.
     const step = await waitForStepAfter(lastStep);
     process.stderr.write(`  run ${run + 1}: ${AGENTS} devices enrolled and approved; storm at step ${step}\n`);
+    const shedBefore = await shedByServers(d);
     const t0 = performance.now();
     const outcomes = await Promise.all(
       agents.map(async (a, i): Promise<AgentOutcome> => {
@@ -181,6 +227,7 @@ async function stormRun(d: Deployment, admin: Admin, users: StormUser[], run: nu
           o.login = await a.login(u.username, PIN, totp(u.totpSecret, Date.now()));
           o.loginDoneAt = performance.now();
           o.loginMs = o.loginDoneAt - ls;
+          o.shed = o.login.status === 503 && o.login.body?.error === 'unavailable';
           if (o.login.status !== 200) return o;
           const header = o.login.body.bundle?.header;
           const tokenGeneration = Number(header?.tokenGeneration ?? 0);
@@ -204,14 +251,14 @@ async function stormRun(d: Deployment, admin: Admin, users: StormUser[], run: nu
       }),
     );
     const tEnd = performance.now();
-    return { result: await check(d, agents, users, outcomes, t0, tEnd), step: stepOf(Date.now()) };
+    return { result: await check(d, agents, users, outcomes, t0, tEnd, (await shedByServers(d)) - shedBefore), step: stepOf(Date.now()) };
   } finally {
     for (const a of agents) a.close();
   }
 }
 
 /** Everything a storm must show, checked after the timed part. */
-async function check(d: Deployment, agents: StormAgent[], users: StormUser[], outcomes: AgentOutcome[], t0: number, tEnd: number): Promise<RunResult> {
+async function check(d: Deployment, agents: StormAgent[], users: StormUser[], outcomes: AgentOutcome[], t0: number, tEnd: number, shedCounted: number): Promise<RunResult> {
   const failures = new Map<string, number>();
   const fail = (what: string) => failures.set(what, (failures.get(what) ?? 0) + 1);
   const problems: string[] = [];
@@ -222,6 +269,10 @@ async function check(d: Deployment, agents: StormAgent[], users: StormUser[], ou
     const a = agents[i]!;
     const username = users[i]!.username;
     if (o.error) return fail(`transport: ${o.error.slice(0, 80)}`);
+    if (o.shed) {
+      if (!(Number(o.login!.body.retryAfterSeconds) >= 1)) fail('shed login without retryAfterSeconds');
+      return;
+    }
     if (!o.login || o.login.status !== 200) return fail(`login ${o.login?.status} ${o.login?.body?.error ?? ''}`);
     const { result, bundle } = o.login.body;
     if (!verifyServerMessage(a.pinned, SIGNATURE_DOMAINS.loginResult, result) || result.payload.requestNonce !== o.login.nonce || result.payload.method !== 'token') fail('login result signature/nonce/method');
@@ -255,23 +306,32 @@ async function check(d: Deployment, agents: StormAgent[], users: StormUser[], ou
   for (const [id, n] of seen) if (n !== 1) problems.push(`event ${id} audited ${n} times`);
   const missing = [...uploaded.keys()].filter((id) => !seen.has(id));
   if (missing.length) problems.push(`${missing.length} uploaded events missing from the audit`);
-  const logins = await d.db.all<{ device: string }>("SELECT device FROM audit WHERE type = 'verify.attempt' AND outcome = 'success' AND actor_kind = 'device'");
-  const loginRows = logins.filter((r) => devices.has(r.device)).length;
-  if (loginRows !== agents.length) problems.push(`${loginRows} successful device logins audited, expected ${agents.length}`);
-  if (uploaded.size !== agents.length * EVENTS) problems.push(`${uploaded.size} events acknowledged, expected ${agents.length * EVENTS}`);
+  const shedCount = outcomes.filter((o) => o.shed).length;
+  const admittedAgents = agents.length - shedCount;
+  const attempts = await d.db.all<{ device: string; outcome: string }>("SELECT device, outcome FROM audit WHERE type = 'verify.attempt' AND actor_kind = 'device'");
+  const loginRows = attempts.filter((r) => r.outcome === 'success' && devices.has(r.device)).length;
+  if (loginRows !== admittedAgents) problems.push(`${loginRows} successful device logins audited, expected ${admittedAgents}`);
+  // A shed login decided nothing: no attempt of it may be audited (nor counted against its user).
+  const shedDevices = new Set(agents.filter((_, i) => outcomes[i]!.shed).map((a) => a.deviceId));
+  const shedAudited = attempts.filter((r) => shedDevices.has(r.device)).length;
+  if (shedAudited) problems.push(`${shedAudited} verification attempts audited for shed logins`);
+  if (shedCounted !== shedCount) problems.push(`the instances counted ${shedCounted} shed requests, the agents saw ${shedCount}`);
+  if (uploaded.size !== admittedAgents * EVENTS) problems.push(`${uploaded.size} events acknowledged, expected ${admittedAgents * EVENTS}`);
   const failedChecks = problems.length;
   for (const [what, n] of failures) problems.push(`${n}x ${what}`);
   const serverLog = d.takeServerErrors();
 
   // Throughput and latency of the answered requests (200); the others are counted as errors.
   const okLogins = outcomes.filter((o) => o.login?.status === 200);
+  const shedMs = outcomes.filter((o) => o.shed).map((o) => o.loginMs!).sort((x, y) => x - y);
+  const withinBudget = outcomes.filter((o) => (o.login?.status === 200 || o.shed) && o.loginMs! <= AGENT_BUDGET_MS).length;
   const okSyncs = outcomes.filter((o) => o.sync?.status === 200);
   const loginMs = okLogins.map((o) => o.loginMs!).sort((x, y) => x - y);
   const syncMs = okSyncs.map((o) => o.syncMs!).sort((x, y) => x - y);
   const lastLogin = Math.max(...okLogins.map((o) => o.loginDoneAt!));
   const firstSync = Math.min(...okSyncs.map((o) => o.syncStartAt!));
   const lastSync = Math.max(...okSyncs.map((o) => o.syncDoneAt!));
-  process.stderr.write(`  bundles: ${minWindows}-${maxWindows} windows each; audit: ${seen.size} events of ${uploaded.size} uploaded, ${loginRows} logins\n`);
+  process.stderr.write(`  bundles: ${minWindows}-${maxWindows} windows each; audit: ${seen.size} events of ${uploaded.size} uploaded, ${loginRows} logins; ${shedCount} logins shed\n`);
   return {
     totalMs: tEnd - t0,
     loginsPerS: (loginMs.length / (lastLogin - t0)) * 1000,
@@ -281,6 +341,10 @@ async function check(d: Deployment, agents: StormAgent[], users: StormUser[], ou
     syncP50: percentile(syncMs, 50),
     syncP99: percentile(syncMs, 99),
     errors: [...failures.values()].reduce((x, y) => x + y, 0),
+    shed: shedCount,
+    shedP50: percentile(shedMs, 50),
+    shedP99: percentile(shedMs, 99),
+    withinBudget,
     problems,
     failedChecks,
     serverLog,
@@ -292,6 +356,8 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 async function main(): Promise<void> {
   const selected = values.engines.split(',').map((e) => e.trim());
   for (const e of selected) if (!ENGINES[e]) throw new Error(`unknown engine ${e} (sqlite, pg1, pg2)`);
+  const gates = values.gates.split(',').map((g) => g.trim());
+  for (const g of gates) if (!GATES[g]) throw new Error(`unknown gate setting ${g} (on, off)`);
   let cluster: PgCluster | undefined;
   let pgSkip: string | undefined;
   if (selected.some((e) => ENGINES[e]!.engine === 'postgres')) {
@@ -302,16 +368,17 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   let failed = false;
   try {
-    for (const name of selected) {
+    for (const [name, gate] of selected.flatMap((n) => gates.map((g) => [n, g] as const))) {
       const config = ENGINES[name]!;
       if (config.engine === 'postgres' && !cluster) {
         lines.push(`| PostgreSQL, ${config.instances} instance(s) | skipped: ${pgSkip} |`);
         process.stderr.write(`[${name}] skipped: ${pgSkip}\n`);
         continue;
       }
+      useGate(gate);
       const d = await startDeployment(config, cluster?.url);
       try {
-        process.stderr.write(`[${name}] ${d.label}${config.engine === 'postgres' ? ` (${cluster!.durability})` : ''}: provisioning ${AGENTS} users\n`);
+        process.stderr.write(`[${name}, gate ${gate}] ${d.label}${config.engine === 'postgres' ? ` (${cluster!.durability})` : ''}: provisioning ${AGENTS} users\n`);
         const admin = new Admin(d.urls[0]!);
         await admin.signIn();
         const users = await provisionUsers(admin);
@@ -323,7 +390,7 @@ async function main(): Promise<void> {
           results.push(r.result);
           const x = r.result;
           process.stderr.write(
-            `  run ${run + 1}: total ${fmt(x.totalMs)} ms, ${fmt(x.loginsPerS, 1)} logins/s, ${fmt(x.syncsPerS, 1)} syncs/s, login p50 ${fmt(x.loginP50)} p99 ${fmt(x.loginP99)} ms, sync p50 ${fmt(x.syncP50)} p99 ${fmt(x.syncP99)} ms, errors ${x.errors}\n`,
+            `  run ${run + 1}: total ${fmt(x.totalMs)} ms, ${fmt(x.loginsPerS, 1)} logins/s, ${fmt(x.syncsPerS, 1)} syncs/s, login p50 ${fmt(x.loginP50)} p99 ${fmt(x.loginP99)} ms, sync p50 ${fmt(x.syncP50)} p99 ${fmt(x.syncP99)} ms, shed ${x.shed} (p50 ${fmt(x.shedP50)} p99 ${fmt(x.shedP99)} ms), answered within ${AGENT_BUDGET_MS} ms ${x.withinBudget}, errors ${x.errors}\n`,
           );
           for (const p of x.problems) process.stderr.write(`    PROBLEM: ${p}\n`);
           for (const l of x.serverLog) process.stderr.write(`    server log: ${l}\n`);
@@ -335,7 +402,7 @@ async function main(): Promise<void> {
         else process.stderr.write('  audit chain verified\n');
         const m = (f: (r: RunResult) => number) => median(results.map(f));
         lines.push(
-          `| ${d.label} | ${fmt(m((r) => r.totalMs / 1000), 1)} | ${fmt(m((r) => r.loginsPerS), 1)} | ${fmt(m((r) => r.syncsPerS), 1)} | ${fmt(m((r) => r.loginP50))} / ${fmt(m((r) => r.loginP99))} | ${fmt(m((r) => r.syncP50))} / ${fmt(m((r) => r.syncP99))} | ${results.reduce((a, r) => a + r.errors, 0)} | ${results.reduce((a, r) => a + r.failedChecks, 0) + chain.length} |`,
+          `| ${d.label} | ${gate} | ${fmt(m((r) => r.totalMs / 1000), 1)} | ${fmt(m((r) => r.loginsPerS), 1)} | ${fmt(m((r) => r.syncsPerS), 1)} | ${fmt(m((r) => r.loginP50))} / ${fmt(m((r) => r.loginP99))} | ${fmt(m((r) => r.shed))} | ${fmt(m((r) => r.shedP50))} / ${fmt(m((r) => r.shedP99))} | ${fmt(m((r) => r.withinBudget))} | ${fmt(m((r) => r.syncP50))} / ${fmt(m((r) => r.syncP99))} | ${results.reduce((a, r) => a + r.errors, 0)} | ${results.reduce((a, r) => a + r.failedChecks, 0) + chain.length} |`,
         );
       } finally {
         await d.close();
@@ -346,8 +413,10 @@ async function main(): Promise<void> {
   }
   console.log(`\nLogin storm: ${AGENTS} agents at once, each a signed token login (bundle delta of ${DAYS} day(s) = ${DAYS * WINDOWS_PER_DAY} windows + offline slots) then a sync of ${EVENTS} events; medians of ${RUNS} run(s)`);
   if (cluster) console.log(`PostgreSQL: ${cluster.durability}`);
-  console.log('| deployment | total s | logins/s | syncs/s | login p50 / p99 ms | sync p50 / p99 ms | errors, all runs | other failed checks, all runs |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(
+    `| deployment | gate | total s | logins/s | syncs/s | login p50 / p99 ms | logins shed | shed p50 / p99 ms | answered within ${AGENT_BUDGET_MS / 1000} s | sync p50 / p99 ms | errors, all runs | other failed checks, all runs |`,
+  );
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const l of lines) console.log(l);
   if (failed) {
     console.log('\nSOME CHECKS FAILED (see PROBLEM lines above)');
