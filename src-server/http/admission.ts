@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ApiError } from '../../src-shared/errors.js';
 import type { Logger } from '../logger.js';
@@ -14,8 +14,11 @@ import type { Logger } from '../logger.js';
  * the user's token code and builds a bundle nobody receives. Shedding early keeps the admitted requests fast and
  * tells the others, within the budget, that nothing was decided, so the agent falls back to offline verification.
  *
- * The gate is passed BEFORE the verification reserves its lockout attempt (services/verification.ts): a shed
- * request never counts against the user and burns nothing.
+ * The gate is the route's first hook (onRequest), before the body is parsed, the caller authenticated and the
+ * verification's lockout attempt reserved (services/verification.ts): a shed request never counts against the user
+ * and burns nothing, and shedding costs next to nothing, so the 503s go out at once even while the admitted requests
+ * keep the event loop busy (a first version gated the handler, after the device signature and its nonce were
+ * checked and stored: in the 500-agent storm its 503s took 4.7 s, past the agent's budget).
  */
 
 export const AdmissionLimitsSchema = z.strictObject({
@@ -114,22 +117,34 @@ export class AdmissionGate {
     return Math.max(1, Math.ceil(this.limits.maxWaitMs / 1000));
   }
 
-  /** A place, as the function that gives it back (once; later calls do nothing), or null: shed. */
-  enter(): Promise<Release | null> {
+  /**
+   * A place, as the function that gives it back (once; later calls do nothing), or null: shed, or `abandoned` fired
+   * while waiting (the client went away; it leaves the queue without taking a place and is not counted as shed).
+   */
+  enter(abandoned?: AbortSignal): Promise<Release | null> {
+    if (abandoned?.aborted) return Promise.resolve(null);
     if (this.inFlight < this.limits.maxInFlight && this.queue.length === 0) return Promise.resolve(this.take());
     if (this.queue.length >= this.limits.maxWaiting || this.limits.maxWaitMs === 0) {
       this.noteShed('queueFull');
       return Promise.resolve(null);
     }
     return new Promise((resolve) => {
-      const waiter: Waiter = {
-        admit: resolve,
-        timer: setTimeout(() => {
-          this.queue.splice(this.queue.indexOf(waiter), 1);
-          this.noteShed('waitedTooLong');
-          resolve(null);
-        }, this.limits.maxWaitMs),
+      const leave = (reason?: keyof AdmissionStats['shed']) => {
+        clearTimeout(waiter.timer);
+        abandoned?.removeEventListener('abort', onAbandoned);
+        this.queue.splice(this.queue.indexOf(waiter), 1);
+        if (reason) this.noteShed(reason);
+        resolve(null);
       };
+      const onAbandoned = () => leave();
+      const waiter: Waiter = {
+        admit: (release) => {
+          abandoned?.removeEventListener('abort', onAbandoned);
+          resolve(release);
+        },
+        timer: setTimeout(() => leave('waitedTooLong'), this.limits.maxWaitMs),
+      };
+      abandoned?.addEventListener('abort', onAbandoned, { once: true });
       this.queue.push(waiter);
     });
   }
@@ -171,21 +186,27 @@ export class AdmissionGate {
 export const SHED_MESSAGE = 'The server is busy and did not check the code; try again shortly (an agent verifies offline meanwhile).';
 
 /**
- * Runs `work` once the gate admits it, giving the place back however `work` ends; a shed request is answered 503
- * `unavailable` with Retry-After without running `work` at all.
+ * The onRequest hook of a gated route: waits for a place, or answers 503 `unavailable` with Retry-After. The place is
+ * given back when the response closes, which Node signals once for every response however it ends (sent, an error
+ * answer from a later hook, the client gone); a client that goes away while waiting leaves the queue.
  */
-export async function admitted<T>(gate: AdmissionGate, reply: FastifyReply, work: () => Promise<T>): Promise<T | FastifyReply> {
-  const release = await gate.enter();
-  if (!release) {
+export function admissionHook(gate: AdmissionGate) {
+  return async function admit(_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const closed = new AbortController();
+    let release: Release | null = null;
+    reply.raw.once('close', () => {
+      closed.abort();
+      release?.();
+    });
+    release = await gate.enter(closed.signal);
+    if (release) {
+      if (closed.signal.aborted) release(); // closed in the very moment it was admitted
+      return undefined;
+    }
     const retryAfterSeconds = gate.retryAfterSeconds;
     reply.header('retry-after', String(retryAfterSeconds));
     return reply.code(503).send({ error: 'unavailable', message: SHED_MESSAGE, retryAfterSeconds } satisfies ApiError);
-  }
-  try {
-    return await work();
-  } finally {
-    release();
-  }
+  };
 }
 
 declare module 'fastify' {

@@ -12,7 +12,7 @@ import { processSync } from '../services/device-sync.js';
 import { authenticateDeviceRequest, enrollDevice, signed, wipeOrder, type DeviceRow } from '../services/devices.js';
 import { onlineSlotCandidates } from '../services/offline-slots.js';
 import { loadSettings, policyForUser } from '../services/policy.js';
-import { admitted } from '../http/admission.js';
+import { admissionHook } from '../http/admission.js';
 import { sendVerifyFailure, VerifyFailureSchema } from '../http/verify-failure.js';
 import { verifyCode } from '../services/verification.js';
 
@@ -60,6 +60,10 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
   app.post(
     '/api/v1/devices/login',
     {
+      // The instance's gate first (http/admission.ts), before the body, the signature and its nonce: shedding is then
+      // nearly free, and a shed login counts against no one and spends nothing. The place is held until the answer
+      // is sent, bundle included (the costliest part).
+      onRequest: admissionHook(app.admission),
       preValidation: deviceAuth,
       schema: {
         tags: ['devices'],
@@ -74,9 +78,7 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         },
       },
     },
-    // Admitted after the signature check (cheap, and it keeps unsigned traffic from taking places) and before
-    // verifyCode reserves the lockout attempt; the place is held until the bundle is built, the costliest part.
-    async (req, reply) => admitted(app.admission, reply, async () => {
+    async (req, reply) => {
       const { row: device, nonce } = req.device!;
       const body = req.body;
       const r = await verifyCode(ctx, {
@@ -115,7 +117,7 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         const bundle = eligible ? await buildBundleDelta(ctx, { device, user: r.user, policy, usedStep: r.tokenStep!, ...(body.held ? { held: body.held } : {}) }) : undefined;
         return { ok: true as const, result, ...(bundle ? { bundle } : {}) };
       });
-    }),
+    },
   );
 
   app.post(

@@ -4,7 +4,7 @@ import { ApiErrorSchema } from '../../src-shared/errors.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { authenticateApiClient } from '../services/api-clients.js';
-import { admitted } from '../http/admission.js';
+import { admissionHook } from '../http/admission.js';
 import { sendVerifyFailure, VerifyFailureSchema } from '../http/verify-failure.js';
 import { verifyCode } from '../services/verification.js';
 
@@ -36,19 +36,20 @@ export async function verifyRoutes(app: App, ctx: ServerContext): Promise<void> 
         503: ApiErrorSchema.describe('unavailable, with Retry-After: the instance is at its limit and checked nothing (no attempt counted)'),
       },
     },
-    // Authenticate before the body is even parsed: an unknown caller learns nothing about the schema.
-    onRequest: async (req) => {
-      req.apiClient = await authenticateApiClient(ctx, req.headers.authorization);
-    },
-  }, async (req, reply) =>
-    // The gate comes before verifyCode reserves the lockout attempt: a shed request costs the user nothing.
-    admitted(app.admission, reply, async () => {
-      const client = req.apiClient!;
-      const r = await verifyCode(ctx, { ...req.body, channel: { kind: 'client', id: client.clientId } });
-      if (r.ok) return { ok: true as const, method: r.method };
-      return sendVerifyFailure(reply, r);
-    }),
-  );
+    onRequest: [
+      // First the instance's gate (http/admission.ts): a shed request costs nothing and counts against nobody.
+      admissionHook(app.admission),
+      // Authenticate before the body is even parsed: an unknown caller learns nothing about the schema.
+      async (req) => {
+        req.apiClient = await authenticateApiClient(ctx, req.headers.authorization);
+      },
+    ],
+  }, async (req, reply) => {
+    const client = req.apiClient!;
+    const r = await verifyCode(ctx, { ...req.body, channel: { kind: 'client', id: client.clientId } });
+    if (r.ok) return { ok: true as const, method: r.method };
+    return sendVerifyFailure(reply, r);
+  });
 }
 
 declare module 'fastify' {

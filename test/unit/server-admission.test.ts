@@ -58,6 +58,19 @@ describe('AdmissionGate', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'admission', shed: 1, reason: 'waitedTooLong', msg: 'verifications shed: the instance is at its limit' });
   });
 
+  it('a waiter whose client went away leaves the queue without a place and is not counted as shed', async () => {
+    const { gate: g } = gate({ maxInFlight: 1, maxWaiting: 2, maxWaitMs: 1_000 });
+    const hold = (await g.enter())!;
+    const gone = new AbortController();
+    const waiting = g.enter(gone.signal);
+    expect(g.stats().waiting).toBe(1);
+    gone.abort();
+    expect(await waiting).toBeNull();
+    expect(await g.enter(gone.signal)).toBeNull(); // gone before it came
+    hold();
+    expect(g.stats()).toMatchObject({ inFlight: 0, waiting: 0, admitted: 1, shed: { queueFull: 0, waitedTooLong: 0 } });
+  });
+
   it('with maxWaiting 0 or maxWaitMs 0 nothing waits', async () => {
     for (const limits of [{ maxInFlight: 1, maxWaiting: 0, maxWaitMs: 500 }, { maxInFlight: 1, maxWaiting: 3, maxWaitMs: 0 }]) {
       const { gate: g } = gate(limits);

@@ -139,6 +139,28 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
     }
   });
 
+  it('every way a request ends gives its place back: refused by a later hook, bad body, a client that leaves while waiting', async () => {
+    const before = gate().stats();
+    expect((await h.http('POST', '/api/v1/verify', { username: 'x', code: '1', purpose: 'logon' }, 'not-a-client-key')).status).toBe(401);
+    expect((await verify({ username: 'x', code: '123456', unknown: 1 })).status).toBe(400);
+    await until(() => gate().stats().inFlight === 0, 'both places are back');
+
+    const hold = await takePlace();
+    const leaving = new AbortController();
+    const abandoned = fetch(`${server.url}/api/v1/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${clientKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'x', code: '123456', purpose: 'logon' }),
+      signal: leaving.signal,
+    }).catch((err: unknown) => err);
+    await until(() => gate().stats().waiting === 1, 'the request waits');
+    leaving.abort();
+    expect(await abandoned).toBeInstanceOf(Error);
+    await until(() => gate().stats().waiting === 0, 'the request left the queue');
+    hold();
+    expect(gate().stats()).toMatchObject({ inFlight: 0, waiting: 0, shed: before.shed, admitted: before.admitted + 3 });
+  });
+
   it('/readyz reports the gate: limits, places in use, admitted and shed counts (no user or code in it)', async () => {
     const res = await h.http('GET', '/readyz', undefined, null);
     expect(res.status).toBe(200);
