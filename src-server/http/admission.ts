@@ -36,8 +36,9 @@ const DEFAULT_THREADPOOL_SIZE = 4;
 
 /**
  * Defaults derived from the machine: two verifications per threadpool thread keep the threads busy while the others
- * wait on the database or build a bundle; a queue of four times that drains within the wait at the rates measured
- * (docs/benchmarks.md, storm); one second of waiting leaves the agent half of its 2 s budget for the answer.
+ * wait on the database or build a bundle (and stay within PostgreSQL's pool of 10); the queue bounds how many may
+ * wait at all; one second of waiting leaves the agent half of its 2 s budget for the answer, and it is the wait that
+ * keeps answers within the budget in a storm (docs/benchmarks.md, login storm, run E).
  */
 export function defaultAdmissionLimits(threadpoolSize = DEFAULT_THREADPOOL_SIZE): AdmissionLimits {
   const maxInFlight = 2 * threadpoolSize;
