@@ -7,6 +7,7 @@ import type { AgentLogger, HttpFetch } from '../../../src-main/core/ports.js';
 import type { OsKeychain } from '../../../src-main/core/keychain.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
+import type { AdmissionLimits } from '../../../src-server/http/admission.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { machine, TEST_SCRYPT, testKeychain } from './support.js';
 
@@ -73,8 +74,10 @@ export interface World {
  * and an oathtool-driven TOTP token, a default policy with `policy.offline` merged in (test scrypt parameters),
  * and a real agent core (real store, real gnome-keyring) talking to it through a Relay.
  */
-export async function world(opts: { offline?: Record<string, unknown>; autoApprove?: boolean; fetch?: HttpFetch; logLines?: string[] } = {}): Promise<World> {
-  const server = await startTestServer();
+export async function world(
+  opts: { offline?: Record<string, unknown>; autoApprove?: boolean; fetch?: HttpFetch; logLines?: string[]; admission?: AdmissionLimits } = {},
+): Promise<World> {
+  const server = await startTestServer(opts.admission ? { admission: opts.admission } : {});
   const h = await bootstrap(server);
   const patch = await h.http('PATCH', '/api/v1/admin/settings', {
     settings: { temporaryCodesEnabled: true },

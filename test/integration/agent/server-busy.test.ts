@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultAdmissionLimits } from '../../../src-server/http/admission.js';
 import { approve, PIN, tokenLogin, tokenVerifiers, world, type World } from './harness.js';
 
 let w: World;
@@ -25,7 +26,7 @@ async function verifyAttempts(world: World): Promise<number> {
 
 describe('agent against a real server that sheds load (503 unavailable)', () => {
   it('a shed login falls back to offline verification within the budget and costs the user nothing on the server; a 401 still refuses', async () => {
-    w = await world();
+    w = await world({ admission: defaultAdmissionLimits() }); // the gate a real instance has
     await tokenLogin(w); // enrolls the device
     await approve(w);
     expect(await tokenLogin(w)).toMatchObject({ ok: true, mode: 'online', method: 'token', preparing: true });

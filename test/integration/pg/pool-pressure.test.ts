@@ -18,26 +18,34 @@ const AGENTS = 30;
  * after their verification committed (audit successes > 200s).
  */
 describePg('PostgreSQL under pool pressure (pool of 2, 30 ms acquire wait)', () => {
+  let setup: TestServer;
   let server: TestServer;
   let h: AdminHarness;
   const agents: { username: string; totp: string; device: TestDevice }[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({ engine: 'postgres', pg: { poolMax: 2, connectionTimeoutMs: 30 } });
-    h = await bootstrap(server);
+    // Provisioned through an instance with the default pool: on a busy machine the pressured pool would refuse the
+    // set-up itself. The instance under test then joins the same deployment.
+    setup = await startTestServer({ engine: 'postgres' });
+    h = await bootstrap(setup);
     // One day of windows keeps each bundle cheap: the pressure is on connections, not CPU.
     expect((await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { days: 1 } } } })).status).toBe(200);
     const secret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
     for (let i = 0; i < AGENTS; i++) {
       const username = `storm${i}`;
       const totp = (await createUser(h, username, { pin: PIN, withToken: true })).totpSecret!;
-      const device = new TestDevice(server, `ws-storm-${i}`);
+      const device = new TestDevice(setup, `ws-storm-${i}`);
       expect((await device.enroll(secret)).status).toBe(200);
       expect((await h.http('POST', `/api/v1/admin/devices/${device.deviceId}/approve`)).status).toBe(200);
       agents.push({ username, totp, device });
     }
+    server = await startTestServer({ join: setup.deployment!, clock: setup.clock, pg: { poolMax: 2, connectionTimeoutMs: 30 } });
+    for (const a of agents) a.device.server = server;
   }, 120_000);
-  afterAll(() => server?.close());
+  afterAll(async () => {
+    await server?.close();
+    await setup?.close();
+  });
 
   it('answers a login storm with 200 or 503 + Retry-After, never 500, and no spent code goes without its bundle', async () => {
     server.clock.advance(30_000);
