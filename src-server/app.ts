@@ -11,6 +11,7 @@ import { LifelineError, type ApiError } from '../src-shared/errors.js';
 import type { ServerContext } from './context.js';
 import { DatabaseBusyError, isUniqueViolation } from './db/errors.js';
 import { AdmissionGate, defaultAdmissionLimits, type AdmissionLimits } from './http/admission.js';
+import { silentConnectionCloser } from './http/graceful-close.js';
 import { registerRoutes } from './routes/index.js';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -39,6 +40,11 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     ...(options.https ? { https: options.https } : {}),
   }).withTypeProvider<ZodTypeProvider>();
 
+  const silentConnections = silentConnectionCloser(app.server);
+  app.addHook('preClose', (done) => {
+    silentConnections.closing();
+    done();
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err: FastifyError, req, reply) => {
