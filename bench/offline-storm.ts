@@ -14,7 +14,7 @@
  * sync acknowledged with a verified signature, all its event ids, no duplicate or anomaly; afterwards the audit holds
  * every uploaded event exactly once (by device and event id) and one successful login per device.
  *
- * Admission control (src-server/http/admission.ts): each instance answers the logins beyond its limits with 503
+ * Admission control (src-server/services/admission.ts, the 503 in src-server/http/admission.ts): each instance answers the logins beyond its limits with 503
  * `unavailable` at once (a real agent then verifies offline and syncs later). A shed login is counted as shed, not
  * as an error; its workstation does not sync, the audit must hold no attempt of it, and the instances' own counters
  * (/readyz) must agree. `--gates on,off` runs each engine with the gate at its defaults and, as the baseline in the

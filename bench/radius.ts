@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRadiusServer } from '../src-server/radius/server.js';
+import { defaultAdmissionLimits } from '../src-server/services/admission.js';
 import { verifyCode } from '../src-server/services/verification.js';
 import { bootstrap, createUser, enableTemporaryCodes } from '../test/helpers/admin.js';
 import { startTestServer } from '../test/helpers/server.js';
@@ -197,9 +198,10 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeline-bench-radius-'));
-  const server = await startTestServer();
+  // The instance's real gate (the CLI's defaults), which the RADIUS front end shares with the HTTP routes.
+  const server = await startTestServer({ admission: defaultAdmissionLimits() });
   let freeradius: ChildProcess | undefined;
-  const radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0 });
+  const radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0, admission: server.app.admission });
   try {
     const h = await bootstrap(server);
     await enableTemporaryCodes(h);

@@ -10,9 +10,9 @@ import {
 import { LifelineError, type ApiError } from '../src-shared/errors.js';
 import type { ServerContext } from './context.js';
 import { DatabaseBusyError, isUniqueViolation } from './db/errors.js';
-import { AdmissionGate, defaultAdmissionLimits, type AdmissionLimits } from './http/admission.js';
 import { silentConnectionCloser } from './http/graceful-close.js';
 import { registerRoutes } from './routes/index.js';
+import { AdmissionGate, defaultAdmissionLimits, type AdmissionLimits } from './services/admission.js';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -23,7 +23,7 @@ export interface AppOptions {
   trustProxy?: boolean | string | string[];
   /** TLS certificate and key (PEM): the server then speaks HTTPS (main.ts --tls-cert/--tls-key). */
   https?: { cert: Buffer; key: Buffer };
-  /** Verifications in progress and waiting on this instance (http/admission.ts); defaults from the machine. */
+  /** Verifications in progress and waiting on this instance (services/admission.ts); defaults from the machine. */
   admission?: AdmissionLimits;
 }
 

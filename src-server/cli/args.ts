@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { AdmissionLimitsSchema, type AdmissionLimits } from '../http/admission.js';
+import { AdmissionLimitsSchema, type AdmissionLimits } from '../services/admission.js';
 import type { KeysAction } from './keys.js';
 
 /**

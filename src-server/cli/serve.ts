@@ -4,9 +4,9 @@ import { buildApp } from '../app.js';
 import { openContext } from '../bootstrap.js';
 import { systemClock } from '../clock.js';
 import type { ServerContext } from '../context.js';
-import { resolveAdmissionLimits, type AdmissionEnv } from '../http/admission.js';
 import type { Logger } from '../logger.js';
 import { startRadiusServer, type RadiusServer } from '../radius/server.js';
+import { resolveAdmissionLimits, type AdmissionEnv } from '../services/admission.js';
 import { ensureBootstrapAdmin } from '../services/admins.js';
 import { startCheckpointTimer, writeCheckpoint } from '../services/audit-checkpoint.js';
 import { startHousekeeping } from '../services/housekeeping.js';
@@ -68,7 +68,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
 
   let radius: RadiusServer | undefined;
   try {
-    radius = cli.radiusPort !== undefined ? await startRadiusServer(ctx, { host: cli.host, port: cli.radiusPort }) : undefined;
+    radius = cli.radiusPort !== undefined ? await startRadiusServer(ctx, { host: cli.host, port: cli.radiusPort, admission: app.admission }) : undefined;
   } catch (err) {
     await app.close();
     throw err;

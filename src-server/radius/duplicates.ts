@@ -1,5 +1,6 @@
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import type { ServerContext } from '../context.js';
+import type { Release } from '../services/admission.js';
 
 /**
  * Retransmissions (RFC 5080 §2.2.2): a NAS that hears nothing resends the same packet (same source, identifier and
@@ -14,6 +15,11 @@ import type { ServerContext } from '../context.js';
  * never verified twice. Answers are kept `ttlMs` (at least 30 s) after they are known; a claim whose instance died
  * frees the key `ttlMs` after it was made. A small in-process map answers retransmissions that reach the same
  * instance again without a database read.
+ *
+ * Admission (services/admission.ts) sits between the two: a copy that finds its request in the in-process map joins
+ * it without a place of its own, but the first copy here takes a place in the instance's gate BEFORE it claims the
+ * key, and keeps it only while it verifies. A copy that gets no place has claimed nothing and is forgotten at once, so
+ * the NAS's next retransmission gets a fresh chance, here or on another instance.
  */
 export interface RequestKey {
   clientId: number;
@@ -26,7 +32,7 @@ export interface RequestKey {
 export interface Answer {
   /** The bytes to send; undefined: send nothing. */
   bytes: Buffer | undefined;
-  /** True when another copy of this request was (or is being) verified, here or on another instance. */
+  /** True when this copy got another copy's outcome (verified here or on another instance, or shed here). */
   duplicate: boolean;
 }
 
@@ -45,28 +51,37 @@ export class DuplicateDetector {
   ) {}
 
   /**
-   * The answer for this copy of a request: `verify`'s when it is the first copy anywhere in the deployment, else the
-   * first copy's bytes. Throws only when the claim itself could not be made (nothing was verified then).
+   * The answer for this copy of a request: `verify`'s when it is the first copy anywhere in the deployment and
+   * `admit` gave it a place, else the first copy's bytes (none when not admitted). Throws only when the claim itself
+   * could not be made (nothing was verified then).
    */
-  async answer(key: RequestKey, verify: () => Promise<Buffer | undefined>): Promise<Answer> {
+  async answer(key: RequestKey, admit: () => Promise<Release | null>, verify: () => Promise<Buffer | undefined>): Promise<Answer> {
     const id = localKey(key);
     const known = this.localOutcome(id);
     if (known) {
       const outcome = await known;
       return { bytes: outcome.final ? outcome.bytes : undefined, duplicate: true };
     }
-    let first = false;
+    let duplicate = false;
     const outcome = (async (): Promise<Outcome> => {
-      const claim = await this.claim(key);
-      if (!claim) return this.awaitAnswer(key);
-      first = true;
-      const bytes = await verify();
-      await this.store(key, claim, bytes);
-      return { final: true, bytes };
+      const release = await admit();
+      if (!release) return { final: false };
+      try {
+        const claim = await this.claim(key);
+        if (claim) {
+          const bytes = await verify();
+          await this.store(key, claim, bytes);
+          return { final: true, bytes };
+        }
+      } finally {
+        release(); // waiting for another instance's answer costs no scrypt: it needs no place
+      }
+      duplicate = true;
+      return this.awaitAnswer(key);
     })();
     this.remember(id, outcome);
     const settled = await outcome;
-    return { bytes: settled.final ? settled.bytes : undefined, duplicate: !first };
+    return { bytes: settled.final ? settled.bytes : undefined, duplicate };
   }
 
   get localSize(): number {

@@ -2,6 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { wipe } from '../../src-shared/crypto/compare.js';
 import type { ServerContext } from '../context.js';
+import type { AdmissionGate, Release } from '../services/admission.js';
 import { appendAudit } from '../services/audit.js';
 import { authenticate, MESSAGES, type Decision } from './authenticate.js';
 import { NoiseBurstDetector } from './burst.js';
@@ -15,7 +16,10 @@ import { ATTR, attribute, buildResponse, CODE, decryptUserPassword, hasValidMess
  * silent drop that is counted (RFC 2865 §3; a drop tells a prober nothing):
  *   1. well-formed Access-Request;  2. source address of a registered client;
  *   3. Message-Authenticator valid, and present unless the client is relaxed (BlastRADIUS: before anything else);
- *   4. a retransmission gets the first copy's answer, from whichever instance verified it;  5. decrypt, read, verify.
+ *   4. a retransmission gets the first copy's answer, from whichever instance verified it;
+ *   5. a place in the instance's admission gate, shared with the HTTP verify routes (services/admission.ts), before
+ *      the request is claimed or anything reserved: shed when there is none within the gate's wait;
+ *   6. decrypt, read, verify.
  */
 export interface RadiusStats {
   received: number;
@@ -23,7 +27,16 @@ export interface RadiusStats {
   rejected: number;
   challenged: number;
   duplicates: number;
-  dropped: { malformed: number; unsupportedCode: number; unknownSource: number; badMessageAuthenticator: number; missingMessageAuthenticator: number; error: number };
+  dropped: {
+    malformed: number;
+    unsupportedCode: number;
+    unknownSource: number;
+    badMessageAuthenticator: number;
+    missingMessageAuthenticator: number;
+    /** No place in the admission gate within its wait: nothing claimed, counted or verified; the NAS retransmits. */
+    shed: number;
+    error: number;
+  };
   /** Passwords that decrypted to noise (wrong secret or forgery) from relaxed clients; never verified. */
   noisyPasswords: number;
   noiseBursts: number;
@@ -38,6 +51,8 @@ export interface RadiusServer {
 export interface RadiusOptions {
   host: string;
   port: number;
+  /** The instance's verification gate, the very one of the HTTP routes (`app.admission`): one budget per instance. */
+  admission: AdmissionGate;
   /**
    * How long a copy of a request waits for the answer of the copy another instance is verifying before it gives up
    * and sends nothing (default 30 s, the duplicate-detection window). Tests shorten it.
@@ -52,7 +67,7 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     rejected: 0,
     challenged: 0,
     duplicates: 0,
-    dropped: { malformed: 0, unsupportedCode: 0, unknownSource: 0, badMessageAuthenticator: 0, missingMessageAuthenticator: 0, error: 0 },
+    dropped: { malformed: 0, unsupportedCode: 0, unknownSource: 0, badMessageAuthenticator: 0, missingMessageAuthenticator: 0, shed: 0, error: 0 },
     noisyPasswords: 0,
     noiseBursts: 0,
   };
@@ -76,9 +91,20 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     if (!signed && client.requireMessageAuthenticator) return drop('missingMessageAuthenticator', from, client);
 
     const key = { clientId: client.id, address: from.address, port: from.port, identifier: packet.identifier, authenticator: packet.authenticator };
-    const answer = await duplicates.answer(key, () => answerRequest(packet, client, signed));
+    const answer = await duplicates.answer(key, admit, () => answerRequest(packet, client, signed));
     if (answer.duplicate) stats.duplicates++;
     send(answer.bytes, from);
+  }
+
+  /**
+   * A place in the gate, or null: dropped silently, since RADIUS has no "busy" answer (RFC 5080: the NAS retransmits,
+   * or fails over to another server). Counted here; the gate counts it too and logs its sheds once a second at most,
+   * so no line per packet here.
+   */
+  async function admit(): Promise<Release | null> {
+    const release = await options.admission.enter();
+    if (!release) stats.dropped.shed++;
+    return release;
   }
 
   async function answerRequest(packet: RadiusPacket, client: ActiveClient, signed: boolean): Promise<Buffer | undefined> {

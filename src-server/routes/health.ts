@@ -3,7 +3,7 @@ import { ApiErrorSchema } from '../../src-shared/errors.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 
-/** What the verification gate has done (http/admission.ts): counts since start, no user, code or address. */
+/** What the verification gate has done (services/admission.ts): counts since start, no user, code or address. */
 const AdmissionStatsSchema = z.object({
   limits: z.object({ maxInFlight: z.number().int(), maxWaiting: z.number().int(), maxWaitMs: z.number().int() }),
   inFlight: z.number().int(),

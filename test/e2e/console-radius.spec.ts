@@ -20,7 +20,7 @@ test.use({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 
 test.beforeAll(async () => {
   env = await startConsole();
   aliceSecret = (await createUser(env.h, 'alice', { pin: PIN, withToken: true })).totpSecret!;
-  radius = await startRadiusServer(env.server.ctx, { host: '127.0.0.1', port: 0 });
+  radius = await startRadiusServer(env.server.ctx, { host: '127.0.0.1', port: 0, admission: env.server.app.admission });
 });
 test.afterAll(async () => {
   await radius?.close();

@@ -5,7 +5,7 @@ import { openContext } from '../../src-server/bootstrap.js';
 import { ManualClock } from '../../src-server/clock.js';
 import type { ServerContext } from '../../src-server/context.js';
 import type { PgOptions } from '../../src-server/db/postgres.js';
-import type { AdmissionLimits } from '../../src-server/http/admission.js';
+import type { AdmissionLimits } from '../../src-server/services/admission.js';
 import { createLogger } from '../../src-server/logger.js';
 import { defaultTestEngine, newPgDeployment, type Engine, type PgDeployment } from './engines.js';
 import { tempDir } from './tmp.js';

@@ -7,7 +7,7 @@ import type { AgentLogger, HttpFetch } from '../../../src-main/core/ports.js';
 import type { OsKeychain } from '../../../src-main/core/keychain.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
-import type { AdmissionLimits } from '../../../src-server/http/admission.js';
+import type { AdmissionLimits } from '../../../src-server/services/admission.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { machine, TEST_SCRYPT, testKeychain } from './support.js';
 

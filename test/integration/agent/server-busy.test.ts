@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultAdmissionLimits } from '../../../src-server/http/admission.js';
+import { defaultAdmissionLimits } from '../../../src-server/services/admission.js';
 import { approve, PIN, tokenLogin, tokenVerifiers, world, type World } from './harness.js';
 
 let w: World;
@@ -9,7 +9,7 @@ afterEach(async () => {
   await w?.close();
 });
 
-/** Takes every place of the real server's verification gate, as a storm of logins would (src-server/http/admission.ts). */
+/** Takes every place of the real server's verification gate, as a storm of logins would (src-server/services/admission.ts). */
 async function fillGate(world: World): Promise<void> {
   const gate = world.server.app.admission;
   for (let i = 0; i < gate.limits.maxInFlight; i++) {

@@ -37,7 +37,7 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     server = await startTestServer();
     h = await bootstrap(server);
     await enableTemporaryCodes(h);
-    radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0 });
+    radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0, admission: server.app.admission });
     const res = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'vpn-gw', addresses: ['127.0.0.1/32'] });
     expect(res.status).toBe(201);
     secret = res.body.secret;
@@ -273,7 +273,7 @@ describe('RADIUS client with Message-Authenticator relaxed (old gateway)', () =>
   beforeAll(async () => {
     server = await startTestServer();
     h = await bootstrap(server);
-    radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0 });
+    radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0, admission: server.app.admission });
     const res = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'legacy-fw', addresses: ['127.0.0.0/8'], requireMessageAuthenticator: false });
     secret = res.body.secret;
   }, 30_000);

@@ -37,8 +37,8 @@ forEachEngine('RADIUS duplicate detection and challenges shared by two instances
     const res = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'vpn-balanced', addresses: ['127.0.0.1/32'] });
     expect(res.status).toBe(201);
     secret = res.body.secret;
-    a = await startRadiusServer(first.ctx, { host: '127.0.0.1', port: 0 });
-    b = await startRadiusServer((second ?? first).ctx, { host: '127.0.0.1', port: 0 });
+    a = await startRadiusServer(first.ctx, { host: '127.0.0.1', port: 0, admission: first.app.admission });
+    b = await startRadiusServer((second ?? first).ctx, { host: '127.0.0.1', port: 0, admission: (second ?? first).app.admission });
     nas = await startTestNas();
   }, 60_000);
 
@@ -153,7 +153,7 @@ forEachEngine('RADIUS duplicate detection and challenges shared by two instances
   });
 
   it('sends nothing for a request whose claiming instance died mid-verification, verifies nothing, and frees the key after 30 s', async () => {
-    const c = await startRadiusServer((second ?? first).ctx, { host: '127.0.0.1', port: 0, duplicateWaitMs: 300 });
+    const c = await startRadiusServer((second ?? first).ctx, { host: '127.0.0.1', port: 0, duplicateWaitMs: 300, admission: (second ?? first).app.admission });
     try {
       const code = await singleUseCode('gus');
       const request = accessRequest({ identifier: 8, secret, username: 'gus', password: PIN + code });

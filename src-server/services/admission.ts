@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import type { Logger } from '../logger.js';
+
+/**
+ * Admission control for everything that verifies a code on this instance: the HTTP routes (POST /api/v1/verify,
+ * POST /api/v1/devices/login, through http/admission.ts) and the RADIUS front end (radius/server.ts) take places in
+ * ONE gate, since they spend one budget: scrypt on libuv's threadpool and the database's connections. At most
+ * `maxInFlight` verifications run at once, at most `maxWaiting` more wait, each for at most `maxWaitMs`; anything
+ * beyond is shed: HTTP answers 503 `unavailable` with Retry-After, RADIUS sends nothing (it has no "busy" answer).
+ *
+ * Why: a verification costs scrypt, database connections and, for a device login, a bundle of thousands of HMACs.
+ * Without a bound, a storm of logins queues without limit and every answer comes late: later than the agent's
+ * reachability budget (2 s), so the agent has already gone offline while the server still spends the user's token
+ * code and builds a bundle nobody receives (a NAS has likewise retransmitted or failed over). Shedding early keeps the
+ * admitted requests fast and tells the others, within the budget, that nothing was decided.
+ *
+ * Each front end takes its place before anything is counted, claimed or reserved (the lockout attempt of
+ * services/verification.ts, RADIUS's duplicate claim): a shed request never counts against the user and burns
+ * nothing, and shedding costs next to nothing, so it happens at once even while the admitted requests keep the event
+ * loop busy (a first HTTP version gated the handler, after the device signature and its nonce were checked and
+ * stored: in the 500-agent storm its 503s took 4.7 s, past the agent's budget).
+ */
+
+export const AdmissionLimitsSchema = z.strictObject({
+  /** Verifications in progress at once on this instance. */
+  maxInFlight: z.number().int().min(1).max(10_000),
+  /** Verifications waiting for a free place; 0 sheds as soon as every place is taken. */
+  maxWaiting: z.number().int().min(0).max(100_000),
+  /** The longest a request waits for a place (ms); well below the agent's 2 s reachability budget. */
+  maxWaitMs: z.number().int().min(0).max(60_000),
+});
+export type AdmissionLimits = z.infer<typeof AdmissionLimitsSchema>;
+
+/** libuv's default threadpool size, which scrypt (node:crypto's async KDFs) runs on. */
+const DEFAULT_THREADPOOL_SIZE = 4;
+
+/**
+ * Defaults derived from the machine: two verifications per threadpool thread keep the threads busy while the others
+ * wait on the database or build a bundle (and stay within PostgreSQL's pool of 10); the queue bounds how many may
+ * wait at all; one second of waiting leaves the agent half of its 2 s budget for the answer, and it is the wait that
+ * keeps answers within the budget in a storm (docs/benchmarks.md, login storm, run E).
+ */
+export function defaultAdmissionLimits(threadpoolSize = DEFAULT_THREADPOOL_SIZE): AdmissionLimits {
+  const maxInFlight = 2 * threadpoolSize;
+  return { maxInFlight, maxWaiting: 4 * maxInFlight, maxWaitMs: 1_000 };
+}
+
+const PositiveInt = z.coerce.number().int().min(1).max(1024);
+
+/**
+ * The limits from the command line over the environment over the defaults. `UV_THREADPOOL_SIZE` (read by libuv at
+ * start) sizes the default; the LIFELINE_VERIFY_* variables mirror the --verify-* flags.
+ */
+export function resolveAdmissionLimits(flags: Partial<AdmissionLimits>, env: AdmissionEnv = {}): AdmissionLimits {
+  const fromEnv = AdmissionEnvSchema.safeParse(env);
+  if (!fromEnv.success) {
+    throw new Error(fromEnv.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const e = fromEnv.data;
+  const defaults = defaultAdmissionLimits(e.UV_THREADPOOL_SIZE ?? DEFAULT_THREADPOOL_SIZE);
+  return AdmissionLimitsSchema.parse({
+    maxInFlight: flags.maxInFlight ?? e.LIFELINE_VERIFY_CONCURRENCY ?? defaults.maxInFlight,
+    maxWaiting: flags.maxWaiting ?? e.LIFELINE_VERIFY_QUEUE ?? defaults.maxWaiting,
+    maxWaitMs: flags.maxWaitMs ?? e.LIFELINE_VERIFY_QUEUE_WAIT_MS ?? defaults.maxWaitMs,
+  });
+}
+
+export interface AdmissionEnv {
+  UV_THREADPOOL_SIZE?: string | undefined;
+  LIFELINE_VERIFY_CONCURRENCY?: string | undefined;
+  LIFELINE_VERIFY_QUEUE?: string | undefined;
+  LIFELINE_VERIFY_QUEUE_WAIT_MS?: string | undefined;
+}
+
+const unset = (v: unknown) => (v === '' ? undefined : v);
+const AdmissionEnvSchema = z.object({
+  UV_THREADPOOL_SIZE: z.preprocess(unset, PositiveInt.optional()),
+  LIFELINE_VERIFY_CONCURRENCY: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional()),
+  LIFELINE_VERIFY_QUEUE: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaiting).optional()),
+  LIFELINE_VERIFY_QUEUE_WAIT_MS: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional()),
+});
+
+/** What the gate has done since the process started; no user, code or address in it. */
+export interface AdmissionStats {
+  limits: AdmissionLimits;
+  inFlight: number;
+  waiting: number;
+  admitted: number;
+  /** Refused at once because the queue was full, or after waiting `maxWaitMs` in it. */
+  shed: { queueFull: number; waitedTooLong: number };
+}
+
+/** Gives a place back; once (later calls do nothing). */
+export type Release = () => void;
+
+interface Waiter {
+  admit: (release: Release) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** How often a shedding instance writes a log line at most; the count in between goes into the next line. */
+const SHED_LOG_EVERY_MS = 1_000;
+
+export class AdmissionGate {
+  private inFlight = 0;
+  private readonly queue: Waiter[] = [];
+  private admitted = 0;
+  private readonly shed = { queueFull: 0, waitedTooLong: 0 };
+  private unloggedSheds = 0;
+  private lastShedLog = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly limits: AdmissionLimits,
+    private readonly log: Logger,
+  ) {}
+
+  /** Seconds a shed client is told to wait: the queue's own horizon, at least one. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.limits.maxWaitMs / 1000));
+  }
+
+  /**
+   * A place, as the function that gives it back (once; later calls do nothing), or null: shed, or `abandoned` fired
+   * while waiting (the client went away; it leaves the queue without taking a place and is not counted as shed).
+   */
+  enter(abandoned?: AbortSignal): Promise<Release | null> {
+    if (abandoned?.aborted) return Promise.resolve(null);
+    if (this.inFlight < this.limits.maxInFlight && this.queue.length === 0) return Promise.resolve(this.take());
+    if (this.queue.length >= this.limits.maxWaiting || this.limits.maxWaitMs === 0) {
+      this.noteShed('queueFull');
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve) => {
+      const leave = (reason?: keyof AdmissionStats['shed']) => {
+        clearTimeout(waiter.timer);
+        abandoned?.removeEventListener('abort', onAbandoned);
+        this.queue.splice(this.queue.indexOf(waiter), 1);
+        if (reason) this.noteShed(reason);
+        resolve(null);
+      };
+      const onAbandoned = () => leave();
+      const waiter: Waiter = {
+        admit: (release) => {
+          abandoned?.removeEventListener('abort', onAbandoned);
+          resolve(release);
+        },
+        timer: setTimeout(() => leave('waitedTooLong'), this.limits.maxWaitMs),
+      };
+      abandoned?.addEventListener('abort', onAbandoned, { once: true });
+      this.queue.push(waiter);
+    });
+  }
+
+  stats(): AdmissionStats {
+    return { limits: { ...this.limits }, inFlight: this.inFlight, waiting: this.queue.length, admitted: this.admitted, shed: { ...this.shed } };
+  }
+
+  private take(): Release {
+    this.inFlight++;
+    this.admitted++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      // The place goes straight to the longest waiter, so a newcomer cannot overtake the queue.
+      const next = this.queue.shift();
+      if (next) {
+        clearTimeout(next.timer);
+        next.admit(this.take());
+      }
+    };
+  }
+
+  private noteShed(reason: keyof AdmissionStats['shed']): void {
+    this.shed[reason]++;
+    this.unloggedSheds++;
+    // One line per second at most: a storm sheds hundreds of requests a second and each is in the request log already.
+    const now = performance.now();
+    if (now - this.lastShedLog < SHED_LOG_EVERY_MS) return;
+    this.log.warn({ component: 'admission', shed: this.unloggedSheds, reason, inFlight: this.inFlight, waiting: this.queue.length }, 'verifications shed: the instance is at its limit');
+    this.unloggedSheds = 0;
+    this.lastShedLog = now;
+  }
+}
