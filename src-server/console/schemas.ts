@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AuditRow } from '../services/audit.js';
 
 /**
  * Response shapes of the console's own read endpoints (api.ts). The web app imports the types only, so this file is
@@ -45,18 +46,12 @@ export const AuditFilterSchema = z.strictObject({
 });
 export type AuditFilter = z.infer<typeof AuditFilterSchema>;
 
-/** One event as GET /api/v1/admin/audit returns it. */
-export interface AuditEventView {
-  id: number;
-  at: number;
-  type: string;
+/**
+ * One event as GET /api/v1/admin/audit returns it: the stored row (src-server/services/audit.ts) with `actor_kind`
+ * renamed and `details` parsed. A type import only, erased from the web bundle.
+ */
+export type AuditEventView = Pick<AuditRow, 'id' | 'at' | 'type' | 'actor' | 'subject' | 'device' | 'purpose' | 'method' | 'reason'> & {
   outcome: string;
   actorKind: string;
-  actor: string | null;
-  subject: string | null;
-  device: string | null;
-  purpose: string | null;
-  method: string | null;
-  reason: string | null;
   details: Record<string, string | number | boolean | null>;
-}
+};
