@@ -1,7 +1,7 @@
 import { ensureBootstrapAdmin } from '../../src-server/services/admins.js';
 import { newTotpSecret } from '../../src-server/services/totp.js';
 import { oathtool } from './oathtool.js';
-import type { TestServer } from './server.js';
+import { startTestServer, type TestServer } from './server.js';
 
 export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
 
@@ -64,6 +64,17 @@ export async function bootstrap(server: TestServer): Promise<AdminHarness> {
   const h: AdminHarness = { server, adminToken: '', adminTotpSecret, http: makeHttp(server, () => h.adminToken) };
   h.adminToken = await loginAdmin(h, 'admin', TEST_ADMIN_PASSWORD, adminTotpSecret);
   return h;
+}
+
+/** A fresh test server with the bootstrap admin signed in; the server is closed again if the sign-in fails. */
+export async function startAdminServer(): Promise<AdminHarness> {
+  const server = await startTestServer();
+  try {
+    return await bootstrap(server);
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
 }
 
 /** Renews high assurance of the bootstrap admin's session (after the test clock moved past 15 minutes). */

@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { consumeEmergencyCode } from '../../../src-server/services/emergency-codes.js';
+import { useHarness } from '../../helpers/hooks.js';
 import { leakedSecrets, startCodesHarness, type CodesHarness } from './harness.js';
 
 const HOUR = 3_600_000;
 let h: CodesHarness;
 
-beforeAll(async () => {
-  h = await startCodesHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+useHarness('all', startCodesHarness, (started) => (h = started));
 
 const path = (u: string) => `/api/v1/admin/users/${u}/emergency-codes`;
 

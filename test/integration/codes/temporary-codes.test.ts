@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAdminAndLogin, createUser } from '../../helpers/admin.js';
+import { useHarness } from '../../helpers/hooks.js';
 import { DEFAULT_PIN, leakedSecrets, startCodesHarness, type CodesHarness } from './harness.js';
 
 const HOUR = 3_600_000;
 let h: CodesHarness;
 
-beforeAll(async () => {
-  h = await startCodesHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+useHarness('all', startCodesHarness, (started) => (h = started));
 
 const path = (u: string) => `/api/v1/admin/users/${u}/temporary-code`;
 

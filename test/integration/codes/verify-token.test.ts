@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUser } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
+import { useHarness } from '../../helpers/hooks.js';
 import { leakedSecrets, startCodesHarness, type CodesHarness } from './harness.js';
 
 const MINUTE = 60_000;
 let h: CodesHarness;
 
-beforeAll(async () => {
-  h = await startCodesHarness();
-});
-afterAll(async () => {
-  await h?.close();
-});
+useHarness('all', startCodesHarness, (started) => (h = started));
 
 describe('POST /api/v1/verify with the normal token (codes from oathtool)', () => {
   it('accepts the current code once; the same code replayed is refused', async () => {

@@ -1,17 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bootstrap, createAdminAndLogin, loginAdmin, nextTotp, TEST_ADMIN_PASSWORD, type AdminHarness } from '../../helpers/admin.js';
+import { describe, expect, it } from 'vitest';
+import { createAdminAndLogin, loginAdmin, nextTotp, startAdminServer, TEST_ADMIN_PASSWORD, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import type { TestServer } from '../../helpers/server.js';
+import { useHarness } from '../../helpers/hooks.js';
 import { LOGIN_LIMITS } from '../../../src-server/services/admin-login.js';
 
 let server: TestServer;
 let h: AdminHarness;
-
-beforeEach(async () => {
-  server = await startTestServer();
-  h = await bootstrap(server);
-});
-afterEach(async () => server.close());
+useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
 
 describe('admin sign-in', () => {
   it('needs both the password and a TOTP code; either wrong gives the same 401', async () => {

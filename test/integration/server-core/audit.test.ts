@@ -1,21 +1,17 @@
 import Database from 'better-sqlite3';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkpointFile, verifyAudit, writeCheckpoint } from '../../../src-server/services/audit-checkpoint.js';
 import { appendAudit } from '../../../src-server/services/audit.js';
-import { bootstrap, createAdminAndLogin, createUser, type AdminHarness } from '../../helpers/admin.js';
+import { createAdminAndLogin, createUser, startAdminServer, type AdminHarness } from '../../helpers/admin.js';
 import { defaultTestEngine } from '../../helpers/engines.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import type { TestServer } from '../../helpers/server.js';
+import { useHarness } from '../../helpers/hooks.js';
 
 let server: TestServer;
 let h: AdminHarness;
-
-beforeEach(async () => {
-  server = await startTestServer();
-  h = await bootstrap(server);
-});
-afterEach(async () => server.close());
+useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
 
 /**
  * A direct edit of the database, as an intruder with access to it would make: through better-sqlite3 on the SQLite

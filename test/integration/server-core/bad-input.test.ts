@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../src-shared/errors.js';
-import { bootstrap, createUser, nextTotp, TEST_ADMIN_PASSWORD, type AdminHarness } from '../../helpers/admin.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { createUser, nextTotp, startAdminServer, TEST_ADMIN_PASSWORD, type AdminHarness } from '../../helpers/admin.js';
+import type { TestServer } from '../../helpers/server.js';
+import { useHarness } from '../../helpers/hooks.js';
 
 let server: TestServer;
 let h: AdminHarness;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  h = await bootstrap(server);
-});
-afterAll(async () => server.close());
+useHarness('all', startAdminServer, (started) => { h = started; server = started.server; });
 
 async function raw(method: string, path: string, body: string | undefined, headers: Record<string, string> = {}) {
   const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json', ...headers }, ...(body !== undefined ? { body } : {}) });

@@ -1,18 +1,12 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../src-shared/errors.js';
 import { normalizeUsername, tryNormalizeUsername } from '../../../src-server/services/users.js';
-import { bootstrap, type AdminHarness } from '../../helpers/admin.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { startAdminServer, type AdminHarness } from '../../helpers/admin.js';
+import { useHarness } from '../../helpers/hooks.js';
 
-let server: TestServer;
 let h: AdminHarness;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  h = await bootstrap(server);
-});
-afterAll(async () => server.close());
+useHarness('all', startAdminServer, (started) => (h = started));
 
 describe('property: admin endpoints never fail with a 5xx on random input', () => {
   it('usernames: normalising is idempotent and anything it refuses is a 400', () => {

@@ -1,16 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../../../src-shared/policy.js';
-import { bootstrap, createAdminAndLogin, createUser, nextTotp, TEST_ADMIN_PASSWORD, type AdminHarness } from '../../helpers/admin.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { createAdminAndLogin, createUser, nextTotp, startAdminServer, TEST_ADMIN_PASSWORD, type AdminHarness } from '../../helpers/admin.js';
+import type { TestServer } from '../../helpers/server.js';
+import { useHarness } from '../../helpers/hooks.js';
 
 let server: TestServer;
 let h: AdminHarness;
-
-beforeEach(async () => {
-  server = await startTestServer();
-  h = await bootstrap(server);
-});
-afterEach(async () => server.close());
+useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
 
 describe('settings and policies', () => {
   it('start with DESIGN §3 defaults: temporary codes off, one default policy', async () => {

@@ -1,16 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bootstrap, createUser, enableTemporaryCodes, secretFromUri, type AdminHarness } from '../../helpers/admin.js';
+import { describe, expect, it } from 'vitest';
+import { createUser, enableTemporaryCodes, secretFromUri, startAdminServer, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import type { TestServer } from '../../helpers/server.js';
+import { useHarness } from '../../helpers/hooks.js';
 
 let server: TestServer;
 let h: AdminHarness;
-
-beforeEach(async () => {
-  server = await startTestServer();
-  h = await bootstrap(server);
-});
-afterEach(async () => server.close());
+useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
 
 const notifications = (username: string) => server.ctx.db.all<{ kind: string; details: string }>('SELECT kind, details FROM notifications WHERE username = ? ORDER BY id', [username]);
 
