@@ -18,7 +18,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +26,7 @@ import { defaultAdmissionLimits } from '../src-server/services/admission.js';
 import { verifyCode } from '../src-server/services/verification.js';
 import { bootstrap, createUser, enableTemporaryCodes } from '../test/helpers/admin.js';
 import { startTestServer } from '../test/helpers/server.js';
+import { freePort } from './lib/verify-load.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,16 +47,6 @@ const PIN = '246810';
 interface Measure {
   perSecond: number;
   latencyMs: number;
-}
-
-async function freeUdpPort(): Promise<number> {
-  // A TCP port free right now is, on loopback in practice, free for UDP too; good enough for a benchmark.
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function packetFile(dir: string, name: string, users: { username: string; password: string }[], count: number): string {
@@ -220,7 +210,8 @@ async function main(): Promise<void> {
     const latencyFile = packetFile(dir, 'latency.txt', users, LATENCY_REQUESTS);
     const frDir = path.join(dir, 'freeradius');
     mkdirSync(frDir);
-    const frPort = await freeUdpPort();
+    // A TCP port free right now is, on loopback in practice, free for UDP too; good enough for a benchmark.
+    const frPort = await freePort();
     freeradius = await startFreeRadius(frDir, frPort, secret, users);
 
     const results: Record<'lifeline' | 'freeradius', Measure[]> = { lifeline: [], freeradius: [] };

@@ -10,30 +10,16 @@
  * the users (two autocannon runs at once); req/s is their sum, latencies the worse of the two.
  * PostgreSQL: LIFELINE_TEST_PG_URL, else a durable throwaway cluster (fsync on) from scripts/pg-test-cluster.sh.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, median, provisionVerifyUsers, verifyLoad as load, type BenchUser } from './lib/verify-load.js';
+import { median, provisionVerifyUsers, startBareServer, VERIFY_BENCH_OPTIONS, verifyBenchSettings, verifyLoad as load, type BenchUser } from './lib/verify-load.js';
 import { ADMIN_PASSWORD, ADMIN_TOTP, startDeployment, startPgCluster, totp, type Deployment, type EngineConfig, type PgCluster } from './lib/storm-deployment.js';
 
-const { values } = parseArgs({
-  options: {
-    users: { type: 'string', default: '128' },
-    connections: { type: 'string', default: '64' },
-    duration: { type: 'string', default: '8' },
-    'latency-duration': { type: 'string', default: '4' },
-    runs: { type: 'string', default: '3' },
-    engines: { type: 'string', default: 'sqlite,pg1,pg2' },
-  },
-});
-const USERS = Number(values.users);
-const CONNECTIONS = Number(values.connections);
-const DURATION = Number(values.duration);
-const LATENCY_DURATION = Number(values['latency-duration']);
-const RUNS = Number(values.runs);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const { values } = parseArgs({ options: { ...VERIFY_BENCH_OPTIONS, engines: { type: 'string', default: 'sqlite,pg1,pg2' } } });
+const { users: USERS, connections: CONNECTIONS, duration: DURATION, latencyDuration: LATENCY_DURATION, runs: RUNS } = verifyBenchSettings(values);
 
 const ENGINES: Record<string, EngineConfig> = {
   sqlite: { engine: 'sqlite', instances: 1 },
@@ -65,23 +51,6 @@ async function measure(urls: string[], key: string, users: BenchUser[]): Promise
   };
 }
 
-async function startBare(users: BenchUser[], dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const fixture = path.join(dir, 'fixture.json');
-  writeFileSync(fixture, JSON.stringify({ users }), { mode: 0o600 });
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/bare-verify-server.ts', fixture, String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      await fetch(url + '/', { method: 'POST', body: '{}' });
-      return { url, child };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('the bare server did not come up');
-}
-
 async function main(): Promise<void> {
   const selected = values.engines.split(',').map((e) => e.trim());
   for (const e of selected) if (!ENGINES[e]) throw new Error(`unknown engine ${e} (sqlite, pg1, pg2)`);
@@ -102,7 +71,7 @@ async function main(): Promise<void> {
       const { key, users } = await provisionVerifyUsers(d.urls[0]!, { password: ADMIN_PASSWORD, otp: totp(ADMIN_TOTP, Date.now()) }, USERS);
       deployments.push({ name, d, key, users });
     }
-    bare = await startBare(deployments[0]!.users, dir);
+    bare = await startBareServer(deployments[0]!.users, dir);
     const targets = [{ name: 'bare', urls: [bare.url], key: deployments[0]!.key, users: deployments[0]!.users, label: 'bare node:http, same crypto' }, ...deployments.map((x) => ({ name: x.name, urls: x.d.urls, key: x.key, users: x.users, label: x.d.label }))];
     process.stderr.write(`warming up (${USERS} users, ${CONNECTIONS} connections)${cluster ? `; PostgreSQL ${cluster.durability}` : ''}\n`);
     for (const t of targets) await Promise.all(t.urls.map((u) => load(u, t.key, t.users, Math.max(1, CONNECTIONS / t.urls.length), 2)));

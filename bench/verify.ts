@@ -15,28 +15,16 @@
  * one request on an idle server). Medians over runs are printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { oathtool } from '../test/helpers/oathtool.js';
 import type { AutocannonResult } from './lib/autocannon.js';
-import { freePort, median, provisionVerifyUsers, verifyLoad as measure, type BenchUser } from './lib/verify-load.js';
+import { freePort, median, provisionVerifyUsers, startBareServer, VERIFY_BENCH_OPTIONS, verifyBenchSettings, verifyLoad as measure, waitFor, type BenchUser } from './lib/verify-load.js';
 
-const { values } = parseArgs({
-  options: {
-    users: { type: 'string', default: '128' },
-    connections: { type: 'string', default: '64' },
-    duration: { type: 'string', default: '8' },
-    'latency-duration': { type: 'string', default: '4' },
-    runs: { type: 'string', default: '3' },
-  },
-});
-const USERS = Number(values.users);
-const CONNECTIONS = Number(values.connections);
-const DURATION = Number(values.duration);
-const LATENCY_DURATION = Number(values['latency-duration']);
-const RUNS = Number(values.runs);
+const { values } = parseArgs({ options: VERIFY_BENCH_OPTIONS });
+const { users: USERS, connections: CONNECTIONS, duration: DURATION, latencyDuration: LATENCY_DURATION, runs: RUNS } = verifyBenchSettings(values);
 
 const ADMIN_PASSWORD = 'bench-admin-password-0123456789';
 const ADMIN_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
@@ -44,18 +32,6 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 
 function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(url, { method: 'POST', body: '{}' })).status > 0) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 /**
@@ -85,9 +61,7 @@ interface Sample {
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeline-bench-verify-'));
   const lifelinePort = await freePort();
-  const barePort = await freePort();
   const lifelineUrl = `http://127.0.0.1:${lifelinePort}`;
-  const bareUrl = `http://127.0.0.1:${barePort}`;
   const procs: ChildProcess[] = [];
   try {
     procs.push(
@@ -98,10 +72,9 @@ async function main(): Promise<void> {
     );
     await waitFor(lifelineUrl + '/api/v1/verify');
     const { key, users } = await provisionVerifyUsers(lifelineUrl, { password: ADMIN_PASSWORD, otp: oathtool(ADMIN_TOTP, Date.now()) }, USERS);
-    const fixture = path.join(dir, 'fixture.json');
-    writeFileSync(fixture, JSON.stringify({ users }), { mode: 0o600 });
-    procs.push(startProcess(['bench/lib/bare-verify-server.ts', fixture, String(barePort)]));
-    await waitFor(bareUrl + '/');
+    const bare = await startBareServer(users, dir);
+    procs.push(bare.child);
+    const bareUrl = bare.url;
 
     const targets = { lifeline: lifelineUrl, bare: bareUrl } as const;
     const samples: Record<keyof typeof targets, Sample[]> = { lifeline: [], bare: [] };

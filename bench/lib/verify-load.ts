@@ -1,9 +1,13 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { autocannon, type AutocannonResult } from './autocannon.js';
 
 /**
- * What bench/verify.ts and bench/verify-engines.ts share: the users they provision, the verify load they send and
- * how they summarise runs, so the two benchmarks measure exactly the same request.
+ * What bench/verify.ts and bench/verify-engines.ts share: their settings, the users they provision, the bare server
+ * beside Lifeline, the verify load they send and how they summarise runs, so the two benchmarks measure exactly the
+ * same request.
  */
 export interface BenchUser {
   username: string;
@@ -13,6 +17,35 @@ export interface BenchUser {
 
 export const BENCH_PIN = '246810';
 
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+/** The command-line options both take, with the same defaults (parseArgs form; a benchmark may add its own). */
+export const VERIFY_BENCH_OPTIONS = {
+  users: { type: 'string', default: '128' },
+  connections: { type: 'string', default: '64' },
+  duration: { type: 'string', default: '8' },
+  'latency-duration': { type: 'string', default: '4' },
+  runs: { type: 'string', default: '3' },
+} as const;
+
+export interface VerifyBenchSettings {
+  users: number;
+  connections: number;
+  duration: number;
+  latencyDuration: number;
+  runs: number;
+}
+
+export function verifyBenchSettings(values: Record<keyof typeof VERIFY_BENCH_OPTIONS, string>): VerifyBenchSettings {
+  return {
+    users: Number(values.users),
+    connections: Number(values.connections),
+    duration: Number(values.duration),
+    latencyDuration: Number(values['latency-duration']),
+    runs: Number(values.runs),
+  };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
@@ -20,6 +53,38 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Resolves once something answers HTTP at `url` (any status), polling for up to 30 s. */
+export async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(url, { method: 'POST', body: '{}' })).status > 0) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+/**
+ * The bare node:http server doing the same cryptography per request (bare-verify-server.ts) on a free port, knowing
+ * `users` from a fixture file written into `dir`; the caller kills `child`.
+ */
+export async function startBareServer(users: BenchUser[], dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const fixture = path.join(dir, 'fixture.json');
+  writeFileSync(fixture, JSON.stringify({ users }), { mode: 0o600 });
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/bare-verify-server.ts', fixture, String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(url + '/');
+  } catch (err) {
+    child.kill('SIGTERM');
+    throw err;
+  }
+  return { url, child };
 }
 
 /** JSON over HTTP; anything but a 2xx ends the benchmark with the server's answer. */
