@@ -8,9 +8,10 @@ import { accessRequest, hasValidResponseAuthenticator, startTestNas, type TestNa
 
 const PIN = '482916';
 /** One place, one waiter: small enough that a test can fill the instance's gate on purpose. */
-const LIMITS = { maxInFlight: 1, maxWaiting: 1, maxWaitMs: 1_000 };
+// The wait is long enough that the steps a test takes while a copy waits fit in it on a loaded machine.
+const LIMITS = { maxInFlight: 1, maxWaiting: 1, maxWaitMs: 3_000 };
 /** Longer than the gate's wait and a verification: a NAS that heard nothing by then hears nothing for this copy. */
-const SILENCE_MS = 1_500;
+const SILENCE_MS = 5_000;
 /** Ample for a datagram on loopback to pass the checks before the gate (the client lookup is a database read). */
 const SETTLE_MS = 200;
 
@@ -117,7 +118,7 @@ forEachEngine('RADIUS under load: the instance admission gate shared with the HT
 
     const hold = await takePlace();
     nas.send(request, radius.port);
-    await vi.waitFor(() => expect(gate().stats().waiting).toBe(1), { timeout: 5_000, interval: 5 });
+    await vi.waitFor(() => expect(gate().stats().waiting).toBe(1), { timeout: 20_000, interval: 5 });
     nas.send(request, radius.port);
     // Had the copy asked the gate for a place of its own, the full queue would have shed it at once.
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -140,9 +141,9 @@ forEachEngine('RADIUS under load: the instance admission gate shared with the HT
 
     const hold = await takePlace();
     const overHttp = h.http('POST', '/api/v1/verify', { purpose: 'logon', username: 'kim', code: httpCode, pin: PIN }, apiKey);
-    await vi.waitFor(() => expect(gate().stats().waiting).toBe(1), { timeout: 5_000, interval: 5 });
+    await vi.waitFor(() => expect(gate().stats().waiting).toBe(1), { timeout: 20_000, interval: 5 });
     nas.send(request, radius.port);
-    await vi.waitFor(() => expect(radius.stats.dropped.shed).toBe(before.shed + 1), { timeout: 5_000, interval: 5 });
+    await vi.waitFor(() => expect(radius.stats.dropped.shed).toBe(before.shed + 1), { timeout: 20_000, interval: 5 });
     expect(gate().stats().shed.queueFull).toBe(before.queueFull + 1);
     hold();
 
