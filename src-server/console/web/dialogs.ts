@@ -1,5 +1,5 @@
 import { api, ApiFailure, PATHS } from './api.js';
-import { field, h, uid } from './dom.js';
+import { announce, field, h, uid } from './dom.js';
 
 /**
  * Modal dialogs on the native <dialog> element: showModal() traps focus, Escape cancels, and focus returns to the
@@ -44,6 +44,30 @@ export function confirmDialog(title: string, paragraphs: string[], confirmLabel:
   ], { role: 'alertdialog' }).then((v) => v === true);
 }
 
+/** What a confirmation dialog asks (confirmDialog's arguments); `danger` marks an action that destroys something. */
+export interface Confirmation {
+  title: string;
+  paragraphs: string[];
+  confirmLabel: string;
+  danger?: boolean;
+}
+
+/**
+ * Asks first, then runs `action`; Cancel does nothing. A failure of the action goes to `fail`, by default the status
+ * region (a button outside a form has no error slot of its own).
+ */
+export function confirmThen(q: Confirmation, action: () => Promise<unknown>, fail: (message: string) => void = (m) => announce(m, 'error')): void {
+  void confirmDialog(q.title, q.paragraphs, q.confirmLabel, q.danger).then((ok) => {
+    if (!ok) return;
+    action().catch((err: unknown) => fail(messageOf(err)));
+  });
+}
+
+/** A button for a confirmed action (revoke, delete, void): red when `q.danger`. */
+export function confirmButton(label: string, q: Confirmation, action: () => Promise<unknown>, fail?: (message: string) => void): HTMLButtonElement {
+  return h('button', { type: 'button', class: q.danger ? 'danger' : null, onclick: () => confirmThen(q, action, fail) }, label);
+}
+
 /**
  * A secret the server returns once (an API client's key, a RADIUS shared secret). The caller drops its own copy; this
  * dialog is then the only place it appears, and it leaves the document on Done.
@@ -57,8 +81,14 @@ export function secretOnceDialog(title: string, secret: string, before: string[]
   ], { wide: true }).then(() => undefined);
 }
 
+export interface ErrorSlot {
+  el: HTMLParagraphElement;
+  show(message: string): void;
+  clear(): void;
+}
+
 /** An inline error slot for forms inside dialogs and pages. */
-export function errorSlot(): { el: HTMLParagraphElement; show(message: string): void; clear(): void } {
+export function errorSlot(): ErrorSlot {
   const el = h('p', { class: 'form-error', role: 'alert' });
   return {
     el,
@@ -77,6 +107,22 @@ export function messageOf(err: unknown): string {
 }
 
 /**
+ * The submit plumbing of the console's forms: no page load, the slot's old error cleared, then `action`. A failure of
+ * the promise it returns is shown in the slot, then `afterError` runs (to clear a field or move focus); an action
+ * that returns nothing stopped on its own, after showing its own message.
+ */
+export function onSubmit(form: HTMLFormElement, err: ErrorSlot, action: () => Promise<unknown> | undefined, afterError?: () => void): void {
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    err.clear();
+    action()?.catch((error: unknown) => {
+      err.show(messageOf(error));
+      afterError?.();
+    });
+  });
+}
+
+/**
  * Step-up: the action needs a high-assurance session (an MFA check in the last 15 minutes). A fresh TOTP code
  * renews it; the caller then retries the action it was doing.
  */
@@ -92,16 +138,9 @@ export function stepUpDialog(): Promise<boolean> {
       err.el,
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'), h('button', { type: 'submit', class: 'primary' }, 'Confirm')),
     );
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      err.clear();
-      api('POST', PATHS.stepUp, { otp: otp.value.replace(/\s/g, '') }, { noSignOut: true })
-        .then(() => close(true))
-        .catch((error: unknown) => {
-          err.show(messageOf(error));
-          otp.value = '';
-          otp.focus();
-        });
+    onSubmit(form, err, () => api('POST', PATHS.stepUp, { otp: otp.value.replace(/\s/g, '') }, { noSignOut: true }).then(() => close(true)), () => {
+      otp.value = '';
+      otp.focus();
     });
     return [form];
   }).then((v) => v === true);

@@ -1,5 +1,5 @@
 import { api, hasCsrfToken, installHooks, PATHS, setCsrfToken } from './api.js';
-import { errorSlot, messageOf, stepUpDialog } from './dialogs.js';
+import { errorSlot, messageOf, onSubmit, stepUpDialog } from './dialogs.js';
 import { announce, clear, field, h } from './dom.js';
 import { can, loadMe, type Me, type Permission } from './session.js';
 import { renderAudit } from './pages/audit.js';
@@ -82,23 +82,22 @@ function renderSignIn(message?: string): void {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
-    api<{ csrfToken?: string }>('POST', PATHS.consoleSession, { username: username.value, password: password.value, otp: otp.value.replace(/\s/g, '') }, { noSignOut: true })
-      .then(async (res) => {
+  onSubmit(
+    form,
+    err,
+    () =>
+      api<{ csrfToken?: string }>('POST', PATHS.consoleSession, { username: username.value, password: password.value, otp: otp.value.replace(/\s/g, '') }, { noSignOut: true }).then(async (res) => {
         password.value = '';
         if (typeof res.csrfToken !== 'string') throw new Error('no CSRF token');
         setCsrfToken(res.csrfToken);
         await startSession();
-      })
-      .catch((error: unknown) => {
-        password.value = '';
-        otp.value = '';
-        err.show(messageOf(error));
-        username.focus();
-      });
-  });
+      }),
+    () => {
+      password.value = '';
+      otp.value = '';
+      username.focus();
+    },
+  );
   root.append(h('main', { id: 'main', class: 'signin-page' }, form), h('div', { id: 'status', role: 'status', class: 'status' }));
   username.focus();
 }

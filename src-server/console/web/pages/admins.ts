@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { errorSlot, messageOf, modal } from '../dialogs.js';
+import { errorSlot, messageOf, modal, onSubmit } from '../dialogs.js';
 import { announce, field, h, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 import { qrSvg } from '../qr.js';
@@ -54,12 +54,10 @@ function newAdminForm(ctx: PageContext, roleNames: string[]): HTMLElement {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add administrator')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     const body = { username: username.value.trim(), password: password.value, roles: boxes.filter((b) => b.checked).map((b) => b.value) };
     password.value = '';
-    api<{ otpauthUri?: string }>('POST', '/api/v1/admin/admins', body)
+    return api<{ otpauthUri?: string }>('POST', '/api/v1/admin/admins', body)
       .then(async (res) => {
         if (typeof res.otpauthUri === 'string') {
           const uri = res.otpauthUri;
@@ -73,8 +71,7 @@ function newAdminForm(ctx: PageContext, roleNames: string[]): HTMLElement {
         announce(`${body.username} added.`);
         ctx.main.replaceChildren();
         await renderAdmins(ctx);
-      })
-      .catch((error: unknown) => err.show(messageOf(error)));
+      });
   });
   return form;
 }

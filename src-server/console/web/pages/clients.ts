@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { confirmDialog, errorSlot, messageOf, secretOnceDialog } from '../dialogs.js';
+import { confirmButton, errorSlot, onSubmit, secretOnceDialog } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 
@@ -28,18 +28,9 @@ export async function renderClients(ctx: PageContext): Promise<void> {
 }
 
 function revokeButton(ctx: PageContext, c: ClientEntry): HTMLElement {
-  return h('button', {
-    type: 'button',
-    class: 'danger',
-    onclick: () => {
-      void confirmDialog(`Revoke ${c.name}?`, ['Its key stops working at once; it cannot verify codes any more.'], 'Revoke client', true).then((ok) => {
-        if (!ok) return;
-        api('DELETE', `/api/v1/admin/clients/${enc(c.clientId)}`)
-          .then(() => { announce(`${c.name} revoked.`); ctx.main.replaceChildren(); return renderClients(ctx); })
-          .catch((err: unknown) => announce(messageOf(err), 'error'));
-      });
-    },
-  }, `Revoke ${c.name}`);
+  return confirmButton(`Revoke ${c.name}`, { title: `Revoke ${c.name}?`, paragraphs: ['Its key stops working at once; it cannot verify codes any more.'], confirmLabel: 'Revoke client', danger: true }, () =>
+    api('DELETE', `/api/v1/admin/clients/${enc(c.clientId)}`).then(() => { announce(`${c.name} revoked.`); ctx.main.replaceChildren(); return renderClients(ctx); }),
+  );
 }
 
 function newClientForm(ctx: PageContext): HTMLElement {
@@ -53,9 +44,7 @@ function newClientForm(ctx: PageContext): HTMLElement {
     err.el,
     h('button', { type: 'submit', class: 'primary' }, 'Register'),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () =>
     api<{ clientId: string; key: string }>('POST', '/api/v1/admin/clients', { name: name.value.trim() })
       .then(async (res) => {
         const key = res.key;
@@ -68,8 +57,7 @@ function newClientForm(ctx: PageContext): HTMLElement {
         );
         ctx.main.replaceChildren();
         await renderClients(ctx);
-      })
-      .catch((error: unknown) => err.show(messageOf(error)));
-  });
+      }),
+  );
   return form;
 }

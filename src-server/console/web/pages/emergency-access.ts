@@ -1,7 +1,7 @@
 import { formatCode, normalizeCode } from '../../../../src-shared/codes.js';
 import type { EmergencyAccessResponse } from '../../../../src-shared/protocol/admin.js';
 import { api } from '../api.js';
-import { errorSlot, messageOf, modal } from '../dialogs.js';
+import { errorSlot, modal, onSubmit } from '../dialogs.js';
 import { announce, field, h, longDate } from '../dom.js';
 import type { PageContext } from '../main.js';
 
@@ -24,27 +24,25 @@ export async function renderEmergencyAccess(ctx: PageContext): Promise<void> {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Get the code')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
-    if (reason.value.trim().length < 3) {
-      err.show('Give a reason: it is recorded in the audit log.');
-      reason.focus();
-      return;
-    }
-    // The server checks the request's check symbol before anything is revealed: a misheard symbol comes back as an error.
-    api<Reveal>('POST', '/api/v1/admin/emergency-access', { request: request.value.trim(), reason: reason.value.trim() })
-      .then(async (res) => {
+  onSubmit(
+    form,
+    err,
+    () => {
+      if (reason.value.trim().length < 3) {
+        err.show('Give a reason: it is recorded in the audit log.');
+        reason.focus();
+        return undefined;
+      }
+      // The server checks the request's check symbol before anything is revealed: a misheard symbol comes back as an error.
+      return api<Reveal>('POST', '/api/v1/admin/emergency-access', { request: request.value.trim(), reason: reason.value.trim() }).then(async (res) => {
         await showReveal(res);
         request.value = '';
         reason.value = '';
         announce('The offline emergency code was read out; the request is closed.');
-      })
-      .catch((error: unknown) => {
-        err.show(messageOf(error));
-        request.focus();
       });
-  });
+    },
+    () => request.focus(),
+  );
   ctx.main.append(
     h('h1', {}, 'Offline emergency access'),
     h('p', {}, 'For a user whose workstation cannot reach the server and who has no token. Confirm who is calling before you read out a code; each code works once, only for that user on that workstation, and without the PIN.'),

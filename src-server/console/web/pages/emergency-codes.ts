@@ -1,6 +1,6 @@
 import { api, enc } from '../api.js';
-import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
-import { announce, field, h, longDate, shortDate } from '../dom.js';
+import { confirmButton, errorSlot, modal, onSubmit } from '../dialogs.js';
+import { field, h, longDate, shortDate } from '../dom.js';
 import { can } from '../session.js';
 import type { UserPageContext } from './user.js';
 
@@ -28,18 +28,9 @@ export function emergencySection(ctx: UserPageContext): HTMLElement | null {
     );
   if (behaviour) s.append(h('p', { class: 'hint' }, `Under this user's policy, while a set is valid ${behaviour}. A new set replaces the current one.`));
   if (live && !live.expired && live.unused > 0 && can(me, 'codes.revoke')) {
-    s.append(h('div', { class: 'actions' }, h('button', {
-      type: 'button',
-      class: 'danger',
-      onclick: () => {
-        void confirmDialog(`Void the emergency codes of ${user.username}?`, ['Every unused code of the set stops working at once.'], 'Void codes', true).then((ok) => {
-          if (!ok) return;
-          api('DELETE', `/api/v1/admin/users/${enc(user.username)}/emergency-codes`)
-            .then(() => ctx.reload(`The emergency codes of ${user.username} are void.`))
-            .catch((err: unknown) => announce(messageOf(err), 'error'));
-        });
-      },
-    }, 'Void codes')));
+    const confirmation = { title: `Void the emergency codes of ${user.username}?`, paragraphs: ['Every unused code of the set stops working at once.'], confirmLabel: 'Void codes', danger: true };
+    s.append(h('div', { class: 'actions' }, confirmButton('Void codes', confirmation, () =>
+      api('DELETE', `/api/v1/admin/users/${enc(user.username)}/emergency-codes`).then(() => ctx.reload(`The emergency codes of ${user.username} are void.`)))));
   }
   if (!can(me, 'codes.issue') || user.status !== 'active') return s;
   const count = h('input', { type: 'number', name: 'count', min: 1, max: opts.maxCount, value: Math.min(5, opts.maxCount), required: true, class: 'short' });
@@ -53,17 +44,13 @@ export function emergencySection(ctx: UserPageContext): HTMLElement | null {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Generate emergency codes')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     const body: { count: number; expiresInHours?: number } = { count: Number(count.value) };
     if (hours.value.trim()) body.expiresInHours = Number(hours.value);
-    api<{ codes: string[]; expiresAt: number | null; tokenBehaviour: string }>('POST', `/api/v1/admin/users/${enc(user.username)}/emergency-codes`, body)
-      .then(async (res) => {
-        await showSetOnce(ctx, res);
-        await ctx.reload(`${res.codes.length} emergency codes were issued to ${user.username}.`);
-      })
-      .catch((error: unknown) => err.show(messageOf(error)));
+    return api<{ codes: string[]; expiresAt: number | null; tokenBehaviour: string }>('POST', `/api/v1/admin/users/${enc(user.username)}/emergency-codes`, body).then(async (res) => {
+      await showSetOnce(ctx, res);
+      await ctx.reload(`${res.codes.length} emergency codes were issued to ${user.username}.`);
+    });
   });
   s.append(form);
   return s;

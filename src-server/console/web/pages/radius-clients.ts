@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { confirmDialog, errorSlot, messageOf, secretOnceDialog } from '../dialogs.js';
+import { confirmButton, errorSlot, onSubmit, secretOnceDialog } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 
@@ -46,18 +46,10 @@ async function rerender(ctx: PageContext): Promise<void> {
 }
 
 function deleteButton(ctx: PageContext, c: RadiusClientEntry): HTMLElement {
-  return h('button', {
-    type: 'button',
-    class: 'danger',
-    onclick: () => {
-      void confirmDialog(`Delete ${c.name}?`, ['Its requests are dropped at once: users behind this gateway cannot sign in with Lifeline codes until it is registered again with a new secret.'], 'Delete client', true).then((ok) => {
-        if (!ok) return;
-        api('DELETE', `/api/v1/admin/radius-clients/${enc(c.name)}`)
-          .then(async () => { await rerender(ctx); announce(`${c.name} deleted.`); })
-          .catch((err: unknown) => announce(messageOf(err), 'error'));
-      });
-    },
-  }, `Delete ${c.name}`);
+  const paragraphs = ['Its requests are dropped at once: users behind this gateway cannot sign in with Lifeline codes until it is registered again with a new secret.'];
+  return confirmButton(`Delete ${c.name}`, { title: `Delete ${c.name}?`, paragraphs, confirmLabel: 'Delete client', danger: true }, () =>
+    api('DELETE', `/api/v1/admin/radius-clients/${enc(c.name)}`).then(async () => { await rerender(ctx); announce(`${c.name} deleted.`); }),
+  );
 }
 
 function newClientForm(ctx: PageContext): HTMLElement {
@@ -78,25 +70,21 @@ function newClientForm(ctx: PageContext): HTMLElement {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Register RADIUS client')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     const clientName = name.value.trim();
     const body = { name: clientName, addresses: addresses.value.split(/[\s,]+/).filter((a) => a !== ''), requireMessageAuthenticator: requireMa.checked };
-    api<RadiusClientEntry & { secret: string }>('POST', '/api/v1/admin/radius-clients', body)
-      .then(async (res) => {
-        const secret = res.secret;
-        res.secret = '';
-        await secretOnceDialog(
-          `Shared secret for ${clientName}`,
-          secret,
-          ['Enter this shared secret in the gateway’s RADIUS server settings now. It is shown only this once: copy it straight into the gateway (select it, then copy), not into a ticket, chat or e-mail.'],
-          [`Point the gateway at this server’s RADIUS port (UDP, usually 1812), sending from ${res.addresses.join(', ')}. If the secret is lost, delete the client and register it again.`],
-        );
-        await rerender(ctx);
-        announce(`${clientName} registered.`);
-      })
-      .catch((error: unknown) => err.show(messageOf(error)));
+    return api<RadiusClientEntry & { secret: string }>('POST', '/api/v1/admin/radius-clients', body).then(async (res) => {
+      const secret = res.secret;
+      res.secret = '';
+      await secretOnceDialog(
+        `Shared secret for ${clientName}`,
+        secret,
+        ['Enter this shared secret in the gateway’s RADIUS server settings now. It is shown only this once: copy it straight into the gateway (select it, then copy), not into a ticket, chat or e-mail.'],
+        [`Point the gateway at this server’s RADIUS port (UDP, usually 1812), sending from ${res.addresses.join(', ')}. If the secret is lost, delete the client and register it again.`],
+      );
+      await rerender(ctx);
+      announce(`${clientName} registered.`);
+    });
   });
   return form;
 }

@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { confirmDialog, errorSlot, messageOf } from '../dialogs.js';
+import { confirmButton, errorSlot, onSubmit } from '../dialogs.js';
 import { announce, field, h } from '../dom.js';
 import type { PageContext } from '../main.js';
 import type { Permission } from '../session.js';
@@ -51,30 +51,20 @@ function roleForm(ctx: PageContext, role: Role | null): HTMLElement {
   if (!readOnly) {
     const actions = h('div', { class: 'actions' }, h('button', { type: 'submit', class: role ? '' : 'primary' }, role ? `Save role ${role.name}` : 'Create role'));
     if (role)
-      actions.append(h('button', {
-        type: 'button',
-        class: 'danger',
-        onclick: () => {
-          void confirmDialog(`Delete the role ${role.name}?`, ['Administrators holding it lose its permissions at their next request.'], 'Delete role', true).then((ok) => {
-            if (!ok) return;
-            api('DELETE', `/api/v1/admin/roles/${enc(role.name)}`)
-              .then(() => { announce(`Role ${role.name} deleted.`); ctx.main.replaceChildren(); return renderRoles(ctx); })
-              .catch((error: unknown) => err.show(messageOf(error)));
-          });
-        },
-      }, 'Delete role'));
+      actions.append(confirmButton(
+        'Delete role',
+        { title: `Delete the role ${role.name}?`, paragraphs: ['Administrators holding it lose its permissions at their next request.'], confirmLabel: 'Delete role', danger: true },
+        () => api('DELETE', `/api/v1/admin/roles/${enc(role.name)}`).then(() => { announce(`Role ${role.name} deleted.`); ctx.main.replaceChildren(); return renderRoles(ctx); }),
+        err.show,
+      ));
     form.append(actions);
   }
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     const permissions = boxes.filter(({ box }) => box.checked).map(({ p }) => p.key);
     const req = role
       ? api('PATCH', `/api/v1/admin/roles/${enc(role.name)}`, { permissions })
       : api('POST', '/api/v1/admin/roles', { name: name.value.trim(), permissions });
-    req
-      .then(() => { announce(role ? `Role ${role.name} saved.` : `Role ${name.value.trim()} created.`); ctx.main.replaceChildren(); return renderRoles(ctx); })
-      .catch((error: unknown) => err.show(messageOf(error)));
+    return req.then(() => { announce(role ? `Role ${role.name} saved.` : `Role ${name.value.trim()} created.`); ctx.main.replaceChildren(); return renderRoles(ctx); });
   });
   return form;
 }

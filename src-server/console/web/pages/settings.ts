@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { errorSlot, messageOf } from '../dialogs.js';
+import { errorSlot, messageOf, onSubmit } from '../dialogs.js';
 import { announce, field, h } from '../dom.js';
 import { lifetimeControl } from '../lifetime.js';
 import type { PageContext } from '../main.js';
@@ -37,17 +37,14 @@ function enterpriseForm(ctx: PageContext, settings: Record<string, unknown>): HT
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save settings')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     const next: Record<string, boolean> = {};
     for (const { t, box } of boxes) next[t.key] = box.checked;
-    api('PATCH', '/api/v1/admin/settings', { settings: next })
+    return api('PATCH', '/api/v1/admin/settings', { settings: next })
       .then(() => {
         announce('Settings saved.');
         ctx.navigate('#/admin/settings');
-      })
-      .catch((error: unknown) => err.show(messageOf(error)));
+      });
   });
   return form;
 }
@@ -103,15 +100,13 @@ function policyForm(ctx: PageContext, entry: PolicyEntry): HTMLElement {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, `Save policy ${entry.name}`)),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     let policy: Record<string, unknown>;
     try {
       policy = JSON.parse(text.value) as Record<string, unknown>;
     } catch {
       err.show('The JSON under “Every setting of this policy” is not valid.');
-      return;
+      return undefined;
     }
     const asObject = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
     policy.temporaryCodes = {
@@ -127,13 +122,12 @@ function policyForm(ctx: PageContext, entry: PolicyEntry): HTMLElement {
     policy.enrollmentAllowed = enroll.box.checked;
     policy.pin = { ...asObject(policy.pin), required: pinRequired.box.checked, minLength: Number(pinMin.value) };
     policy.offline = { ...asObject(policy.offline), allowed: offline.box.checked, days: Number(offlineDays.value) };
-    api<{ policies: PolicyEntry[] }>('PATCH', '/api/v1/admin/settings', { policies: { [entry.name]: policy } })
+    return api<{ policies: PolicyEntry[] }>('PATCH', '/api/v1/admin/settings', { policies: { [entry.name]: policy } })
       .then((res) => {
         const saved = res.policies.find((x) => x.name === entry.name);
         if (saved) text.value = JSON.stringify(saved.policy, null, 2);
         announce(`Policy ${entry.name} saved.`);
-      })
-      .catch((error: unknown) => err.show(messageOf(error)));
+      });
   });
   return form;
 }

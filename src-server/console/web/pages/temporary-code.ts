@@ -1,7 +1,7 @@
 import { formatCode, normalizeCode } from '../../../../src-shared/codes.js';
 import { api, enc } from '../api.js';
-import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
-import { announce, h, longDate, shortDate } from '../dom.js';
+import { confirmButton, confirmDialog, errorSlot, modal, onSubmit } from '../dialogs.js';
+import { h, longDate, shortDate } from '../dom.js';
 import { describeMinutes, lifetimeControl } from '../lifetime.js';
 import { can } from '../session.js';
 import type { UserPageContext } from './user.js';
@@ -31,20 +31,9 @@ export function temporaryCodeSection(ctx: UserPageContext): HTMLElement | null {
   else if (can(me, 'codes.issue')) s.append(generateForm(ctx));
   else s.append(h('p', { class: 'hint' }, 'Your administrator role is not enabled to generate temporary codes.'));
   if (active && can(me, 'codes.revoke')) {
-    s.append(
-      h('div', { class: 'actions' }, h('button', {
-        type: 'button',
-        class: 'danger',
-        onclick: () => {
-          void confirmDialog(`Revoke the temporary code of ${user.username}?`, ['The code stops working at once, on every workstation at its next sync.'], 'Revoke code', true).then((ok) => {
-            if (!ok) return;
-            api('DELETE', `/api/v1/admin/users/${enc(user.username)}/temporary-code`)
-              .then(() => ctx.reload(`The temporary code of ${user.username} is revoked.`))
-              .catch((err: unknown) => announce(messageOf(err), 'error'));
-          });
-        },
-      }, 'Revoke code')),
-    );
+    const confirmation = { title: `Revoke the temporary code of ${user.username}?`, paragraphs: ['The code stops working at once, on every workstation at its next sync.'], confirmLabel: 'Revoke code', danger: true };
+    s.append(h('div', { class: 'actions' }, confirmButton('Revoke code', confirmation, () =>
+      api('DELETE', `/api/v1/admin/users/${enc(user.username)}/temporary-code`).then(() => ctx.reload(`The temporary code of ${user.username} is revoked.`)))));
   }
   return s;
 }
@@ -79,30 +68,24 @@ function generateForm(ctx: UserPageContext): HTMLElement {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, replacing ? 'Replace code' : 'Generate code')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     const minutes = lifetime.minutes();
     if (!Number.isInteger(minutes) || minutes < b.minLifetimeMinutes || minutes > b.maxLifetimeMinutes) {
       err.show(`The policy allows a lifetime from ${describeMinutes(b.minLifetimeMinutes)} to ${describeMinutes(b.maxLifetimeMinutes)}.`);
       lifetime.amount.focus();
-      return;
+      return undefined;
     }
     const confirm = replacing
       ? confirmDialog(`Replace the temporary code of ${user.username}?`, ['The current code stops working as soon as the new one is generated.'], 'Replace code')
       : Promise.resolve(true);
-    void confirm.then(async (ok) => {
+    return confirm.then(async (ok) => {
       if (!ok) return;
-      try {
-        const res = await api<{ code: string; expiresAt: number; multiUse: boolean; pinRequired: boolean }>('POST', `/api/v1/admin/users/${enc(user.username)}/temporary-code`, {
-          expiresInMinutes: minutes,
-          multiUse: multi.checked,
-        });
-        await showCodeOnce(ctx, res);
-        await ctx.reload(`The temporary code was handed over. It expires ${longDate(res.expiresAt)}.`);
-      } catch (error) {
-        err.show(messageOf(error));
-      }
+      const res = await api<{ code: string; expiresAt: number; multiUse: boolean; pinRequired: boolean }>('POST', `/api/v1/admin/users/${enc(user.username)}/temporary-code`, {
+        expiresInMinutes: minutes,
+        multiUse: multi.checked,
+      });
+      await showCodeOnce(ctx, res);
+      await ctx.reload(`The temporary code was handed over. It expires ${longDate(res.expiresAt)}.`);
     });
   });
   return form;

@@ -1,7 +1,7 @@
 import type { DeviceSummary } from '../../../../src-shared/protocol/admin.js';
 import type { UserOptions } from '../../schemas.js';
 import { api, enc } from '../api.js';
-import { confirmDialog, errorSlot, messageOf, modal } from '../dialogs.js';
+import { confirmButton, confirmDialog, confirmThen, errorSlot, messageOf, modal, onSubmit } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 import { qrSvg } from '../qr.js';
@@ -88,28 +88,17 @@ function tokenSection(ctx: UserPageContext): HTMLElement {
   const { user, me } = ctx;
   const mayManage = can(me, 'tokens.manage');
   if (user.token) {
-    const del = h('button', {
-      type: 'button',
-      class: 'danger',
-      onclick: () => {
-        void confirmDialog(
-          `Delete the token enrollment of ${user.username}?`,
-          [
-            'Do this when the device or token is lost or stolen, before you issue a temporary code.',
-            `After you delete it, ${user.username} cannot sign in with this token any more — not even if the device turns up again. ` +
-              'The only way back to the normal token is to enroll again.',
-            'Workstations drop the offline data built from this token at their next sync. A temporary code issued earlier stays valid until it expires or is revoked.',
-          ],
-          'Delete enrollment',
-          true,
-        ).then((ok) => {
-          if (!ok) return;
-          api('DELETE', `${userPath(user.username)}/token`)
-            .then(() => ctx.reload(`The token enrollment of ${user.username} is deleted.`))
-            .catch((err: unknown) => announce(messageOf(err), 'error'));
-        });
-      },
-    }, 'Delete enrollment');
+    const del = confirmButton('Delete enrollment', {
+      title: `Delete the token enrollment of ${user.username}?`,
+      paragraphs: [
+        'Do this when the device or token is lost or stolen, before you issue a temporary code.',
+        `After you delete it, ${user.username} cannot sign in with this token any more — not even if the device turns up again. ` +
+          'The only way back to the normal token is to enroll again.',
+        'Workstations drop the offline data built from this token at their next sync. A temporary code issued earlier stays valid until it expires or is revoked.',
+      ],
+      confirmLabel: 'Delete enrollment',
+      danger: true,
+    }, () => api('DELETE', `${userPath(user.username)}/token`).then(() => ctx.reload(`The token enrollment of ${user.username} is deleted.`)));
     return section(
       'token-title',
       'Token',
@@ -157,19 +146,15 @@ function pinSection(ctx: UserPageContext): HTMLElement {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, user.hasPin ? 'Reset PIN' : 'Set PIN')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     if (pin.value !== again.value) {
       err.show('The two PINs differ.');
-      return;
+      return undefined;
     }
     const value = pin.value;
     pin.value = '';
     again.value = '';
-    api('PUT', `${userPath(user.username)}/pin`, { pin: value })
-      .then(() => ctx.reload(`The PIN of ${user.username} is set.`))
-      .catch((error: unknown) => err.show(messageOf(error)));
+    return api('PUT', `${userPath(user.username)}/pin`, { pin: value }).then(() => ctx.reload(`The PIN of ${user.username} is set.`));
   });
   return section('pin-title', 'PIN', form);
 }
@@ -216,18 +201,15 @@ async function devicesSection(ctx: UserPageContext): Promise<HTMLElement> {
   }
   if (devices.length === 0) return section('devices-title', 'Devices', h('p', {}, 'No workstation holds offline data for this user.'));
   const mayReset = can(ctx.me, 'devices.manage');
-  const reset = (d: DeviceSummary) => () => {
-    void confirmDialog(
-      `Reset the offline data of ${ctx.user.username} on ${d.hostname}?`,
-      ['The workstation retires this user’s offline emergency codes; fresh ones arrive at the user’s next online sign-in there.'],
-      'Reset offline data',
-    ).then((ok) => {
-      if (!ok) return;
-      api('POST', `/api/v1/admin/devices/${enc(d.deviceId)}/reset-offline`, { username: ctx.user.username })
-        .then(() => announce(`The offline data of ${ctx.user.username} on ${d.hostname} is reset.`))
-        .catch((err: unknown) => announce(messageOf(err), 'error'));
-    });
-  };
+  const reset = (d: DeviceSummary) => () =>
+    confirmThen(
+      {
+        title: `Reset the offline data of ${ctx.user.username} on ${d.hostname}?`,
+        paragraphs: ['The workstation retires this user’s offline emergency codes; fresh ones arrive at the user’s next online sign-in there.'],
+        confirmLabel: 'Reset offline data',
+      },
+      () => api('POST', `/api/v1/admin/devices/${enc(d.deviceId)}/reset-offline`, { username: ctx.user.username }).then(() => announce(`The offline data of ${ctx.user.username} on ${d.hostname} is reset.`)),
+    );
   return section(
     'devices-title',
     'Devices',

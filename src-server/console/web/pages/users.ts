@@ -1,5 +1,5 @@
 import { api, enc } from '../api.js';
-import { errorSlot, messageOf } from '../dialogs.js';
+import { errorSlot, messageOf, onSubmit } from '../dialogs.js';
 import { announce, clear, field, h, shortDate, table } from '../dom.js';
 import type { PageContext } from '../main.js';
 import { can } from '../session.js';
@@ -57,18 +57,14 @@ function newUserForm(ctx: PageContext): HTMLElement {
     err.el,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add user')),
   );
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    err.clear();
+  onSubmit(form, err, () => {
     const body: Record<string, string> = { username: username.value.trim() };
     if (displayName.value.trim()) body.displayName = displayName.value.trim();
     if (email.value.trim()) body.email = email.value.trim();
-    api<{ username?: string }>('POST', '/api/v1/admin/users', body)
-      .then((res) => {
-        announce(`User ${res.username ?? body.username} added.`);
-        ctx.navigate(`#/users/${enc(res.username ?? body.username ?? '')}`);
-      })
-      .catch((error: unknown) => err.show(messageOf(error)));
+    return api<{ username?: string }>('POST', '/api/v1/admin/users', body).then((res) => {
+      announce(`User ${res.username ?? body.username} added.`);
+      ctx.navigate(`#/users/${enc(res.username ?? body.username ?? '')}`);
+    });
   });
   return form;
 }
