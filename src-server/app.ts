@@ -11,6 +11,7 @@ import { LifelineError, type ApiError } from '../src-shared/errors.js';
 import type { ServerContext } from './context.js';
 import { DatabaseBusyError, isUniqueViolation } from './db/errors.js';
 import { silentConnectionCloser } from './http/graceful-close.js';
+import type { RadiusStats } from './radius/server.js';
 import { registerRoutes } from './routes/index.js';
 import { AdmissionGate, defaultAdmissionLimits, type AdmissionLimits } from './services/admission.js';
 
@@ -25,6 +26,8 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Verifications in progress and waiting on this instance (services/admission.ts); defaults from the machine. */
   admission?: AdmissionLimits;
+  /** The counters of this instance's RADIUS server, when one runs (it starts after the app): shown on /readyz. */
+  radiusStats?: () => RadiusStats | undefined;
 }
 
 /**
@@ -55,6 +58,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     return reply.code(status).send(body);
   });
   app.decorate('admission', new AdmissionGate(options.admission ?? defaultAdmissionLimits(), ctx.log));
+  app.decorate('radiusStats', options.radiusStats ?? (() => undefined));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'No such resource.' } satisfies ApiError));
 
   await app.register(fastifySwagger, {
@@ -104,4 +108,11 @@ function toApiError(err: FastifyError): { status: number; body: ApiError } {
     return { status: err.statusCode, body: { error: 'bad_request', message: 'The request could not be processed.' } };
   }
   return { status: 500, body: { error: 'internal', message: 'Something went wrong on the server; it has been logged.' } };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The RADIUS server's counters on this instance, undefined when it runs none (AppOptions.radiusStats). */
+    radiusStats: () => RadiusStats | undefined;
+  }
 }

@@ -60,13 +60,18 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
 
   const https = cli.tls ? { cert: readFileSync(cli.tls.certFile), key: readFileSync(cli.tls.keyFile) } : undefined;
   const admission = resolveAdmissionLimits(cli.admission, env);
-  const app = await buildApp(ctx, { admission, ...(https ? { https } : {}), ...(cli.trustProxy ? { trustProxy: cli.trustProxy } : {}) });
+  let radius: RadiusServer | undefined;
+  const app = await buildApp(ctx, {
+    admission,
+    radiusStats: () => radius?.stats,
+    ...(https ? { https } : {}),
+    ...(cli.trustProxy ? { trustProxy: cli.trustProxy } : {}),
+  });
   await app.listen({ host: cli.host, port: cli.port });
   const { port } = app.server.address() as AddressInfo;
   const shownHost = cli.host.includes(':') ? `[${cli.host}]` : cli.host;
   const url = `${https ? 'https' : 'http'}://${shownHost}:${port}`;
 
-  let radius: RadiusServer | undefined;
   try {
     radius = cli.radiusPort !== undefined ? await startRadiusServer(ctx, { host: cli.host, port: cli.radiusPort, admission: app.admission }) : undefined;
   } catch (err) {

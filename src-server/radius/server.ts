@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { wipe } from '../../src-shared/crypto/compare.js';
@@ -21,26 +22,28 @@ import { ATTR, attribute, buildResponse, CODE, decryptUserPassword, hasValidMess
  *      the request is claimed or anything reserved: shed when there is none within the gate's wait;
  *   6. decrypt, read, verify.
  */
-export interface RadiusStats {
-  received: number;
-  accepted: number;
-  rejected: number;
-  challenged: number;
-  duplicates: number;
-  dropped: {
-    malformed: number;
-    unsupportedCode: number;
-    unknownSource: number;
-    badMessageAuthenticator: number;
-    missingMessageAuthenticator: number;
+/** What the RADIUS server counted since it started (shown on /readyz): packets, answers and silent drops by reason. */
+export const RadiusStatsSchema = z.object({
+  received: z.number().int(),
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  challenged: z.number().int(),
+  duplicates: z.number().int(),
+  dropped: z.object({
+    malformed: z.number().int(),
+    unsupportedCode: z.number().int(),
+    unknownSource: z.number().int(),
+    badMessageAuthenticator: z.number().int(),
+    missingMessageAuthenticator: z.number().int(),
     /** No place in the admission gate within its wait: nothing claimed, counted or verified; the NAS retransmits. */
-    shed: number;
-    error: number;
-  };
+    shed: z.number().int(),
+    error: z.number().int(),
+  }),
   /** Passwords that decrypted to noise (wrong secret or forgery) from relaxed clients; never verified. */
-  noisyPasswords: number;
-  noiseBursts: number;
-}
+  noisyPasswords: z.number().int(),
+  noiseBursts: z.number().int(),
+});
+export type RadiusStats = z.infer<typeof RadiusStatsSchema>;
 
 export interface RadiusServer {
   port: number;

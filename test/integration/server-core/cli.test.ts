@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { request } from 'node:https';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { oathtool } from '../../helpers/oathtool.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { accessRequest } from '../radius/nas.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const entry = ['--import', 'tsx', 'src-server/main.ts'];
@@ -56,6 +58,7 @@ describe('server entry and CLI', () => {
     const s = await startServer(dir);
     expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(s.output()).toContain('/console');
+    expect(((await (await fetch(`${s.url}/readyz`)).json()) as { radius?: unknown }).radius).toBeUndefined(); // no RADIUS server
     expect(mode(path.join(dir, 'lifeline.key'))).toBe(0o600);
     const credsFile = path.join(dir, 'initial-admin.txt');
     expect(mode(credsFile)).toBe(0o600);
@@ -133,6 +136,30 @@ describe('server entry and CLI', () => {
     const restored = run(['restore', backup, '--data', dir]);
     expect(restored.code, restored.stdout).toBe(0);
     expect(run(['audit', 'verify', '--data', dir]).code).toBe(0);
+  });
+
+  it('--radius-port: RADIUS beside HTTP, its silent drops counted on /readyz (a packet from an unregistered address)', async () => {
+    const s = await startServer(data(), {}, ['--radius-port', '0']);
+    const port = Number(/RADIUS: +udp \S+:(\d+)/.exec(s.output())?.[1]);
+    expect(port).toBeGreaterThan(0);
+    const readyz = async () => (await (await fetch(`${s.url}/readyz`)).json()) as { radius?: { received: number; dropped: { unknownSource: number } } };
+    expect((await readyz()).radius).toMatchObject({ received: 0, dropped: { unknownSource: 0 } });
+
+    // No RADIUS client is registered, so 127.0.0.1 is unknown: no answer on the wire, one count on /readyz.
+    const socket = createSocket('udp4');
+    try {
+      const answered = new Promise<boolean>((resolve) => {
+        socket.once('message', () => resolve(true));
+        setTimeout(() => resolve(false), 1_000);
+      });
+      socket.send(accessRequest({ identifier: 7, secret: 'not-registered', username: 'ana', password: '123456' }), port, '127.0.0.1');
+      expect(await answered).toBe(false);
+    } finally {
+      socket.close();
+    }
+    expect((await readyz()).radius).toMatchObject({ received: 1, dropped: { unknownSource: 1 } });
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
   });
 
   it('--tls-cert/--tls-key: HTTPS, and the console cookie gets the Secure flag', async () => {
