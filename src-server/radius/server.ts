@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { z } from 'zod';
 import { wipe } from '../../src-shared/crypto/compare.js';
 import type { ServerContext } from '../context.js';
 import type { AdmissionGate, Release } from '../services/admission.js';

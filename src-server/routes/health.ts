@@ -3,15 +3,7 @@ import { ApiErrorSchema } from '../../src-shared/errors.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { RadiusStatsSchema } from '../radius/server.js';
-
-/** What the verification gate has done (services/admission.ts): counts since start, no user, code or address. */
-const AdmissionStatsSchema = z.object({
-  limits: z.object({ maxInFlight: z.number().int(), maxWaiting: z.number().int(), maxWaitMs: z.number().int() }),
-  inFlight: z.number().int(),
-  waiting: z.number().int(),
-  admitted: z.number().int(),
-  shed: z.object({ queueFull: z.number().int(), waitedTooLong: z.number().int() }),
-});
+import { AdmissionStatsSchema } from '../services/admission.js';
 
 /**
  * Load-balancer probes: /healthz says the process answers, /readyz that the database does too, and what this

@@ -81,14 +81,15 @@ const AdmissionEnvSchema = z.object({
 });
 
 /** What the gate has done since the process started; no user, code or address in it. */
-export interface AdmissionStats {
-  limits: AdmissionLimits;
-  inFlight: number;
-  waiting: number;
-  admitted: number;
+export const AdmissionStatsSchema = z.object({
+  limits: AdmissionLimitsSchema,
+  inFlight: z.number().int(),
+  waiting: z.number().int(),
+  admitted: z.number().int(),
   /** Refused at once because the queue was full, or after waiting `maxWaitMs` in it. */
-  shed: { queueFull: number; waitedTooLong: number };
-}
+  shed: z.object({ queueFull: z.number().int(), waitedTooLong: z.number().int() }),
+});
+export type AdmissionStats = z.infer<typeof AdmissionStatsSchema>;
 
 /** Gives a place back; once (later calls do nothing). */
 export type Release = () => void;
