@@ -13,7 +13,7 @@ import { DatabaseBusyError, isUniqueViolation } from './db/errors.js';
 import { silentConnectionCloser } from './http/graceful-close.js';
 import type { RadiusStats } from './radius/server.js';
 import { registerRoutes } from './routes/index.js';
-import { AdmissionGate, defaultAdmissionLimits, type AdmissionLimits } from './services/admission.js';
+import { AdmissionGate, defaultAdmissionLimits, withinConnections, type AdmissionLimits } from './services/admission.js';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -57,7 +57,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     if (body.retryAfterSeconds !== undefined) reply.header('retry-after', String(body.retryAfterSeconds));
     return reply.code(status).send(body);
   });
-  app.decorate('admission', new AdmissionGate(options.admission ?? defaultAdmissionLimits(), ctx.log));
+  app.decorate('admission', new AdmissionGate(withinConnections(options.admission ?? defaultAdmissionLimits(), ctx.db.connections), ctx.log));
   app.decorate('radiusStats', options.radiusStats ?? (() => undefined));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'No such resource.' } satisfies ApiError));
 

@@ -18,6 +18,8 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly engine: 'sqlite' | 'postgres';
+  /** The most connections this instance holds at once, where it has a pool (PostgreSQL); SQLite has one, serialised. */
+  readonly connections?: number;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /**

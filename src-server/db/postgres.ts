@@ -14,8 +14,13 @@ import type { Db, Param, Queryable, Row } from './port.js';
 export interface PgOptions {
   /** Connections per server instance. Each instance holds up to this many; size the cluster's max_connections for all. */
   poolMax?: number;
-  /** How long a request waits for a free connection before it is refused with 503 (instead of queueing without bound). */
+  /**
+   * How long a request waits for a busy pool to free a connection before it is refused with 503 (instead of queueing
+   * without bound). Only waiting for a *free* connection counts: opening a new one is bounded by connectTimeoutMs.
+   */
   connectionTimeoutMs?: number;
+  /** How long opening a new connection (TCP and SCRAM authentication) may take before it counts as a failure. */
+  connectTimeoutMs?: number;
   /** A runaway statement is cancelled after this long. */
   statementTimeoutMs?: number;
   applicationName?: string;
@@ -24,6 +29,7 @@ export interface PgOptions {
 export const PG_DEFAULTS = {
   poolMax: 10,
   connectionTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
   statementTimeoutMs: 30_000,
   applicationName: 'lifeline-server',
 } as const satisfies Required<PgOptions>;
@@ -92,9 +98,6 @@ export function pgOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PgOption
   return { poolMax };
 }
 
-/** pg-pool's only signal that the acquire wait ran out (pg-pool/index.js); anything else is a real failure. */
-const ACQUIRE_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
-
 /** Set while `patiently` runs: acquire waits there retry instead of failing. */
 const patience = new AsyncLocalStorage<true>();
 
@@ -113,6 +116,9 @@ function queryable(client: { query: pg.PoolClient['query'] }, isOpen: () => bool
 export class PgDb implements Db {
   readonly engine = 'postgres' as const;
   readonly pool: pg.Pool;
+  /** The most connections this instance holds at once (the admission gate admits no more verifications than this). */
+  readonly connections: number;
+  private readonly acquireWaitMs: number;
   private readonly direct: Queryable;
   private readonly onClose: (() => Promise<void>)[] = [];
 
@@ -122,11 +128,16 @@ export class PgDb implements Db {
     onPoolError: (err: Error) => void = () => undefined,
   ) {
     const o = { ...PG_DEFAULTS, ...options };
+    this.connections = o.poolMax;
+    this.acquireWaitMs = o.connectionTimeoutMs;
     this.pool = new pg.Pool({
       connectionString: url,
       max: o.poolMax,
       idleTimeoutMillis: 30_000,
-      connectionTimeoutMillis: o.connectionTimeoutMs,
+      // pg-pool applies this one timeout both to waiting in its queue and to opening a new connection. Opening one
+      // (TCP, SCRAM) can take longer than a short acquire wait on a loaded machine, and then failed as a fault (a 500,
+      // or "cannot reach PostgreSQL" at start): the pool bounds only the opening, acquire() bounds the wait.
+      connectionTimeoutMillis: o.connectTimeoutMs,
       statement_timeout: o.statementTimeoutMs,
       // A transaction left open by a stuck request would hold row locks; PostgreSQL ends it rather than wait forever.
       idle_in_transaction_session_timeout: Math.max(o.statementTimeoutMs * 2, 60_000),
@@ -150,20 +161,29 @@ export class PgDb implements Db {
   }
 
   /**
-   * A pooled connection. When the acquire wait (connectionTimeoutMs) runs out, the request is refused with
-   * DatabaseBusyError (503, nothing written) — except inside `patiently`, where work already committed must finish:
-   * there it waits again, as long as it takes. Simpler than a login semaphore and it guarantees what matters: a
-   * login can only be refused before its verification commits, never after; overload sheds new work instead.
+   * A pooled connection. When every connection is busy and none comes free within the acquire wait
+   * (connectionTimeoutMs), the request is refused with DatabaseBusyError (503, nothing written) — except inside
+   * `patiently`, where work already committed must finish: there it waits as long as it takes. Simpler than a login
+   * semaphore and it guarantees what matters: a login can only be refused before its verification commits, never
+   * after; overload sheds new work instead. A pool with room opens a connection instead, bounded by connectTimeoutMs.
    */
   private async acquire(): Promise<pg.PoolClient> {
-    for (;;) {
-      try {
-        return await this.pool.connect();
-      } catch (err) {
-        if (!(err instanceof Error) || err.message !== ACQUIRE_TIMEOUT_MESSAGE) throw err;
-        if (!patience.getStore()) throw new DatabaseBusyError();
-      }
+    const pending = this.pool.connect();
+    if (patience.getStore() || this.pool.totalCount < this.connections || this.pool.idleCount > 0) return pending;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'waited'>((resolve) => (timer = setTimeout(() => resolve('waited'), this.acquireWaitMs)));
+    try {
+      const first = await Promise.race([pending, waited]);
+      if (first !== 'waited') return first;
+    } finally {
+      clearTimeout(timer);
     }
+    // The place in pg-pool's queue cannot be withdrawn: when the connection comes, it goes straight back.
+    pending.then(
+      (client) => client.release(),
+      () => undefined,
+    );
+    throw new DatabaseBusyError();
   }
 
   patiently<T>(fn: () => Promise<T>): Promise<T> {

@@ -45,6 +45,15 @@ export function defaultAdmissionLimits(threadpoolSize = DEFAULT_THREADPOOL_SIZE)
   return { maxInFlight, maxWaiting: 4 * maxInFlight, maxWaitMs: 1_000 };
 }
 
+/**
+ * No more verifications in progress than the database has connections: one admitted beyond them would only wait for
+ * a connection, and be refused after its work had begun (503 from the pool instead of a fair wait in the gate's
+ * queue). Under a small pool that turned a login storm into retries that starved some logins for good.
+ */
+export function withinConnections(limits: AdmissionLimits, connections: number | undefined): AdmissionLimits {
+  return connections === undefined ? limits : { ...limits, maxInFlight: Math.min(limits.maxInFlight, connections) };
+}
+
 const PositiveInt = z.coerce.number().int().min(1).max(1024);
 
 /**

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseCli, UsageError } from '../../src-server/cli/args.js';
-import { AdmissionGate, defaultAdmissionLimits, resolveAdmissionLimits } from '../../src-server/services/admission.js';
+import { AdmissionGate, defaultAdmissionLimits, resolveAdmissionLimits, withinConnections } from '../../src-server/services/admission.js';
 import { createLogger } from '../../src-server/logger.js';
 
 function gate(limits = { maxInFlight: 2, maxWaiting: 2, maxWaitMs: 200 }) {
@@ -88,6 +88,13 @@ describe('AdmissionGate', () => {
 });
 
 describe('admission limits: flags over environment over the machine\'s defaults', () => {
+  it('admits no more verifications at once than the database pool has connections', () => {
+    const limits = { maxInFlight: 8, maxWaiting: 32, maxWaitMs: 1000 };
+    expect(withinConnections(limits, 2)).toEqual({ maxInFlight: 2, maxWaiting: 32, maxWaitMs: 1000 });
+    expect(withinConnections(limits, 10)).toEqual(limits);
+    expect(withinConnections(limits, undefined)).toEqual(limits); // SQLite: no pool
+  });
+
   it('derives the defaults from the threadpool size', () => {
     expect(defaultAdmissionLimits()).toEqual({ maxInFlight: 8, maxWaiting: 32, maxWaitMs: 1_000 });
     expect(resolveAdmissionLimits({}, {})).toEqual(defaultAdmissionLimits());
