@@ -27,3 +27,44 @@ export async function hitRateLimit(q: Queryable, key: string, limit: number, win
 export async function resetRateLimit(q: Queryable, key: string): Promise<void> {
   await q.run('DELETE FROM rate_limits WHERE key = ?', [key]);
 }
+
+/** Growing delays between attempts in a run: `free` attempts at once, then base, 2×base, 4×base, … up to cap. */
+export interface BackoffPolicy {
+  free: number;
+  baseMs: number;
+  capMs: number;
+  /** A run of attempts is forgotten after this long without one. */
+  forgetMs: number;
+}
+
+/** The wait before the next attempt, after `attempts` attempts of a run. */
+export function backoffDelayMs(policy: BackoffPolicy, attempts: number): number {
+  if (attempts < policy.free) return 0;
+  return Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempts - policy.free, 30));
+}
+
+/**
+ * Claims one attempt of a run under `key` (an admin name's failed sign-ins), refused while the run's delay lasts.
+ * The row keeps `count` = attempts in the run and `window_start` = when the next one is allowed. Each claim is a
+ * guarded statement, so the delays hold under concurrency on both engines: within the free attempts a
+ * `WHERE count < free - 1` count as in hitRateLimit; past them a compare-and-set on the row as read (zero rows
+ * changed = a concurrent attempt took this turn). `resetRateLimit(key)` ends the run (a successful sign-in).
+ */
+export async function claimBackoffAttempt(q: Queryable, key: string, policy: BackoffPolicy, now: number): Promise<RateLimitResult> {
+  await q.run('INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 0) ON CONFLICT (key) DO NOTHING', [key, now]);
+  await q.run('UPDATE rate_limits SET window_start = ?, count = 0 WHERE key = ? AND window_start <= ?', [now, key, now - policy.forgetMs]);
+  const free = await q.run('UPDATE rate_limits SET count = count + 1, window_start = ? WHERE key = ? AND count < ?', [now, key, policy.free - 1]);
+  if (free.changes === 1) return { allowed: true, retryAfterSeconds: 0 };
+  const row = await q.get<{ count: number; window_start: number }>('SELECT count, window_start FROM rate_limits WHERE key = ?', [key]);
+  const count = Number(row?.count ?? 0);
+  const nextAt = Number(row?.window_start ?? now);
+  if (now < nextAt) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((nextAt - now) / 1000)) };
+  const claimed = await q.run('UPDATE rate_limits SET count = ?, window_start = ? WHERE key = ? AND count = ? AND window_start = ?', [
+    count + 1,
+    now + backoffDelayMs(policy, count + 1),
+    key,
+    count,
+    nextAt,
+  ]);
+  return claimed.changes === 1 ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: 1 };
+}

@@ -65,7 +65,7 @@ describe('admin sign-in', () => {
   it('rate-limits attempts per admin and lifts the limit after the window', async () => {
     let last = 0;
     let body: { error?: string; retryAfterSeconds?: number } = {};
-    for (let i = 0; i <= LOGIN_LIMITS.perAdmin; i++) {
+    for (let i = 0; i <= LOGIN_LIMITS.perAdminAddress; i++) {
       const r = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: 'not the password', otp: '000000' }, null);
       last = r.status;
       body = r.body;
