@@ -20,7 +20,7 @@ import {
 import { AgentConfigSchema, type AgentConfig, type AgentConfigInput } from './agent-config.js';
 import { deviceState, enroll, loadDeviceKeys, serverRefused, signedHeaders, type DeviceKeys, type DeviceState } from './device.js';
 import { verifyOffline, type ClockState, type OfflineResult, type SealedVerifier } from './offline-verify.js';
-import { appendEvent } from './outbox.js';
+import { appendEvent, pendingCounts } from './outbox.js';
 import { silentLogger, systemClock, type AgentLogger, type Clock, type HttpFetch, type Keychain, type MachineId } from './ports.js';
 import { fetchTrustingCas, readCaBundle } from './http-tls.js';
 import { DEFAULT_REACHABILITY_TIMING, Reachability, type ReachabilityTiming } from './reachability.js';
@@ -106,7 +106,7 @@ export class AgentCore {
       const keys = await loadDeviceKeys(deps.keychain, false);
       const core = new AgentCore(deps, store, null, keys, machineIdHash);
       if (store.rolledBack) await core.recordTampering('store-rollback');
-      if (store.outboxSize() > 0) core.sync?.kick(RETRY_AFTER_OFFLINE_MS);
+      if (pendingCounts(store).total > 0) core.sync?.kick(RETRY_AFTER_OFFLINE_MS);
       core.reachability.start();
       return core;
     } catch (err) {

@@ -3,7 +3,7 @@ import type { AgentApi, IpcRequest, IpcResponseInput } from '../../src-shared/ip
 import { AGENT_VERSION } from './device.js';
 import type { AgentCore, LoginOutcome } from './agent-core.js';
 import { UserRecordSchema } from './user-record.js';
-import type { SyncEvent } from '../../src-shared/protocol/index.js';
+import { pendingCounts } from './outbox.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -47,6 +47,7 @@ export class AgentService implements AgentApi {
     const now = core.clock.now();
     const store = core.store;
     const device = core.device();
+    const pending = store ? pendingCounts(store) : undefined;
     const base = {
       ok: true as const,
       now,
@@ -58,15 +59,11 @@ export class AgentService implements AgentApi {
           : { available: true, reason: null, message: null }
         : { available: false, reason: core.offlineError?.code ?? null, message: core.offlineError?.message ?? null },
       lastSyncAt: core.sync?.lastSyncAt() ?? null,
-      pendingEvents: store?.outboxSize() ?? 0,
+      pendingEvents: pending?.total ?? 0,
       sync: { running: core.sync?.isRunning ?? false, done: core.sync?.progress.done ?? 0, total: core.sync?.progress.total ?? 0, lastError: core.sync?.progress.lastError ?? null },
     };
-    if (!store) return { ...base, users: [] };
-    const pendingByUser = new Map<string, number>();
-    for (const { value } of store.outboxRows<SyncEvent>(10_000)) {
-      const name = 'username' in value ? value.username : null;
-      if (name) pendingByUser.set(name, (pendingByUser.get(name) ?? 0) + 1);
-    }
+    if (!store || !pending) return { ...base, users: [] };
+    const pendingByUser = pending.byUser;
     const users = store.listUserRefs().flatMap((ref) => {
       const r = store.getUser(ref, UserRecordSchema);
       if (!r) return [];

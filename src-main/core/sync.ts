@@ -15,7 +15,7 @@ import {
 } from '../../src-shared/protocol/index.js';
 import type { AgentCore } from './agent-core.js';
 import { AGENT_VERSION, deviceState, serverRefused } from './device.js';
-import { appendEvent, pendingEvents } from './outbox.js';
+import { appendEvent, flushCoalesced, hasCoalesced, pendingEvents } from './outbox.js';
 import type { AgentStore } from './store/store.js';
 import { UserRecordSchema } from './user-record.js';
 
@@ -123,6 +123,8 @@ export class SyncEngine {
     if (!device) return unreachable();
     if (device.status === 'revoked') return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline.' };
     const keys = core.deviceKeys()!;
+    // Coalesced refusals become events now, so what is uploaded is the whole story up to this sync.
+    if (hasCoalesced(store)) await store.commit(() => flushCoalesced(store));
     let uploaded = 0;
     let resetsApplied = 0;
     this.progress = { done: 0, total: store.outboxSize(), lastError: null };

@@ -56,6 +56,10 @@ export const SyncEventSchema = z.discriminatedUnion('type', [
     type: z.literal('offline-failure'),
     username: z.string().min(1).max(128),
     reason: z.enum(['invalid_code', 'locked', 'offline_refused']),
+    /** Attempts this event stands for (absent: one): refusals while locked or without contact are coalesced. */
+    count: z.number().int().positive().optional(),
+    /** The last of those attempts (`at` is the first). */
+    lastAt: EpochMsSchema.optional(),
   }),
   z.strictObject({ ...EventCommon, type: z.literal('offline-lockout'), username: UsernameSchema, until: EpochMsSchema, failures: z.number().int().nonnegative() }),
   z.strictObject({
@@ -69,6 +73,8 @@ export const SyncEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...EventCommon, type: z.literal('clock-rollback'), highWaterMark: EpochMsSchema, observed: EpochMsSchema }),
   /** The store is older than the keychain's state counter says, or a keychain entry is missing beside a store. */
   z.strictObject({ ...EventCommon, type: z.literal('store-tampering'), reason: z.enum(['store-rollback', 'keychain-missing', 'machine-mismatch']) }),
+  /** The outbox was full: this many failures from `at` to `lastAt` were counted, not recorded one by one. */
+  z.strictObject({ ...EventCommon, type: z.literal('outbox-overflow'), dropped: z.number().int().positive(), lastAt: EpochMsSchema }),
 ]);
 export type SyncEvent = z.infer<typeof SyncEventSchema>;
 export type SyncEventType = SyncEvent['type'];

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
@@ -21,6 +21,9 @@ export const KEYCHAIN = {
 } as const;
 
 const ROLLBACK_PREFIX = 'rollback:';
+
+/** The state row holding the outbox chain's last sequence number and hash (outbox.ts). */
+export const OUTBOX_CHAIN_STATE = 'outboxChain';
 
 export type VerifierKind = 'token' | 'slot' | 'temporary';
 export interface VerifierRow {
@@ -79,6 +82,8 @@ export class AgentStore {
       const storeKey = hkdf(dataKey, Buffer.from(machine, 'utf8'), 'lifeline/agent-store/v1');
       dataKey.fill(0);
 
+      // Created owner-only (SQLite gives the -wal and -shm files the same mode); the folder is 0700 as well.
+      if (!exists) closeSync(openSync(file, 'wx', 0o600));
       const db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL'); // a burn or a failure count is on disk before the agent answers
@@ -166,6 +171,10 @@ export class AgentStore {
 
   putState(key: string, value: unknown): void {
     this.db.prepare('INSERT INTO state (key, sealed) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed').run(key, this.seal(`state/${key}`, value));
+  }
+
+  deleteState(key: string): void {
+    this.db.prepare('DELETE FROM state WHERE key = ?').run(key);
   }
 
   getUser<T>(userRef: string, schema?: z.ZodType<T>): T | undefined {
