@@ -129,6 +129,8 @@ function eventAudit(device: DeviceRow, event: SyncEvent, user: UserRow | undefin
     case 'offline-failure':
       subject ??= event.username;
       reason = event.reason;
+      if (event.count !== undefined) details.count = event.count;
+      if (event.lastAt !== undefined) details.lastAt = event.lastAt;
       break;
     case 'offline-lockout':
       subject ??= event.username;
@@ -145,6 +147,10 @@ function eventAudit(device: DeviceRow, event: SyncEvent, user: UserRow | undefin
       break;
     case 'store-tampering':
       reason = event.reason;
+      break;
+    case 'outbox-overflow':
+      details.dropped = event.dropped;
+      details.lastAt = event.lastAt;
       break;
   }
   const anomaly = outcome.anomaly;
