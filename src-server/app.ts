@@ -11,6 +11,9 @@ import { LifelineError, type ApiError } from '../src-shared/errors.js';
 import type { ServerContext } from './context.js';
 import { DatabaseBusyError, isUniqueViolation } from './db/errors.js';
 import { silentConnectionCloser } from './http/graceful-close.js';
+import { useDepthLimitedJsonParser } from './http/json-body.js';
+import { clientErrorHandler, frameworkErrors } from './http/router-errors.js';
+import { DEFAULT_HTTP_TIMEOUTS, fastifyTimeoutOptions, type HttpTimeouts } from './http/timeouts.js';
 import type { RadiusStats } from './radius/server.js';
 import { registerRoutes } from './routes/index.js';
 import { AdmissionGate, defaultAdmissionLimits, withinConnections, type AdmissionLimits } from './services/admission.js';
@@ -26,6 +29,8 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Verifications in progress and waiting on this instance (services/admission.ts); defaults from the machine. */
   admission?: AdmissionLimits;
+  /** How long a connection may take to send its request or sit idle (http/timeouts.ts); defaults there. */
+  timeouts?: HttpTimeouts;
   /** The counters of this instance's RADIUS server, when one runs (it starts after the app): shown on /readyz. */
   radiusStats?: () => RadiusStats | undefined;
 }
@@ -35,12 +40,17 @@ export interface AppOptions {
  * calls listen(). Errors leave as `{error, message}` with a stable code; nothing internal reaches a client.
  */
 export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Promise<App> {
+  const { server: serverTimeouts, ...timeouts } = fastifyTimeoutOptions(options.timeouts ?? DEFAULT_HTTP_TIMEOUTS);
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'http' }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     trustProxy: options.trustProxy ?? false,
     return503OnClosing: true,
-    ...(options.https ? { https: options.https } : {}),
+    ...timeouts,
+    // Node's header timeout and its checking interval are options of the HTTP(S) server itself.
+    ...(options.https ? { https: { ...options.https, ...serverTimeouts } } : { http: serverTimeouts }),
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
   const silentConnections = silentConnectionCloser(app.server);
@@ -48,6 +58,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     silentConnections.closing();
     done();
   });
+  useDepthLimitedJsonParser(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err: FastifyError, req, reply) => {

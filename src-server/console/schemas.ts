@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EpochMsQuery } from '../http/schemas.js';
 import type { AuditRow } from '../services/audit.js';
 
 /**
@@ -41,8 +42,8 @@ export const AuditFilterSchema = z.strictObject({
   actor: z.string().max(256).optional(),
   device: z.string().max(200).optional(),
   type: z.string().max(100).optional(),
-  since: z.coerce.number().int().nonnegative().optional(),
-  until: z.coerce.number().int().nonnegative().optional(),
+  since: EpochMsQuery.optional(),
+  until: EpochMsQuery.optional(),
 });
 export type AuditFilter = z.infer<typeof AuditFilterSchema>;
 

@@ -15,4 +15,10 @@ export const ADMIN_ERRORS = {
 
 export const UsernameParam = z.strictObject({ username: z.string().min(1).max(256).describe('The username (normalised: NFC, trimmed, lower case)') });
 
+/**
+ * A time filter in epoch ms, within what a JavaScript Date holds (±8.64e15 ms): a larger one would pass a plain integer
+ * check and throw when it becomes a Date (a 500), so it is refused as bad input.
+ */
+export const EpochMsQuery = z.coerce.number().int().min(0).max(8.64e15);
+
 export const OkSchema = z.object({ ok: z.literal(true) });

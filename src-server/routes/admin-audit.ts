@@ -2,11 +2,9 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { adminGuard } from '../http/admin-guard.js';
-import { ADMIN_ERRORS, ADMIN_SECURITY } from '../http/schemas.js';
+import { ADMIN_ERRORS, ADMIN_SECURITY, EpochMsQuery } from '../http/schemas.js';
 import { queryAudit } from '../services/audit.js';
 import { tryNormalizeUsername } from '../services/users.js';
-
-const EpochMs = z.coerce.number().int().min(0).max(8.64e15);
 
 const AuditEventSchema = z.object({
   id: z.number().int(),
@@ -35,8 +33,8 @@ export async function adminAuditRoutes(app: App, ctx: ServerContext): Promise<vo
         type: z.string().max(100).optional(),
         actor: z.string().max(256).optional(),
         device: z.string().max(200).optional(),
-        since: EpochMs.optional(),
-        until: EpochMs.optional(),
+        since: EpochMsQuery.optional(),
+        until: EpochMsQuery.optional(),
         before: z.coerce.number().int().min(1).optional().describe('Only events with a smaller id (paging)'),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
       }),
