@@ -3,6 +3,7 @@ import { constantTimeEqual, wipe } from '../../src-shared/crypto/compare.js';
 import type { ScryptParams } from '../../src-shared/crypto/kdf.js';
 import type { ErrorCode } from '../../src-shared/errors.js';
 import type { AgentConfig } from './agent-config.js';
+import { offlineGuard, type OfflineGuard } from './offline-guard.js';
 import { appendEvent } from './outbox.js';
 import type { AgentLogger, Clock } from './ports.js';
 import type { AgentStore, VerifierKind } from './store/store.js';
@@ -30,7 +31,7 @@ export type OfflineResult =
   | { ok: true; method: CodeMethod; record: UserRecord }
   | { ok: false; error: 'invalid_code'; message: string; triesLeft: number }
   | { ok: false; error: 'locked'; message: string; lockedUntil: number; retryAfterSeconds: number }
-  | { ok: false; error: Extract<ErrorCode, 'offline_unavailable' | 'offline_refused' | 'purpose_not_allowed'>; message: string };
+  | { ok: false; error: Extract<ErrorCode, 'offline_unavailable' | 'offline_refused'>; message: string };
 
 interface Candidate {
   kind: VerifierKind;
@@ -39,6 +40,8 @@ interface Candidate {
   expected: Buffer;
   usesPin: boolean;
   scrypt: ScryptParams;
+  /** The sealed row it came from: a multi-use code is accepted only while that very row is still stored. */
+  sealed: Buffer;
 }
 
 /** The device-wide clock bookkeeping: the wall-time high-water mark and when the server was last reached. */
@@ -56,38 +59,58 @@ export function clockState(store: AgentStore): ClockState {
  * Offline verification (DESIGN §5). Every outcome that changes state (a burn, a failure, a lock, a wipe) is
  * committed to the store, and the state counter mirrored to the keychain, before this returns: an agent killed
  * right after answering has already recorded what it answered.
+ *
+ * One user's verifications run one at a time (OfflineGuard), and each commit re-reads the user's record and
+ * consumes the matched verifier with a guarded delete: a verifier that is no longer there is a replay, counted as a
+ * failure. So however many attempts arrive at once, no more guesses are compared than the lock and wipe allow, and
+ * a code is accepted once (test/integration/agent/offline-races.test.ts).
  */
 export async function verifyOffline(
   deps: OfflineDeps,
   req: { username: string; pin?: string; code: string; purpose: Purpose; slotsOnly?: boolean },
 ): Promise<OfflineResult> {
-  const { store, clock, config } = deps;
+  const { store } = deps;
   if (store.rolledBack) {
     return { ok: false, error: 'offline_refused', message: 'This computer\'s offline data was restored from an older copy; sign in online once to use offline mode again.' };
   }
   const ref = store.userRef(req.username);
-  const stored = store.getUser(ref, UserRecordSchema);
-  if (!stored) return { ok: false, error: 'offline_unavailable', message: 'There is no offline data for this user on this computer; sign in once while connected.' };
-  const record: UserRecord = { ...stored };
-  const now = clock.now();
-  if (record.lockedUntil !== null && record.lockedUntil > now) {
-    await store.commit(() => appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'locked' }));
-    return lockedAnswer(record.lockedUntil, now);
-  }
+  const guard = offlineGuard(store, deps.clock);
+  return guard.serialise(ref, () => verifyInTurn(deps, guard, ref, req));
+}
 
+async function verifyInTurn(
+  deps: OfflineDeps,
+  guard: OfflineGuard,
+  ref: string,
+  req: { pin?: string; code: string; purpose: Purpose; slotsOnly?: boolean },
+): Promise<OfflineResult> {
+  const { store, clock, config } = deps;
+  const record = store.getUser(ref, UserRecordSchema);
+  if (!record) return unavailable();
+  const now = clock.now();
   const clk = clockState(store);
-  if (clk.lastContactAt !== null && now - clk.lastContactAt > record.offline.maxDaysWithoutContact * DAY_MS) {
-    await store.commit(() => appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'offline_refused' }));
+  // Lock expiry and the days without contact are measured on time a changed wall clock cannot fake
+  // (offline-guard.ts): a clock set forward lifts no lock, a clock set back buys no days.
+  const trusted = guard.trustedNow(clk.highWater, now);
+  const lockLeft = guard.lockRemainingMs(ref, record);
+  if (lockLeft > 0) {
+    await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'locked' }));
+    return lockedAnswer(now + lockLeft, lockLeft);
+  }
+  if (clk.lastContactAt !== null && trusted - clk.lastContactAt > record.offline.maxDaysWithoutContact * DAY_MS) {
+    await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'offline_refused' }));
     return { ok: false, error: 'offline_refused', message: `This computer has not reached the server for more than ${record.offline.maxDaysWithoutContact} days; connect to sign in.` };
   }
-  const clockBack = now < clk.highWater - config.clockBackToleranceMs;
+  const clockBack = now < trusted - config.clockBackToleranceMs;
 
   const code = Buffer.from(normalizeCode(req.code), 'utf8');
   const pin = req.pin === undefined ? undefined : Buffer.from(req.pin, 'utf8');
   try {
-    const candidates = gatherCandidates(store, ref, record, code.toString('utf8'), now, clockBack, req.slotsOnly === true);
+    // Only token codes may sign: the other kinds are not candidates then, so a right one answers as a wrong one does.
+    const kinds = req.slotsOnly ? SLOTS_ONLY : req.purpose === 'sign' ? TOKENS_ONLY : ALL_KINDS;
+    const candidates = gatherCandidates(store, ref, record, code.toString('utf8'), now, trusted, clockBack, kinds);
     if (candidates.length === 0 && clockBack && !req.slotsOnly) {
-      await recordClockBack(deps, record.username, now, clk);
+      await recordClockBack(deps, guard, record.username, now, trusted);
       return { ok: false, error: 'offline_refused', message: 'The computer\'s clock was set back; token codes work again after the next online sign-in.' };
     }
     const hashes = await Promise.all(
@@ -102,104 +125,161 @@ export async function verifyOffline(
       if (ok && !match) match = c;
     });
     wipe(...hashes);
-    return match ? await succeed(deps, ref, record, match, now, clk, req.purpose) : await fail(deps, ref, record, now, clk);
+    return await settle(deps, guard, ref, match, now, trusted, req.purpose);
   } finally {
     wipe(code, pin);
   }
 }
 
-function gatherCandidates(store: AgentStore, ref: string, record: UserRecord, code: string, now: number, clockBack: boolean, slotsOnly: boolean): Candidate[] {
+type Kinds = ReadonlySet<VerifierKind>;
+const ALL_KINDS: Kinds = new Set(['token', 'temporary', 'slot']);
+const TOKENS_ONLY: Kinds = new Set(['token']);
+const SLOTS_ONLY: Kinds = new Set(['slot']);
+
+function gatherCandidates(store: AgentStore, ref: string, record: UserRecord, code: string, now: number, trusted: number, clockBack: boolean, kinds: Kinds): Candidate[] {
   const out: Candidate[] = [];
   const open = (kind: VerifierKind, position: number, sealed: Buffer) => store.unseal<SealedVerifier>(store.verifierAad(ref, kind, position), sealed);
-  const params = (v: SealedVerifier) => v.scrypt ?? record.offline.verifierScrypt;
+  const candidate = (kind: VerifierKind, method: CodeMethod, usesPin: boolean, row: { position: number; sealed: Buffer }, v: SealedVerifier): Candidate => ({
+    kind,
+    position: row.position,
+    method,
+    expected: Buffer.from(v.hash, 'base64url'),
+    usesPin,
+    scrypt: v.scrypt ?? record.offline.verifierScrypt,
+    sealed: row.sealed,
+  });
   const tokenShaped = code.length === record.digits && /^[0-9]+$/.test(code);
-  if (!slotsOnly && !clockBack && tokenShaped) {
+  if (kinds.has('token') && !clockBack && tokenShaped) {
     const w = Math.floor(now / 1000 / record.periodSeconds);
     const from = Math.max(w - 1, (record.burnedThrough ?? -1) + 1);
-    for (const row of store.verifiers(ref, 'token', from, w + 1)) {
-      const v = open('token', row.position, row.sealed);
-      out.push({ kind: 'token', position: row.position, method: 'token', expected: Buffer.from(v.hash, 'base64url'), usesPin: true, scrypt: params(v) });
-    }
+    for (const row of store.verifiers(ref, 'token', from, w + 1)) out.push(candidate('token', 'token', true, row, open('token', row.position, row.sealed)));
   }
   if (code.length >= 8 && isCrockford(code)) {
     // A temporary code's expiry is read on the local clock: a clock set back would stretch it, so it is refused too.
-    if (!slotsOnly && !clockBack) {
+    if (kinds.has('temporary') && !clockBack) {
       for (const row of store.verifiers(ref, 'temporary')) {
         const v = open('temporary', row.position, row.sealed);
-        if (v.expiresAt && v.expiresAt > now) out.push({ kind: 'temporary', position: row.position, method: 'temporary', expected: Buffer.from(v.hash, 'base64url'), usesPin: true, scrypt: params(v) });
+        if (v.expiresAt && v.expiresAt > trusted) out.push(candidate('temporary', 'temporary', true, row, v));
       }
     }
-    for (const row of store.verifiers(ref, 'slot')) {
-      const v = open('slot', row.position, row.sealed);
-      if (!v.expiresAt || v.expiresAt > now) out.push({ kind: 'slot', position: row.position, method: 'offline-emergency', expected: Buffer.from(v.hash, 'base64url'), usesPin: false, scrypt: params(v) });
+    if (kinds.has('slot')) {
+      for (const row of store.verifiers(ref, 'slot')) {
+        const v = open('slot', row.position, row.sealed);
+        if (!v.expiresAt || v.expiresAt > trusted) out.push(candidate('slot', 'offline-emergency', false, row, v));
+      }
     }
   }
   return out;
 }
 
-async function succeed(deps: OfflineDeps, ref: string, record: UserRecord, match: Candidate, now: number, clk: ClockState, purpose: Purpose): Promise<OfflineResult> {
+/**
+ * Commits the outcome against the record as it is now (not as it was read before the hashing): a match is
+ * accepted only if its verifier is still there to consume; anything else is a failure.
+ */
+async function settle(deps: OfflineDeps, guard: OfflineGuard, ref: string, match: Candidate | undefined, now: number, trusted: number, purpose: Purpose): Promise<OfflineResult> {
   const { store } = deps;
-  if (purpose === 'sign' && match.kind !== 'token') {
-    return { ok: false, error: 'purpose_not_allowed', message: 'This code cannot be used to sign.' };
+  const outcome = await commitAttempt(deps, guard, trusted, (): Settled => {
+    const record = store.getUser(ref, UserRecordSchema);
+    if (!record) return { kind: 'gone' };
+    if (match && consume(store, ref, record, match)) {
+      const next: UserRecord = { ...record, failures: 0, lockedUntil: null, ...(match.kind === 'token' ? { burnedThrough: Math.max(record.burnedThrough ?? -1, match.position) } : {}) };
+      store.putUser(ref, next);
+      appendEvent(store, now, {
+        type: 'offline-success',
+        username: record.username,
+        method: match.kind === 'slot' ? 'offline-emergency' : match.kind,
+        purpose,
+        ...(match.kind === 'token' ? { step: match.position, ...(record.tokenGeneration !== null ? { tokenGeneration: record.tokenGeneration } : {}) } : {}),
+        ...(match.kind === 'slot' ? { slot: match.position } : {}),
+      });
+      return { kind: 'accepted', record: next, method: match.method };
+    }
+    return recordFailure(store, ref, record, now);
+  });
+  switch (outcome.kind) {
+    case 'gone':
+      return unavailable();
+    case 'accepted':
+      guard.noteLock(ref, outcome.record, 0);
+      return { ok: true, method: outcome.method, record: outcome.record };
+    case 'wiped':
+      deps.log.warn('[offline] too many offline failures: the user\'s offline data was wiped');
+      return { ok: false, error: 'offline_unavailable', message: 'Too many wrong codes: this user\'s offline data was removed from this computer. Connect to sign in.' };
+    case 'failed':
+      guard.noteLock(ref, outcome.record, outcome.lockMs);
+      if (outcome.lockMs > 0) return lockedAnswer(now + outcome.lockMs, outcome.lockMs);
+      return { ok: false, error: 'invalid_code', message: 'The PIN or code is not right.', triesLeft: outcome.record.offline.maxOfflineFailures - outcome.record.failures };
   }
-  const next: UserRecord = { ...record, failures: 0, lockedUntil: null };
-  await store.commit(() => {
-    if (match.kind === 'token') {
-      // Burn this window and every earlier one: a code seen once can never be replayed, nor an older one used.
+}
+
+type Settled =
+  | { kind: 'gone' }
+  | { kind: 'accepted'; record: UserRecord; method: CodeMethod }
+  | { kind: 'wiped' }
+  | { kind: 'failed'; record: UserRecord; lockMs: number };
+
+/** Takes the matched verifier with a guarded delete (zero rows: another attempt took it first, a replay). */
+function consume(store: AgentStore, ref: string, record: UserRecord, match: Candidate): boolean {
+  switch (match.kind) {
+    case 'token':
+      if ((record.burnedThrough ?? -1) >= match.position || store.deleteVerifier(ref, 'token', match.position) !== 1) return false;
+      // Burn every earlier window too: a code seen once can never be replayed, nor an older one used.
       store.deleteVerifiers(ref, 'token', match.position);
-      next.burnedThrough = Math.max(record.burnedThrough ?? -1, match.position);
-    } else if (match.kind === 'slot') {
-      store.deleteVerifier(ref, 'slot', match.position);
-    }
-    store.putUser(ref, next);
-    store.putState('clock', { ...clk, highWater: Math.max(clk.highWater, now) });
-    appendEvent(store, now, {
-      type: 'offline-success',
-      username: record.username,
-      method: match.method === 'offline-emergency' ? 'offline-emergency' : match.kind === 'token' ? 'token' : 'temporary',
-      purpose,
-      ...(match.kind === 'token' ? { step: match.position, ...(record.tokenGeneration !== null ? { tokenGeneration: record.tokenGeneration } : {}) } : {}),
-      ...(match.kind === 'slot' ? { slot: match.position } : {}),
-    });
-  });
-  return { ok: true, method: match.method, record: next };
-}
-
-async function fail(deps: OfflineDeps, ref: string, record: UserRecord, now: number, clk: ClockState): Promise<OfflineResult> {
-  const { store } = deps;
-  const failures = record.failures + 1;
-  const max = record.offline.maxOfflineFailures;
-  const wipeNow = failures >= max;
-  const lockMs = wipeNow ? 0 : offlineLockMs(failures);
-  const lockedUntil = lockMs > 0 ? now + lockMs : null;
-  await store.commit(() => {
-    appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'invalid_code' });
-    store.putState('clock', { ...clk, highWater: Math.max(clk.highWater, now) });
-    if (wipeNow) {
-      store.deleteUser(ref);
-      appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'max-failures' });
-    } else {
-      store.putUser(ref, { ...record, failures, lockedUntil });
-      if (lockedUntil !== null) appendEvent(store, now, { type: 'offline-lockout', username: record.username, until: lockedUntil, failures });
-    }
-  });
-  if (wipeNow) {
-    deps.log.warn('[offline] too many offline failures: the user\'s offline data was wiped');
-    return { ok: false, error: 'offline_unavailable', message: 'Too many wrong codes: this user\'s offline data was removed from this computer. Connect to sign in.' };
+      return true;
+    case 'slot':
+      return store.deleteVerifier(ref, 'slot', match.position) === 1;
+    case 'temporary':
+      // Multi-use: nothing is consumed, but the very row that matched must still be stored (a PIN change or a newer
+      // login may have replaced it meanwhile).
+      return store.verifiers(ref, 'temporary', match.position, match.position)[0]?.sealed.equals(match.sealed) === true;
   }
-  if (lockedUntil !== null) return lockedAnswer(lockedUntil, now);
-  return { ok: false, error: 'invalid_code', message: 'The PIN or code is not right.', triesLeft: max - failures };
 }
 
-async function recordClockBack(deps: OfflineDeps, username: string, now: number, clk: ClockState): Promise<void> {
-  await deps.store.commit(() => {
-    appendEvent(deps.store, now, { type: 'offline-failure', username, reason: 'offline_refused' });
-    if (clk.backReported) return;
-    appendEvent(deps.store, now, { type: 'clock-rollback', highWaterMark: clk.highWater, observed: now });
-    deps.store.putState('clock', { ...clk, backReported: true });
+function recordFailure(store: AgentStore, ref: string, record: UserRecord, now: number): Settled {
+  const failures = record.failures + 1;
+  appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'invalid_code' });
+  if (failures >= record.offline.maxOfflineFailures) {
+    store.deleteUser(ref);
+    appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'max-failures' });
+    return { kind: 'wiped' };
+  }
+  const lockMs = offlineLockMs(failures);
+  const next: UserRecord = { ...record, failures, lockedUntil: lockMs > 0 ? now + lockMs : null };
+  store.putUser(ref, next);
+  if (next.lockedUntil !== null) appendEvent(store, now, { type: 'offline-lockout', username: record.username, until: next.lockedUntil, failures });
+  return { kind: 'failed', record: next, lockMs };
+}
+
+/** Commits one attempt's outcome with the high-water mark moved to the trusted time, so it survives a restart. */
+async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted: number, fn: () => T): Promise<T> {
+  const { store } = deps;
+  let highWater = trusted;
+  const result = await store.commit(() => {
+    const current = clockState(store);
+    highWater = Math.max(current.highWater, trusted);
+    const r = fn();
+    store.putState('clock', { ...clockState(store), highWater });
+    return r;
+  });
+  guard.noteHighWater(highWater);
+  return result;
+}
+
+async function recordClockBack(deps: OfflineDeps, guard: OfflineGuard, username: string, now: number, trusted: number): Promise<void> {
+  const { store } = deps;
+  await commitAttempt(deps, guard, trusted, () => {
+    appendEvent(store, now, { type: 'offline-failure', username, reason: 'offline_refused' });
+    const current = clockState(store);
+    if (current.backReported) return;
+    appendEvent(store, now, { type: 'clock-rollback', highWaterMark: current.highWater, observed: now });
+    store.putState('clock', { ...current, backReported: true });
   });
 }
 
-function lockedAnswer(lockedUntil: number, now: number): OfflineResult {
-  return { ok: false, error: 'locked', message: 'Too many wrong codes; try again later.', lockedUntil, retryAfterSeconds: Math.max(1, Math.ceil((lockedUntil - now) / 1000)) };
+function unavailable(): OfflineResult {
+  return { ok: false, error: 'offline_unavailable', message: 'There is no offline data for this user on this computer; sign in once while connected.' };
+}
+
+function lockedAnswer(lockedUntil: number, remainingMs: number): OfflineResult {
+  return { ok: false, error: 'locked', message: 'Too many wrong codes; try again later.', lockedUntil, retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)) };
 }

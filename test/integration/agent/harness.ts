@@ -92,7 +92,8 @@ export async function world(
   const dataDir = mkdtempSync(path.join(tmpdir(), 'lifeline-agent-world-'));
   const keychain = testKeychain();
   const skew = { ms: 0 };
-  const clock = { now: () => server.clock.now() + skew.ms };
+  // The server's clock is true time: the workstation's monotonic clock follows it, its wall clock is off by `skew`.
+  const clock = { now: () => server.clock.now() + skew.ms, monotonic: () => server.clock.now() };
   const others: { core: AgentCore; dir: string }[] = [];
 
   const start = (dir: string, kc: OsKeychain, machineName: string, fetchFn?: HttpFetch) =>
