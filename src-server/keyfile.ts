@@ -102,6 +102,7 @@ export function loadKeyFile(file: string): ServerKeys {
 function writeKeyFile(file: string, kf: KeyFile): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(kf, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600); // `mode` applies only when the file is new: a leftover of a crashed rotation keeps its own
   renameSync(tmp, file); // atomic: a crash leaves the old key file whole
 }
 

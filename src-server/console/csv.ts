@@ -1,9 +1,10 @@
 /**
- * CSV (RFC 4180) for the audit export. A cell a spreadsheet would read as a formula (starting with =, +, -, @, or a
- * tab or carriage return that some programs strip first) gets a leading apostrophe, the OWASP advice against CSV
- * injection: an audit row carries usernames and reasons typed by people outside the helpdesk.
+ * CSV (RFC 4180) for the audit export. A cell a spreadsheet would read as a formula (starting with =, +, -, @, also
+ * after leading whitespace, which spreadsheets skip, or with a tab or carriage return that some programs strip
+ * first) gets a leading apostrophe, the OWASP advice against CSV injection: an audit row carries usernames and
+ * reasons typed by people outside the helpdesk.
  */
-const FORMULA_START = /^[=+\-@\t\r]/;
+const FORMULA_START = /^[\t\r]|^\s*[=+\-@]/;
 
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';

@@ -1,5 +1,19 @@
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Db, Param, Queryable, Row } from './port.js';
+
+/**
+ * Creates a missing database file with mode 0600 before SQLite opens it (SQLite would make it 0644 under the usual
+ * umask): the database holds code hashes and sealed seeds, and SQLite gives its -wal and -shm files the database
+ * file's mode, so all three are the owner's only. An existing file is left as it is.
+ */
+function createOwnerOnly(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
 
 /**
  * better-sqlite3 behind the async port. One connection; a promise queue keeps a transaction's statements from
@@ -12,6 +26,7 @@ export class SqliteDb implements Db {
   private inTx = false;
 
   constructor(file: string) {
+    createOwnerOnly(file);
     this.raw = new Database(file);
     this.raw.pragma('journal_mode = WAL');
     this.raw.pragma('synchronous = FULL'); // a burn or a lockout must survive a power cut once acknowledged

@@ -24,7 +24,7 @@ export async function adminAdminRoutes(app: App, ctx: ServerContext): Promise<vo
   app.post('/api/v1/admin/admins', {
     schema: {
       tags, summary: 'Create an admin; returns its TOTP secret once', security: ADMIN_SECURITY,
-      description: `The password has at least ${ADMIN_PASSWORD_MIN} characters. Only roles whose permissions the caller holds can be given (superadmin only by a superadmin).`,
+      description: `The password has at least ${ADMIN_PASSWORD_MIN} characters. Only roles whose permissions the caller holds can be given (superadmin only by a superadmin). A name that looks like an existing admin's is refused with 409 conflict.`,
       body: z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(ADMIN_PASSWORD_MIN).max(1024), roles: RoleNames }),
       response: { 201: z.object({ username: z.string(), roles: z.array(z.string()), totpSecret: z.string(), otpauthUri: z.string() }), ...ADMIN_ERRORS },
     },
@@ -39,6 +39,7 @@ export async function adminAdminRoutes(app: App, ctx: ServerContext): Promise<vo
   app.patch('/api/v1/admin/admins/:username', {
     schema: {
       tags, summary: 'Change an admin’s roles or disable it (ends its sessions)', security: ADMIN_SECURITY,
+      description: 'Only by an admin who could grant all of the roles involved: those added, those taken away and, to change its status, all it holds.',
       params: AdminParam, body: z.strictObject({ roles: RoleNames.optional(), status: z.enum(['active', 'disabled']).optional() }), response: { 200: OkSchema, ...ADMIN_ERRORS },
     },
     preHandler: adminGuard(ctx, { permission: 'roles.manage', highAssurance: true }),

@@ -43,11 +43,12 @@ export async function adminClientsRoutes(app: App, ctx: ServerContext): Promise<
     schema: {
       tags,
       summary: 'Revoke an API client: its key stops working at once',
+      description: 'Needs clients.manage and high assurance: revoking a gateway\'s key cuts off every sign-in through it.',
       security: ADMIN_SECURITY,
       params: ClientIdParam,
       response: { 200: OkSchema, ...ADMIN_ERRORS },
     },
-    preHandler: adminGuard(ctx, { permission: 'clients.manage' }),
+    preHandler: adminGuard(ctx, { permission: 'clients.manage', highAssurance: true }),
   }, async (req) => {
     await revokeApiClient(ctx, currentAdmin(req).username, req.params.clientId);
     return { ok: true as const };

@@ -43,7 +43,7 @@ export async function adminUserRoutes(app: App, ctx: ServerContext): Promise<voi
   app.post('/api/v1/admin/users', {
     schema: {
       tags, summary: 'Create a user', security: ADMIN_SECURITY,
-      description: `Needs users.manage and high assurance. The username is normalised (NFC, trimmed, lower case) and may hold letters, digits, '.', '_', '@' and '-' (at most ${USERNAME_MAX}).`,
+      description: `Needs users.manage and high assurance. The username is normalised (NFC, trimmed, lower case) and may hold letters, digits, '.', '_', '@' and '-' (at most ${USERNAME_MAX}). A name that looks like an existing user's (another script's look-alike letters, full-width forms) is refused with 409 conflict.`,
       body: z.strictObject({ username: z.string().min(1).max(256), displayName: DisplayName.optional(), email: Email.optional(), policy: PolicyName.optional(), status: Status.optional() }),
       response: { 201: UserSchema, ...ADMIN_ERRORS },
     },

@@ -4,6 +4,7 @@ import type { ServerContext } from '../context.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Queryable } from '../db/port.js';
 import { appendAudit } from './audit.js';
+import { assertNotConfusable } from './confusable-names.js';
 import { hashPassword, ADMIN_PASSWORD_MIN } from './passwords.js';
 import { findRole, SUPERADMIN_ROLE } from './roles.js';
 import { decryptSecret, encryptSecret } from './secrets.js';
@@ -49,6 +50,7 @@ export async function createAdmin(ctx: ServerContext, a: NewAdmin): Promise<{ id
   const totpSecret = a.totpSecret ?? newTotpSecret();
   // otplib refuses secrets under 128 bits (RFC 4226 §4), so a shorter one would lock the admin out for good.
   if (!/^[A-Z2-7]{26,}=*$/.test(totpSecret)) throw new LifelineError('validation_failed', 'The TOTP secret must be base32 of at least 128 bits (26 characters).', 400);
+  await assertNotConfusable(ctx.db, 'admins', username);
   const passwordHash = await hashPassword(ctx, a.password);
   const now = ctx.clock.now();
   const id = await ctx.db.tx(async (q) => {

@@ -103,7 +103,8 @@ export async function updateAdmin(ctx: ServerContext, granter: Granter, username
       for (const r of new Set(patch.roles)) await q.run('INSERT INTO admin_roles (admin_id, role_id) SELECT ?, id FROM roles WHERE name = ?', [admin.id, r]);
     }
     if (patch.status && patch.status !== admin.status) {
-      if (current.includes(SUPERADMIN_ROLE) && !granter.isSuperadmin) throw new LifelineError('forbidden', 'Only a superadmin may disable a superadmin.', 403);
+      // Disabling or re-enabling an admin wields its roles: only someone who could grant them all may (as creating it).
+      await assertMayGrantRoles(q, granter, current);
       await q.run('UPDATE admins SET status = ? WHERE id = ?', [patch.status, admin.id]);
       if (patch.status === 'disabled') await revokeAdminSessions(q, admin.id, ctx.clock.now());
     }

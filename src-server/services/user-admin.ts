@@ -3,6 +3,7 @@ import { randomBytes } from '../../src-shared/crypto/random.js';
 import type { ServerContext } from '../context.js';
 import type { Param, Queryable } from '../db/port.js';
 import { appendAudit } from './audit.js';
+import { assertNotConfusable } from './confusable-names.js';
 import { emergencySetSummary } from './emergency-codes.js';
 import { clearLockout } from './lockout.js';
 import { notifyUser } from './notifier.js';
@@ -54,6 +55,7 @@ export type UserView = Awaited<ReturnType<typeof userView>>;
 
 export async function createUser(ctx: ServerContext, actor: Actor, input: { username: string; displayName?: string; email?: string; policy?: string; status?: 'active' | 'inactive' }): Promise<UserRow> {
   const username = normalizeUsername(input.username);
+  await assertNotConfusable(ctx.db, 'users', username);
   const now = ctx.clock.now();
   return ctx.db.tx(async (q) => {
     if (await q.get('SELECT id FROM users WHERE username = ?', [username])) throw new LifelineError('conflict', 'A user with this name exists.', 409);
