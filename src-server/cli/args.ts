@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { HttpTimeoutsSchema, resolveHttpTimeouts, type HttpTimeouts } from '../http/timeouts.js';
 import { AdmissionLimitsSchema, type AdmissionLimits } from '../services/admission.js';
 import type { KeysAction } from './keys.js';
 
@@ -40,6 +41,14 @@ Options:
   --verify-queue-wait MS
                     longest wait for a place before 503 unavailable (default 1000, below the agents'
                     2 s reachability budget; also LIFELINE_VERIFY_QUEUE_WAIT_MS)
+  --headers-timeout MS
+                    longest a client may take to send a request's headers (default 10000)
+  --request-timeout MS
+                    longest a client may take to send a whole request, body included (default 30000)
+  --idle-timeout MS longest a connection with a request in progress may send or read nothing (default 60000)
+  --keep-alive-timeout MS
+                    longest a keep-alive connection may sit between requests (default 72000, above the
+                    60 s idle timeout of common balancers)
   --role R          role for 'admin create' (repeatable)
   --help            this text`;
 
@@ -62,6 +71,10 @@ const OptionsSchema = z
     'verify-concurrency': z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional(),
     'verify-queue': z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaiting).optional(),
     'verify-queue-wait': z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional(),
+    'headers-timeout': z.coerce.number().pipe(HttpTimeoutsSchema.shape.headersMs).optional(),
+    'request-timeout': z.coerce.number().pipe(HttpTimeoutsSchema.shape.requestMs).optional(),
+    'idle-timeout': z.coerce.number().pipe(HttpTimeoutsSchema.shape.idleMs).optional(),
+    'keep-alive-timeout': z.coerce.number().pipe(HttpTimeoutsSchema.shape.keepAliveMs).optional(),
     role: z.array(z.string().min(1).max(64)).optional(),
     from: z.string().min(1).optional(),
     to: z.string().min(1).optional(),
@@ -91,6 +104,8 @@ export interface Cli {
   database?: string;
   /** Verification admission limits given on the command line (the rest from the environment or the defaults). */
   admission: Partial<AdmissionLimits>;
+  /** Connection timeouts: the defaults (http/timeouts.ts) with those given on the command line. */
+  timeouts: HttpTimeouts;
 }
 
 export class UsageError extends Error {}
@@ -114,6 +129,10 @@ export function parseCli(argv: string[]): Cli {
         'verify-concurrency': { type: 'string' },
         'verify-queue': { type: 'string' },
         'verify-queue-wait': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'keep-alive-timeout': { type: 'string' },
         role: { type: 'string', multiple: true },
         from: { type: 'string' },
         to: { type: 'string' },
@@ -132,6 +151,8 @@ export function parseCli(argv: string[]): Cli {
   const command = o.help ? ({ kind: 'help' } as const) : toCommand(p, o.role ?? [], o);
   if (command.kind !== 'admin-create' && o.role) throw new UsageError('--role only goes with "admin create"');
   if (command.kind !== 'migrate-data' && (o.from || o.to)) throw new UsageError('--from and --to only go with "migrate-data"');
+  const timeouts = resolveHttpTimeouts({ headersMs: o['headers-timeout'], requestMs: o['request-timeout'], idleMs: o['idle-timeout'], keepAliveMs: o['keep-alive-timeout'] });
+  if (!timeouts.success) throw new UsageError('--headers-timeout cannot be longer than --request-timeout (the headers are part of the request)');
   return {
     command,
     port: o.port,
@@ -146,6 +167,7 @@ export function parseCli(argv: string[]): Cli {
       ...(o['verify-queue'] !== undefined ? { maxWaiting: o['verify-queue'] } : {}),
       ...(o['verify-queue-wait'] !== undefined ? { maxWaitMs: o['verify-queue-wait'] } : {}),
     },
+    timeouts: timeouts.data,
   };
 }
 

@@ -63,6 +63,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
   let radius: RadiusServer | undefined;
   const app = await buildApp(ctx, {
     admission,
+    timeouts: cli.timeouts,
     radiusStats: () => radius?.stats,
     ...(https ? { https } : {}),
     ...(cli.trustProxy ? { trustProxy: cli.trustProxy } : {}),
@@ -83,7 +84,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
   const housekeeping = startHousekeeping(ctx);
   const mail = env.LIFELINE_SMTP_URL ? startNotificationDelivery(ctx, { smtpUrl: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' }) : undefined;
 
-  log.info({ component: 'server', url, console: `${url}/console`, api: `${url}/api/v1/openapi.json`, radiusPort: radius?.port ?? null, admission }, 'Lifeline server listening');
+  log.info({ component: 'server', url, console: `${url}/console`, api: `${url}/api/v1/openapi.json`, radiusPort: radius?.port ?? null, admission, timeouts: cli.timeouts }, 'Lifeline server listening');
   out.write(`Lifeline server: ${url}\n  console: ${url}/console\n  API:     ${url}/api/v1/openapi.json\n${radius ? `  RADIUS:  udp ${cli.host}:${radius.port}\n` : ''}`);
 
   let closing: Promise<void> | undefined;

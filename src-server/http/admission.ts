@@ -6,8 +6,9 @@ import type { AdmissionGate, Release } from '../services/admission.js';
 export const SHED_MESSAGE = 'The server is busy and did not check the code; try again shortly (an agent verifies offline meanwhile).';
 
 /**
- * The onRequest hook of a gated route: waits for a place in the instance's gate (services/admission.ts), or answers
- * 503 `unavailable` with Retry-After. The place is given back when the response closes, which Node signals once for
+ * The preHandler hook of a gated route, which runs once the body is read and validated and the caller authenticated
+ * (a slow or unauthenticated connection never holds a place): waits for a place in the instance's gate
+ * (services/admission.ts), or answers 503 `unavailable` with Retry-After. The place is given back when the response closes, which Node signals once for
  * every response however it ends (sent, an error answer from a later hook, the client gone); a client that goes away
  * while waiting leaves the queue.
  */

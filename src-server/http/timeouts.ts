@@ -30,9 +30,10 @@ export type HttpTimeouts = z.infer<typeof HttpTimeoutsSchema>;
  */
 export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, idleMs: 60_000, keepAliveMs: 72_000 };
 
-/** The defaults overlaid with what the operator gave (validated as a whole: one bad value is a usage error). */
-export function resolveHttpTimeouts(given: Partial<HttpTimeouts>): HttpTimeouts {
-  return HttpTimeoutsSchema.parse({ ...DEFAULT_HTTP_TIMEOUTS, ...given });
+/** The defaults overlaid with what the operator gave, checked as a whole (a header timeout past the request's is refused). */
+export function resolveHttpTimeouts(given: { [K in keyof HttpTimeouts]?: number | undefined }) {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  return HttpTimeoutsSchema.safeParse({ ...DEFAULT_HTTP_TIMEOUTS, ...defined });
 }
 
 /**

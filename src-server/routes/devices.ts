@@ -9,7 +9,17 @@ import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { buildBundleDelta } from '../services/bundles.js';
 import { processSync } from '../services/device-sync.js';
-import { authenticateDeviceRequest, enrollDevice, signed, wipeOrder, type DeviceRow } from '../services/devices.js';
+import {
+  authenticateDeviceRequest,
+  checkDeviceSignature,
+  claimDeviceNonce,
+  enrollDevice,
+  signed,
+  wipeOrder,
+  type DeviceAuth,
+  type DeviceRow,
+  type SignedDeviceRequest,
+} from '../services/devices.js';
 import { onlineSlotCandidates } from '../services/offline-slots.js';
 import { loadSettings, policyForUser } from '../services/policy.js';
 import { admissionHook } from '../http/admission.js';
@@ -19,6 +29,8 @@ import { verifyCode } from '../services/verification.js';
 declare module 'fastify' {
   interface FastifyRequest {
     device?: { row: DeviceRow; nonce: string };
+    /** The device login's signature, checked before its place in the gate; the nonce is recorded after (deviceNonce). */
+    deviceSignature?: SignedDeviceRequest;
   }
 }
 
@@ -36,12 +48,21 @@ const SIGNED_ERRORS = {
  * sync by the device's signature over method, path, time, nonce and body, checked before the body is validated.
  */
 export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> {
-  async function deviceAuth(req: FastifyRequest, reply: FastifyReply) {
-    const auth = await authenticateDeviceRequest(ctx, { method: req.method, path: req.url.split('?')[0]!, headers: req.headers, body: req.body });
+  const signedParts = (req: FastifyRequest) => ({ method: req.method, path: req.url.split('?')[0]!, headers: req.headers, body: req.body });
+  function admitDevice(req: FastifyRequest, reply: FastifyReply, auth: DeviceAuth) {
     if (!auth.ok) {
       return reply.code(403).send({ error: 'device_revoked', message: 'This device was revoked: wipe its offline data.', wipe: wipeOrder(ctx, auth.revoked.id) });
     }
     req.device = { row: auth.device, nonce: auth.nonce };
+  }
+  async function deviceAuth(req: FastifyRequest, reply: FastifyReply) {
+    return admitDevice(req, reply, await authenticateDeviceRequest(ctx, signedParts(req)));
+  }
+  async function deviceSignature(req: FastifyRequest) {
+    req.deviceSignature = await checkDeviceSignature(ctx, signedParts(req));
+  }
+  async function deviceNonce(req: FastifyRequest, reply: FastifyReply) {
+    return admitDevice(req, reply, await claimDeviceNonce(ctx, req.deviceSignature!));
   }
 
   app.post(
@@ -60,11 +81,12 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
   app.post(
     '/api/v1/devices/login',
     {
-      // The instance's gate first (http/admission.ts), before the body, the signature and its nonce: shedding is then
-      // nearly free, and a shed login counts against no one and spends nothing. The place is held until the answer
-      // is sent, bundle included (the costliest part).
-      onRequest: admissionHook(app.admission),
-      preValidation: deviceAuth,
+      // The whole body and a valid device signature first, then a place in the instance's gate (http/admission.ts),
+      // then the nonce: a connection still sending its body, or an unsigned request, holds no place, and a shed
+      // login has recorded nothing (not even its nonce), counts against no one and spends nothing. The place is held
+      // until the answer is sent, bundle included (the costliest part).
+      preValidation: deviceSignature,
+      preHandler: [admissionHook(app.admission), deviceNonce],
       schema: {
         tags: ['devices'],
         summary: 'Online login at an agent; a token login on an approved device returns the bundle delta',

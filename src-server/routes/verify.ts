@@ -36,14 +36,13 @@ export async function verifyRoutes(app: App, ctx: ServerContext): Promise<void> 
         503: ApiErrorSchema.describe('unavailable, with Retry-After: the instance is at its limit and checked nothing (no attempt counted)'),
       },
     },
-    onRequest: [
-      // First the instance's gate (http/admission.ts): a shed request costs nothing and counts against nobody.
-      admissionHook(app.admission),
-      // Authenticate before the body is even parsed: an unknown caller learns nothing about the schema.
-      async (req) => {
-        req.apiClient = await authenticateApiClient(ctx, req.headers.authorization);
-      },
-    ],
+    // Authenticate before the body is even parsed: an unknown caller learns nothing about the schema.
+    onRequest: async (req) => {
+      req.apiClient = await authenticateApiClient(ctx, req.headers.authorization);
+    },
+    // The instance's gate (http/admission.ts) once the whole body is in and valid: a connection still sending holds
+    // no place, and a shed request costs nothing and counts against nobody.
+    preHandler: admissionHook(app.admission),
   }, async (req, reply) => {
     const client = req.apiClient!;
     const r = await verifyCode(ctx, { ...req.body, channel: { kind: 'client', id: client.clientId } });

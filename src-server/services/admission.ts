@@ -15,10 +15,13 @@ import type { Logger } from '../logger.js';
  * admitted requests fast and tells the others, within the budget, that nothing was decided.
  *
  * Each front end takes its place before anything is counted, claimed or reserved (the lockout attempt of
- * services/verification.ts, RADIUS's duplicate claim): a shed request never counts against the user and burns
- * nothing, and shedding costs next to nothing, so it happens at once even while the admitted requests keep the event
- * loop busy (a first HTTP version gated the handler, after the device signature and its nonce were checked and
- * stored: in the 500-agent storm its 503s took 4.7 s, past the agent's budget).
+ * services/verification.ts, a device login's nonce, RADIUS's duplicate claim): a shed request never counts against
+ * the user and burns nothing. It takes it only once the request is whole and its sender known (the HTTP routes after
+ * the body is read and the client key or device signature checked; RADIUS after the client and the
+ * Message-Authenticator): a place taken as soon as the headers arrived was held by connections that never sent their
+ * body, and 8 of those, without any credential, shed every verification and RADIUS request for as long as they stayed.
+ * What runs before the gate is cheap and writes nothing (a lookup and a signature check; the nonce is recorded after),
+ * so shedding stays quick in a storm (a first HTTP version also stored the nonce first: its 503s took 4.7 s).
  */
 
 export const AdmissionLimitsSchema = z.strictObject({

@@ -138,10 +138,30 @@ export type DeviceAuth = { ok: true; device: DeviceRow; nonce: string } | { ok: 
  * timestamp, nonce and body digest, nonce not seen before. Throws `bad_signature` (401) otherwise; a revoked device
  * that signed correctly is returned as such so the route can answer with the wipe order only.
  */
-export async function authenticateDeviceRequest(
-  ctx: ServerContext,
-  r: { method: string; path: string; headers: Record<string, unknown>; body: unknown },
-): Promise<DeviceAuth> {
+export async function authenticateDeviceRequest(ctx: ServerContext, r: DeviceRequest): Promise<DeviceAuth> {
+  return claimDeviceNonce(ctx, await checkDeviceSignature(ctx, r));
+}
+
+export interface DeviceRequest {
+  method: string;
+  path: string;
+  headers: Record<string, unknown>;
+  body: unknown;
+}
+
+/** A request an enrolled device signed within the time window; its nonce is not yet recorded. */
+export interface SignedDeviceRequest {
+  device: DeviceRow;
+  nonce: string;
+  timestamp: number;
+}
+
+/**
+ * The first half of authenticateDeviceRequest, which writes nothing: a route can check who signed before it takes
+ * anything scarce for the request (the device login's place in the admission gate, http/admission.ts), and record
+ * the nonce once it has.
+ */
+export async function checkDeviceSignature(ctx: ServerContext, r: DeviceRequest): Promise<SignedDeviceRequest> {
   const parsed = DeviceRequestHeadersSchema.safeParse(r.headers);
   if (!parsed.success) throw new LifelineError('unauthorized', 'Sign the request with the device key (x-lifeline-* headers).', 401);
   const h = parsed.data;
@@ -157,6 +177,13 @@ export async function authenticateDeviceRequest(
   if (Math.abs(now - timestamp) > REQUEST_WINDOW_MS) {
     throw new LifelineError('bad_signature', `The request time is more than ${REQUEST_WINDOW_MS / 60_000} minutes from the server's (${new Date(now).toISOString()}).`, 401);
   }
+  return { device, nonce, timestamp };
+}
+
+/** The second half: records the nonce (a replay is `bad_signature`) and sees whether the device was revoked. */
+export async function claimDeviceNonce(ctx: ServerContext, { device, nonce, timestamp }: SignedDeviceRequest): Promise<DeviceAuth> {
+  const deviceId = device.id;
+  const now = ctx.clock.now();
   const fresh = await ctx.db.tx(async (q) => {
     await q.run('DELETE FROM device_nonces WHERE device_id = ? AND expires_at < ?', [deviceId, now]);
     const inserted = await q.run('INSERT INTO device_nonces (device_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (device_id, nonce) DO NOTHING', [

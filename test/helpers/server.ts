@@ -6,6 +6,7 @@ import { ManualClock } from '../../src-server/clock.js';
 import type { ServerContext } from '../../src-server/context.js';
 import type { PgOptions } from '../../src-server/db/postgres.js';
 import type { AdmissionLimits } from '../../src-server/services/admission.js';
+import type { HttpTimeouts } from '../../src-server/http/timeouts.js';
 import { createLogger } from '../../src-server/logger.js';
 import { defaultTestEngine, newPgDeployment, type Engine, type PgDeployment } from './engines.js';
 import { tempDir } from './tmp.js';
@@ -45,6 +46,8 @@ export async function startTestServer(
     pg?: PgOptions;
     /** Verification admission limits, for tests of shedding under load (default: wide open, see WIDE_OPEN_GATE). */
     admission?: AdmissionLimits;
+    /** Connection timeouts, for tests of slow and idle clients (default: the server's, http/timeouts.ts). */
+    timeouts?: HttpTimeouts;
   } = {},
 ): Promise<TestServer> {
   const engine = options.join ? 'postgres' : (options.engine ?? defaultTestEngine());
@@ -62,7 +65,7 @@ export async function startTestServer(
       throw err;
     },
   );
-  const app = await buildApp(ctx, { admission: options.admission ?? WIDE_OPEN_GATE });
+  const app = await buildApp(ctx, { admission: options.admission ?? WIDE_OPEN_GATE, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return {

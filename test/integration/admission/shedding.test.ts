@@ -123,6 +123,9 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
     expect(first.status).toBe(200);
     expect(first.body.bundle).toBeDefined();
     expect((await attempts('agent-user')).map((a) => a.outcome)).toEqual(['success']);
+    // Not even the shed request's nonce was recorded: the agent may send it again as it is, or sign a fresh one.
+    expect(await server.ctx.db.get('SELECT 1 AS one FROM device_nonces WHERE nonce = ?', [shed.nonce])).toBeUndefined();
+    expect(await server.ctx.db.get('SELECT 1 AS one FROM device_nonces WHERE nonce = ?', [first.nonce])).toBeDefined();
   });
 
   it('a free-running burst of right codes: every answer is 200 or 503; each 200 audited once, each shed one untouched and accepted afterwards', async () => {
@@ -146,8 +149,19 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
 
   it('every way a request ends gives its place back: refused by a later hook, bad body, a client that leaves while waiting', async () => {
     const before = gate().stats();
+    // A bad client key and a body that does not match the schema are refused before the gate: they take no place.
     expect((await h.http('POST', '/api/v1/verify', { username: 'x', code: '1', purpose: 'logon' }, 'not-a-client-key')).status).toBe(401);
     expect((await verify({ username: 'x', code: '123456', unknown: 1 })).status).toBe(400);
+    expect(gate().stats().admitted).toBe(before.admitted);
+    // Admitted and then refused: a device login answered by the handler, and its replay, refused by the nonce check
+    // that runs after the gate.
+    const secret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
+    const device = new TestDevice(server, 'ws-places');
+    expect((await device.enroll(secret)).status).toBe(200);
+    const login = await device.login('x', PIN, '123456');
+    expect(login.status).toBe(401);
+    const body = { v: 1, username: 'x', pin: PIN, code: '123456', purpose: 'logon' };
+    expect(await device.signed('/api/v1/devices/login', body, { headers: login.headers })).toMatchObject({ status: 401, body: { error: 'bad_signature' } });
     await until(() => gate().stats().inFlight === 0, 'both places are back');
 
     const hold = await takePlace();
