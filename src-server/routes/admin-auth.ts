@@ -32,7 +32,7 @@ export async function adminAuthRoutes(app: App, ctx: ServerContext): Promise<voi
     schema: {
       tags: ['admin auth'],
       summary: 'Sign in with password and TOTP; returns a bearer token',
-      description: 'Both factors are required; each TOTP time step is accepted once. Attempts are limited per address, per admin name from one address, and per admin name by growing delays (capped at 30 s), so failures under a name never lock its owner out. The session is high-assurance for 15 minutes.',
+      description: 'Both factors are required; each TOTP time step is accepted once. Attempts are limited per address, per admin name from one address, and per admin name by growing delays (capped at 90 s), so failures under a name never lock its owner out. The session is high-assurance for 15 minutes.',
       body: Credentials,
       response: { 200: z.object({ token: z.string(), expiresAt: z.number().int(), roles: z.array(z.string()), permissions: z.array(PermissionSchema) }), ...LOGIN_ERRORS },
     },

@@ -13,16 +13,17 @@ import { tryNormalizeUsername } from './users.js';
  * (OWASP ASVS 5.0 §6.3; docs/threat-model.md):
  *  - per client address, any name: 30 attempts per 15-minute window;
  *  - per admin name from one address: 10 per 15-minute window, so one address cannot keep guessing one name;
- *  - per admin name from all addresses: growing delays (10 attempts at once, then 1 s, 2 s, 4 s … capped at 30 s,
- *    forgotten after an hour without attempts), so many addresses together get at most one guess per 30 s, while
- *    the owner, from any other address, waits at most 30 s. A successful sign-in ends the run.
+ *  - per admin name from all addresses: growing delays (10 attempts at once, then 1 s, 2 s, 4 s … capped at 90 s,
+ *    forgotten after an hour without attempts), so many addresses together get at most one guess per 90 s (40 an
+ *    hour, the bound the former 10-per-15-minutes lock gave), while the owner, from any other address, waits at
+ *    most 90 s. A successful sign-in ends the run.
  * A live session's step-up is limited per session instead, so failed sign-ins under the name never touch it.
  */
 export const LOGIN_LIMITS = {
   perAddress: 30,
   perAdminAddress: 10,
   windowMs: 15 * 60 * 1000,
-  perAdminBackoff: { free: 10, baseMs: 1000, capMs: 30 * 1000, forgetMs: 60 * 60 * 1000 } satisfies BackoffPolicy,
+  perAdminBackoff: { free: 10, baseMs: 1000, capMs: 90 * 1000, forgetMs: 60 * 60 * 1000 } satisfies BackoffPolicy,
   stepUpPerSession: 10,
 } as const;
 
