@@ -1,8 +1,8 @@
-import { IPC_CONTRACT, ipcFailure, type IpcChannel, type IpcResponse, type RendererApi } from '../src-shared/ipc.js';
+import { BROWSER_SESSION_HEADER, IPC_CONTRACT, ipcFailure, type IpcChannel, type IpcResponse, type RendererApi } from '../src-shared/ipc.js';
 
 /**
  * How the renderer reaches the core. Under Electron the preload has put the contract on `window.lifeline`; in the
- * browser shell the same contract is spoken over HTTP, after trading the one-time launch token for a cookie.
+ * browser shell the same contract is spoken over HTTP, after trading the one-time launch token for a session id.
  */
 
 declare global {
@@ -12,22 +12,26 @@ declare global {
 }
 
 const LAUNCH_PARAM = 'launch';
+/** Where the session id is kept: sessionStorage belongs to this origin (port included) and this tab only. */
+const SESSION_KEY = 'lifeline-agent-session';
 
 /**
  * Takes the launch token out of the URL fragment at once (so it is in neither the address bar nor the history),
- * then exchanges it for the session cookie. A reload without a token keeps the cookie it already has.
+ * then exchanges it for a session id. A reload without a token keeps the session id the tab already has.
  */
 async function openBrowserSession(): Promise<void> {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const token = fragment.get(LAUNCH_PARAM);
   if (token === null) return;
   history.replaceState(null, '', location.pathname + location.search);
-  await fetch('/session', {
+  const response = await fetch('/session', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    credentials: 'same-origin',
+    credentials: 'omit',
     body: JSON.stringify({ token }),
   });
+  const answer = (await response.json().catch(() => null)) as { session?: unknown } | null;
+  if (typeof answer?.session === 'string') sessionStorage.setItem(SESSION_KEY, answer.session);
 }
 
 async function callOverHttp<C extends IpcChannel>(channel: C, request: unknown): Promise<IpcResponse<C>> {
@@ -35,8 +39,8 @@ async function callOverHttp<C extends IpcChannel>(channel: C, request: unknown):
   try {
     const response = await fetch(`/ipc/${channel}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', [BROWSER_SESSION_HEADER]: sessionStorage.getItem(SESSION_KEY) ?? '' },
+      credentials: 'omit',
       body: JSON.stringify(request ?? {}),
     });
     body = await response.json();

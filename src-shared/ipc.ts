@@ -254,3 +254,9 @@ export const RENDERER_ASSETS: Readonly<Record<string, { file: string; type: stri
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
   '/renderer.js': { file: 'dist/renderer.js', type: 'text/javascript; charset=utf-8' },
 };
+
+/**
+ * The header the browser shell's page sends its session id in (kept in sessionStorage). A header, not a cookie: a
+ * browser sends 127.0.0.1's cookies to every port of 127.0.0.1, but attaches a header only where the page's code does.
+ */
+export const BROWSER_SESSION_HEADER = 'x-lifeline-session';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import { dispatchIpc, ipcFailure, RENDERER_ASSETS, RENDERER_CSP, type AgentApi, type IpcFailure } from '../../src-shared/ipc.js';
+import { BROWSER_SESSION_HEADER, dispatchIpc, ipcFailure, RENDERER_ASSETS, RENDERER_CSP, type AgentApi, type IpcFailure } from '../../src-shared/ipc.js';
 
 /**
  * The browser shell: the agent's renderer and the IPC contract over HTTP on 127.0.0.1, for development and tests
@@ -11,8 +11,11 @@ import { dispatchIpc, ipcFailure, RENDERER_ASSETS, RENDERER_CSP, type AgentApi, 
  *
  * Who may call it: only the page opened with the launch URL. The URL carries a random one-time token in its
  * fragment (never sent to a server, never logged); the page strips it from the address bar and history, then
- * trades it once (POST /session, token in the body) for an httpOnly SameSite=Strict cookie. Every request must
- * also name this listener in Host (so a DNS-rebound name is refused) and, when it has one, come from this origin.
+ * trades it once (POST /session, token in the body) for a session id in the answer's body. The page keeps that id in
+ * sessionStorage (scoped to this origin, port included) and sends it in the BROWSER_SESSION_HEADER on every call.
+ * Not a cookie: a browser sends the cookies of 127.0.0.1 to every port of 127.0.0.1 (RFC 6265 §8.5), so any other
+ * local server the browser visits would receive it. Every request must also name this listener in Host (so a
+ * DNS-rebound name is refused) and, when it has one, come from this origin.
  */
 
 export interface BrowserShellOptions {
@@ -33,7 +36,6 @@ export interface BrowserShell {
   close(): Promise<void>;
 }
 
-export const SESSION_COOKIE = 'lifeline_agent';
 const MAX_BODY_BYTES = 16 * 1024;
 const HOST = '127.0.0.1';
 
@@ -58,15 +60,6 @@ function holds(digests: Iterable<string>, value: string): boolean {
   let found = false;
   for (const stored of digests) found = timingSafeEqual(Buffer.from(stored, 'hex'), wanted) || found;
   return found;
-}
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
-  }
-  return undefined;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -128,8 +121,8 @@ export async function startBrowserShell(options: BrowserShellOptions): Promise<B
     if (url.pathname === '/session') return exchangeLaunchToken(req, res);
     const match = /^\/ipc\/([a-z:-]{1,64})$/.exec(url.pathname);
     if (!match) return refuse(res, 404, ipcFailure('not_found', 'No such resource.'));
-    const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
-    if (!session || !holds(sessions, session)) return refuse(res, 401, ipcFailure('unauthorized', 'Open the agent with the link it printed at launch.'));
+    const session = req.headers[BROWSER_SESSION_HEADER];
+    if (typeof session !== 'string' || !holds(sessions, session)) return refuse(res, 401, ipcFailure('unauthorized', 'Open the agent with the link it printed at launch.'));
     const body = await readJson(req);
     if (!body.ok) return refuse(res, body.status, body.failure);
     send(res, 200, await dispatchIpc(options.api, match[1]!, body.value));
@@ -155,7 +148,7 @@ export async function startBrowserShell(options: BrowserShellOptions): Promise<B
     launchTokens.delete(digest(token).toString('hex')); // exchanged once
     const sessionId = randomBytes(32).toString('base64url');
     sessions.add(digest(sessionId).toString('hex'));
-    send(res, 200, { ok: true }, { 'set-cookie': `${SESSION_COOKIE}=${sessionId}; HttpOnly; SameSite=Strict; Path=/` });
+    send(res, 200, { ok: true, session: sessionId });
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IPC_CONTRACT, type AgentApi } from '../../src-shared/ipc.js';
-import { SESSION_COOKIE, startBrowserShell, type BrowserShell } from '../../src-main/browser-shell/server.js';
+import { BROWSER_SESSION_HEADER, IPC_CONTRACT, type AgentApi } from '../../src-shared/ipc.js';
+import { startBrowserShell, type BrowserShell } from '../../src-main/browser-shell/server.js';
 
 /**
  * The browser shell's door, over real HTTP on loopback. The core is a recording stand-in: these requests are
@@ -34,7 +34,8 @@ const api = Object.fromEntries(
 
 let shell: BrowserShell;
 let host: string;
-let cookie: string;
+/** The header the page sends its session id in. */
+let session: Record<string, string>;
 
 function launchToken(): string {
   return new URL(shell.newLaunchUrl()).hash.replace('#launch=', '');
@@ -56,8 +57,7 @@ beforeAll(async () => {
   shell = await startBrowserShell({ api, rendererDir: path.resolve('src-renderer') });
   host = new URL(shell.origin).host;
   const res = await exchange(launchToken());
-  const setCookie = String(res.headers['set-cookie']);
-  cookie = setCookie.split(';')[0]!;
+  session = { [BROWSER_SESSION_HEADER]: (JSON.parse(res.body) as { session: string }).session };
 });
 afterAll(() => shell.close());
 
@@ -66,7 +66,7 @@ describe('browser shell', () => {
     expect(new URL(shell.origin).hostname).toBe('127.0.0.1');
   });
 
-  it('keeps the launch token out of the query and path, and trades it once for an httpOnly SameSite=Strict cookie', async () => {
+  it('keeps the launch token out of the query and path, and trades it once for a session id in the body, never a cookie', async () => {
     const url = new URL(shell.newLaunchUrl());
     expect(url.search).toBe('');
     expect(url.pathname).toBe('/');
@@ -74,10 +74,11 @@ describe('browser shell', () => {
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const first = await exchange(token);
     expect(first.status).toBe(200);
-    expect(String(first.headers['set-cookie'])).toMatch(new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]+; HttpOnly; SameSite=Strict; Path=/$`));
+    expect(first.headers['set-cookie']).toBeUndefined();
+    expect(JSON.parse(first.body)).toMatchObject({ ok: true, session: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     const second = await exchange(token);
     expect(second.status).toBe(401);
-    expect(second.headers['set-cookie']).toBeUndefined();
+    expect(JSON.parse(second.body)).toMatchObject({ ok: false, error: 'unauthorized' });
   });
 
   it('refuses a wrong launch token and a token exchange from a foreign origin', async () => {
@@ -103,26 +104,27 @@ describe('browser shell', () => {
     }
   });
 
-  it('answers a request with the cookie from its own origin', async () => {
+  it('answers a request with the session header from its own origin', async () => {
     reached.length = 0;
-    const res = await ipc('agent:config', { cookie, origin: shell.origin });
+    const res = await ipc('agent:config', { ...session, origin: shell.origin });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ ok: true, osUsername: 'alice' });
     expect(reached).toEqual(['config']);
   });
 
-  it('refuses a request without the cookie, with a wrong cookie, a foreign Origin, a foreign Host or no Origin', async () => {
+  it('refuses a request without the session header, with a wrong one, a foreign Origin, a foreign Host or no Origin', async () => {
     reached.length = 0;
     const cases: Array<[string, Record<string, string>, number]> = [
-      ['no cookie', { origin: shell.origin }, 401],
-      ['forged cookie', { origin: shell.origin, cookie: `${SESSION_COOKIE}=${'x'.repeat(43)}` }, 401],
-      ['foreign origin', { origin: 'http://evil.example', cookie }, 403],
-      ['null origin', { origin: 'null', cookie }, 403],
-      ['localhost origin', { origin: shell.origin.replace('127.0.0.1', 'localhost'), cookie }, 403],
-      ['no origin', { cookie }, 403],
-      ['cross-site fetch', { origin: shell.origin, cookie, 'sec-fetch-site': 'cross-site' }, 403],
-      ['rebound host', { origin: shell.origin, cookie, host: `evil.example:${new URL(shell.origin).port}` }, 421],
-      ['localhost host', { origin: shell.origin, cookie, host: `localhost:${new URL(shell.origin).port}` }, 421],
+      ['no session header', { origin: shell.origin }, 401],
+      ['forged session header', { origin: shell.origin, [BROWSER_SESSION_HEADER]: 'x'.repeat(43) }, 401],
+      ['session id as a cookie', { origin: shell.origin, cookie: `lifeline_agent=${session[BROWSER_SESSION_HEADER]}` }, 401],
+      ['foreign origin', { origin: 'http://evil.example', ...session }, 403],
+      ['null origin', { origin: 'null', ...session }, 403],
+      ['localhost origin', { origin: shell.origin.replace('127.0.0.1', 'localhost'), ...session }, 403],
+      ['no origin', { ...session }, 403],
+      ['cross-site fetch', { origin: shell.origin, ...session, 'sec-fetch-site': 'cross-site' }, 403],
+      ['rebound host', { origin: shell.origin, ...session, host: `evil.example:${new URL(shell.origin).port}` }, 421],
+      ['localhost host', { origin: shell.origin, ...session, host: `localhost:${new URL(shell.origin).port}` }, 421],
     ];
     for (const [name, headers, status] of cases) {
       const res = await ipc('agent:login', headers, JSON.stringify({ username: 'a', pin: 'p', code: 'c' }));
@@ -139,7 +141,7 @@ describe('browser shell', () => {
 
   it('validates every payload with the contract and refuses non-JSON, oversized and unknown channels', async () => {
     reached.length = 0;
-    const ok = { cookie, origin: shell.origin };
+    const ok = { ...session, origin: shell.origin };
     expect(JSON.parse((await ipc('agent:login', ok, '{"username":"a"}')).body)).toMatchObject({ ok: false, error: 'validation_failed' });
     expect(JSON.parse((await ipc('agent:status', ok, '{"x":1}')).body)).toMatchObject({ ok: false, error: 'validation_failed' });
     expect((await ipc('agent:login', ok, 'not json')).status).toBe(400);
