@@ -28,7 +28,7 @@ import type { AgentDeps } from '../src-main/core/agent-core.js';
 import { OsKeychain } from '../src-main/core/keychain.js';
 import { bootstrap, createUser, type AdminHarness } from '../test/helpers/admin.js';
 import { oathtool } from '../test/helpers/oathtool.js';
-import { startTestServer } from '../test/helpers/server.js';
+import { startTestServer, TEST_VERIFIER_FLOOR } from '../test/helpers/server.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
 const RUNS = Number(values.runs);
@@ -107,6 +107,7 @@ async function main(): Promise<void> {
     machineId: { hash: async () => createHash('sha256').update('bench-workstation').digest('hex') },
     clock: server.clock,
     autoSync: false,
+    verifierScryptFloor: TEST_VERIFIER_FLOOR, // for the 'light' user; 'real' hashes at the production default
     // The network switch: offline is a refused connection, decided at once (the reachability budget is not measured).
     fetch: (url, init) => (online ? fetch(url, init) : Promise.reject(new TypeError('fetch failed: connection refused'))),
   };

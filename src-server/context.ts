@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { Db } from './db/port.js';
 import type { ServerKeys } from './keyfile.js';
 import type { Logger } from './logger.js';
+import type { VerifierCost } from '../src-shared/verifier-floor.js';
 
 /** Everything a route or service needs, built once by the composition root (main.ts) or by a test. */
 export interface ServerContext {
@@ -11,4 +12,6 @@ export interface ServerContext {
   log: Logger;
   /** Folder for files kept beside the database (audit checkpoints, first-start credentials). */
   dataDir: string;
+  /** The least offline verifier cost a policy may set; absent: VERIFIER_SCRYPT_FLOOR. Only tests lower it. */
+  verifierScryptFloor?: VerifierCost;
 }

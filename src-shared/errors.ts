@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'feature_disabled',
   'not_eligible',
   'policy_violation',
+  'weak_verifier_parameters',
   'user_inactive',
   'device_pending',
   'device_revoked',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PURPOSES } from './codes.js';
+import { VERIFIER_SCRYPT_FLOOR } from './verifier-floor.js';
 
 /**
  * Enterprise settings and per-user policies (DESIGN §3), with their defaults. The server stores them as JSON and
@@ -28,8 +29,8 @@ export const OfflinePolicySchema = z.strictObject({
   devicesNeedApproval: z.boolean().default(true),
   /** RSA's 'use offline code for online access'; off by default: one code could then be used on both sides of a sync. */
   emergencyCodeOnline: z.boolean().default(false),
-  /** Verifier hashing on the agent; tests may lower it, benchmarks and production use the default. */
-  verifierScrypt: ScryptParamsSchema.default({ N: 2 ** 11, r: 8, p: 1 }),
+  /** Verifier hashing on the agent; never below VERIFIER_SCRYPT_FLOOR (the server and the agent both refuse it). */
+  verifierScrypt: ScryptParamsSchema.default({ ...VERIFIER_SCRYPT_FLOOR }),
 });
 
 export const TemporaryCodePolicySchema = z

@@ -31,6 +31,7 @@ import { newUserRecord, UserRecordSchema, type UserRecord } from './user-record.
 import { VerifierBuilder } from './verifier-builder.js';
 import { computeVerifier } from './verifier-hash.js';
 import { foldUsername } from '../../src-shared/usernames.js';
+import { meetsVerifierFloor, VERIFIER_SCRYPT_FLOOR, type VerifierCost } from '../../src-shared/verifier-floor.js';
 
 export interface AgentDeps {
   config: AgentConfigInput;
@@ -45,6 +46,8 @@ export interface AgentDeps {
   syncTiming?: Partial<SyncTiming>;
   /** How fresh the status's reachability must be and how often it is checked in the background (tests shorten them). */
   reachabilityTiming?: Partial<ReachabilityTiming>;
+  /** The least verifier cost a bundle may ask for (default VERIFIER_SCRYPT_FLOOR; no shell sets it, tests lower it). */
+  verifierScryptFloor?: VerifierCost;
 }
 
 export type LoginOutcome =
@@ -70,6 +73,7 @@ export class AgentCore {
   readonly sync: SyncEngine | null;
   private readonly builder: VerifierBuilder | null;
   private readonly keychainPort: Keychain;
+  private readonly verifierFloor: VerifierCost;
   /** Difference between the server's clock and ours at the last answer, for signing request timestamps. */
   private serverOffsetMs = 0;
   /** The server's time at the last answer and the monotonic clock then (wall-clock changes do not move it). */
@@ -87,6 +91,7 @@ export class AgentCore {
   ) {
     this.config = AgentConfigSchema.parse(deps.config);
     this.keychainPort = deps.keychain;
+    this.verifierFloor = deps.verifierScryptFloor ?? VERIFIER_SCRYPT_FLOOR;
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? silentLogger;
     this.client = new ServerClient(this.config.serverUrl, deps.fetch ?? ((url, init) => fetch(url, init)), this.log);
@@ -334,6 +339,13 @@ export class AgentCore {
       content = openBundle(checked.delta, this.keys!.box);
     } catch {
       this.log.warn('[bundle] a signed bundle delta did not open with this device\'s key');
+      return false;
+    }
+    // Whatever the server sent, verifiers are never made cheaper to attack than the floor this agent ships with.
+    if (!meetsVerifierFloor(content.offline.verifierScrypt, this.verifierFloor)) {
+      this.log.warn('[bundle] refused a bundle whose verifier parameters are below the floor', { N: content.offline.verifierScrypt.N, r: content.offline.verifierScrypt.r });
+      content.slots.length = 0;
+      if (content.tokenWindows) content.tokenWindows.codes = '';
       return false;
     }
     const { header } = checked.delta;

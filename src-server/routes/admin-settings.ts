@@ -41,7 +41,7 @@ export async function adminSettingsRoutes(app: App, ctx: ServerContext): Promise
   app.patch('/api/v1/admin/settings', {
     schema: {
       tags, summary: 'Change enterprise settings; create, change or delete policies', security: ADMIN_SECURITY,
-      description: 'Needs settings.manage and high assurance. Every change is audited. The default policy cannot be deleted, nor a policy still assigned to users.',
+      description: 'Needs settings.manage and high assurance. Every change is audited. The default policy cannot be deleted, nor a policy still assigned to users. A policy whose offline.verifierScrypt is below the floor agents accept is refused (400 weak_verifier_parameters).',
       body: SettingsPatch,
       response: { 200: SettingsViewSchema, ...ADMIN_ERRORS },
     },

@@ -1,5 +1,6 @@
 import { LifelineError } from '../../src-shared/errors.js';
 import { DEFAULT_SETTINGS, EnterpriseSettingsSchema, PolicySchema, type EnterpriseSettings, type Policy } from '../../src-shared/policy.js';
+import { meetsVerifierFloor, VERIFIER_SCRYPT_FLOOR } from '../../src-shared/verifier-floor.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { appendAudit } from './audit.js';
@@ -35,6 +36,17 @@ function invalid(what: string, issues: { path: PropertyKey[]; message: string }[
   return new LifelineError('validation_failed', `The ${what} is not valid.`, 400, {
     details: issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message })),
   });
+}
+
+/**
+ * Agents refuse offline data hashed below the floor they ship with (src-shared/verifier-floor.ts), so a policy
+ * asking for less would only switch offline mode off on every device; it is refused here, with the reason.
+ */
+function refuseBelowVerifierFloor(ctx: ServerContext, name: string, policy: Policy): void {
+  const floor = ctx.verifierScryptFloor ?? VERIFIER_SCRYPT_FLOOR;
+  if (meetsVerifierFloor(policy.offline.verifierScrypt, floor)) return;
+  const message = `offline verifiers need at least scrypt N=${floor.N}, r=${floor.r}, p=${floor.p}`;
+  throw new LifelineError('weak_verifier_parameters', `Policy ${name}: ${message}.`, 400, { details: [{ path: '/offline/verifierScrypt', message }] });
 }
 
 /**
@@ -77,6 +89,7 @@ export async function patchSettings(ctx: ServerContext, actor: string, patch: { 
       const merged = deepMerge(existing ? JSON.parse(existing.body) : {}, body);
       const parsed = PolicySchema.safeParse(merged);
       if (!parsed.success) throw invalid(`policy ${name}`, parsed.error.issues);
+      refuseBelowVerifierFloor(ctx, name, parsed.data);
       const json = JSON.stringify(parsed.data);
       if (existing) await q.run('UPDATE policies SET body = ?, updated_at = ? WHERE id = ?', [json, now, existing.id]);
       else await q.run('INSERT INTO policies (name, is_default, body, updated_at) VALUES (?, 0, ?, ?)', [name, json, now]);

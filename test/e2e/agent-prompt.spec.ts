@@ -11,7 +11,7 @@ import { OsKeychain } from '../../src-main/core/keychain.js';
 import { UserRecordSchema } from '../../src-main/core/user-record.js';
 import { bootstrap, createUser, loginAdmin, TEST_ADMIN_PASSWORD, type AdminHarness, type Http } from '../helpers/admin.js';
 import { oathtool } from '../helpers/oathtool.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, TEST_VERIFIER_FLOOR, type TestServer } from '../helpers/server.js';
 
 /**
  * The agent's prompt and status view in Chromium, through the browser shell, against a real server and the real
@@ -150,7 +150,7 @@ test.beforeAll(async () => {
   const agentDir = mkdtempSync(path.join(tmpdir(), 'lifeline-e2e-agent-'));
   const server = await startTestServer({ dataDir });
   const h = await bootstrap(server);
-  // Two days of offline data with light verifier hashing: the policy allows lowering it for tests.
+  // Two days of offline data with light verifier hashing: test servers and agents lower the floor (TEST_VERIFIER_FLOOR).
   await expectOk('policy', h.http('PATCH', '/api/v1/admin/settings', {
     policies: { default: { offline: { days: 2, verifierScrypt: { N: 16, r: 8, p: 1 } } } },
   }));
@@ -167,6 +167,7 @@ test.beforeAll(async () => {
       machineId: { hash: async () => createHash('sha256').update('e2e-workstation').digest('hex') },
       clock: server.clock,
       autoSync: false,
+      verifierScryptFloor: TEST_VERIFIER_FLOOR,
     },
   });
   const device = await agent.core.ensureEnrolled(5_000);

@@ -10,6 +10,7 @@ import type { HttpTimeouts } from '../../src-server/http/timeouts.js';
 import { createLogger } from '../../src-server/logger.js';
 import { defaultTestEngine, newPgDeployment, type Engine, type PgDeployment } from './engines.js';
 import { tempDir } from './tmp.js';
+import type { VerifierCost } from '../../src-shared/verifier-floor.js';
 
 export interface TestServer {
   url: string;
@@ -33,6 +34,12 @@ export interface TestServer {
  */
 const WIDE_OPEN_GATE: AdmissionLimits = { maxInFlight: 10_000, maxWaiting: 100_000, maxWaitMs: 60_000 };
 
+/**
+ * Tests hash offline verifiers with a light scrypt (a day of token windows at the real floor takes the machine
+ * seconds), so test servers and agents take the schema's lowest; the floor's own tests pass VERIFIER_SCRYPT_FLOOR.
+ */
+export const TEST_VERIFIER_FLOOR: VerifierCost = { N: 2 ** 4, r: 1, p: 1 };
+
 /** A real server on loopback with its own data folder, a manual clock and captured logs. */
 export async function startTestServer(
   options: {
@@ -46,6 +53,8 @@ export async function startTestServer(
     pg?: PgOptions;
     /** Verification admission limits, for tests of shedding under load (default: wide open, see WIDE_OPEN_GATE). */
     admission?: AdmissionLimits;
+    /** The least verifier cost a policy may set (default TEST_VERIFIER_FLOOR). */
+    verifierScryptFloor?: VerifierCost;
     /** Connection timeouts, for tests of slow and idle clients (default: the server's, http/timeouts.ts). */
     timeouts?: HttpTimeouts;
   } = {},
@@ -65,6 +74,7 @@ export async function startTestServer(
       throw err;
     },
   );
+  ctx.verifierScryptFloor = options.verifierScryptFloor ?? TEST_VERIFIER_FLOOR;
   const app = await buildApp(ctx, { admission: options.admission ?? WIDE_OPEN_GATE, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;

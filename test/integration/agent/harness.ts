@@ -8,7 +8,8 @@ import type { OsKeychain } from '../../../src-main/core/keychain.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import type { AdmissionLimits } from '../../../src-server/services/admission.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { startTestServer, TEST_VERIFIER_FLOOR, type TestServer } from '../../helpers/server.js';
+import type { VerifierCost } from '../../../src-shared/verifier-floor.js';
 import { machine, TEST_SCRYPT, testKeychain } from './support.js';
 
 export const PIN = '246810';
@@ -75,7 +76,15 @@ export interface World {
  * and a real agent core (real store, real gnome-keyring) talking to it through a Relay.
  */
 export async function world(
-  opts: { offline?: Record<string, unknown>; autoApprove?: boolean; fetch?: HttpFetch; logLines?: string[]; admission?: AdmissionLimits } = {},
+  opts: {
+    offline?: Record<string, unknown>;
+    autoApprove?: boolean;
+    fetch?: HttpFetch;
+    logLines?: string[];
+    admission?: AdmissionLimits;
+    /** The agents' verifier floor (default TEST_VERIFIER_FLOOR, as the server's). */
+    agentVerifierFloor?: VerifierCost;
+  } = {},
 ): Promise<World> {
   const server = await startTestServer(opts.admission ? { admission: opts.admission } : {});
   const h = await bootstrap(server);
@@ -103,6 +112,7 @@ export async function world(
       machineId: machine(machineName),
       clock,
       autoSync: false,
+      verifierScryptFloor: opts.agentVerifierFloor ?? TEST_VERIFIER_FLOOR,
       ...(fetchFn ? { fetch: fetchFn } : {}),
       ...(opts.logLines ? { log: captureLog(opts.logLines) } : {}),
     });

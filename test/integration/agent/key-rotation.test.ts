@@ -8,7 +8,7 @@ import { ManualClock } from '../../../src-server/clock.js';
 import { activateNextSigningKey, retireSigningKey, stageNextSigningKey } from '../../../src-server/keyfile.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { startTestServer, TEST_VERIFIER_FLOOR, type TestServer } from '../../helpers/server.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { PIN, Relay } from './harness.js';
 import { machine, NOW, TEST_SCRYPT, testKeychain } from './support.js';
@@ -40,6 +40,7 @@ async function startAgent(serverKeyFingerprints: string[]): Promise<AgentCore> {
     machineId: machine('machine-a'),
     clock,
     autoSync: false,
+    verifierScryptFloor: TEST_VERIFIER_FLOOR,
   });
 }
 

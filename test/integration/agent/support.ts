@@ -8,6 +8,7 @@ import { newUserRecord } from '../../../src-main/core/user-record.js';
 import { loadDeviceKeys } from '../../../src-main/core/device.js';
 import type { AgentStore } from '../../../src-main/core/store/store.js';
 import { oathtool } from '../../helpers/oathtool.js';
+import { TEST_VERIFIER_FLOOR } from '../../helpers/server.js';
 
 /** Fast verifier hashing for tests (the policy allows it; benchmarks use the real N=2^11). */
 export const TEST_SCRYPT = { N: 2 ** 4, r: 8, p: 1 };
@@ -40,6 +41,7 @@ export function agentDeps(dataDir: string, keychain: OsKeychain, overrides: Part
     machineId: overrides.machineId ?? machine('machine-a'),
     clock: overrides.clock ?? new ManualClock(NOW),
     autoSync: false,
+    verifierScryptFloor: overrides.verifierScryptFloor ?? TEST_VERIFIER_FLOOR,
     ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
   };
 }
