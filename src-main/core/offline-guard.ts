@@ -23,7 +23,7 @@ export class OfflineGuard {
   private readonly tails = new Map<string, Promise<void>>();
   private readonly locks = new Map<string, LockAnchor>();
   private mark: { highWater: number; mono: number } | null = null;
-  /** When this process started verifying offline: a lock set before it counts from here. */
+  /** When this process first verified offline: a lock set before it counts from here. */
   private readonly since: number;
 
   constructor(private readonly clock: Clock) {
@@ -46,8 +46,8 @@ export class OfflineGuard {
 
   /**
    * Time left on the user's lock. A lock set by an earlier process (the agent restarted) counts in full from when
-   * this one started: the time in between is unknown, and the wall clock, which anyone may set forward, must not
-   * stand in for it.
+   * this one first verified offline: the time in between is unknown, and the wall clock, which anyone may set
+   * forward, must not stand in for it.
    */
   lockRemainingMs(ref: string, record: UserRecord): number {
     if (record.lockedUntil === null) return 0;
