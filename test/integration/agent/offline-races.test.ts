@@ -3,6 +3,8 @@ import type { AgentCore } from '../../../src-main/core/agent-core.js';
 import { AgentService } from '../../../src-main/core/agent-service.js';
 import { pendingEvents } from '../../../src-main/core/outbox.js';
 import { ManualClock } from '../../../src-main/core/ports.js';
+import { UserRecordSchema } from '../../../src-main/core/user-record.js';
+import { computeVerifier } from '../../../src-main/core/verifier-hash.js';
 import { dispatchIpc } from '../../../src-shared/ipc.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { codeAt, NOW, seedUser, startAgent, stepAt, testKeychain } from './support.js';
@@ -111,5 +113,44 @@ describe('offline verification is serialised per user', () => {
     // Nothing was used up: the slot still signs a person in, and a token code may sign.
     expect(await signIn(SLOT_CODE)).toMatchObject({ ok: true, method: 'offline-emergency' });
     expect(await signIn(codeAt(NOW), 'sign')).toMatchObject({ ok: true, method: 'token' });
+  });
+});
+
+/**
+ * What holds beyond this process's queue: the commit re-reads the record and consumes with a guarded delete. The
+ * other side here writes the store directly while an attempt hashes (one slot is given a slow verifier so the
+ * attempt is surely still hashing), as an agent in another process sharing only the store file would.
+ */
+describe('the commit re-reads the store, so it holds even for a writer the queue does not see', () => {
+  const SLOW = { N: 2 ** 16, r: 8, p: 1 }; // a few hundred milliseconds per hash
+
+  async function slowSlot() {
+    const store = core.store!;
+    const ref = store.userRef('alice');
+    const hash = await computeVerifier({ kind: 'slot', position: 0, username: 'alice', deviceId: '0123456789', code: Buffer.from(SLOT_CODE) }, SLOW);
+    await store.commit(() => store.putVerifier(ref, 'slot', 0, { hash: hash.toString('base64url'), scrypt: SLOW, expiresAt: NOW + 90 * DAY }));
+    return { store, ref };
+  }
+  const hashing = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('a slot consumed by the other writer meanwhile is a replay: refused and counted', async () => {
+    await setup();
+    const { store, ref } = await slowSlot();
+    const pending = dispatchIpc(service, 'agent:emergency-submit', { username: 'alice', code: SLOT_CODE });
+    await hashing();
+    expect(await store.commit(() => store.deleteVerifier(ref, 'slot', 0))).toBe(1);
+    expect(await pending).toMatchObject({ ok: false, error: 'invalid_code', triesLeft: MAX_FAILURES - 1 });
+    expect(events().filter((e) => e.type === 'offline-success')).toHaveLength(0);
+  });
+
+  it('failures the other writer recorded meanwhile are counted on, not overwritten', async () => {
+    await setup();
+    const { store, ref } = await slowSlot();
+    const pending = dispatchIpc(service, 'agent:emergency-submit', { username: 'alice', code: '7K3MQ9XD2B8V' });
+    await hashing();
+    const record = store.getUser(ref, UserRecordSchema)!;
+    await store.commit(() => store.putUser(ref, { ...record, failures: 2 }));
+    expect(await pending).toMatchObject({ ok: false, error: 'locked', retryAfterSeconds: 30 });
+    expect(store.getUser(ref, UserRecordSchema)).toMatchObject({ failures: 3 });
   });
 });
