@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { AgentCore, type AgentDeps } from '../core/agent-core.js';
 import { AgentService } from '../core/agent-service.js';
+import { DEFAULTS } from '../core/config/schema.js';
+import { createAgentLogger, type AgentLogLevel } from '../core/logger.js';
 import type { MachineId } from '../core/ports.js';
 import { startBrowserShell, type BrowserShell } from './server.js';
 
@@ -22,8 +25,27 @@ export function osMachineId(): MachineId {
   return { hash: () => machineId() };
 }
 
-export async function launchBrowserShell(options: { deps: AgentDeps; rendererDir: string; port?: number }): Promise<LaunchedAgent> {
-  const core = await AgentCore.start(options.deps);
+export interface BrowserShellLogOptions {
+  /** Folder of agent.log (default: logs/ in the agent's data folder). */
+  dir?: string;
+  level?: AgentLogLevel;
+  /** The browser shell is a development shell: its lines go to stderr too unless this is false. */
+  console?: boolean;
+}
+
+/** Starts the agent with the log file of src-main/core/logger.ts, unless the caller brings its own logger in `deps.log`. */
+export async function launchBrowserShell(options: { deps: AgentDeps; rendererDir: string; port?: number; log?: BrowserShellLogOptions }): Promise<LaunchedAgent> {
+  const fileLog = options.deps.log
+    ? null
+    : createAgentLogger({
+        dir: options.log?.dir ?? path.join(options.deps.config.dataDir, 'logs'),
+        level: options.log?.level ?? DEFAULTS.logLevel,
+        console: options.log?.console ?? true,
+      });
+  const core = await AgentCore.start(fileLog ? { ...options.deps, log: fileLog } : options.deps).catch((err: unknown) => {
+    fileLog?.close();
+    throw err;
+  });
   const service = new AgentService(core);
   const shell = await startBrowserShell({ api: service, rendererDir: options.rendererDir, ...(options.port !== undefined ? { port: options.port } : {}) });
   return {
@@ -33,6 +55,7 @@ export async function launchBrowserShell(options: { deps: AgentDeps; rendererDir
     async close() {
       await shell.close();
       await core.close();
+      fileLog?.close();
     },
   };
 }

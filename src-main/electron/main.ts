@@ -6,6 +6,8 @@ import { AgentCore } from '../core/agent-core.js';
 import { AgentService } from '../core/agent-service.js';
 import { ConfigError, loadAgentConfig, machinePolicyPath } from '../core/config/load.js';
 import { OsKeychain } from '../core/keychain.js';
+import type { AgentFileLogger } from '../core/logger.js';
+import { electronAgentLogger } from './agent-log.js';
 import { prepareApp, startShell } from './wiring.js';
 
 /**
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
   const userData = argValue('lifeline-data') ?? app.getPath('userData');
   let core: AgentCore;
   let alwaysOnTop: boolean;
+  let log: AgentFileLogger | undefined;
   try {
     // Machine policy (IT) over user settings over defaults; an invalid setting stops the agent with a clear message.
     const { config } = loadAgentConfig({
@@ -38,6 +41,7 @@ async function main(): Promise<void> {
     });
     if (!config.serverUrl || !config.enrollmentSecret) throw new ConfigError('configuration', 'serverUrl', 'and enrollmentSecret must be set by the installer or the machine policy');
     alwaysOnTop = config.alwaysOnTop;
+    log = electronAgentLogger(app, userData, config.logLevel);
     core = await AgentCore.start({
       config: {
         serverUrl: config.serverUrl,
@@ -51,8 +55,11 @@ async function main(): Promise<void> {
       },
       keychain: new OsKeychain(KEYCHAIN_SERVICE),
       machineId: { hash: () => machineId() },
+      log,
     });
   } catch (err) {
+    log?.error('[agent] cannot start', { reason: err instanceof Error ? err.name : 'unknown' });
+    log?.close();
     dialog.showErrorBox('Lifeline cannot start', err instanceof Error ? err.message : String(err));
     app.exit(1);
     return;
@@ -67,7 +74,7 @@ async function main(): Promise<void> {
     kiosk: core.config.kiosk,
     alwaysOnTop,
   });
-  app.on('before-quit', () => void core.close());
+  app.on('before-quit', () => void core.close().finally(() => log?.close()));
 }
 
 if (prepareApp(electron)) void main();

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { APP_ENTRY_URL } from '../../src-main/electron/security.js';
 import { rendererResponse } from '../../src-main/electron/protocol.js';
 import { buildRendererApi } from '../../src-main/preload/api.js';
 import { trayTemplate } from '../../src-main/electron/tray.js';
+import { electronAgentLogger } from '../../src-main/electron/agent-log.js';
 
 /**
  * Electron's binary is not installed where tests run (STYLE 9), so the shell's wiring is driven through a small
@@ -107,6 +108,7 @@ function recordingCore(): { api: AgentApi; reached: string[] } {
     emergencyRequest: async () => (reached.push('emergencyRequest'), { ok: false, error: 'offline_unavailable', message: 'n/a' }),
     emergencySubmit: async () => (reached.push('emergencySubmit'), { ok: false, error: 'invalid_code', message: 'n/a' }),
     syncNow: async () => (reached.push('syncNow'), { ok: true, uploaded: 0, pendingEvents: 0, resetsApplied: 0, syncedAt: 1 }),
+    resetStore: async () => (reached.push('resetStore'), { ok: true, setAsideTo: null }),
   };
   return { api, reached };
 }
@@ -277,10 +279,33 @@ describe('preload API', () => {
   it('offers one function per channel, each a single invoke on its own channel, and is frozen', async () => {
     const invoked: Array<[string, unknown]> = [];
     const api = buildRendererApi(async (channel, request) => (invoked.push([channel, request]), { ok: true }));
-    expect(Object.keys(api).sort()).toEqual(['config', 'emergencyRequest', 'emergencySubmit', 'login', 'status', 'syncNow']);
+    expect(Object.keys(api).sort()).toEqual(['config', 'emergencyRequest', 'emergencySubmit', 'login', 'resetStore', 'status', 'syncNow']);
     expect(Object.isFrozen(api)).toBe(true);
     await api.login({ username: 'a', pin: 'p', code: 'c' });
     await api.status({});
-    expect(invoked).toEqual([['agent:login', { username: 'a', pin: 'p', code: 'c' }], ['agent:status', {}]]);
+    await api.resetStore({});
+    expect(invoked).toEqual([['agent:login', { username: 'a', pin: 'p', code: 'c' }], ['agent:status', {}], ['agent:reset-store', {}]]);
+  });
+});
+
+describe('agent log (Electron app faked)', () => {
+  it('writes logs/agent.log in the app-data folder at the configured level, and the console only when not packaged', () => {
+    for (const isPackaged of [true, false]) {
+      const userData = mkdtempSync(path.join(tmpdir(), 'lifeline-electron-log-'));
+      const written: string[] = [];
+      const stderrWrite = process.stderr.write;
+      process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+      try {
+        const log = electronAgentLogger({ isPackaged }, userData, 'warn');
+        log.info('[device] enrolled', { status: 'pending' });
+        log.warn('[store] a warning', { reason: 'store_damaged' });
+        log.close();
+      } finally {
+        process.stderr.write = stderrWrite;
+      }
+      const lines = readFileSync(path.join(userData, 'logs', 'agent.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines).toEqual([expect.objectContaining({ level: 40, msg: '[store] a warning', reason: 'store_damaged' })]);
+      expect(written.filter((w) => w.includes('[store] a warning')), `packaged: ${isPackaged}`).toHaveLength(isPackaged ? 0 : 1);
+    }
   });
 });
