@@ -75,6 +75,8 @@ export function failureMessage(f: IpcFailure, now: number): Message {
       return { tone: 'bad', title: 'Offline sign-in refused.', lines: [f.message, 'Connect to the network to sign in, or call the helpdesk.'] };
     case 'keychain_unavailable':
     case 'store_tampered':
+    case 'store_damaged':
+    case 'store_busy':
       return { tone: 'bad', title: 'Offline sign-in is not available on this device.', lines: [f.message, 'Connect to the network to sign in.'] };
     case 'user_inactive':
     case 'device_revoked':

@@ -41,6 +41,9 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
   const syncNow = byId<HTMLButtonElement>('sync-now');
   const progress = byId<HTMLProgressElement>('sync-progress');
   const syncResult = byId('sync-result');
+  const resetArea = byId('store-reset');
+  const resetStore = byId<HTMLButtonElement>('reset-store');
+  const resetResult = byId('reset-result');
 
   let latest: Status | undefined;
   let inFlight: Promise<void> | undefined;
@@ -76,6 +79,7 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
     pending.textContent = String(s.pendingEvents);
     device.textContent = DEVICE_STATE_TEXT[s.device.state];
     offline.textContent = s.offline.available ? 'Available' : `Not available: ${s.offline.message ?? s.offline.reason ?? 'unknown reason'}`;
+    resetArea.hidden = s.offline.available || !s.offline.resettable;
     rows.replaceChildren(
       ...s.users.map((u) => {
         const tr = document.createElement('tr');
@@ -147,6 +151,21 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
       } else {
         renderMessage(syncResult, failureMessage(answer, clock.now()));
       }
+      await refresh();
+    });
+  });
+
+  // The damaged files are moved aside (kept for IT), never deleted; the new store reports the loss at the next sync.
+  resetStore.addEventListener('click', () => {
+    resetStore.disabled = true;
+    void api.resetStore({}).then(async (answer) => {
+      resetStore.disabled = false;
+      renderMessage(
+        resetResult,
+        answer.ok
+          ? { tone: 'ok', title: 'Offline data reset: offline mode works again after the next online sign-in.', lines: answer.setAsideTo ? [`The old files were kept for IT in ${answer.setAsideTo}.`] : [] }
+          : failureMessage(answer, clock.now()),
+      );
       await refresh();
     });
   });

@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'server_unreachable',
   'keychain_unavailable',
   'store_tampered',
+  'store_damaged',
+  'store_busy',
   'internal',
   'unavailable',
 ] as const;

@@ -119,8 +119,11 @@ export const StatusResponseSchema = result({
     lastContactAt: EpochMs.nullable(),
   }),
   device: z.object({ id: z.string().nullable(), state: z.enum(DEVICE_STATES) }),
-  /** Whether offline verification can work at all on this machine, and if not, why (keychain missing, store tampered…). */
-  offline: z.object({ available: z.boolean(), reason: ErrorCodeSchema.nullable(), message: z.string().nullable() }),
+  /**
+   * Whether offline verification can work at all on this machine, and if not, why (keychain missing, store damaged,
+   * tampered or busy…): `message` says what the person or IT must do; `resettable` when 'agent:reset-store' can help.
+   */
+  offline: z.object({ available: z.boolean(), reason: ErrorCodeSchema.nullable(), message: z.string().nullable(), resettable: z.boolean().default(false) }),
   lastSyncAt: EpochMs.nullable(),
   /** All outbox events not yet acknowledged. */
   pendingEvents: Count,
@@ -145,6 +148,11 @@ export const EmergencyRequestResponseSchema = result({
   slotsLeft: Count,
 });
 
+export const ResetStoreResponseSchema = result({
+  /** Where the unusable store's files were moved (kept for IT); null when there were none to move. */
+  setAsideTo: z.string().nullable(),
+});
+
 export const SyncResponseSchema = result({
   uploaded: Count,
   /** Events still waiting after this sync (0 when everything was acknowledged). */
@@ -163,6 +171,7 @@ export const IPC_CONTRACT = {
   'agent:emergency-request': { method: 'emergencyRequest', request: EmergencyRequestRequestSchema, response: EmergencyRequestResponseSchema },
   'agent:emergency-submit': { method: 'emergencySubmit', request: EmergencySubmitRequestSchema, response: LoginResponseSchema },
   'agent:sync-now': { method: 'syncNow', request: Empty, response: SyncResponseSchema },
+  'agent:reset-store': { method: 'resetStore', request: Empty, response: ResetStoreResponseSchema },
 } as const;
 
 export type IpcChannel = keyof typeof IPC_CONTRACT;
@@ -182,6 +191,7 @@ export type StatusResponse = IpcResponse<'agent:status'>;
 export type ConfigResponse = IpcResponse<'agent:config'>;
 export type EmergencyRequestResponse = IpcResponse<'agent:emergency-request'>;
 export type SyncResponse = IpcResponse<'agent:sync-now'>;
+export type ResetStoreResponse = IpcResponse<'agent:reset-store'>;
 
 /** What the core's AgentService implements: one method per channel, taking the validated request. */
 export type AgentApi = {

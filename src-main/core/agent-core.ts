@@ -25,7 +25,7 @@ import { silentLogger, systemClock, type AgentLogger, type Clock, type HttpFetch
 import { fetchTrustingCas, readCaBundle } from './http-tls.js';
 import { DEFAULT_REACHABILITY_TIMING, Reachability, type ReachabilityTiming } from './reachability.js';
 import { ServerClient, type ServerAnswer } from './server-client.js';
-import { AgentStore } from './store/store.js';
+import { AgentStore, KEYCHAIN, storeDamaged, storeTampered, StoreUnavailable } from './store/store.js';
 import { SyncEngine, type SyncOutcome, type SyncTiming } from './sync.js';
 import { newUserRecord, UserRecordSchema, type UserRecord } from './user-record.js';
 import { VerifierBuilder } from './verifier-builder.js';
@@ -70,8 +70,12 @@ export class AgentCore {
   readonly clock: Clock;
   readonly log: AgentLogger;
   readonly client: ServerClient;
-  readonly sync: SyncEngine | null;
-  private readonly builder: VerifierBuilder | null;
+  private syncEngine: SyncEngine | null = null;
+  private builder: VerifierBuilder | null = null;
+  private storeRef: AgentStore | null = null;
+  private offlineErr: LifelineError | null;
+  /** The device as the server named it when there is no store to keep it in (online-only, in memory). */
+  private onlineDevice: DeviceState | null = null;
   private readonly keychainPort: Keychain;
   private readonly verifierFloor: VerifierCost;
   /** Difference between the server's clock and ours at the last answer, for signing request timestamps. */
@@ -82,10 +86,9 @@ export class AgentCore {
   readonly reachability: Reachability;
 
   private constructor(
-    deps: AgentDeps,
-    readonly store: AgentStore | null,
-    /** Why offline mode (and the device keys it needs) is unavailable, when it is. */
-    readonly offlineError: LifelineError | null,
+    private readonly deps: AgentDeps,
+    store: AgentStore | null,
+    offlineError: LifelineError | null,
     private keys: DeviceKeys | null,
     private readonly machineIdHash: string,
   ) {
@@ -96,8 +99,30 @@ export class AgentCore {
     this.log = deps.log ?? silentLogger;
     this.client = new ServerClient(this.config.serverUrl, deps.fetch ?? ((url, init) => fetch(url, init)), this.log);
     this.reachability = new Reachability(this.client, this.clock, this.config.reachabilityBudgetMs, { ...DEFAULT_REACHABILITY_TIMING, ...deps.reachabilityTiming });
-    this.builder = store ? new VerifierBuilder(store, this.log) : null;
-    this.sync = store ? new SyncEngine(this, store, deps.autoSync ?? true, deps.syncTiming) : null;
+    this.offlineErr = offlineError;
+    if (store) this.useStore(store);
+  }
+
+  /** The open store; null while offline mode is unavailable (online sign-in works without it). */
+  get store(): AgentStore | null {
+    return this.storeRef;
+  }
+
+  get sync(): SyncEngine | null {
+    return this.syncEngine;
+  }
+
+  /** Why offline mode is unavailable, when it is: a stable code and a message that says what to do. */
+  get offlineError(): LifelineError | null {
+    return this.offlineErr;
+  }
+
+  private useStore(store: AgentStore): void {
+    this.storeRef = store;
+    this.offlineErr = null;
+    this.onlineDevice = null;
+    this.builder = new VerifierBuilder(store, this.log);
+    this.syncEngine = new SyncEngine(this, store, this.deps.autoSync ?? true, this.deps.syncTiming);
   }
 
   static async start(depsIn: AgentDeps): Promise<AgentCore> {
@@ -106,20 +131,50 @@ export class AgentCore {
     const deps = !depsIn.fetch && config.serverCaFile ? { ...depsIn, fetch: fetchTrustingCas(readCaBundle(config.serverCaFile)) } : depsIn;
     const log = deps.log ?? silentLogger;
     const machineIdHash = await deps.machineId.hash();
+    let store: AgentStore | null = null;
     try {
-      const store = await AgentStore.open({ dataDir: config.dataDir, keychain: deps.keychain, machineId: deps.machineId, log });
+      store = await AgentStore.open({ dataDir: config.dataDir, keychain: deps.keychain, machineId: deps.machineId, log });
       const keys = await loadDeviceKeys(deps.keychain, false);
+      checkDeviceKeys(deviceState(store), keys);
       const core = new AgentCore(deps, store, null, keys, machineIdHash);
       if (store.rolledBack) await core.recordTampering('store-rollback');
       if (pendingCounts(store).total > 0) core.sync?.kick(RETRY_AFTER_OFFLINE_MS);
       core.reachability.start();
       return core;
     } catch (err) {
-      if (!(err instanceof LifelineError) || (err.code !== 'keychain_unavailable' && err.code !== 'store_tampered')) throw err;
-      log.warn('[agent] offline mode unavailable', { reason: err.code });
-      const core = new AgentCore(deps, null, err, null, machineIdHash);
+      // A store that cannot be used turns offline mode off, never online sign-in: the device keys are in the
+      // keychain and the server names the device again for them (docs/agent.md, "When the offline store fails").
+      store?.close();
+      const reason = err instanceof LifelineError ? err : storeDamaged(err);
+      log.warn('[agent] offline mode unavailable', { reason: reason.code });
+      const keys = reason.code === 'keychain_unavailable' ? null : await loadDeviceKeys(deps.keychain, false).catch(() => null);
+      const core = new AgentCore(deps, null, reason, keys, machineIdHash);
       core.reachability.start();
       return core;
+    }
+  }
+
+  /**
+   * Sets a store that cannot be used aside (moved to a timestamped folder beside it, kept for IT) and starts a new
+   * one, which reports the loss to the server at the next sync. Only while offline mode is off because of the store.
+   */
+  async resetStore(): Promise<{ ok: true; setAsideTo: string | null } | { ok: false; error: ErrorCode; message: string }> {
+    const why = this.offlineErr;
+    if (!why || this.storeRef) return { ok: false, error: 'conflict', message: 'The offline store works; there is nothing to reset.' };
+    if (why.code === 'keychain_unavailable') return { ok: false, error: why.code, message: why.message };
+    const { config } = this;
+    try {
+      // A store bound to another machine came with that machine's device keys: this one enrolls as itself.
+      if (why instanceof StoreUnavailable && why.foreign) for (const name of [KEYCHAIN.deviceSign, KEYCHAIN.deviceBox]) await this.keychainPort.delete(name);
+      const { store, setAsideTo } = await AgentStore.reset({ dataDir: config.dataDir, keychain: this.keychainPort, machineId: this.deps.machineId, log: this.log, at: this.clock.now() });
+      this.keys = await loadDeviceKeys(this.keychainPort, false);
+      this.useStore(store);
+      this.sync?.kick();
+      return { ok: true, setAsideTo };
+    } catch (err) {
+      const reason = err instanceof LifelineError ? err : storeDamaged(err);
+      this.offlineErr = reason;
+      return { ok: false, error: reason.code, message: reason.message };
     }
   }
 
@@ -129,7 +184,7 @@ export class AgentCore {
   }
 
   device(): DeviceState {
-    return this.store ? deviceState(this.store) : { deviceId: null, status: 'unenrolled', serverKeys: [] };
+    return this.store ? deviceState(this.store) : this.onlineDevice ?? { deviceId: null, status: 'unenrolled', serverKeys: [] };
   }
 
   /** The server's notion of now, for request timestamps (an agent clock that is off must not void its signatures). */
@@ -158,7 +213,8 @@ export class AgentCore {
 
   /** Enrolls on first use. Returns the device state, or null when the server could not be reached in time. */
   async ensureEnrolled(timeoutMs: number): Promise<DeviceState | null> {
-    const store = this.requireStore();
+    const store = this.store;
+    if (!store) return this.enrollOnlineOnly(timeoutMs);
     const current = deviceState(store);
     this.keys ??= await loadDeviceKeys(this.keychainPort, !current.deviceId);
     if (!this.keys) throw new LifelineError('store_tampered', 'The device keys are missing from the keychain beside an enrolled store.', 409);
@@ -168,9 +224,30 @@ export class AgentCore {
       this.noteUnreachable();
       return null;
     }
-    await store.commit(() => store.putState('device', result.state));
+    await store.commit(() => store.putState('device', { ...result.state, signingKey: this.keys!.signing.publicKey } satisfies DeviceState));
     await this.noteContact(result.serverTime);
     this.log.info('[device] enrolled', { status: result.state.status });
+    return result.state;
+  }
+
+  /**
+   * Without a store, the device is the one the keychain's keys belong to: enrolling the same signing key again
+   * returns the same device (devices.ts), so the server names it, in memory, for online sign-in only. Keys missing
+   * from the keychain are created (a new device, pending approval); a store copied from another machine, or no
+   * keychain at all, leaves nothing to act as.
+   */
+  private async enrollOnlineOnly(timeoutMs: number): Promise<DeviceState | null> {
+    if (this.onlineDevice) return this.onlineDevice;
+    const why = this.offlineErr;
+    if (why && (why.code === 'keychain_unavailable' || (why instanceof StoreUnavailable && why.foreign))) throw why;
+    this.keys ??= await loadDeviceKeys(this.keychainPort, true);
+    const result = await enroll({ config: this.config, client: this.client, keys: this.keys!, machineIdHash: this.machineIdHash, timeoutMs });
+    if (!result.reachable) {
+      this.noteUnreachable();
+      return null;
+    }
+    this.onlineDevice = result.state;
+    await this.noteContact(result.serverTime);
     return result.state;
   }
 
@@ -183,7 +260,6 @@ export class AgentCore {
    * verifies offline as if the server were unreachable (test/integration/agent/server-busy.test.ts).
    */
   async login(req: { username: string; pin: string; code: string; purpose: Purpose }): Promise<LoginOutcome> {
-    if (!this.store) return this.unavailable();
     const username = normalizeUsername(req.username);
     const deadline = Date.now() + this.config.reachabilityBudgetMs;
     let device: DeviceState | null;
@@ -197,16 +273,18 @@ export class AgentCore {
       const online = await this.loginOnline(device, { ...req, username }, remaining);
       if (online) return online;
     }
+    if (!this.store) return { ...this.unavailable(), mode: 'offline' };
     return this.loginOffline({ ...req, username });
   }
 
   private async loginOnline(device: DeviceState, req: { username: string; pin: string; code: string; purpose: Purpose }, timeoutMs: number): Promise<LoginOutcome | null> {
-    const store = this.requireStore();
+    // Without a store (offline mode off) the server still decides; nothing is cached from its answer.
+    const store = this.store;
     const keys = this.keys!;
     const deviceId = device.deviceId!;
-    const ref = store.userRef(req.username);
-    const record = store.getUser(ref, UserRecordSchema);
-    const held = record ? heldState(store, ref, record) : undefined;
+    const ref = store?.userRef(req.username);
+    const record = store && ref ? store.getUser(ref, UserRecordSchema) : undefined;
+    const held = store && ref && record ? heldState(store, ref, record) : undefined;
     const body = { v: PROTOCOL_VERSION, username: req.username, pin: req.pin, code: req.code, purpose: req.purpose, ...(held ? { held } : {}) };
     const path = '/api/v1/devices/login';
     const { answer, nonce } = await this.signedPost(keys, deviceId, path, body, timeoutMs);
@@ -231,6 +309,10 @@ export class AgentCore {
     }
     const r = result.payload;
     await this.noteContact(r.serverTime);
+    if (!store) {
+      this.onlineDevice = { ...device, status: r.deviceStatus };
+      return { ok: true, mode: 'online', method: r.method, username: r.username, preparing: false };
+    }
     if (device.status !== r.deviceStatus) await store.commit(() => store.putState('device', { ...deviceState(store), status: r.deviceStatus }), { bump: false });
 
     const known = store.getUser(store.userRef(r.username), UserRecordSchema);
@@ -416,7 +498,11 @@ export class AgentCore {
 
   /** A revoked device wipes all its offline data, but only on a wipe order signed by a trusted server key. */
   async handleRevoked(body: unknown): Promise<boolean> {
-    const store = this.requireStore();
+    const store = this.store;
+    if (!store) {
+      if (this.onlineDevice) this.onlineDevice = { ...this.onlineDevice, status: 'revoked' };
+      return false;
+    }
     const parsed = DeviceRevokedResponseSchema.safeParse(body);
     const device = deviceState(store);
     const order: Signed<WipeOrder> | undefined = parsed.success ? parsed.data.wipe : undefined;
@@ -465,12 +551,12 @@ export class AgentCore {
   }
 
   requireStore(): AgentStore {
-    if (!this.store) throw this.offlineError ?? new LifelineError('offline_unavailable', 'The offline store is not open.', 503);
+    if (!this.store) throw this.offlineErr ?? new LifelineError('offline_unavailable', 'The offline store is not open.', 503);
     return this.store;
   }
 
   private unavailable(): Extract<LoginOutcome, { ok: false }> {
-    const err = this.offlineError!;
+    const err = this.offlineErr ?? new LifelineError('offline_unavailable', 'The offline store is not open.', 503);
     return { ok: false, error: err.code, message: err.message };
   }
 
@@ -518,4 +604,11 @@ function failure(err: unknown): Extract<LoginOutcome, { ok: false }> {
     return { ok: false, error: err.code, message: err.message, ...(retry !== undefined ? { retryAfterSeconds: retry } : {}) };
   }
   return { ok: false, error: 'internal', message: 'The agent failed unexpectedly; try again.' };
+}
+
+/** An enrolled store whose device keys are gone from the keychain, or are not the ones it enrolled with, is unusable. */
+function checkDeviceKeys(device: DeviceState, keys: DeviceKeys | null): void {
+  if (!device.deviceId) return;
+  if (!keys) throw storeTampered('the device keys are missing from the keychain beside an enrolled store');
+  if (device.signingKey !== undefined && device.signingKey !== keys.signing.publicKey) throw storeTampered('the device keys in the keychain are not the ones this store enrolled with');
 }

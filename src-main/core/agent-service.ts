@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import type { AgentApi, IpcRequest, IpcResponseInput } from '../../src-shared/ipc.js';
 import { AGENT_VERSION } from './device.js';
 import type { AgentCore, LoginOutcome } from './agent-core.js';
+import { offlineLockEnd } from './offline-verify.js';
 import { UserRecordSchema } from './user-record.js';
 import { pendingCounts } from './outbox.js';
 
@@ -40,6 +41,11 @@ export class AgentService implements AgentApi {
     return r.ok ? { ok: true, uploaded: r.uploaded, pendingEvents: r.pendingEvents, resetsApplied: r.resetsApplied, syncedAt: r.syncedAt } : { ok: false, error: r.error, message: r.message };
   }
 
+  async resetStore(): Promise<IpcResponseInput<'agent:reset-store'>> {
+    const r = await this.core.resetStore();
+    return r.ok ? { ok: true, setAsideTo: r.setAsideTo } : { ok: false, error: r.error, message: r.message };
+  }
+
   /** Waits for a fresh reachability check when the last one is old (at most the budget; sign-ins never wait for it). */
   async status(): Promise<IpcResponseInput<'agent:status'>> {
     const core = this.core;
@@ -57,7 +63,7 @@ export class AgentService implements AgentApi {
         ? store.rolledBack
           ? { available: false, reason: 'store_tampered' as const, message: 'The offline data was restored from an older copy; it is off until the next sync.' }
           : { available: true, reason: null, message: null }
-        : { available: false, reason: core.offlineError?.code ?? null, message: core.offlineError?.message ?? null },
+        : { available: false, reason: core.offlineError?.code ?? null, message: core.offlineError?.message ?? null, resettable: core.offlineError?.code !== 'keychain_unavailable' },
       lastSyncAt: core.sync?.lastSyncAt() ?? null,
       pendingEvents: pending?.total ?? 0,
       sync: { running: core.sync?.isRunning ?? false, done: core.sync?.progress.done ?? 0, total: core.sync?.progress.total ?? 0, lastError: core.sync?.progress.lastError ?? null },
@@ -76,7 +82,7 @@ export class AgentService implements AgentApi {
         offlineDaysLeft: offlineDataUntil === null ? 0 : Math.max(0, Math.floor((offlineDataUntil - now) / DAY_MS)),
         emergencySlotsLeft: slots,
         temporaryCodeExpiresAt: r.temporaryExpiresAt !== null && r.temporaryExpiresAt > now ? r.temporaryExpiresAt : null,
-        lockedUntil: r.lockedUntil !== null && r.lockedUntil > now ? r.lockedUntil : null,
+        lockedUntil: offlineLockEnd(store, core.clock, r),
         pendingEvents: pendingByUser.get(r.username) ?? 0,
       }];
     });

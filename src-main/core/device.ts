@@ -19,6 +19,8 @@ export interface DeviceState {
   status: DeviceStatus;
   /** The server keys this agent trusts: those IT pinned, then whatever a signed key rotation added. */
   serverKeys: ServerKey[];
+  /** The signing public key the device enrolled with (absent in stores from before it was kept). */
+  signingKey?: string;
 }
 
 export interface DeviceKeys {

@@ -131,6 +131,7 @@ export class SyncEngine {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const events = pendingEvents(store, MAX_EVENTS_PER_BATCH);
       const head = batchHead(device.deviceId!, events);
+      const storeLost = store.pendingLoss();
       const body = {
         v: PROTOCOL_VERSION,
         agentVersion: AGENT_VERSION,
@@ -138,6 +139,7 @@ export class SyncEngine {
         events,
         head,
         headSignature: signBatchHead(keys.signing.privateKey, head),
+        ...(storeLost ? { storeLost } : {}),
       };
       const path = '/api/v1/devices/sync';
       const { answer, nonce } = await core.signedPost(keys, device.deviceId!, path, body, SYNC_TIMEOUT_MS);
@@ -164,8 +166,10 @@ export class SyncEngine {
       const sent = new Set(events.map((e) => e.id));
       const acknowledged = ack.payload.acknowledged.filter((id) => sent.has(id));
       const wasRolledBack = store.rolledBack;
+      const lossAcknowledged = storeLost !== undefined && ack.payload.acknowledged.includes(storeLost.id);
       await store.commit(() => {
         store.deleteOutbox(acknowledged);
+        if (lossAcknowledged) store.lossReported();
         store.putState('lastSyncAt', core.clock.now());
         resetsApplied += this.applyResets(resets.payload.resets);
         if (wasRolledBack) this.dropPastWindows(resets.payload.serverTime);

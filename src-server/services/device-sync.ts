@@ -2,7 +2,7 @@ import { canonicalJson } from '../../src-shared/canonical.js';
 import { batchHead, findChainBreak, verifyBatchHead } from '../../src-shared/crypto/device-messages.js';
 import { LifelineError } from '../../src-shared/errors.js';
 import { PROTOCOL_VERSION, SIGNATURE_DOMAINS } from '../../src-shared/protocol/common.js';
-import type { Reset, SyncEvent, SyncRequest, SyncResponse, SyncUserState } from '../../src-shared/protocol/sync.js';
+import { GENESIS_HASH, type Reset, type StoreLoss, type SyncEvent, type SyncRequest, type SyncResponse, type SyncUserState } from '../../src-shared/protocol/sync.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { appendAudit, type AuditEvent } from './audit.js';
@@ -48,6 +48,7 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
     const chain = await q.get<{ chain_seq: number; chain_head: string }>('UPDATE devices SET chain_seq = chain_seq WHERE id = ? RETURNING chain_seq, chain_head', [device.id]);
     let head = chain!.chain_head;
     let headSeq = Number(chain!.chain_seq);
+    if (body.storeLost) head = await recordStoreLoss(q, ctx, device, { seq: headSeq, head }, body.storeLost, acknowledged);
     for (const event of body.events) {
       acknowledged.push(event.id);
       const fresh = await q.run('INSERT INTO device_events (device_id, event_id, seq, type, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, event_id) DO NOTHING', [
@@ -84,6 +85,37 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
     resets: signed(ctx, SIGNATURE_DOMAINS.reset, { v: PROTOCOL_VERSION, deviceId: device.id, requestNonce, serverTime, resets }),
     keys: keyRotationMessage(ctx),
   };
+}
+
+/**
+ * The agent lost its store (deleted, or set aside by a reset) while its keychain said how far it had got: audited
+ * once per report id (device_events dedupes it like an event) with the events the server never received, and the
+ * device's chain restarts from the genesis hash, where the new store's outbox starts. Only for an approved device
+ * (one that was given offline data can lose any); otherwise not acknowledged, so the agent reports it again later.
+ * Returns the chain head the batch continues from.
+ */
+async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceRow, chain: { seq: number; head: string }, loss: StoreLoss, acknowledged: string[]): Promise<string> {
+  if (device.status !== 'approved') return chain.head;
+  acknowledged.push(loss.id);
+  const fresh = await q.run('INSERT INTO device_events (device_id, event_id, seq, type, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, event_id) DO NOTHING', [
+    device.id,
+    loss.id,
+    chain.seq,
+    'store-lost',
+    ctx.clock.now(),
+  ]);
+  if (fresh.changes === 0) return chain.head;
+  const lostEvents = loss.lastSeq === null ? null : Math.max(0, loss.lastSeq - chain.seq);
+  await appendAudit(q, ctx, {
+    type: 'device.store-lost',
+    outcome: lostEvents === 0 ? 'info' : 'failure',
+    actorKind: 'device',
+    actor: device.id,
+    device: device.id,
+    reason: loss.reason,
+    details: { reportId: loss.id, stateCounter: loss.stateCounter, lastSeq: loss.lastSeq, acknowledgedSeq: chain.seq, lostEvents, detectedAt: loss.detectedAt },
+  });
+  return GENESIS_HASH;
 }
 
 async function applyEvent(q: Queryable, ctx: ServerContext, device: DeviceRow, event: SyncEvent, user: UserRow | undefined, now: number): Promise<Applied> {

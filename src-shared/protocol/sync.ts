@@ -103,6 +103,23 @@ export const SyncBatchHeadSchema = z.strictObject({
 });
 export type SyncBatchHead = z.infer<typeof SyncBatchHeadSchema>;
 
+/**
+ * The agent found its store gone (deleted, wiped) or set aside by a reset while the keychain said one existed, and
+ * started a new one. The keychain's mirror of the lost store's state counter and outbox sequence says how far it had
+ * got; the server audits it (`device.store-lost`) beside the last event it recorded from this device, so events
+ * that never reached it are known to be lost. Sent with every sync until acknowledged (`id` in `ack.acknowledged`).
+ */
+export const StoreLossSchema = z.strictObject({
+  id: z.uuid(),
+  reason: z.enum(['missing', 'reset']),
+  /** The lost store's state counter as the keychain held it (null: the keychain no longer had it). */
+  stateCounter: z.number().int().nonnegative().nullable(),
+  /** The lost store's last outbox sequence number as the keychain held it (null: not known). */
+  lastSeq: z.number().int().nonnegative().nullable(),
+  detectedAt: EpochMsSchema,
+});
+export type StoreLoss = z.infer<typeof StoreLossSchema>;
+
 export const SyncRequestSchema = z.strictObject({
   v: VersionSchema,
   agentVersion: z.string().min(1).max(64),
@@ -111,6 +128,8 @@ export const SyncRequestSchema = z.strictObject({
   head: SyncBatchHeadSchema,
   /** Device signature (domain SIGNATURE_DOMAINS.syncBatch) over `head`. */
   headSignature: SignatureSchema,
+  /** Optional, so agents that never report a loss still validate. */
+  storeLost: StoreLossSchema.optional(),
 });
 export type SyncRequest = z.infer<typeof SyncRequestSchema>;
 

@@ -16,6 +16,7 @@ const VALID: Record<IpcChannel, unknown> = {
   'agent:emergency-request': { username: 'alice' },
   'agent:emergency-submit': { username: 'alice', code: 'ABCD-EFGH-JKMN' },
   'agent:sync-now': {},
+  'agent:reset-store': {},
 };
 
 const JUNK: unknown[] = [
@@ -113,6 +114,7 @@ describe('IPC contract', () => {
       emergencyRequest: async () => ({ ok: true, username: 'a', request: 'R', slotsLeft: 1, slotCode: 'ABCDEFGHJKMN' }) as never,
       emergencySubmit: async () => ({ ok: false, error: 'invalid_code', message: 'x', seed: 'JBSWY3DP' }) as never,
       syncNow: async () => ({ ok: true, uploaded: 0, pendingEvents: 0, resetsApplied: 0, syncedAt: 1, devicePrivateKey: 'k' }) as never,
+      resetStore: async () => ({ ok: true, setAsideTo: null, dataKey: 'k3y' }) as never,
     };
     for (const channel of IPC_CHANNELS) {
       const text = JSON.stringify(await dispatchIpc(leaky, channel, VALID[channel]));

@@ -1,4 +1,5 @@
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
@@ -6,8 +7,9 @@ import { open as openSealed, seal } from '../../../src-shared/crypto/aead.js';
 import { hkdf, hmacSha256 } from '../../../src-shared/crypto/kdf.js';
 import { randomBytes } from '../../../src-shared/crypto/random.js';
 import { LifelineError } from '../../../src-shared/errors.js';
+import { GENESIS_HASH, type StoreLoss } from '../../../src-shared/protocol/sync.js';
 import type { AgentLogger, Keychain, MachineId } from '../ports.js';
-import { StoreLock } from './lock.js';
+import { StoreBusy, StoreLock } from './lock.js';
 import { migrate } from './migrations.js';
 
 export const STORE_FILE = 'agent-store.sqlite';
@@ -51,12 +53,34 @@ export class AgentStore {
     readonly created: boolean,
   ) {}
 
-  static async open(opts: { dataDir: string; keychain: Keychain; machineId: MachineId; log: AgentLogger }): Promise<AgentStore> {
+  static async open(opts: StoreOpenOptions): Promise<AgentStore> {
+    await opts.keychain.probe();
+    const file = prepareDir(opts.dataDir);
+    const lock = await takeLock(file);
+    return AgentStore.openLocked(opts, file, lock, 'missing');
+  }
+
+  /**
+   * Sets the store aside (its files moved, never deleted, to a timestamped folder beside it: the evidence stays for
+   * IT) and opens a new one, which reports the loss at the next sync. Refused while another live core holds it.
+   */
+  static async reset(opts: StoreOpenOptions & { at: number }): Promise<{ store: AgentStore; setAsideTo: string | null }> {
+    await opts.keychain.probe();
+    const file = prepareDir(opts.dataDir);
+    const lock = await takeLock(file);
+    let setAsideTo: string | null;
+    try {
+      setAsideTo = setAside(opts.dataDir, opts.at);
+    } catch (err) {
+      lock.release();
+      throw damaged(`its files could not be moved aside (${describe(err)})`);
+    }
+    if (setAsideTo) opts.log.warn('[store] the store was set aside by a reset', { folder: setAsideTo });
+    return { store: await AgentStore.openLocked(opts, file, lock, 'reset'), setAsideTo };
+  }
+
+  private static async openLocked(opts: StoreOpenOptions, file: string, lock: StoreLock, lossReason: StoreLoss['reason']): Promise<AgentStore> {
     const { keychain, log } = opts;
-    await keychain.probe();
-    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    const file = path.join(opts.dataDir, STORE_FILE);
-    const lock = StoreLock.acquire(`${file}.lock`);
     try {
       const machine = await opts.machineId.hash();
       const exists = existsSync(file);
@@ -65,33 +89,29 @@ export class AgentStore {
       if (exists && (!dataKeyText || counterText === null)) {
         throw tampered('the keychain holds no key or state counter for the existing store (deleted or replaced)');
       }
-      if (!exists && dataKeyText) {
-        // The store file is gone (uninstalled, wiped): nothing can be un-burned from a store that no longer
-        // exists, so the old entries are retired and the agent starts afresh (and enrolls again).
-        log.warn('[store] keychain entries without a store: starting afresh');
-        for (const name of Object.values(KEYCHAIN)) await keychain.delete(name);
-        dataKeyText = null;
-      }
+      const remembered = counterText === null ? null : parseCounter(counterText);
+      if (exists && !remembered) throw tampered('the keychain state counter is unreadable');
+      // The keychain says a store existed and its file is gone (deleted, wiped, set aside): the new store carries
+      // on from the old one's counters, keeps the device keys (so the device keeps its id) and reports the loss.
+      const loss: StoreLoss | null = !exists && (dataKeyText !== null || counterText !== null)
+        ? { id: randomUUID(), reason: lossReason, stateCounter: remembered?.counter ?? null, lastSeq: remembered?.seq ?? null, detectedAt: Date.now() }
+        : null;
+      if (loss && lossReason === 'missing') log.warn('[store] the store file is gone although the keychain says one existed: a new store reports the loss at the next sync');
       if (!dataKeyText) {
         dataKeyText = randomBytes(32).toString('base64url');
         await keychain.set(KEYCHAIN.dataKey, dataKeyText);
-        await keychain.set(KEYCHAIN.counter, '0');
       }
+      if (!remembered) await keychain.set(KEYCHAIN.counter, formatCounter({ flagged: false, counter: 0, seq: 0 }));
       const dataKey = Buffer.from(dataKeyText, 'base64url');
       if (dataKey.length !== 32) throw tampered('the keychain data key has the wrong length');
       const storeKey = hkdf(dataKey, Buffer.from(machine, 'utf8'), 'lifeline/agent-store/v1');
       dataKey.fill(0);
 
-      // Created owner-only (SQLite gives the -wal and -shm files the same mode); the folder is 0700 as well.
-      if (!exists) closeSync(openSync(file, 'wx', 0o600));
-      const db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL'); // a burn or a failure count is on disk before the agent answers
-      migrate(db);
+      const db = openDatabase(file, exists);
       const store = new AgentStore(db, storeKey, lock, keychain, 0, false, !exists);
       try {
-        store.bind(machine, exists);
-        await store.checkCounter(counterText ?? '0', log);
+        store.bind(machine, exists, loss);
+        await store.checkCounter(remembered ?? { flagged: false, counter: 0, seq: 0 }, log);
       } catch (err) {
         db.close();
         throw err;
@@ -99,23 +119,31 @@ export class AgentStore {
       return store;
     } catch (err) {
       lock.release();
-      throw err;
+      throw err instanceof LifelineError ? err : damaged(describe(err));
     }
   }
 
-  /** Binds the file to this machine id: plain for a clear message, sealed so the plain copy cannot be edited. */
-  private bind(machine: string, existed: boolean): void {
+  /**
+   * Binds the file to this machine id: plain for a clear message, sealed so the plain copy cannot be edited. A store
+   * replacing a lost one starts at the lost one's state counter and outbox sequence (its chain from the genesis
+   * hash, as the server restarts it when it records the loss) and holds the loss report until a sync delivers it.
+   */
+  private bind(machine: string, existed: boolean, loss: StoreLoss | null): void {
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('machine') as { value: string } | undefined;
     if (!existed || !row) {
       if (existed) throw tampered('the store has no machine binding');
       this.db.transaction(() => {
         this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('machine', machine);
         this.putState('binding', { machine });
-        this.putState('counter', 0);
+        this.putState('counter', loss?.stateCounter ?? 0);
+        if (loss) {
+          this.putState(OUTBOX_CHAIN_STATE, { seq: loss.lastSeq ?? 0, head: GENESIS_HASH });
+          this.putState(STORE_LOSS_STATE, loss);
+        }
       })();
       return;
     }
-    if (row.value !== machine) throw tampered('the store was made on a machine with another machine id');
+    if (row.value !== machine) throw tampered('the store was made on a machine with another machine id', { foreign: true });
     let bound: { machine?: string } | undefined;
     try {
       bound = this.getState<{ machine?: string }>('binding');
@@ -125,25 +153,36 @@ export class AgentStore {
     if (bound?.machine !== machine) throw tampered('the store binding does not match this machine');
   }
 
-  private async checkCounter(keychainText: string, log: AgentLogger): Promise<void> {
+  private async checkCounter(remembered: KeychainCounter, log: AgentLogger): Promise<void> {
     const stored = this.getState<number>('counter');
     if (typeof stored !== 'number') throw tampered('the store has no state counter');
     this.counter = stored;
-    const flagged = keychainText.startsWith(ROLLBACK_PREFIX);
-    const remembered = Number.parseInt(flagged ? keychainText.slice(ROLLBACK_PREFIX.length) : keychainText, 10);
-    if (!Number.isSafeInteger(remembered)) throw tampered('the keychain state counter is unreadable');
-    if (flagged || stored < remembered) {
+    if (remembered.flagged || stored < remembered.counter) {
       // Flag it in the keychain, where a restored file cannot undo it: later writes to the old file must not
       // let its counter catch up and pass for current. Only a sync with the server clears it.
       this.rolledBack = true;
-      if (!flagged) {
+      if (!remembered.flagged) {
         log.warn('[store] the store is older than the keychain state counter: offline verification is off until the next sync');
-        await this.keychain.set(KEYCHAIN.counter, `${ROLLBACK_PREFIX}${remembered}`);
+        await this.keychain.set(KEYCHAIN.counter, formatCounter({ ...remembered, flagged: true }));
       }
-    } else if (stored > remembered) {
+    } else if (stored > remembered.counter) {
       // The agent stopped between committing and mirroring: the file is the newer truth.
-      await this.keychain.set(KEYCHAIN.counter, String(stored));
+      await this.keychain.set(KEYCHAIN.counter, formatCounter({ flagged: false, counter: stored, seq: this.outboxSeq() }));
     }
+  }
+
+  /** The loss of an earlier store this one reports at the next sync, until the server acknowledged it. */
+  pendingLoss(): StoreLoss | undefined {
+    return this.getState<StoreLoss>(STORE_LOSS_STATE);
+  }
+
+  /** Call inside `commit`: the server acknowledged the loss report. */
+  lossReported(): void {
+    this.deleteState(STORE_LOSS_STATE);
+  }
+
+  private outboxSeq(): number {
+    return this.getState<{ seq: number }>(OUTBOX_CHAIN_STATE)?.seq ?? 0;
   }
 
   /** Opaque, stable reference for a username (the plain name is only inside sealed rows). */
@@ -271,9 +310,13 @@ export class AgentStore {
     return result;
   }
 
-  /** Writes the newest counter to the keychain; writes are queued so a slower older one cannot land last. */
+  /**
+   * Writes the newest counter, with the outbox sequence reached, to the keychain (what a lost store is measured by);
+   * writes are queued so a slower older one cannot land last.
+   */
   private mirrorCounter(): Promise<void> {
-    const next = this.keychainWrites.then(() => this.keychain.set(KEYCHAIN.counter, String(this.counter)));
+    const text = formatCounter({ flagged: false, counter: this.counter, seq: this.outboxSeq() });
+    const next = this.keychainWrites.then(() => this.keychain.set(KEYCHAIN.counter, text));
     this.keychainWrites = next.catch(() => undefined);
     return next;
   }
@@ -296,6 +339,122 @@ export class AgentStore {
   }
 }
 
-function tampered(reason: string): LifelineError {
-  return new LifelineError('store_tampered', `Offline mode is off: ${reason}. It comes back after the next online sign-in with a fresh store.`, 409);
+/**
+ * Why the store cannot be used, with what it means for the rest of the agent: whether a reset (setting the files
+ * aside for a new store) can help, and whether this machine may still act online as the device the keychain names.
+ */
+export class StoreUnavailable extends LifelineError {
+  constructor(
+    code: 'store_tampered' | 'store_damaged' | 'store_busy',
+    message: string,
+    /** The store is bound to another machine id: the keychain's device keys came with a copy, so not online either. */
+    readonly foreign = false,
+  ) {
+    super(code, message, 409);
+  }
+}
+
+const RESET_HINT = 'Online sign-in still works. To use offline mode again, reset the offline data in the status view (the files are kept aside for IT)';
+
+function tampered(reason: string, opts: { foreign?: boolean } = {}): StoreUnavailable {
+  return new StoreUnavailable('store_tampered', `Offline mode is off: ${reason}. ${opts.foreign ? 'Ask IT to reset this computer\'s agent: this copy cannot act as its device' : RESET_HINT}.`, opts.foreign);
+}
+
+export const storeTampered = (reason: string): StoreUnavailable => tampered(reason);
+
+/** Anything else that stopped the store from opening (an error the checks above did not name). */
+export function storeDamaged(err: unknown): StoreUnavailable {
+  return err instanceof StoreUnavailable ? err : damaged(describe(err));
+}
+
+function damaged(reason: string): StoreUnavailable {
+  return new StoreUnavailable('store_damaged', `Offline mode is off: the offline store cannot be used (${reason}). ${RESET_HINT}; if it keeps happening, ask IT to check the disk and the folder's permissions.`);
+}
+
+async function takeLock(file: string): Promise<StoreLock> {
+  try {
+    return await StoreLock.acquire(`${file}.lock`);
+  } catch (err) {
+    if (err instanceof StoreBusy) {
+      throw new StoreUnavailable('store_busy', `Offline mode is off: the offline store is in use by another agent core (process ${err.pid}) on this computer. Online sign-in still works; close the other agent and restart this one.`);
+    }
+    throw damaged(`its lock file cannot be written (${describe(err)})`);
+  }
+}
+
+export interface StoreOpenOptions {
+  dataDir: string;
+  keychain: Keychain;
+  machineId: MachineId;
+  log: AgentLogger;
+}
+
+const STORE_LOSS_STATE = 'storeLost';
+const SET_ASIDE_PREFIX = 'set-aside-';
+
+/** The keychain's mirror of the store: its state counter and outbox sequence, flagged after a detected rollback. */
+interface KeychainCounter {
+  flagged: boolean;
+  counter: number;
+  /** null: written by an agent that did not mirror the sequence yet. */
+  seq: number | null;
+}
+
+function formatCounter(c: KeychainCounter): string {
+  return `${c.flagged ? ROLLBACK_PREFIX : ''}${c.counter}/${c.seq ?? 0}`;
+}
+
+function parseCounter(text: string): KeychainCounter | null {
+  const m = /^(rollback:)?(\d{1,15})(?:\/(\d{1,15}))?$/.exec(text);
+  if (!m) return null;
+  return { flagged: m[1] !== undefined, counter: Number(m[2]), seq: m[3] === undefined ? null : Number(m[3]) };
+}
+
+function prepareDir(dataDir: string): string {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw damaged(`its folder cannot be created (${describe(err)})`);
+  }
+  return path.join(dataDir, STORE_FILE);
+}
+
+/**
+ * Opens (or creates) the SQLite file and proves it usable now rather than at the first burn: readable and intact
+ * (quick_check finds a corrupt or truncated file) and writable (a read-only file or folder fails the probe write).
+ */
+function openDatabase(file: string, existed: boolean): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    // Created owner-only (SQLite gives the -wal and -shm files the same mode); the folder is 0700 as well.
+    if (!existed) closeSync(openSync(file, 'wx', 0o600));
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL'); // a burn or a failure count is on disk before the agent answers
+    if (existed) {
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`integrity check: ${String(check).slice(0, 120)}`);
+    }
+    migrate(db);
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('opened-at', String(Date.now()));
+    return db;
+  } catch (err) {
+    db?.close();
+    throw damaged(describe(err));
+  }
+}
+
+/** Moves the store's files into `set-aside-<time>/` beside them; null when there was nothing to move. */
+function setAside(dataDir: string, at: number): string | null {
+  const names = [STORE_FILE, `${STORE_FILE}-wal`, `${STORE_FILE}-shm`].filter((n) => existsSync(path.join(dataDir, n)));
+  if (names.length === 0) return null;
+  const folder = path.join(dataDir, `${SET_ASIDE_PREFIX}${new Date(at).toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(folder, { mode: 0o700 });
+  for (const n of names) renameSync(path.join(dataDir, n), path.join(folder, n));
+  return folder;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof LifelineError) return err.message;
+  return err instanceof Error ? err.message.split('\n')[0]!.slice(0, 160) : 'unknown error';
 }
