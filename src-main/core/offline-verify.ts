@@ -55,6 +55,12 @@ export function clockState(store: AgentStore): ClockState {
   return store.getState<ClockState>('clock') ?? { highWater: 0, lastContactAt: null, backReported: false };
 }
 
+/** When the user's offline lock ends as verification measures it (on the monotonic clock), or null: for the status view. */
+export function offlineLockEnd(store: AgentStore, clock: Clock, record: UserRecord): number | null {
+  const left = offlineGuard(store, clock).lockRemainingMs(store.userRef(record.username), record);
+  return left > 0 ? clock.now() + left : null;
+}
+
 /**
  * Offline verification (DESIGN §5). Every outcome that changes state (a burn, a failure, a lock, a wipe) is
  * committed to the store, and the state counter mirrored to the keychain, before this returns: an agent killed

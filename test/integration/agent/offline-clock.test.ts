@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentCore } from '../../../src-main/core/agent-core.js';
 import type { OsKeychain } from '../../../src-main/core/keychain.js';
+import { AgentService } from '../../../src-main/core/agent-service.js';
 import { ManualClock } from '../../../src-main/core/ports.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { codeAt, NOW, seedUser, startAgent, stepAt, testKeychain } from './support.js';
@@ -58,6 +59,8 @@ describe('offline locks do not lift when the clock is set forward', () => {
     await lockAlice();
     clock.set(clock.now() + 2 * 60 * 60_000); // someone sets the clock two hours ahead
     expect(await slot(0)).toMatchObject({ ok: false, error: 'locked' });
+    const status = await new AgentService(core).status();
+    expect(status.ok && status.users[0]?.lockedUntil).toBe(clock.now() + 30_000); // the status view says the same
     clock.advance(20_000);
     const still = await slot(0);
     expect(still).toMatchObject({ ok: false, error: 'locked', retryAfterSeconds: 10 });
