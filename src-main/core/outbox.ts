@@ -10,8 +10,9 @@ import { OUTBOX_CHAIN_STATE, type AgentStore } from './store/store.js';
  * change they record, and leave only when the server acknowledged them.
  *
  * The outbox is bounded, so a prompt stuck on a locked user (or a script typing into it) cannot fill the disk:
- * refusals that say nothing new (an attempt while locked, an attempt refused for lack of contact) are coalesced
- * into one pending entry per user and reason with a count, written out as one event when a sync starts; and
+ * refusals that say nothing new (an attempt while locked, an attempt refused for lack of contact) are recorded
+ * once as they happen, and their repeats coalesced into one pending entry per user and reason with a count,
+ * written out as one event when a sync starts; and
  * beyond MAX_OUTBOX_ROWS rows, failures are only counted, and that count goes to the server as one
  * `outbox-overflow` event. Successes (burns, used slots), wipes and tampering are never dropped: the server
  * needs every one of them, and they are bounded by the offline data the device was given.
@@ -48,8 +49,7 @@ const OVERFLOW_STATE = 'outboxOverflow';
  * was coalesced or only counted (it reaches the server with the next flush).
  */
 export function appendEvent(store: AgentStore, at: number, event: NewEvent): SyncEvent | null {
-  if (event.type === 'offline-failure' && (event.reason === 'locked' || event.reason === 'offline_refused')) {
-    coalesce(store, at, event.username, event.reason);
+  if (event.type === 'offline-failure' && (event.reason === 'locked' || event.reason === 'offline_refused') && coalesced(store, at, event.username, event.reason)) {
     return null;
   }
   if ((event.type === 'offline-failure' || event.type === 'offline-lockout') && store.outboxSize() >= MAX_OUTBOX_ROWS) {
@@ -69,16 +69,19 @@ function link(store: AgentStore, at: number, event: NewEvent): SyncEvent {
   return linked;
 }
 
-function coalesce(store: AgentStore, at: number, username: string, reason: CoalescedReason): void {
+/** Counts a repeat; false for the first of its kind since the last flush, which is recorded as a row. */
+function coalesced(store: AgentStore, at: number, username: string, reason: CoalescedReason): boolean {
   const entries = store.getState<Coalesced[]>(COALESCED_STATE) ?? [];
   const entry = entries.find((e) => e.username === username && e.reason === reason);
   if (entry) {
+    if (entry.count === 0) entry.firstAt = at;
     entry.count++;
     entry.lastAt = at;
   } else {
-    entries.push({ username, reason, count: 1, firstAt: at, lastAt: at });
+    entries.push({ username, reason, count: 0, firstAt: at, lastAt: at });
   }
   store.putState(COALESCED_STATE, entries);
+  return entry !== undefined;
 }
 
 /**
@@ -86,18 +89,19 @@ function coalesce(store: AgentStore, at: number, username: string, reason: Coale
  * sync reads the outbox). The overflow event may be the one row beyond the cap: it says what the cap dropped.
  */
 export function flushCoalesced(store: AgentStore): number {
-  const entries = store.getState<Coalesced[]>(COALESCED_STATE) ?? [];
+  const all = store.getState<Coalesced[]>(COALESCED_STATE) ?? [];
+  const entries = all.filter((e) => e.count > 0);
   const overflow = store.getState<Overflow>(OVERFLOW_STATE);
   for (const e of entries) link(store, e.firstAt, { type: 'offline-failure', username: e.username, reason: e.reason, count: e.count, lastAt: e.lastAt });
   if (overflow) link(store, overflow.firstAt, { type: 'outbox-overflow', dropped: overflow.dropped, lastAt: overflow.lastAt });
-  if (entries.length > 0) store.putState(COALESCED_STATE, []);
+  if (all.length > 0) store.deleteState(COALESCED_STATE);
   if (overflow) store.deleteState(OVERFLOW_STATE);
   return entries.length + (overflow ? 1 : 0);
 }
 
 /** Whether a flush has something to write (so a sync commits only when it does). */
 export function hasCoalesced(store: AgentStore): boolean {
-  return (store.getState<Coalesced[]>(COALESCED_STATE)?.length ?? 0) > 0 || store.getState<Overflow>(OVERFLOW_STATE) !== undefined;
+  return (store.getState<Coalesced[]>(COALESCED_STATE) ?? []).length > 0 || store.getState<Overflow>(OVERFLOW_STATE) !== undefined;
 }
 
 /** Events waiting for the server: outbox rows plus what the next flush will write, per user when named. */
@@ -105,7 +109,7 @@ export function pendingCounts(store: AgentStore): { total: number; byUser: Map<s
   const byUser = new Map<string, number>();
   const add = (name: string | null) => name && byUser.set(name, (byUser.get(name) ?? 0) + 1);
   for (const { value } of store.outboxRows<SyncEvent>(MAX_OUTBOX_ROWS + 1)) add('username' in value ? value.username : null);
-  const entries = store.getState<Coalesced[]>(COALESCED_STATE) ?? [];
+  const entries = (store.getState<Coalesced[]>(COALESCED_STATE) ?? []).filter((e) => e.count > 0);
   for (const e of entries) add(e.username);
   const overflow = store.getState<Overflow>(OVERFLOW_STATE) ? 1 : 0;
   return { total: store.outboxSize() + entries.length + overflow, byUser };
