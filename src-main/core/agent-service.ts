@@ -7,6 +7,8 @@ import { UserRecordSchema } from './user-record.js';
 import { pendingCounts } from './outbox.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** No keychain, or another live agent holding the store: setting the files aside changes neither. */
+const RESET_CANNOT_HELP = new Set(['keychain_unavailable', 'store_busy']);
 
 /**
  * The IPC contract (src-shared/ipc.ts) served by the core: one method per channel, errors as data. Every answer is
@@ -63,7 +65,7 @@ export class AgentService implements AgentApi {
         ? store.rolledBack
           ? { available: false, reason: 'store_tampered' as const, message: 'The offline data was restored from an older copy; it is off until the next sync.' }
           : { available: true, reason: null, message: null }
-        : { available: false, reason: core.offlineError?.code ?? null, message: core.offlineError?.message ?? null, resettable: core.offlineError?.code !== 'keychain_unavailable' },
+        : { available: false, reason: core.offlineError?.code ?? null, message: core.offlineError?.message ?? null, resettable: core.offlineError ? !RESET_CANNOT_HELP.has(core.offlineError.code) : false },
       lastSyncAt: core.sync?.lastSyncAt() ?? null,
       pendingEvents: pending?.total ?? 0,
       sync: { running: core.sync?.isRunning ?? false, done: core.sync?.progress.done ?? 0, total: core.sync?.progress.total ?? 0, lastError: core.sync?.progress.lastError ?? null },
