@@ -78,10 +78,11 @@ describe('browser shell session', () => {
 
       // The same browser then visits another local server: whatever it is sent is all that server can replay.
       await page.goto(`${otherOrigin}/`);
-      expect(seenByOther).toHaveLength(1);
-      const jar = seenByOther[0]!.cookie;
+      // (Chromium may also ask for /favicon.ico: every request it sent there counts.)
+      expect(seenByOther.length).toBeGreaterThanOrEqual(1);
+      const jar = seenByOther.find((headers) => headers.cookie !== undefined)?.cookie;
       expect(jar).toBeUndefined();
-      expect(Object.keys(seenByOther[0]!)).not.toContain(BROWSER_SESSION_HEADER);
+      for (const headers of seenByOther) expect(Object.keys(headers)).not.toContain(BROWSER_SESSION_HEADER);
 
       // Replayed with every header a client can forge (this shell's Origin and Host), the jar opens nothing.
       const replay = await post(`${agent.shell.origin}/ipc/agent:config`, { origin: agent.shell.origin, ...(jar ? { cookie: jar } : {}) });
