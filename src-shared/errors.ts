@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'invalid_code',
   'locked',
   'rate_limited',
+  'busy',
   'purpose_not_allowed',
   'feature_disabled',
   'not_eligible',

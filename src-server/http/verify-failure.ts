@@ -24,5 +24,14 @@ export function sendVerifyFailure(reply: FastifyReply, r: VerifyFailure) {
         retryAfterSeconds: r.retryAfterSeconds,
         permanent: r.permanent,
       });
+    case 'busy':
+      // Not a lock and not counted: other attempts of this user hold every place for the moment (services/lockout.ts).
+      reply.header('retry-after', String(r.retryAfterSeconds));
+      return reply.code(429).send({
+        ok: false as const,
+        error: 'busy',
+        message: 'Another sign-in for this user is being checked: try again in a moment.',
+        retryAfterSeconds: r.retryAfterSeconds,
+      });
   }
 }

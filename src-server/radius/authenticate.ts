@@ -19,7 +19,12 @@ import { readCodeAfterChallenge, readPasscode, type CodeKind, type Reading } fro
 export type Decision =
   | { kind: 'accept' }
   | { kind: 'reject'; message: string }
-  | { kind: 'challenge'; state: Buffer; message: string };
+  | { kind: 'challenge'; state: Buffer; message: string }
+  /**
+   * No answer, and the request is forgotten: other attempts of the user held every place (verifyCode's `busy`;
+   * nothing was checked or counted). A NAS retries a request that got no answer, never one that got a Reject.
+   */
+  | { kind: 'retry' };
 
 export const MESSAGES = {
   challenge: 'Enter your code (token, temporary or emergency code).',
@@ -67,6 +72,7 @@ export async function authenticate(
     channel: { kind: 'radius', id: client.name },
   });
   if (result.ok) return { kind: 'accept' };
+  if (result.error === 'busy') return { kind: 'retry' };
   if (result.error === 'locked') return { kind: 'reject', message: MESSAGES.locked(result.retryAfterSeconds) };
   return { kind: 'reject', message: MESSAGES.rejected };
 }

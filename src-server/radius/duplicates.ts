@@ -55,7 +55,7 @@ export class DuplicateDetector {
    * `admit` gave it a place, else the first copy's bytes (none when not admitted). Throws only when the claim itself
    * could not be made (nothing was verified then).
    */
-  async answer(key: RequestKey, admit: () => Promise<Release | null>, verify: () => Promise<Buffer | undefined>): Promise<Answer> {
+  async answer(key: RequestKey, admit: () => Promise<Release | null>, verify: () => Promise<Buffer | undefined | 'retry'>): Promise<Answer> {
     const id = localKey(key);
     const known = this.localOutcome(id);
     if (known) {
@@ -70,6 +70,8 @@ export class DuplicateDetector {
         const claim = await this.claim(key);
         if (claim) {
           const bytes = await verify();
+          // 'retry': nothing was decided, so the key is freed and the NAS's retransmission gets a fresh chance.
+          if (bytes === 'retry') return this.unclaim(key, claim);
           await this.store(key, claim, bytes);
           return { final: true, bytes };
         }
@@ -104,6 +106,15 @@ export class DuplicateDetector {
       [key.clientId, key.address, key.port, key.identifier, key.authenticator, claim, now, now + this.options.ttlMs, now],
     );
     return row ? claim : undefined;
+  }
+
+  /** Gives the key back (only this copy's claim): no outcome to repeat, forgotten here too. */
+  private async unclaim(key: RequestKey, claim: Buffer): Promise<Outcome> {
+    await this.ctx.db.run(
+      'DELETE FROM radius_requests WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ? AND claim = ?',
+      [key.clientId, key.address, key.port, key.identifier, key.authenticator, claim],
+    );
+    return { final: false };
   }
 
   /** Publishes the answer to the other instances; a failure costs them only the answer, never a second verification. */

@@ -37,6 +37,8 @@ export const RadiusStatsSchema = z.object({
     missingMessageAuthenticator: z.number().int(),
     /** No place in the admission gate within its wait: nothing claimed, counted or verified; the NAS retransmits. */
     shed: z.number().int(),
+    /** The user's other attempts held every lockout place (verifyCode's `busy`): nothing counted; the NAS retransmits. */
+    busy: z.number().int(),
     error: z.number().int(),
   }),
   /** Passwords that decrypted to noise (wrong secret or forgery) from relaxed clients; never verified. */
@@ -70,7 +72,7 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     rejected: 0,
     challenged: 0,
     duplicates: 0,
-    dropped: { malformed: 0, unsupportedCode: 0, unknownSource: 0, badMessageAuthenticator: 0, missingMessageAuthenticator: 0, shed: 0, error: 0 },
+    dropped: { malformed: 0, unsupportedCode: 0, unknownSource: 0, badMessageAuthenticator: 0, missingMessageAuthenticator: 0, shed: 0, busy: 0, error: 0 },
     noisyPasswords: 0,
     noiseBursts: 0,
   };
@@ -110,9 +112,13 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     return release;
   }
 
-  async function answerRequest(packet: RadiusPacket, client: ActiveClient, signed: boolean): Promise<Buffer | undefined> {
+  async function answerRequest(packet: RadiusPacket, client: ActiveClient, signed: boolean): Promise<Buffer | undefined | 'retry'> {
     try {
       const decision = await decide(packet, client, signed);
+      if (decision.kind === 'retry') {
+        stats.dropped.busy++;
+        return 'retry';
+      }
       const code = decision.kind === 'accept' ? CODE.AccessAccept : decision.kind === 'challenge' ? CODE.AccessChallenge : CODE.AccessReject;
       if (decision.kind === 'accept') stats.accepted++;
       else if (decision.kind === 'challenge') stats.challenged++;

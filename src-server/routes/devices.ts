@@ -96,6 +96,7 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
           200: DeviceLoginResponseSchema,
           ...SIGNED_ERRORS,
           423: VerifyFailure,
+          429: VerifyFailure.describe('busy, with Retry-After: other attempts of this user are being checked; nothing was checked or counted'),
           503: ApiErrorSchema.describe('unavailable, with Retry-After: the instance is at its limit and checked nothing; the agent verifies offline'),
         },
       },

@@ -32,6 +32,7 @@ export async function verifyRoutes(app: App, ctx: ServerContext): Promise<void> 
         401: VerifyFailureSchema.describe('invalid_code (wrong code or PIN, unknown or inactive user) or unauthorized (bad client key)'),
         403: VerifyFailureSchema.describe('purpose_not_allowed: the code was right but may not be used for this purpose'),
         423: VerifyFailureSchema.describe('locked, with retryAfterSeconds; permanent: only an admin can unlock'),
+        429: VerifyFailureSchema.describe('busy, with Retry-After: other attempts of this user are being checked; nothing was checked or counted, send it again'),
         400: ApiErrorSchema,
         503: ApiErrorSchema.describe('unavailable, with Retry-After: the instance is at its limit and checked nothing (no attempt counted)'),
       },

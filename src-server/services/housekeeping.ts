@@ -13,6 +13,7 @@ export async function pruneExpired(ctx: Pick<ServerContext, 'db' | 'clock'>): Pr
   const rateLimits = await ctx.db.run('DELETE FROM rate_limits WHERE window_start < ?', [now - DAY]);
   await ctx.db.run('DELETE FROM radius_requests WHERE expires_at < ?', [now]); // RADIUS duplicate detection, past its window
   await ctx.db.run('DELETE FROM radius_challenges WHERE expires_at < ?', [now]); // RADIUS challenge states nobody answered
+  await ctx.db.run('DELETE FROM name_lockouts WHERE expires_at < ?', [now]); // lockout counters of names that are no user (lockout.ts)
   return { sessions: sessions.changes, rateLimits: rateLimits.changes };
 }
 
