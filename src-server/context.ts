@@ -14,4 +14,6 @@ export interface ServerContext {
   dataDir: string;
   /** The least offline verifier cost a policy may set; absent: VERIFIER_SCRYPT_FLOOR. Only tests lower it. */
   verifierScryptFloor?: VerifierCost;
+  /** Syncs a device may make per window; absent: DEVICE_SYNC_LIMIT (services/device-sync.ts). Only tests widen it. */
+  deviceSyncLimit?: { maxRequests: number; windowMs: number };
 }

@@ -7,7 +7,7 @@ import { DeviceLoginRequestSchema, DeviceLoginResponseSchema, DeviceRevokedRespo
 import { SyncRequestSchema, SyncResponseSchema } from '../../src-shared/protocol/sync.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
-import { buildBundleDelta } from '../services/bundles.js';
+import { buildBundleDelta, giveUserToDevice } from '../services/bundles.js';
 import { processSync } from '../services/device-sync.js';
 import {
   authenticateDeviceRequest,
@@ -44,7 +44,7 @@ const SIGNED_ERRORS = {
 } as const;
 
 /**
- * The agent protocol (DESIGN §6, docs/protocol.md). Enrollment is authenticated by the enrollment secret; login and
+ * The agent protocol (docs/protocol.md). Enrollment is authenticated by the enrollment secret; login and
  * sync by the device's signature over method, path, time, nonce and body, checked before the body is validated.
  */
 export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> {
@@ -118,6 +118,8 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
       return ctx.db.patiently(async () => {
         const [policy, settings] = await Promise.all([policyForUser(ctx.db, r.user), loadSettings(ctx.db)]);
         const deviceStatus = device.status === 'approved' ? 'approved' : 'pending';
+        // An approved agent caches a multi-use temporary code's verifier: its syncs must then get this user's resets.
+        if (r.method === 'temporary' && deviceStatus === 'approved') await giveUserToDevice(ctx.db, device.id, r.user.id);
         const result = signed(ctx, SIGNATURE_DOMAINS.loginResult, {
           v: PROTOCOL_VERSION,
           deviceId: device.id,
@@ -154,7 +156,7 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         summary: 'Upload the outbox; get the signed acknowledgement, resets and server keys',
         description: 'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
         body: SyncRequestSchema,
-        response: { 200: SyncResponseSchema, ...SIGNED_ERRORS },
+        response: { 200: SyncResponseSchema, ...SIGNED_ERRORS, 429: ApiErrorSchema.describe('rate_limited, with Retry-After: this device synced too often; its events stay in its outbox') },
       },
     },
     async (req) => processSync(ctx, req.device!.row, req.device!.nonce, req.body),

@@ -7,6 +7,7 @@ import type { BundleContent, BundleDelta, BundleHeader, TokenWindows } from '../
 import { PROTOCOL_VERSION } from '../../src-shared/protocol/common.js';
 import type { HeldState } from '../../src-shared/protocol/login.js';
 import type { ServerContext } from '../context.js';
+import type { Queryable } from '../db/port.js';
 import { appendAudit } from './audit.js';
 import type { DeviceRow } from './devices.js';
 import { notifyUser } from './notifier.js';
@@ -94,6 +95,14 @@ export function windowRange(opts: { now: number; period: number; days: number; u
   return { from, to: Math.max(to, from - 1), replace: !keep };
 }
 
+/**
+ * Records that this device holds something of this user's (offline data, or a cached temporary code): from then on
+ * its sync may report events for the user and gets the user's resets (services/device-sync.ts).
+ */
+export async function giveUserToDevice(q: Queryable, deviceId: string, userId: number): Promise<void> {
+  await q.run('INSERT INTO device_users (device_id, user_id) VALUES (?, ?) ON CONFLICT (device_id, user_id) DO NOTHING', [deviceId, userId]);
+}
+
 export async function buildBundleDelta(
   ctx: ServerContext,
   opts: { device: DeviceRow; user: UserRow; policy: Policy; usedStep: number; held?: HeldState },
@@ -112,7 +121,7 @@ export async function buildBundleDelta(
   }
 
   const { sequence, slots } = await ctx.db.tx(async (q) => {
-    await q.run('INSERT INTO device_users (device_id, user_id) VALUES (?, ?) ON CONFLICT (device_id, user_id) DO NOTHING', [device.id, user.id]);
+    await giveUserToDevice(q, device.id, user.id);
     const seq = await q.get<{ sequence: number }>(
       'UPDATE device_users SET sequence = sequence + 1, last_bundle_at = ? WHERE device_id = ? AND user_id = ? RETURNING sequence',
       [now, device.id, user.id],

@@ -9,14 +9,22 @@ import { appendAudit, type AuditEvent } from './audit.js';
 import { keyRotationMessage, signed, type DeviceRow } from './devices.js';
 import { liveSlots, useSlot, type SlotRow } from './offline-slots.js';
 import { loadSettings, policyForUser } from './policy.js';
-import { findUserByUsername, type UserRow } from './users.js';
+import { hitRateLimit } from './rate-limit.js';
+import { tryNormalizeUsername, type UserRow } from './users.js';
 
 /**
- * devices/sync (DESIGN §5): records the agent's outbox once per event id (the primary key of device_events holds
- * across instances), audits every event with the device, applies what happened offline to the central state (token
- * windows burned upwards only, slots used), and answers with a signed acknowledgement and signed resets. A burn
- * reported for a window beyond the server's time plus one step (an agent clock set forward) is recorded as an
- * anomaly and not applied, so it cannot lock the user's online token.
+ * devices/sync (docs/protocol.md, "Sync"): records the agent's outbox once per event id (the primary key of
+ * device_events holds across instances), audits every event with the device, applies what happened offline to the
+ * central state (token windows burned upwards only, slots used), and answers with a signed acknowledgement and signed
+ * resets. A burn reported for a window beyond the server's time plus one step (an agent clock set forward) is
+ * recorded as an anomaly and not applied, so it cannot lock the user's online token.
+ *
+ * Who may report what: a device acts only for the users it was given (its device_users rows: offline data delivered,
+ * or a temporary code it cached), and only while approved. Anyone holding the installer's enrollment secret can
+ * enroll a pending device, so a pending one writes nothing (its events are acknowledged and dropped: it holds no
+ * offline data, so nothing happened offline that the server must know), and an approved one's events for other users
+ * are kept out of the users' state and audit, counted in one row per batch. The answer says the same about every user
+ * the device was not given, whether or not they exist.
  */
 interface Applied {
   applied: boolean;
@@ -30,25 +38,57 @@ interface TokenRow {
   period: number;
 }
 
+/** Syncs per device per window: an agent drains a full outbox in about 20; the rest is a loop or an attacker. */
+export const DEVICE_SYNC_LIMIT = { maxRequests: 60, windowMs: 60_000 } as const;
+
+/** The active users this device was given, by normalised username (one query; unknown and other users are absent). */
+async function givenUsers(q: Queryable, deviceId: string): Promise<Map<string, UserRow>> {
+  const rows = await q.all<UserRow>('SELECT u.* FROM device_users du JOIN users u ON u.id = du.user_id WHERE du.device_id = ?', [deviceId]);
+  return new Map(rows.map((u) => [u.username, u]));
+}
+
+const givenUser = (given: Map<string, UserRow>, username: string): UserRow | undefined => {
+  const name = tryNormalizeUsername(username);
+  return name === undefined ? undefined : given.get(name);
+};
+
 export async function processSync(ctx: ServerContext, device: DeviceRow, requestNonce: string, body: SyncRequest): Promise<SyncResponse> {
+  const limit = ctx.deviceSyncLimit ?? DEVICE_SYNC_LIMIT;
+  const allowed = await hitRateLimit(ctx.db, `device-sync:${device.id}`, limit.maxRequests, limit.windowMs, ctx.clock.now());
+  if (!allowed.allowed) throw new LifelineError('rate_limited', 'Too many syncs from this device; try again later.', 429, { retryAfterSeconds: allowed.retryAfterSeconds });
   if (findChainBreak(body.events) !== -1) throw new LifelineError('bad_signature', 'The outbox events do not form one hash chain.', 400);
   if (canonicalJson(batchHead(device.id, body.events)) !== canonicalJson(body.head) || !verifyBatchHead(device.signing_public_key, body.head, body.headSignature)) {
     throw new LifelineError('bad_signature', 'The batch head does not match the events or its signature does not verify.', 400);
   }
-  const users = new Map<string, UserRow | undefined>();
-  for (const e of body.events) if ('username' in e && e.username !== null && !users.has(e.username)) users.set(e.username, await findUserByUsername(ctx.db, e.username));
 
   const acknowledged: string[] = [];
   const duplicates: string[] = [];
   const anomalies: string[] = [];
-  await ctx.db.tx(async (q) => {
+  const given = await ctx.db.tx(async (q) => {
     const now = ctx.clock.now();
     // Lock the device row before reading its chain head: a batch racing this one on another instance (an agent's
     // retry) waits here and then reads the head this one commits, instead of a stale one that looks like a gap.
-    const chain = await q.get<{ chain_seq: number; chain_head: string }>('UPDATE devices SET chain_seq = chain_seq WHERE id = ? RETURNING chain_seq, chain_head', [device.id]);
+    // Its status is read under the same lock, so an approval or revocation racing this batch is seen whole.
+    const chain = await q.get<{ chain_seq: number; chain_head: string; status: string }>(
+      'UPDATE devices SET chain_seq = chain_seq WHERE id = ? RETURNING chain_seq, chain_head, status',
+      [device.id],
+    );
     let head = chain!.chain_head;
     let headSeq = Number(chain!.chain_seq);
+    if (chain!.status !== 'approved') {
+      // Nothing recorded, applied or audited; only the chain position moves, so the first batch after an approval
+      // is not reported as a gap.
+      for (const event of body.events) {
+        acknowledged.push(event.id);
+        head = event.hash;
+        headSeq = Math.max(headSeq, event.seq);
+      }
+      await q.run('UPDATE devices SET chain_seq = ?, chain_head = ? WHERE id = ? AND chain_seq <= ?', [headSeq, head, device.id, headSeq]);
+      return new Map<string, UserRow>();
+    }
+    const users = await givenUsers(q, device.id);
     if (body.storeLost) head = await recordStoreLoss(q, ctx, device, { seq: headSeq, head }, body.storeLost, acknowledged);
+    let notGiven = 0;
     for (const event of body.events) {
       acknowledged.push(event.id);
       const fresh = await q.run('INSERT INTO device_events (device_id, event_id, seq, type, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, event_id) DO NOTHING', [
@@ -68,17 +108,27 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
       }
       head = event.hash;
       headSeq = Math.max(headSeq, event.seq);
-      const user = 'username' in event && event.username !== null ? users.get(event.username) : undefined;
+      const named = 'username' in event && event.username !== null ? event.username : undefined;
+      const user = named === undefined ? undefined : givenUser(users, named);
+      if (named !== undefined && !user) {
+        notGiven++;
+        continue;
+      }
       const outcome = await applyEvent(q, ctx, device, event, user, now);
       if (outcome.anomaly) anomalies.push(event.id);
       await appendAudit(q, ctx, eventAudit(device, event, user, outcome));
     }
+    if (notGiven > 0) {
+      // No usernames: the names a device sends for users it holds nothing of are its own words, not facts.
+      await appendAudit(q, ctx, { type: 'device.sync-dropped', outcome: 'failure', actorKind: 'device', actor: device.id, device: device.id, reason: 'user_not_given', details: { dropped: notGiven } });
+    }
     await q.run('UPDATE devices SET chain_seq = ?, chain_head = ?, agent_version = ? WHERE id = ? AND chain_seq <= ?', [headSeq, head, body.agentVersion, device.id, headSeq]);
+    return users;
   });
 
   const serverTime = ctx.clock.now();
   const resets: Reset[] = [];
-  for (const state of body.users) resets.push(...(await resetsFor(ctx, device, state, serverTime)));
+  for (const state of body.users) resets.push(...(await resetsFor(ctx, device, givenUser(given, state.username), state, serverTime)));
   return {
     ok: true,
     ack: signed(ctx, SIGNATURE_DOMAINS.syncAck, { v: PROTOCOL_VERSION, deviceId: device.id, requestNonce, acknowledged, duplicates, anomalies, serverTime }),
@@ -200,9 +250,11 @@ function eventAudit(device: DeviceRow, event: SyncEvent, user: UserRow | undefin
   };
 }
 
-/** What the agent must change for one user: compares what it says it holds with the server's state now. */
-async function resetsFor(ctx: ServerContext, device: DeviceRow, state: SyncUserState, now: number): Promise<Reset[]> {
-  const user = await findUserByUsername(ctx.db, state.username);
+/**
+ * What the agent must change for one user: compares what it says it holds with the server's state now. A user this
+ * device was not given (`user` undefined), unknown or not, gets the same answer as a disabled one: drop what you hold.
+ */
+async function resetsFor(ctx: ServerContext, device: DeviceRow, user: UserRow | undefined, state: SyncUserState, now: number): Promise<Reset[]> {
   if (!user || user.status !== 'active') return [{ kind: 'user-disabled', username: state.username }];
   const [policy, settings] = await Promise.all([policyForUser(ctx.db, user), loadSettings(ctx.db)]);
   const out: Reset[] = [];

@@ -55,6 +55,8 @@ export async function startTestServer(
     admission?: AdmissionLimits;
     /** The least verifier cost a policy may set (default TEST_VERIFIER_FLOOR). */
     verifierScryptFloor?: VerifierCost;
+    /** Syncs per device per window (default: wide open; the manual clock never lets a real window pass). */
+    deviceSyncLimit?: { maxRequests: number; windowMs: number };
     /** Connection timeouts, for tests of slow and idle clients (default: the server's, http/timeouts.ts). */
     timeouts?: HttpTimeouts;
   } = {},
@@ -75,6 +77,7 @@ export async function startTestServer(
     },
   );
   ctx.verifierScryptFloor = options.verifierScryptFloor ?? TEST_VERIFIER_FLOOR;
+  ctx.deviceSyncLimit = options.deviceSyncLimit ?? { maxRequests: 1_000_000, windowMs: 60_000 };
   const app = await buildApp(ctx, { admission: options.admission ?? WIDE_OPEN_GATE, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;

@@ -90,6 +90,12 @@ describePg('one of two instances killed during load', () => {
       const dev = new TestDevice(endpoint(a), `ws-load-${i}`);
       expect((await dev.enroll(secret)).status).toBe(200);
       expect((await call(a, 'POST', `/api/v1/admin/devices/${dev.deviceId}/approve`, undefined, token)).status).toBe(200);
+      // The device reports for its own user, whose cached temporary code it holds (a device may report only for
+      // users it was given); not a load user, whose successful verifications are counted below.
+      expect((await call(a, 'POST', '/api/v1/admin/users', { username: `desk${i}` }, token)).status).toBe(201);
+      expect((await call(a, 'PUT', `/api/v1/admin/users/desk${i}/pin`, { pin: PIN }, token)).status).toBe(200);
+      const deskCode = await call(a, 'POST', `/api/v1/admin/users/desk${i}/temporary-code`, { expiresInMinutes: 600, multiUse: true }, token);
+      expect((await dev.login(`desk${i}`, PIN, deskCode.body.code as string)).status).toBe(200);
       devices.push(dev);
     }
 
@@ -131,9 +137,9 @@ describePg('one of two instances killed during load', () => {
         }
       }
     };
-    const syncer = async (dev: TestDevice) => {
+    const syncer = async (dev: TestDevice, i: number) => {
       while (loading()) {
-        const batch: SyncEvent[] = [1, 2, 3].map(() => dev.event({ at: Date.now(), type: 'offline-failure', username: 'load0', reason: 'invalid_code' }));
+        const batch: SyncEvent[] = [1, 2, 3].map(() => dev.event({ at: Date.now(), type: 'offline-failure', username: `desk${i}`, reason: 'invalid_code' }));
         // An agent keeps events in its outbox until some instance acknowledges them.
         for (let attempt = 0; attempt < 10; attempt++) {
           const base = pick();
@@ -155,7 +161,7 @@ describePg('one of two instances killed during load', () => {
       killedAt = Date.now();
       await victim.kill('SIGKILL');
     })();
-    await Promise.all([...Array.from({ length: WORKERS }, (_, w) => verifier(w)), ...devices.map(syncer), killer]);
+    await Promise.all([...Array.from({ length: WORKERS }, (_, w) => verifier(w)), ...devices.map((dev, i) => syncer(dev, i)), killer]);
 
     const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
     console.log(`[kill] verifications acknowledged ${sum(acknowledged)}, cut by the kill ${sum(unknown)}; sync events acknowledged ${ackedEvents.size}; survivor answers after the kill ${survivorAnswersAfterKill.ok}`);
