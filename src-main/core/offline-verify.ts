@@ -4,7 +4,7 @@ import type { ScryptParams } from '../../src-shared/crypto/kdf.js';
 import type { ErrorCode } from '../../src-shared/errors.js';
 import type { AgentConfig } from './agent-config.js';
 import { offlineGuard, type OfflineGuard } from './offline-guard.js';
-import { appendEvent } from './outbox.js';
+import { appendEvent, isCoalescedRepeat, type NewEvent } from './outbox.js';
 import type { AgentLogger, Clock } from './ports.js';
 import type { AgentStore, VerifierKind } from './store/store.js';
 import { offlineLockMs, UserRecordSchema, type UserRecord } from './user-record.js';
@@ -100,11 +100,11 @@ async function verifyInTurn(
   const trusted = guard.trustedNow(clk.highWater, now);
   const lockLeft = guard.lockRemainingMs(ref, record);
   if (lockLeft > 0) {
-    await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'locked' }));
+    await refuseAttempt(deps, guard, trusted, { type: 'offline-failure', username: record.username, reason: 'locked' }, now);
     return lockedAnswer(now + lockLeft, lockLeft);
   }
   if (clk.lastContactAt !== null && trusted - clk.lastContactAt > record.offline.maxDaysWithoutContact * DAY_MS) {
-    await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'offline_refused' }));
+    await refuseAttempt(deps, guard, trusted, { type: 'offline-failure', username: record.username, reason: 'offline_refused' }, now);
     return { ok: false, error: 'offline_refused', message: `This computer has not reached the server for more than ${record.offline.maxDaysWithoutContact} days; connect to sign in.` };
   }
   const clockBack = now < trusted - config.clockBackToleranceMs;
@@ -257,7 +257,7 @@ function recordFailure(store: AgentStore, ref: string, record: UserRecord, now: 
 }
 
 /** Commits one attempt's outcome with the high-water mark moved to the trusted time, so it survives a restart. */
-async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted: number, fn: () => T): Promise<T> {
+async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted: number, fn: () => T, options: { bump: boolean } = { bump: true }): Promise<T> {
   const { store } = deps;
   let highWater = trusted;
   const result = await store.commit(() => {
@@ -266,9 +266,20 @@ async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted:
     const r = fn();
     store.putState('clock', { ...clockState(store), highWater });
     return r;
-  });
+  }, options);
   guard.noteHighWater(highWater);
   return result;
+}
+
+/**
+ * A refusal that compared nothing (locked, or too long without contact). Its first occurrence is a row in the
+ * outbox and mirrored to the keychain like any change; its repeats are only a count in the store's state
+ * (outbox.ts), which a restored older copy could lower but not turn into a guess, so they skip the keychain round
+ * trip: a prompt hammered while locked then costs one local transaction an attempt, not a D-Bus call.
+ */
+async function refuseAttempt(deps: OfflineDeps, guard: OfflineGuard, trusted: number, event: NewEvent, now: number): Promise<void> {
+  const { store } = deps;
+  await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, event), { bump: !isCoalescedRepeat(store, event) });
 }
 
 async function recordClockBack(deps: OfflineDeps, guard: OfflineGuard, username: string, now: number, trusted: number): Promise<void> {

@@ -49,7 +49,7 @@ const OVERFLOW_STATE = 'outboxOverflow';
  * was coalesced or only counted (it reaches the server with the next flush).
  */
 export function appendEvent(store: AgentStore, at: number, event: NewEvent): SyncEvent | null {
-  if (event.type === 'offline-failure' && (event.reason === 'locked' || event.reason === 'offline_refused') && coalesced(store, at, event.username, event.reason)) {
+  if (isCoalescable(event) && coalesced(store, at, event.username, event.reason)) {
     return null;
   }
   if ((event.type === 'offline-failure' || event.type === 'offline-lockout') && store.outboxSize() >= MAX_OUTBOX_ROWS) {
@@ -69,10 +69,20 @@ function link(store: AgentStore, at: number, event: NewEvent): SyncEvent {
   return linked;
 }
 
+const isCoalescable = (event: NewEvent): event is NewEvent & { type: 'offline-failure'; reason: CoalescedReason } =>
+  event.type === 'offline-failure' && (event.reason === 'locked' || event.reason === 'offline_refused');
+
+const coalescedEntry = (entries: Coalesced[], username: string, reason: CoalescedReason) => entries.find((e) => e.username === username && e.reason === reason);
+
+/** Whether appendEvent would only count this event (a repeat of a refusal already recorded since the last flush). */
+export function isCoalescedRepeat(store: AgentStore, event: NewEvent): boolean {
+  return isCoalescable(event) && coalescedEntry(store.getState<Coalesced[]>(COALESCED_STATE) ?? [], event.username, event.reason) !== undefined;
+}
+
 /** Counts a repeat; false for the first of its kind since the last flush, which is recorded as a row. */
 function coalesced(store: AgentStore, at: number, username: string, reason: CoalescedReason): boolean {
   const entries = store.getState<Coalesced[]>(COALESCED_STATE) ?? [];
-  const entry = entries.find((e) => e.username === username && e.reason === reason);
+  const entry = coalescedEntry(entries, username, reason);
   if (entry) {
     if (entry.count === 0) entry.firstAt = at;
     entry.count++;
