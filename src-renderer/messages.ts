@@ -66,6 +66,9 @@ export function failureMessage(f: IpcFailure, now: number): Message {
     }
     case 'rate_limited':
       return { tone: 'bad', title: 'Too many attempts.', lines: [`Try again ${f.retryAfterSeconds ? fromNow(now + f.retryAfterSeconds * 1000, now) : 'later'}.`] };
+    case 'busy':
+      // Other sign-ins of this user were being checked at that moment: nothing was checked or counted.
+      return { tone: 'warn', title: 'The server is checking another sign-in of yours.', lines: [`Try again ${f.retryAfterSeconds ? fromNow(now + f.retryAfterSeconds * 1000, now) : 'in a moment'}; this attempt did not count.`] };
     case 'purpose_not_allowed':
       return { tone: 'bad', title: 'This code cannot be used for this.', lines: ['Ask the helpdesk for a code that allows it.'] };
     case 'server_unreachable':

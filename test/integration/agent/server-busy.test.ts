@@ -59,4 +59,25 @@ describe('agent against a real server that sheds load (503 unavailable)', () => 
     expect(await w.agent.login({ username: 'alice', pin: PIN, code: wrong, purpose: 'logon' })).toMatchObject({ ok: false, mode: 'online', error: 'invalid_code' });
     expect(await verifyAttempts(w)).toBe(attemptsBefore + 1);
   });
+
+  it('a login answered busy (other attempts of this user hold every place the lockout allows) is an online refusal: no offline fallback, nothing counted, the code still good', async () => {
+    w = await world();
+    await tokenLogin(w);
+    await approve(w);
+    expect(await tokenLogin(w)).toMatchObject({ ok: true, mode: 'online', preparing: true });
+    const attemptsBefore = await verifyAttempts(w);
+    // Three of alice's attempts in flight elsewhere (the default policy's maxFailures), with a live lease: what a
+    // burst of her own logins at other desks leaves for a moment (services/lockout.ts).
+    await w.server.ctx.db.run("UPDATE users SET attempts_in_flight = 3, in_flight_until = ? WHERE username = 'alice'", [w.server.clock.now() + 60_000]);
+    w.nextStep();
+    const code = w.code();
+    const busy = await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' });
+    expect(busy).toMatchObject({ ok: false, mode: 'online', error: 'busy' });
+    expect(await verifyAttempts(w)).toBe(attemptsBefore); // not compared, not audited
+    const user = await w.server.ctx.db.get<{ failures: number }>("SELECT failures FROM users WHERE username = 'alice'");
+    expect(Number(user!.failures)).toBe(0);
+    // The places come free: the same code, never spent offline, signs in online.
+    await w.server.ctx.db.run("UPDATE users SET attempts_in_flight = 0, in_flight_until = NULL WHERE username = 'alice'");
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: true, mode: 'online', method: 'token' });
+  });
 });
