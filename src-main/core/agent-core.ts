@@ -145,7 +145,7 @@ export class AgentCore {
       // A store that cannot be used turns offline mode off, never online sign-in: the device keys are in the
       // keychain and the server names the device again for them (docs/agent.md, "When the offline store fails").
       store?.close();
-      const reason = err instanceof LifelineError ? err : storeDamaged(err);
+      const reason = storeDamaged(err);
       log.warn('[agent] offline mode unavailable', { reason: reason.code });
       const keys = reason.code === 'keychain_unavailable' ? null : await loadDeviceKeys(deps.keychain, false).catch(() => null);
       const core = new AgentCore(deps, null, reason, keys, machineIdHash);
@@ -172,7 +172,7 @@ export class AgentCore {
       this.sync?.kick();
       return { ok: true, setAsideTo };
     } catch (err) {
-      const reason = err instanceof LifelineError ? err : storeDamaged(err);
+      const reason = storeDamaged(err);
       this.offlineErr = reason;
       return { ok: false, error: reason.code, message: reason.message };
     }

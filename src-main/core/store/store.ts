@@ -119,7 +119,7 @@ export class AgentStore {
       return store;
     } catch (err) {
       lock.release();
-      throw err instanceof LifelineError ? err : damaged(describe(err));
+      throw storeDamaged(err);
     }
   }
 
@@ -362,9 +362,12 @@ function tampered(reason: string, opts: { foreign?: boolean } = {}): StoreUnavai
 
 export const storeTampered = (reason: string): StoreUnavailable => tampered(reason);
 
-/** Anything else that stopped the store from opening (an error the checks above did not name). */
-export function storeDamaged(err: unknown): StoreUnavailable {
-  return err instanceof StoreUnavailable ? err : damaged(describe(err));
+/**
+ * Why the store could not be used, as the agent reports it: an error that already says why (a LifelineError: the
+ * keychain, tampering, a busy store) as it is, anything else the checks did not name as `store_damaged`.
+ */
+export function storeDamaged(err: unknown): LifelineError {
+  return err instanceof LifelineError ? err : damaged(describe(err));
 }
 
 function damaged(reason: string): StoreUnavailable {
