@@ -15,6 +15,16 @@ const root = path.resolve(import.meta.dirname, '..');
 const stage = path.join(root, 'dist/app');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const NATIVE = ['better-sqlite3', '@napi-rs/keyring'];
+// electron-builder's native rebuild (@electron/rebuild) needs Node 22.12+, although the server and the tests run on
+// Node 20.19+ (package.json "engines"): say so before minutes of staging, not in a stack trace after them.
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  process.stderr.write(`npm run dist needs Node 22.12 or later (electron-builder's native rebuild); this is Node ${process.versions.node}\n`);
+  process.exit(2);
+}
+// Electron is an optional dependency (scripts/electron-postinstall.mjs): name its pinned version instead of letting
+// electron-builder guess it from whatever node_modules holds.
+const electronVersion: string = pkg.optionalDependencies.electron;
 
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
@@ -50,7 +60,7 @@ writeFileSync(
   ),
 );
 
-const args = ['--config', 'electron-builder.yml', '--publish', 'never', ...process.argv.slice(2).filter((a) => a !== '--azure')];
+const args = ['--config', 'electron-builder.yml', '--publish', 'never', `-c.electronVersion=${electronVersion}`, ...process.argv.slice(2).filter((a) => a !== '--azure')];
 if (process.argv.includes('--azure')) {
   for (const v of ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_SIGNING_ENDPOINT', 'AZURE_SIGNING_ACCOUNT', 'AZURE_CERT_PROFILE', 'AZURE_PUBLISHER_NAME']) {
     if (!process.env[v]) throw new Error(`--azure needs ${v} in the environment`);

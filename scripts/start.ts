@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
@@ -33,6 +34,11 @@ const { values: args } = parseArgs({
     'browser-shell': { type: 'boolean', default: false },
   },
 });
+const port = Number(args.port);
+if (!/^[0-9]{1,5}$/.test(args.port) || port < 1 || port > 65_535) {
+  process.stderr.write(`npm start: --port must be a port number from 1 to 65535 (got "${args.port}")\n`);
+  process.exit(2);
+}
 const dataDir = path.resolve(args.data);
 const agentDir = path.join(dataDir, 'agent');
 const say = (s = '') => process.stdout.write(s + '\n');
@@ -63,7 +69,7 @@ function startServer(admin: DevAdmin | undefined, firstStart: boolean): Promise<
     LIFELINE_LOG_LEVEL: process.env.LIFELINE_LOG_LEVEL ?? 'warn',
     ...(firstStart && admin ? { LIFELINE_ADMIN_PASSWORD: admin.password, LIFELINE_ADMIN_TOTP_SECRET: admin.totpSecret } : {}),
   };
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src-server/main.ts', '--port', args.port, '--data', dataDir], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src-server/main.ts', '--port', String(port), '--data', dataDir], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the server exited (code ${code}) before it listened`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -90,15 +96,21 @@ async function must(what: string, r: Promise<{ status: number; body: any }>): Pr
   return res.body;
 }
 
-const totp = (secret: string) => generate({ secret, crypto: new NodeCryptoPlugin() });
+/** The code of the TOTP step `stepsBack` steps before now (the server accepts ±1 step for clock drift). */
+const totp = (secret: string, stepsBack = 0) => generate({ secret, crypto: new NodeCryptoPlugin(), epoch: Math.floor(Date.now() / 1000) - 30 * stepsBack });
 
-/** Each TOTP step signs in once: a run right after another waits for the next step. */
+/**
+ * Each TOTP step signs in once, and the person who reads the printed `oathtool` command signs in with the current
+ * step's code a moment later. So npm start signs in with the previous step's code (still within the server's drift
+ * window), which leaves the current step to the person; only when that is spent too (a second run in the same
+ * step) does it try the current one, and then it waits for the next step.
+ */
 async function adminLogin(url: string, admin: DevAdmin): Promise<string> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const r = await api(url, undefined, 'POST', '/api/v1/admin/sessions', { username: admin.username, password: admin.password, otp: await totp(admin.totpSecret) });
+  for (const stepsBack of [1, 0, 'wait'] as const) {
+    if (stepsBack === 'wait') await new Promise((ok) => setTimeout(ok, 30_000 - (Date.now() % 30_000) + 500));
+    const r = await api(url, undefined, 'POST', '/api/v1/admin/sessions', { username: admin.username, password: admin.password, otp: await totp(admin.totpSecret, stepsBack === 'wait' ? 0 : stepsBack) });
     if (r.status === 200) return r.body.token as string;
-    if (attempt === 0) await new Promise((ok) => setTimeout(ok, 30_000 - (Date.now() % 30_000) + 500));
-    else throw new Error(`admin sign-in failed: ${r.status} ${JSON.stringify(r.body)}`);
+    if (stepsBack === 'wait') throw new Error(`admin sign-in failed: ${r.status} ${JSON.stringify(r.body)}`);
   }
   throw new Error('unreachable');
 }
@@ -146,7 +158,18 @@ async function stop(): Promise<void> {
   for (const c of children) c.kill('SIGTERM');
 }
 
+/** True when nothing listens on 127.0.0.1:port (where the server listens by default). */
+function portIsFree(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer().once('error', () => resolve(false));
+    probe.listen(p, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
 async function main(): Promise<void> {
+  if (!(await portIsFree(port))) {
+    throw new Error(`port ${port} is taken (another Lifeline or another program listens on it); pick another with: npm start -- --port ${port + 1}`);
+  }
   buildWeb();
   const { admin, firstStart } = devAdmin();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(0)));
@@ -187,7 +210,7 @@ async function main(): Promise<void> {
     if (agent.core.offlineError) {
       say(`  Note:     the agent's store is unavailable on this machine: ${agent.core.offlineError.message}`);
       say("            To try the agent on a machine without a desktop keyring, give it a throwaway one (it lives as long as the session):");
-      say('            bash scripts/with-throwaway-keyring.sh npm start -- --demo --data ./data-trial');
+      say(`            bash scripts/with-throwaway-keyring.sh npm start -- --demo --data ./data-trial --port ${port + 1}`);
     } else {
       const device = await agent.core.ensureEnrolled(5_000);
       if (device?.status === 'pending' && device.deviceId) await must('approve agent', api(server.url, token, 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`));
