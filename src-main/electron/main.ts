@@ -2,7 +2,7 @@ import path from 'node:path';
 import * as electron from 'electron';
 // Bundled as CommonJS (build.ts), where this named import of the CommonJS package resolves; no ESM run of this file.
 import { machineId } from 'node-machine-id';
-import { AgentCore } from '../core/agent-core.js';
+import { createAgent, type Agent } from '../core/agent.js';
 import { AgentService } from '../core/agent-service.js';
 import { ConfigError, loadAgentConfig, machinePolicyPath } from '../core/config/load.js';
 import { OsKeychain } from '../core/keychain.js';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const { app, dialog } = electron;
   await app.whenReady();
   const userData = argValue('lifeline-data') ?? app.getPath('userData');
-  let core: AgentCore;
+  let core: Agent;
   let alwaysOnTop: boolean;
   let log: AgentFileLogger | undefined;
   try {
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     if (!config.serverUrl || !config.enrollmentSecret) throw new ConfigError('configuration', 'serverUrl', 'and enrollmentSecret must be set by the installer or the machine policy');
     alwaysOnTop = config.alwaysOnTop;
     log = electronAgentLogger(app, userData, config.logLevel);
-    core = await AgentCore.start({
+    core = await createAgent({
       config: {
         serverUrl: config.serverUrl,
         enrollmentSecret: config.enrollmentSecret,
