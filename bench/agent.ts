@@ -24,7 +24,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from '@playwright/test';
 import { launchBrowserShell, type LaunchedAgent } from '../src-main/browser-shell/launch.js';
-import type { AgentDeps } from '../src-main/core/agent-core.js';
+import type { AgentDeps } from '../src-main/core/agent.js';
 import { OsKeychain } from '../src-main/core/keychain.js';
 import { bootstrap, createUser, type AdminHarness } from '../test/helpers/admin.js';
 import { oathtool } from '../test/helpers/oathtool.js';

@@ -12,7 +12,7 @@ import { createHash, pbkdf2Sync, randomBytes, randomInt, scryptSync } from 'node
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AgentCore } from '../src-main/core/agent-core.js';
+import { createAgent, type Agent } from '../src-main/core/agent.js';
 import { loadDeviceKeys } from '../src-main/core/device.js';
 import { OsKeychain } from '../src-main/core/keychain.js';
 import { ManualClock } from '../src-main/core/ports.js';
@@ -39,12 +39,12 @@ function rate(label: string, seconds: number, fn: () => void): number {
   return perSecond;
 }
 
-async function withAgent<T>(fn: (core: AgentCore, keychain: OsKeychain, clock: ManualClock) => Promise<T>): Promise<T> {
+async function withAgent<T>(fn: (core: Agent, keychain: OsKeychain, clock: ManualClock) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeline-bench-agent-'));
   const keychain = new OsKeychain(`lifeline-bench-${randomBytes(6).toString('hex')}`);
   const clock = new ManualClock(Date.UTC(2026, 10, 23, 9, 0, 0));
   const machine = createHash('sha256').update('bench-machine').digest('hex');
-  const core = await AgentCore.start({
+  const core = await createAgent({
     config: { serverUrl: 'http://127.0.0.1:9', enrollmentSecret: 'bench-enrollment-secret-000', serverKeyFingerprints: ['0'.repeat(64)], dataDir: dir },
     keychain,
     machineId: { hash: async () => machine },
@@ -67,7 +67,7 @@ function codesFor(windows: number): string {
   return s;
 }
 
-async function seed(core: AgentCore, keychain: OsKeychain, firstStep: number, codes: string, slots: number): Promise<number> {
+async function seed(core: Agent, keychain: OsKeychain, firstStep: number, codes: string, slots: number): Promise<number> {
   const store = core.store!;
   await loadDeviceKeys(keychain, true);
   const ref = store.userRef('alice');

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { AgentCore, type AgentDeps } from '../core/agent-core.js';
+import { createAgent, type Agent, type AgentDeps } from '../core/agent.js';
 import { AgentService } from '../core/agent-service.js';
 import { DEFAULTS } from '../core/config/schema.js';
 import { createAgentLogger, type AgentLogLevel } from '../core/logger.js';
@@ -13,7 +13,7 @@ import { startBrowserShell, type BrowserShell } from './server.js';
  */
 
 export interface LaunchedAgent {
-  core: AgentCore;
+  core: Agent;
   service: AgentService;
   shell: BrowserShell;
   close(): Promise<void>;
@@ -42,7 +42,7 @@ export async function launchBrowserShell(options: { deps: AgentDeps; rendererDir
         level: options.log?.level ?? DEFAULTS.logLevel,
         console: options.log?.console ?? true,
       });
-  const core = await AgentCore.start(fileLog ? { ...options.deps, log: fileLog } : options.deps).catch((err: unknown) => {
+  const core = await createAgent(fileLog ? { ...options.deps, log: fileLog } : options.deps).catch((err: unknown) => {
     fileLog?.close();
     throw err;
   });

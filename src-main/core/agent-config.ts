@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { AgentConfigFields, DEFAULTS } from './config/schema.js';
 
 /**
- * What the agent core needs to run. The managed keys (server URL, enrollment secret, pinned key fingerprints, CA
- * file, reachability budget, kiosk) reuse the checks of src-main/core/config/schema.ts, the one definition of each
- * key that the machine policy, the user settings and the installers go through too; the shells load and merge those
- * sources (config/load.ts) and hand the result here with the agent-internal fields below.
+ * The agent's configuration, the one type of it. Every managed key reuses the checks of
+ * src-main/core/config/schema.ts, the one definition of each key that the machine policy, the user settings and the
+ * installers go through too; the shells load and merge those sources (config/load.ts) and hand the result here as
+ * it is, with the agent-internal fields below.
  */
 export const AgentConfigSchema = z.strictObject({
   serverUrl: AgentConfigFields.serverUrl,
@@ -14,6 +14,9 @@ export const AgentConfigSchema = z.strictObject({
   serverCaFile: AgentConfigFields.serverCaFile.optional(),
   reachabilityBudgetMs: AgentConfigFields.reachabilityBudgetMs.default(DEFAULTS.reachabilityBudgetMs),
   kiosk: AgentConfigFields.kiosk.default(DEFAULTS.kiosk),
+  // Read by the shells (the prompt window, the log file); the core itself does not use them.
+  alwaysOnTop: AgentConfigFields.alwaysOnTop.default(DEFAULTS.alwaysOnTop),
+  logLevel: AgentConfigFields.logLevel.default(DEFAULTS.logLevel),
   // ---- agent-internal: set by the shell, not by IT or the user ----
   /** Folder for the store (the user's app-data folder in production). */
   dataDir: z.string().min(1),

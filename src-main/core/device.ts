@@ -7,7 +7,7 @@ import { EnrollResponseSchema, PROTOCOL_VERSION, type ServerKey } from '../../sr
 import type { AgentConfig } from './agent-config.js';
 import type { Keychain } from './ports.js';
 import type { ServerClient } from './server-client.js';
-import { KEYCHAIN, type AgentStore } from './store/store.js';
+import { KEYCHAIN } from './store/store.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -28,8 +28,9 @@ export interface DeviceKeys {
   box: X25519KeyPair;
 }
 
-export function deviceState(store: AgentStore): DeviceState {
-  return store.getState<DeviceState>('device') ?? { deviceId: null, status: 'unenrolled', serverKeys: [] };
+/** A device the server has not named yet (no store, or a store before its first enrollment). */
+export function unenrolled(): DeviceState {
+  return { deviceId: null, status: 'unenrolled', serverKeys: [] };
 }
 
 /** The device keys from the keychain, created on first use (Ed25519 to sign, a separate X25519 to receive). */

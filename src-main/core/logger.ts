@@ -2,7 +2,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, writ
 import path from 'node:path';
 import pino from 'pino';
 import { LOG_CENSOR, LOG_REDACT_PATHS } from '../../src-shared/log-redaction.js';
-import type { AgentConfig as AgentSettings } from './config/schema.js';
+import type { AgentConfig } from './agent-config.js';
 import type { AgentLogger } from './ports.js';
 
 /**
@@ -11,7 +11,7 @@ import type { AgentLogger } from './ports.js';
  * configured `logLevel` and hand it to the core (AgentDeps.log).
  */
 
-export type AgentLogLevel = AgentSettings['logLevel'];
+export type AgentLogLevel = AgentConfig['logLevel'];
 
 export const LOG_FILE_NAME = 'agent.log';
 /** A support case needs the recent past, not the whole history: 1 MiB per file, two older files kept. */

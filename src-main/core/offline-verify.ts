@@ -6,25 +6,20 @@ import type { AgentConfig } from './agent-config.js';
 import { offlineGuard, type OfflineGuard } from './offline-guard.js';
 import { appendEvent, isCoalescedRepeat, type NewEvent } from './outbox.js';
 import type { AgentLogger, Clock } from './ports.js';
-import type { AgentStore, VerifierKind } from './store/store.js';
-import { offlineLockMs, UserRecordSchema, type UserRecord } from './user-record.js';
+import type { Repositories } from './store/repositories.js';
+import type { VerifierKind } from './store/sealed-rows.js';
+import type { StoredVerifier } from './store/verifiers.js';
+import { offlineLockMs, type UserRecord } from './user-record.js';
 import { computeVerifier } from './verifier-hash.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface OfflineDeps {
-  store: AgentStore;
+  repos: Repositories;
   clock: Clock;
   config: AgentConfig;
   log: AgentLogger;
   deviceId: string;
-}
-
-export interface SealedVerifier {
-  hash: string; // base64url
-  expiresAt?: number | null;
-  /** The scrypt parameters it was built with: a later policy change must not void it by accident. */
-  scrypt?: ScryptParams;
 }
 
 export type OfflineResult =
@@ -40,24 +35,13 @@ interface Candidate {
   expected: Buffer;
   usesPin: boolean;
   scrypt: ScryptParams;
-  /** The sealed row it came from: a multi-use code is accepted only while that very row is still stored. */
-  sealed: Buffer;
-}
-
-/** The device-wide clock bookkeeping: the wall-time high-water mark and when the server was last reached. */
-export interface ClockState {
-  highWater: number;
-  lastContactAt: number | null;
-  backReported: boolean;
-}
-
-export function clockState(store: AgentStore): ClockState {
-  return store.getState<ClockState>('clock') ?? { highWater: 0, lastContactAt: null, backReported: false };
+  /** The row it came from: a multi-use code is accepted only while that very row is still stored. */
+  row: StoredVerifier;
 }
 
 /** When the user's offline lock ends as verification measures it (on the monotonic clock), or null: for the status view. */
-export function offlineLockEnd(store: AgentStore, clock: Clock, record: UserRecord): number | null {
-  const left = offlineGuard(store, clock).lockRemainingMs(store.userRef(record.username), record);
+export function offlineLockEnd(repos: Repositories, clock: Clock, record: UserRecord): number | null {
+  const left = offlineGuard(repos.store, clock).lockRemainingMs(repos.users.ref(record.username), record);
   return left > 0 ? clock.now() + left : null;
 }
 
@@ -75,11 +59,11 @@ export async function verifyOffline(
   deps: OfflineDeps,
   req: { username: string; pin?: string; code: string; purpose: Purpose; slotsOnly?: boolean },
 ): Promise<OfflineResult> {
-  const { store } = deps;
+  const { store, users } = deps.repos;
   if (store.rolledBack) {
     return { ok: false, error: 'offline_refused', message: 'This computer\'s offline data was restored from an older copy; sign in online once to use offline mode again.' };
   }
-  const ref = store.userRef(req.username);
+  const ref = users.ref(req.username);
   const guard = offlineGuard(store, deps.clock);
   return guard.serialise(ref, () => verifyInTurn(deps, guard, ref, req));
 }
@@ -90,11 +74,11 @@ async function verifyInTurn(
   ref: string,
   req: { pin?: string; code: string; purpose: Purpose; slotsOnly?: boolean },
 ): Promise<OfflineResult> {
-  const { store, clock, config } = deps;
-  const record = store.getUser(ref, UserRecordSchema);
+  const { clock, config, repos } = deps;
+  const record = repos.users.get(ref);
   if (!record) return unavailable();
   const now = clock.now();
-  const clk = clockState(store);
+  const clk = repos.state.clock();
   // Lock expiry and the days without contact are measured on time a changed wall clock cannot fake
   // (offline-guard.ts): a clock set forward lifts no lock, a clock set back buys no days.
   const trusted = guard.trustedNow(clk.highWater, now);
@@ -114,7 +98,7 @@ async function verifyInTurn(
   try {
     // Only token codes may sign: the other kinds are not candidates then, so a right one answers as a wrong one does.
     const kinds = req.slotsOnly ? SLOTS_ONLY : req.purpose === 'sign' ? TOKENS_ONLY : ALL_KINDS;
-    const candidates = gatherCandidates(store, ref, record, code.toString('utf8'), now, trusted, clockBack, kinds);
+    const candidates = gatherCandidates(repos, ref, record, code.toString('utf8'), now, trusted, clockBack, kinds);
     if (candidates.length === 0 && clockBack && !req.slotsOnly) {
       await recordClockBack(deps, guard, record.username, now, trusted);
       return { ok: false, error: 'offline_refused', message: 'The computer\'s clock was set back; token codes work again after the next online sign-in.' };
@@ -142,36 +126,33 @@ const ALL_KINDS: Kinds = new Set(['token', 'temporary', 'slot']);
 const TOKENS_ONLY: Kinds = new Set(['token']);
 const SLOTS_ONLY: Kinds = new Set(['slot']);
 
-function gatherCandidates(store: AgentStore, ref: string, record: UserRecord, code: string, now: number, trusted: number, clockBack: boolean, kinds: Kinds): Candidate[] {
+function gatherCandidates({ verifiers }: Repositories, ref: string, record: UserRecord, code: string, now: number, trusted: number, clockBack: boolean, kinds: Kinds): Candidate[] {
   const out: Candidate[] = [];
-  const open = (kind: VerifierKind, position: number, sealed: Buffer) => store.unseal<SealedVerifier>(store.verifierAad(ref, kind, position), sealed);
-  const candidate = (kind: VerifierKind, method: CodeMethod, usesPin: boolean, row: { position: number; sealed: Buffer }, v: SealedVerifier): Candidate => ({
+  const candidate = (kind: VerifierKind, method: CodeMethod, usesPin: boolean, row: StoredVerifier): Candidate => ({
     kind,
     position: row.position,
     method,
-    expected: Buffer.from(v.hash, 'base64url'),
+    expected: Buffer.from(row.verifier.hash, 'base64url'),
     usesPin,
-    scrypt: v.scrypt ?? record.offline.verifierScrypt,
-    sealed: row.sealed,
+    scrypt: row.verifier.scrypt ?? record.offline.verifierScrypt,
+    row,
   });
   const tokenShaped = code.length === record.digits && /^[0-9]+$/.test(code);
   if (kinds.has('token') && !clockBack && tokenShaped) {
     const w = Math.floor(now / 1000 / record.periodSeconds);
     const from = Math.max(w - 1, (record.burnedThrough ?? -1) + 1);
-    for (const row of store.verifiers(ref, 'token', from, w + 1)) out.push(candidate('token', 'token', true, row, open('token', row.position, row.sealed)));
+    for (const row of verifiers.list(ref, 'token', from, w + 1)) out.push(candidate('token', 'token', true, row));
   }
   if (code.length >= 8 && isCrockford(code)) {
     // A temporary code's expiry is read on the local clock: a clock set back would stretch it, so it is refused too.
     if (kinds.has('temporary') && !clockBack) {
-      for (const row of store.verifiers(ref, 'temporary')) {
-        const v = open('temporary', row.position, row.sealed);
-        if (v.expiresAt && v.expiresAt > trusted) out.push(candidate('temporary', 'temporary', true, row, v));
+      for (const row of verifiers.list(ref, 'temporary')) {
+        if (row.verifier.expiresAt && row.verifier.expiresAt > trusted) out.push(candidate('temporary', 'temporary', true, row));
       }
     }
     if (kinds.has('slot')) {
-      for (const row of store.verifiers(ref, 'slot')) {
-        const v = open('slot', row.position, row.sealed);
-        if (!v.expiresAt || v.expiresAt > trusted) out.push(candidate('slot', 'offline-emergency', false, row, v));
+      for (const row of verifiers.list(ref, 'slot')) {
+        if (!row.verifier.expiresAt || row.verifier.expiresAt > trusted) out.push(candidate('slot', 'offline-emergency', false, row));
       }
     }
   }
@@ -183,14 +164,14 @@ function gatherCandidates(store: AgentStore, ref: string, record: UserRecord, co
  * accepted only if its verifier is still there to consume; anything else is a failure.
  */
 async function settle(deps: OfflineDeps, guard: OfflineGuard, ref: string, match: Candidate | undefined, now: number, trusted: number, purpose: Purpose): Promise<OfflineResult> {
-  const { store } = deps;
+  const { repos } = deps;
   const outcome = await commitAttempt(deps, guard, trusted, (): Settled => {
-    const record = store.getUser(ref, UserRecordSchema);
+    const record = repos.users.get(ref);
     if (!record) return { kind: 'gone' };
-    if (match && consume(store, ref, record, match)) {
+    if (match && consume(repos, ref, record, match)) {
       const next: UserRecord = { ...record, failures: 0, lockedUntil: null, ...(match.kind === 'token' ? { burnedThrough: Math.max(record.burnedThrough ?? -1, match.position) } : {}) };
-      store.putUser(ref, next);
-      appendEvent(store, now, {
+      repos.users.put(ref, next);
+      appendEvent(repos.store, now, {
         type: 'offline-success',
         username: record.username,
         method: match.kind === 'slot' ? 'offline-emergency' : match.kind,
@@ -200,7 +181,7 @@ async function settle(deps: OfflineDeps, guard: OfflineGuard, ref: string, match
       });
       return { kind: 'accepted', record: next, method: match.method };
     }
-    return recordFailure(store, ref, record, now);
+    return recordFailure(repos, ref, record, now);
   });
   switch (outcome.kind) {
     case 'gone':
@@ -225,46 +206,46 @@ type Settled =
   | { kind: 'failed'; record: UserRecord; lockMs: number };
 
 /** Takes the matched verifier with a guarded delete (zero rows: another attempt took it first, a replay). */
-function consume(store: AgentStore, ref: string, record: UserRecord, match: Candidate): boolean {
+function consume({ verifiers }: Repositories, ref: string, record: UserRecord, match: Candidate): boolean {
   switch (match.kind) {
     case 'token':
-      if ((record.burnedThrough ?? -1) >= match.position || store.deleteVerifier(ref, 'token', match.position) !== 1) return false;
+      if ((record.burnedThrough ?? -1) >= match.position || verifiers.remove(ref, 'token', match.position) !== 1) return false;
       // Burn every earlier window too: a code seen once can never be replayed, nor an older one used.
-      store.deleteVerifiers(ref, 'token', match.position);
+      verifiers.removeUpTo(ref, 'token', match.position);
       return true;
     case 'slot':
-      return store.deleteVerifier(ref, 'slot', match.position) === 1;
+      return verifiers.remove(ref, 'slot', match.position) === 1;
     case 'temporary':
       // Multi-use: nothing is consumed, but the very row that matched must still be stored (a PIN change or a newer
       // login may have replaced it meanwhile).
-      return store.verifiers(ref, 'temporary', match.position, match.position)[0]?.sealed.equals(match.sealed) === true;
+      return verifiers.stillStored(ref, 'temporary', match.row);
   }
 }
 
-function recordFailure(store: AgentStore, ref: string, record: UserRecord, now: number): Settled {
+function recordFailure({ store, users }: Repositories, ref: string, record: UserRecord, now: number): Settled {
   const failures = record.failures + 1;
   appendEvent(store, now, { type: 'offline-failure', username: record.username, reason: 'invalid_code' });
   if (failures >= record.offline.maxOfflineFailures) {
-    store.deleteUser(ref);
+    users.remove(ref);
     appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'max-failures' });
     return { kind: 'wiped' };
   }
   const lockMs = offlineLockMs(failures);
   const next: UserRecord = { ...record, failures, lockedUntil: lockMs > 0 ? now + lockMs : null };
-  store.putUser(ref, next);
+  users.put(ref, next);
   if (next.lockedUntil !== null) appendEvent(store, now, { type: 'offline-lockout', username: record.username, until: next.lockedUntil, failures });
   return { kind: 'failed', record: next, lockMs };
 }
 
 /** Commits one attempt's outcome with the high-water mark moved to the trusted time, so it survives a restart. */
 async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted: number, fn: () => T, options: { bump: boolean } = { bump: true }): Promise<T> {
-  const { store } = deps;
+  const { store, state } = deps.repos;
   let highWater = trusted;
   const result = await store.commit(() => {
-    const current = clockState(store);
+    const current = state.clock();
     highWater = Math.max(current.highWater, trusted);
     const r = fn();
-    store.putState('clock', { ...clockState(store), highWater });
+    state.putClock({ ...state.clock(), highWater });
     return r;
   }, options);
   guard.noteHighWater(highWater);
@@ -278,18 +259,18 @@ async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted:
  * trip: a prompt hammered while locked then costs one local transaction an attempt, not a D-Bus call.
  */
 async function refuseAttempt(deps: OfflineDeps, guard: OfflineGuard, trusted: number, event: NewEvent, now: number): Promise<void> {
-  const { store } = deps;
+  const { store } = deps.repos;
   await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, event), { bump: !isCoalescedRepeat(store, event) });
 }
 
 async function recordClockBack(deps: OfflineDeps, guard: OfflineGuard, username: string, now: number, trusted: number): Promise<void> {
-  const { store } = deps;
+  const { store, state } = deps.repos;
   await commitAttempt(deps, guard, trusted, () => {
     appendEvent(store, now, { type: 'offline-failure', username, reason: 'offline_refused' });
-    const current = clockState(store);
+    const current = state.clock();
     if (current.backReported) return;
     appendEvent(store, now, { type: 'clock-rollback', highWaterMark: current.highWater, observed: now });
-    store.putState('clock', { ...current, backReported: true });
+    state.putClock({ ...current, backReported: true });
   });
 }
 

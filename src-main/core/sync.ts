@@ -1,4 +1,3 @@
-import { canonicalJson } from '../../src-shared/canonical.js';
 import { batchHead, signBatchHead, verifyServerMessage } from '../../src-shared/crypto/device-messages.js';
 import { keyFingerprint } from '../../src-shared/crypto/sign.js';
 import type { ErrorCode } from '../../src-shared/errors.js';
@@ -8,16 +7,28 @@ import {
   SIGNATURE_DOMAINS,
   SyncResponseSchema,
   type KeyRotation,
-  type Reset,
   type ServerKey,
   type Signed,
   type SyncUserState,
 } from '../../src-shared/protocol/index.js';
-import type { AgentCore } from './agent-core.js';
-import { AGENT_VERSION, deviceState, serverRefused } from './device.js';
-import { appendEvent, flushCoalesced, hasCoalesced, pendingEvents } from './outbox.js';
-import type { AgentStore } from './store/store.js';
-import { UserRecordSchema } from './user-record.js';
+import type { AgentConfig } from './agent-config.js';
+import { AGENT_VERSION, serverRefused } from './device.js';
+import type { DeviceWipe } from './device-wipe.js';
+import type { Enrollment } from './enrollment.js';
+import type { OpenStore } from './local-store.js';
+import { flushCoalesced, hasCoalesced, pendingEvents } from './outbox.js';
+import type { Clock } from './ports.js';
+import type { ServerChannel } from './server-channel.js';
+import { applyResets, dropPastWindows } from './sync-resets.js';
+
+/** The parts a sync works with; it reaches them through these and never through the agent that built it. */
+export interface SyncDeps {
+  config: AgentConfig;
+  clock: Clock;
+  channel: ServerChannel;
+  enrollment: Enrollment;
+  wipe: DeviceWipe;
+}
 
 export type SyncOutcome =
   | { ok: true; uploaded: number; pendingEvents: number; resetsApplied: number; syncedAt: number }
@@ -49,8 +60,8 @@ export class SyncEngine {
   progress = { done: 0, total: 0, lastError: null as ErrorCode | null };
 
   constructor(
-    private readonly core: AgentCore,
-    private readonly store: AgentStore,
+    private readonly deps: SyncDeps,
+    private readonly open: OpenStore,
     private readonly auto: boolean,
     timing: Partial<SyncTiming> = {},
   ) {
@@ -63,7 +74,7 @@ export class SyncEngine {
   }
 
   lastSyncAt(): number | null {
-    return this.store.getState<number>('lastSyncAt') ?? null;
+    return this.open.state.lastSyncAt();
   }
 
   /** Starts a background sync soon (after a login or an offline event); no-op when auto sync is off. */
@@ -112,17 +123,17 @@ export class SyncEngine {
   }
 
   private async syncOnce(): Promise<SyncOutcome> {
-    const core = this.core;
-    const store = this.store;
+    const { clock, channel, enrollment, wipe } = this.deps;
+    const { store, state } = this.open;
     let device;
     try {
-      device = await core.ensureEnrolled(SYNC_TIMEOUT_MS);
+      device = await enrollment.ensureEnrolled(SYNC_TIMEOUT_MS);
     } catch (err) {
       return { ok: false, error: 'bad_request', message: err instanceof Error ? err.message : 'Enrollment failed.' };
     }
     if (!device) return unreachable();
     if (device.status === 'revoked') return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline.' };
-    const keys = core.deviceKeys()!;
+    const keys = enrollment.deviceKeys()!;
     // Coalesced refusals become events now, so what is uploaded is the whole story up to this sync.
     if (hasCoalesced(store)) await store.commit(() => flushCoalesced(store));
     let uploaded = 0;
@@ -142,23 +153,21 @@ export class SyncEngine {
         ...(storeLost ? { storeLost } : {}),
       };
       const path = '/api/v1/devices/sync';
-      const { answer, nonce } = await core.signedPost(keys, device.deviceId!, path, body, SYNC_TIMEOUT_MS);
-      if (!answer.reachable) {
-        core.noteUnreachable();
-        return unreachable();
-      }
-      if (answer.status === 403 && (answer.body as { error?: unknown } | null)?.error === 'device_revoked') {
-        await core.handleRevoked(answer.body);
+      const posted = await channel.signedPost(keys, device.deviceId!, path, body, SYNC_TIMEOUT_MS);
+      if (posted.kind === 'unreachable') return unreachable();
+      if (posted.kind === 'revoked') {
+        await wipe.handleRevoked(posted.body);
         return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline; its offline data was wiped.' };
       }
-      if (answer.status !== 200) {
-        const err = serverRefused(answer.body, 'The server refused the sync.');
+      if (posted.status !== 200) {
+        const err = serverRefused(posted.body, 'The server refused the sync.');
         return { ok: false, error: err.code, message: err.message };
       }
-      const parsed = SyncResponseSchema.safeParse(answer.body);
+      const { nonce } = posted;
+      const parsed = SyncResponseSchema.safeParse(posted.body);
       if (!parsed.success) return { ok: false, error: 'bad_request', message: 'The server answered the sync with something unexpected.' };
       const { ack, resets, keys: rotation } = parsed.data;
-      const trusted = withKeysPinnedByIt(deviceState(store).serverKeys, rotation.payload, core.config.serverKeyFingerprints);
+      const trusted = withKeysPinnedByIt(state.device().serverKeys, rotation.payload, this.deps.config.serverKeyFingerprints);
       const mine = (p: { deviceId: string; requestNonce: string }) => p.deviceId === device.deviceId && p.requestNonce === nonce;
       if (!verifyServerMessage(trusted, SIGNATURE_DOMAINS.syncAck, ack) || !mine(ack.payload) || !verifyServerMessage(trusted, SIGNATURE_DOMAINS.reset, resets) || !mine(resets.payload)) {
         return { ok: false, error: 'bad_signature', message: 'The server\'s sync answer could not be verified; nothing was removed from the outbox.' };
@@ -170,11 +179,11 @@ export class SyncEngine {
       await store.commit(() => {
         store.deleteOutbox(acknowledged);
         if (lossAcknowledged) store.lossReported();
-        store.putState('lastSyncAt', core.clock.now());
-        resetsApplied += this.applyResets(resets.payload.resets);
-        if (wasRolledBack) this.dropPastWindows(resets.payload.serverTime);
+        state.putLastSyncAt(clock.now());
+        resetsApplied += applyResets(this.open, resets.payload.resets, clock.now());
+        if (wasRolledBack) dropPastWindows(this.open, resets.payload.serverTime);
       });
-      await core.noteContact(resets.payload.serverTime);
+      await channel.noteContact(resets.payload.serverTime);
       // A restored store is trusted again only now: the server knows every burn, and the clock floor is its time.
       if (wasRolledBack) await store.acceptAfterSync();
       await this.applyRotation(rotation, trusted);
@@ -182,98 +191,25 @@ export class SyncEngine {
       this.progress.done = uploaded;
       if (acknowledged.length === 0 || store.outboxSize() === 0) break;
     }
-    return { ok: true, uploaded, pendingEvents: store.outboxSize(), resetsApplied, syncedAt: core.clock.now() };
+    return { ok: true, uploaded, pendingEvents: store.outboxSize(), resetsApplied, syncedAt: clock.now() };
   }
 
   /** What the agent holds per user, so the server answers with the resets that apply. */
   private userStates(): SyncUserState[] {
-    const store = this.store;
-    const now = this.core.clock.now();
-    return store.listUserRefs().flatMap((ref) => {
-      const record = store.getUser(ref, UserRecordSchema);
+    const { users, verifiers } = this.open;
+    const now = this.deps.clock.now();
+    return users.refs().flatMap((ref) => {
+      const record = users.get(ref);
       if (!record) return [];
       return [{
         username: record.username,
         // Unknown generations (a temporary-code-only user) are reported as 0: at worst a reset drops a verifier.
         tokenGeneration: record.tokenGeneration ?? 0,
         pinGeneration: record.pinGeneration ?? 0,
-        slots: store.verifiers(ref, 'slot').map((row) => row.position),
+        slots: verifiers.positions(ref, 'slot'),
         ...(record.temporaryExpiresAt !== null && record.temporaryExpiresAt > now ? { temporaryExpiresAt: record.temporaryExpiresAt } : {}),
       }];
     });
-  }
-
-  /**
-   * Applies the server's resets inside the caller's transaction; returns how many changed something. The server
-   * states what is true now (it sends the policy at every sync), so a reset that matches what the agent already
-   * holds changes nothing and records nothing.
-   */
-  private applyResets(resets: readonly Reset[]): number {
-    const store = this.store;
-    const now = this.core.clock.now();
-    let applied = 0;
-    for (const reset of resets) {
-      const ref = store.userRef(reset.username);
-      const record = store.getUser(ref, UserRecordSchema);
-      if (!record) continue;
-      const wipeUser = (reason: 'user-disabled' | 'offline-disabled') => {
-        this.core.cancelBuild(ref);
-        store.deleteUser(ref);
-        appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason });
-      };
-      switch (reset.kind) {
-        case 'temporary-revoked':
-          if (store.deleteVerifiers(ref, 'temporary') === 0 && record.temporaryExpiresAt === null) continue;
-          store.putUser(ref, { ...record, temporaryExpiresAt: null });
-          break;
-        case 'token-changed':
-          if (record.tokenGeneration === reset.tokenGeneration) continue;
-          this.core.cancelBuild(ref);
-          if (store.deleteVerifiers(ref, 'token') > 0) appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'token-changed' });
-          store.putUser(ref, { ...record, tokenGeneration: reset.tokenGeneration, windowsUntil: null });
-          break;
-        case 'pin-changed': {
-          if (record.pinGeneration === reset.pinGeneration) continue;
-          // Every PIN-bound verifier is void; slots (hashed without the PIN) stay.
-          this.core.cancelBuild(ref);
-          const dropped = store.deleteVerifiers(ref, 'token') + store.deleteVerifiers(ref, 'temporary');
-          if (dropped > 0) appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'pin-changed' });
-          store.putUser(ref, { ...record, pinGeneration: reset.pinGeneration, windowsUntil: null, temporaryExpiresAt: null });
-          break;
-        }
-        case 'user-disabled':
-          wipeUser('user-disabled');
-          break;
-        case 'slots-retired': {
-          let retired = 0;
-          for (const slot of reset.slots) retired += store.deleteVerifier(ref, 'slot', slot);
-          if (retired === 0) continue;
-          break;
-        }
-        case 'policy':
-          if (!reset.offline.allowed) wipeUser('offline-disabled');
-          else if (canonicalJson(reset.offline) === canonicalJson(record.offline)) continue;
-          else store.putUser(ref, { ...record, offline: reset.offline });
-          break;
-      }
-      applied++;
-    }
-    return applied;
-  }
-
-  /**
-   * After a rollback the restored file has lost the burns (and their events) made since the copy: any window up to
-   * the server's current one plus drift may have been used, so all of them go. Later windows cannot have been.
-   */
-  private dropPastWindows(serverTime: number): void {
-    const store = this.store;
-    for (const ref of store.listUserRefs()) {
-      const record = store.getUser(ref, UserRecordSchema);
-      if (!record) continue;
-      const floor = Math.floor(serverTime / 1000 / record.periodSeconds) + 1;
-      store.deleteVerifiers(ref, 'token', floor);
-      store.putUser(ref, { ...record, burnedThrough: Math.max(record.burnedThrough ?? -1, floor) });
-    }
   }
 
   /** Pins exactly the keys a trusted key announced (current plus accepted); a key dropped from the list is revoked. */
@@ -281,9 +217,10 @@ export class SyncEngine {
     if (!verifyServerMessage(trusted, SIGNATURE_DOMAINS.keyRotation, rotation)) return;
     const keys = [rotation.payload.current, ...rotation.payload.accepted].filter((k) => keyFingerprint(k.publicKey) === k.fingerprint);
     if (keys.length === 0) return;
-    const device = deviceState(this.store);
+    const { store, state } = this.open;
+    const device = state.device();
     const same = keys.length === device.serverKeys.length && keys.every((k, i) => device.serverKeys[i]?.fingerprint === k.fingerprint);
-    if (!same) await this.store.commit(() => this.store.putState('device', { ...device, serverKeys: keys }));
+    if (!same) await store.commit(() => state.putDevice({ ...device, serverKeys: keys }));
   }
 }
 

@@ -2,9 +2,9 @@ import { wipe } from '../../src-shared/crypto/compare.js';
 import type { ScryptParams } from '../../src-shared/crypto/kdf.js';
 import type { AgentLogger } from './ports.js';
 import type { AgentStore } from './store/store.js';
-import { UserRecordSchema } from './user-record.js';
+import { UserRepo } from './store/users.js';
+import { VerifierRepo } from './store/verifiers.js';
 import { computeVerifier } from './verifier-hash.js';
-import type { SealedVerifier } from './offline-verify.js';
 
 /** How many verifiers are hashed (in libuv's thread pool) and then written in one transaction. */
 const CHUNK = 32;
@@ -31,11 +31,16 @@ export class VerifierBuilder {
   private readonly jobs = new Map<string, BuildJob>();
   private running: Promise<void> | null = null;
   private stopped = false;
+  private readonly users: UserRepo;
+  private readonly verifiers: VerifierRepo;
 
   constructor(
     private readonly store: AgentStore,
     private readonly log: AgentLogger,
-  ) {}
+  ) {
+    this.users = new UserRepo(store);
+    this.verifiers = new VerifierRepo(store);
+  }
 
   enqueue(job: BuildJob): void {
     const previous = this.jobs.get(job.ref);
@@ -106,12 +111,12 @@ export class VerifierBuilder {
         return; // replaced or cancelled meanwhile
       }
       const written = await this.store.commit(() => {
-        const record = this.store.getUser(job.ref, UserRecordSchema);
+        const record = this.users.get(job.ref);
         if (!record || record.lastSequence !== job.sequence) return false; // a reset, wipe or newer bundle won
         const floor = record.burnedThrough ?? -1;
         chunk.forEach((it, k) => {
           if (it.kind === 'token' && it.position <= floor) return;
-          this.store.putVerifier(job.ref, it.kind, it.position, { hash: hashes[k]!.toString('base64url'), scrypt: job.scrypt, ...(it.expiresAt ? { expiresAt: it.expiresAt } : {}) } satisfies SealedVerifier);
+          this.verifiers.put(job.ref, it.kind, it.position, { hash: hashes[k]!.toString('base64url'), scrypt: job.scrypt, ...(it.expiresAt ? { expiresAt: it.expiresAt } : {}) });
         });
         return true;
       }, { bump: false }); // adding verifiers un-burns nothing, so a rollback of it is harmless

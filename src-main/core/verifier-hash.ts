@@ -1,5 +1,5 @@
 import { scryptAsync, type ScryptParams } from '../../src-shared/crypto/kdf.js';
-import type { VerifierKind } from './store/store.js';
+import type { VerifierKind } from './store/sealed-rows.js';
 
 /**
  * The memory-hard verifier of one code at one position (DESIGN §5):

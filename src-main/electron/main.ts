@@ -2,7 +2,7 @@ import path from 'node:path';
 import * as electron from 'electron';
 // Bundled as CommonJS (build.ts), where this named import of the CommonJS package resolves; no ESM run of this file.
 import { machineId } from 'node-machine-id';
-import { AgentCore } from '../core/agent-core.js';
+import { createAgent, type Agent } from '../core/agent.js';
 import { AgentService } from '../core/agent-service.js';
 import { ConfigError, loadAgentConfig, machinePolicyPath } from '../core/config/load.js';
 import { OsKeychain } from '../core/keychain.js';
@@ -30,8 +30,7 @@ async function main(): Promise<void> {
   const { app, dialog } = electron;
   await app.whenReady();
   const userData = argValue('lifeline-data') ?? app.getPath('userData');
-  let core: AgentCore;
-  let alwaysOnTop: boolean;
+  let core: Agent;
   let log: AgentFileLogger | undefined;
   try {
     // Machine policy (IT) over user settings over defaults; an invalid setting stops the agent with a clear message.
@@ -39,20 +38,12 @@ async function main(): Promise<void> {
       machinePolicyFile: machinePolicyPath(process.platform, process.env),
       userSettingsFile: argValue('lifeline-settings') ?? path.join(userData, 'settings.json'),
     });
-    if (!config.serverUrl || !config.enrollmentSecret) throw new ConfigError('configuration', 'serverUrl', 'and enrollmentSecret must be set by the installer or the machine policy');
-    alwaysOnTop = config.alwaysOnTop;
+    const { serverUrl, enrollmentSecret } = config;
+    if (!serverUrl || !enrollmentSecret) throw new ConfigError('configuration', 'serverUrl', 'and enrollmentSecret must be set by the installer or the machine policy');
     log = electronAgentLogger(app, userData, config.logLevel);
-    core = await AgentCore.start({
-      config: {
-        serverUrl: config.serverUrl,
-        enrollmentSecret: config.enrollmentSecret,
-        serverKeyFingerprints: config.serverKeyFingerprints,
-        serverCaFile: config.serverCaFile,
-        reachabilityBudgetMs: config.reachabilityBudgetMs,
-        kiosk: config.kiosk,
-        dataDir: path.join(userData, 'store'),
-        keychainService: KEYCHAIN_SERVICE,
-      },
+    core = await createAgent({
+      // The merged settings are the agent's configuration as they are; the shell adds where the agent keeps its data.
+      config: { ...config, serverUrl, enrollmentSecret, dataDir: path.join(userData, 'store'), keychainService: KEYCHAIN_SERVICE },
       keychain: new OsKeychain(KEYCHAIN_SERVICE),
       machineId: { hash: () => machineId() },
       log,
@@ -72,7 +63,7 @@ async function main(): Promise<void> {
     preloadPath: path.join(__dirname, 'preload.cjs'),
     trayIconPath: path.join(appRoot, 'assets', 'tray.png'),
     kiosk: core.config.kiosk,
-    alwaysOnTop,
+    alwaysOnTop: core.config.alwaysOnTop,
   });
   app.on('before-quit', () => void core.close().finally(() => log?.close()));
 }

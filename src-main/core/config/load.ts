@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import type { z } from 'zod';
 import { INSTALLER_PROPERTIES, propertyFlag, propertyValue, type InstallerProperty } from './installer-properties.js';
-import { CONFIG_KEYS, DEFAULTS, PartialConfigSchema, type AgentConfig, type ConfigKey, type PartialConfig } from './schema.js';
+import { CONFIG_KEYS, DEFAULTS, PartialConfigSchema, type ConfigKey, type MergedConfig, type PartialConfig } from './schema.js';
 
 /** An invalid configuration stops the agent with a message naming the file, the key and the problem. */
 export class ConfigError extends Error {
@@ -50,7 +50,7 @@ function readSource(file: string): PartialConfig {
 }
 
 export interface LoadedConfig {
-  config: AgentConfig;
+  config: MergedConfig;
   /** Keys set by IT's machine policy: the user cannot change them. */
   managedKeys: ReadonlySet<ConfigKey>;
   /** Keys the user tried to set but that the policy manages (ignored, shown in the status view). */
@@ -65,7 +65,7 @@ export function loadAgentConfig(options: { machinePolicyFile: string; userSettin
   const overriddenUserKeys = (Object.keys(user) as ConfigKey[]).filter((k) => managedKeys.has(k));
   const merged = { ...DEFAULTS, ...user, ...managed };
   return {
-    config: { serverKeyFingerprints: [], ...merged } as AgentConfig,
+    config: { serverKeyFingerprints: [], ...merged },
     managedKeys,
     overriddenUserKeys,
   };

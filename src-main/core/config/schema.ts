@@ -54,13 +54,9 @@ export const DEFAULTS = {
   logLevel: 'info',
 } satisfies PartialConfig;
 
-export interface AgentConfig {
-  serverUrl?: string;
-  enrollmentSecret?: string;
-  serverKeyFingerprints: string[];
-  serverCaFile?: string;
-  kiosk: boolean;
-  alwaysOnTop: boolean;
-  reachabilityBudgetMs: number;
-  logLevel: 'error' | 'warn' | 'info' | 'debug';
-}
+/**
+ * The sources merged (config/load.ts): any key a source set, the defaulted ones always. Not yet the agent's
+ * configuration: it becomes one (agent-config.ts) once the shell has checked the server URL and enrollment secret
+ * are set and added its own fields.
+ */
+export type MergedConfig = PartialConfig & Required<Pick<PartialConfig, keyof typeof DEFAULTS | 'serverKeyFingerprints'>>;

@@ -1,18 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import type { z } from 'zod';
-import { open as openSealed, seal } from '../../../src-shared/crypto/aead.js';
-import { hkdf, hmacSha256 } from '../../../src-shared/crypto/kdf.js';
+import { existsSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { hkdf } from '../../../src-shared/crypto/kdf.js';
 import { randomBytes } from '../../../src-shared/crypto/random.js';
-import { LifelineError } from '../../../src-shared/errors.js';
 import { GENESIS_HASH, type StoreLoss } from '../../../src-shared/protocol/sync.js';
 import type { AgentLogger, Keychain, MachineId } from '../ports.js';
-import { StoreBusy, StoreLock } from './lock.js';
-import { migrate } from './migrations.js';
-
-export const STORE_FILE = 'agent-store.sqlite';
+import { damaged, describe, storeDamaged, tampered } from './errors.js';
+import { openDatabase, prepareDir, setAside, takeLock } from './files.js';
+import type { StoreLock } from './lock.js';
+import { SealedRows } from './sealed-rows.js';
 
 /** Names of the keychain entries that belong to one store. */
 export const KEYCHAIN = {
@@ -26,12 +22,8 @@ const ROLLBACK_PREFIX = 'rollback:';
 
 /** The state row holding the outbox chain's last sequence number and hash (outbox.ts). */
 export const OUTBOX_CHAIN_STATE = 'outboxChain';
-
-export type VerifierKind = 'token' | 'slot' | 'temporary';
-export interface VerifierRow {
-  position: number;
-  sealed: Buffer;
-}
+/** The state row holding the loss of an earlier store until the server acknowledged it. */
+const STORE_LOSS_STATE = 'storeLost';
 
 /**
  * The agent's encrypted store: one SQLite file (WAL, synchronous FULL so a commit is on disk when it returns), a
@@ -39,19 +31,21 @@ export interface VerifierRow {
  * mirrored in the keychain after every security-relevant commit (burns, failures, wipes, resets): a file restored
  * from an older copy carries a smaller counter than the keychain remembers, and is caught.
  */
-export class AgentStore {
+export class AgentStore extends SealedRows {
   private keychainWrites: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly db: Database.Database,
-    private readonly key: Buffer,
+    db: Database.Database,
+    key: Buffer,
     private readonly lock: StoreLock,
     private readonly keychain: Keychain,
     private counter: number,
     /** True when the store is older than the keychain says: offline verification stays off until a sync. */
     public rolledBack: boolean,
     readonly created: boolean,
-  ) {}
+  ) {
+    super(db, key);
+  }
 
   static async open(opts: StoreOpenOptions): Promise<AgentStore> {
     await opts.keychain.probe();
@@ -185,110 +179,6 @@ export class AgentStore {
     return this.getState<{ seq: number }>(OUTBOX_CHAIN_STATE)?.seq ?? 0;
   }
 
-  /** Opaque, stable reference for a username (the plain name is only inside sealed rows). */
-  userRef(username: string): string {
-    return hmacSha256(this.key, 'user-ref', username).subarray(0, 16).toString('hex');
-  }
-
-  seal(aad: string, value: unknown): Buffer {
-    return seal(this.key, Buffer.from(JSON.stringify(value), 'utf8'), aad);
-  }
-
-  unseal<T>(aad: string, sealed: Buffer): T {
-    const plain = openSealed(this.key, sealed, aad);
-    try {
-      return JSON.parse(plain.toString('utf8')) as T;
-    } finally {
-      plain.fill(0);
-    }
-  }
-
-  getState<T>(key: string): T | undefined {
-    const row = this.db.prepare('SELECT sealed FROM state WHERE key = ?').get(key) as { sealed: Buffer } | undefined;
-    return row ? this.unseal<T>(`state/${key}`, row.sealed) : undefined;
-  }
-
-  putState(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO state (key, sealed) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed').run(key, this.seal(`state/${key}`, value));
-  }
-
-  deleteState(key: string): void {
-    this.db.prepare('DELETE FROM state WHERE key = ?').run(key);
-  }
-
-  getUser<T>(userRef: string, schema?: z.ZodType<T>): T | undefined {
-    const row = this.db.prepare('SELECT sealed FROM users WHERE user_ref = ?').get(userRef) as { sealed: Buffer } | undefined;
-    if (!row) return undefined;
-    const value = this.unseal<unknown>(`user/${userRef}`, row.sealed);
-    return schema ? schema.parse(value) : (value as T);
-  }
-
-  listUserRefs(): string[] {
-    return (this.db.prepare('SELECT user_ref FROM users ORDER BY user_ref').all() as { user_ref: string }[]).map((r) => r.user_ref);
-  }
-
-  putUser(userRef: string, value: unknown): void {
-    this.db.prepare('INSERT INTO users (user_ref, sealed) VALUES (?, ?) ON CONFLICT (user_ref) DO UPDATE SET sealed = excluded.sealed').run(userRef, this.seal(`user/${userRef}`, value));
-  }
-
-  deleteUser(userRef: string): void {
-    this.db.prepare('DELETE FROM users WHERE user_ref = ?').run(userRef);
-    this.db.prepare('DELETE FROM verifiers WHERE user_ref = ?').run(userRef);
-  }
-
-  verifierAad(userRef: string, kind: VerifierKind, position: number): string {
-    return `verifier/${userRef}/${kind}/${position}`;
-  }
-
-  putVerifier(userRef: string, kind: VerifierKind, position: number, value: unknown): void {
-    this.db
-      .prepare('INSERT INTO verifiers (user_ref, kind, position, sealed) VALUES (?, ?, ?, ?) ON CONFLICT (user_ref, kind, position) DO UPDATE SET sealed = excluded.sealed')
-      .run(userRef, kind, position, this.seal(this.verifierAad(userRef, kind, position), value));
-  }
-
-  verifiers(userRef: string, kind: VerifierKind, from = Number.MIN_SAFE_INTEGER, to = Number.MAX_SAFE_INTEGER): VerifierRow[] {
-    return this.db
-      .prepare('SELECT position, sealed FROM verifiers WHERE user_ref = ? AND kind = ? AND position BETWEEN ? AND ? ORDER BY position')
-      .all(userRef, kind, from, to) as VerifierRow[];
-  }
-
-  countVerifiers(userRef: string, kind: VerifierKind, from = Number.MIN_SAFE_INTEGER): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM verifiers WHERE user_ref = ? AND kind = ? AND position >= ?').get(userRef, kind, from) as { n: number }).n;
-  }
-
-  maxVerifierPosition(userRef: string, kind: VerifierKind): number | undefined {
-    const row = this.db.prepare('SELECT MAX(position) AS m FROM verifiers WHERE user_ref = ? AND kind = ?').get(userRef, kind) as { m: number | null };
-    return row.m ?? undefined;
-  }
-
-  deleteVerifiers(userRef: string, kind: VerifierKind, upTo = Number.MAX_SAFE_INTEGER): number {
-    return this.db.prepare('DELETE FROM verifiers WHERE user_ref = ? AND kind = ? AND position <= ?').run(userRef, kind, upTo).changes;
-  }
-
-  deleteVerifier(userRef: string, kind: VerifierKind, position: number): number {
-    return this.db.prepare('DELETE FROM verifiers WHERE user_ref = ? AND kind = ? AND position = ?').run(userRef, kind, position).changes;
-  }
-
-  appendOutboxRow(eventId: string, value: unknown): void {
-    this.db.prepare('INSERT INTO outbox (event_id, sealed) VALUES (?, ?)').run(eventId, this.seal(`outbox/${eventId}`, value));
-  }
-
-  outboxRows<T>(limit: number): { seq: number; eventId: string; value: T }[] {
-    const rows = this.db.prepare('SELECT seq, event_id, sealed FROM outbox ORDER BY seq LIMIT ?').all(limit) as { seq: number; event_id: string; sealed: Buffer }[];
-    return rows.map((r) => ({ seq: r.seq, eventId: r.event_id, value: this.unseal<T>(`outbox/${r.event_id}`, r.sealed) }));
-  }
-
-  outboxSize(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
-  }
-
-  deleteOutbox(eventIds: readonly string[]): number {
-    const del = this.db.prepare('DELETE FROM outbox WHERE event_id = ?');
-    let n = 0;
-    for (const id of eventIds) n += del.run(id).changes;
-    return n;
-  }
-
   /**
    * Runs `fn` in one transaction. With `bump`, the state counter goes up in the same transaction and is mirrored
    * into the keychain before this resolves, so the caller answers only once both are durable.
@@ -339,61 +229,12 @@ export class AgentStore {
   }
 }
 
-/**
- * Why the store cannot be used, with what it means for the rest of the agent: whether a reset (setting the files
- * aside for a new store) can help, and whether this machine may still act online as the device the keychain names.
- */
-export class StoreUnavailable extends LifelineError {
-  constructor(
-    code: 'store_tampered' | 'store_damaged' | 'store_busy',
-    message: string,
-    /** The store is bound to another machine id: the keychain's device keys came with a copy, so not online either. */
-    readonly foreign = false,
-  ) {
-    super(code, message, 409);
-  }
-}
-
-const RESET_HINT = 'Online sign-in still works. To use offline mode again, reset the offline data in the status view (the files are kept aside for IT)';
-
-function tampered(reason: string, opts: { foreign?: boolean } = {}): StoreUnavailable {
-  return new StoreUnavailable('store_tampered', `Offline mode is off: ${reason}. ${opts.foreign ? 'Ask IT to reset this computer\'s agent: this copy cannot act as its device' : RESET_HINT}.`, opts.foreign);
-}
-
-export const storeTampered = (reason: string): StoreUnavailable => tampered(reason);
-
-/**
- * Why the store could not be used, as the agent reports it: an error that already says why (a LifelineError: the
- * keychain, tampering, a busy store) as it is, anything else the checks did not name as `store_damaged`.
- */
-export function storeDamaged(err: unknown): LifelineError {
-  return err instanceof LifelineError ? err : damaged(describe(err));
-}
-
-function damaged(reason: string): StoreUnavailable {
-  return new StoreUnavailable('store_damaged', `Offline mode is off: the offline store cannot be used (${reason}). ${RESET_HINT}; if it keeps happening, ask IT to check the disk and the folder's permissions.`);
-}
-
-async function takeLock(file: string): Promise<StoreLock> {
-  try {
-    return await StoreLock.acquire(`${file}.lock`);
-  } catch (err) {
-    if (err instanceof StoreBusy) {
-      throw new StoreUnavailable('store_busy', `Offline mode is off: the offline store is in use by another agent core (process ${err.pid}) on this computer. Online sign-in still works; close the other agent and restart this one.`);
-    }
-    throw damaged(`its lock file cannot be written (${describe(err)})`);
-  }
-}
-
 export interface StoreOpenOptions {
   dataDir: string;
   keychain: Keychain;
   machineId: MachineId;
   log: AgentLogger;
 }
-
-const STORE_LOSS_STATE = 'storeLost';
-const SET_ASIDE_PREFIX = 'set-aside-';
 
 /** The keychain's mirror of the store: its state counter and outbox sequence, flagged after a detected rollback. */
 interface KeychainCounter {
@@ -411,53 +252,4 @@ function parseCounter(text: string): KeychainCounter | null {
   const m = /^(rollback:)?(\d{1,15})(?:\/(\d{1,15}))?$/.exec(text);
   if (!m) return null;
   return { flagged: m[1] !== undefined, counter: Number(m[2]), seq: m[3] === undefined ? null : Number(m[3]) };
-}
-
-function prepareDir(dataDir: string): string {
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw damaged(`its folder cannot be created (${describe(err)})`);
-  }
-  return path.join(dataDir, STORE_FILE);
-}
-
-/**
- * Opens (or creates) the SQLite file and proves it usable now rather than at the first burn: readable and intact
- * (quick_check finds a corrupt or truncated file) and writable (a read-only file or folder fails the probe write).
- */
-function openDatabase(file: string, existed: boolean): Database.Database {
-  let db: Database.Database | undefined;
-  try {
-    // Created owner-only (SQLite gives the -wal and -shm files the same mode); the folder is 0700 as well.
-    if (!existed) closeSync(openSync(file, 'wx', 0o600));
-    db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL'); // a burn or a failure count is on disk before the agent answers
-    if (existed) {
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new Error(`integrity check: ${String(check).slice(0, 120)}`);
-    }
-    migrate(db);
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('opened-at', String(Date.now()));
-    return db;
-  } catch (err) {
-    db?.close();
-    throw damaged(describe(err));
-  }
-}
-
-/** Moves the store's files into `set-aside-<time>/` beside them; null when there was nothing to move. */
-function setAside(dataDir: string, at: number): string | null {
-  const names = [STORE_FILE, `${STORE_FILE}-wal`, `${STORE_FILE}-shm`].filter((n) => existsSync(path.join(dataDir, n)));
-  if (names.length === 0) return null;
-  const folder = path.join(dataDir, `${SET_ASIDE_PREFIX}${new Date(at).toISOString().replace(/[:.]/g, '-')}`);
-  mkdirSync(folder, { mode: 0o700 });
-  for (const n of names) renameSync(path.join(dataDir, n), path.join(folder, n));
-  return folder;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof LifelineError) return err.message;
-  return err instanceof Error ? err.message.split('\n')[0]!.slice(0, 160) : 'unknown error';
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentCore } from '../../../src-main/core/agent-core.js';
+import { createAgent } from '../../../src-main/core/agent.js';
 import { ManualClock } from '../../../src-main/core/ports.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { agentDeps, codeAt, NOW, seedUser, startAgent, stepAt, testKeychain } from './support.js';
@@ -59,7 +59,7 @@ describe('agent core under a crash and a silent server', () => {
     const t = tempDir('lifeline-agent-silent-');
     cleanups.push(t.cleanup);
     const keychain = testKeychain();
-    const core = await AgentCore.start(agentDeps(t.dir, keychain, { serverUrl: `http://127.0.0.1:${port}`, clock: new ManualClock(NOW) }));
+    const core = await createAgent(agentDeps(t.dir, keychain, { serverUrl: `http://127.0.0.1:${port}`, clock: new ManualClock(NOW) }));
     cleanups.push(() => core.close());
     await seedUser(core.store!, keychain, { username: 'alice', pin: PIN, from: stepAt(NOW) - 1, windows: 4 });
 

@@ -3,9 +3,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentCore } from '../../../src-main/core/agent-core.js';
+import { createAgent } from '../../../src-main/core/agent.js';
 import { AgentService } from '../../../src-main/core/agent-service.js';
-import { KEYCHAIN, STORE_FILE } from '../../../src-main/core/store/store.js';
+import { KEYCHAIN } from '../../../src-main/core/store/store.js';
+import { STORE_FILE } from '../../../src-main/core/store/files.js';
 import { approve, PIN, world, type World } from './harness.js';
 import { machine } from './support.js';
 
@@ -133,7 +134,7 @@ describe('a damaged store does not take online sign-in down (real agent core, re
   it('a live agent holding the store is not taken over: the second one is online-only and says why', async () => {
     await approvedWorld();
     // A second core on the same folder and keychain, while the first runs.
-    const core = await AgentCore.start({
+    const core = await createAgent({
       config: { serverUrl: `http://127.0.0.1:${w.relay.port}`, enrollmentSecret: w.enrollmentSecret, serverKeyFingerprints: w.fingerprints, dataDir: w.dataDir, reachabilityBudgetMs: 2_000 },
       keychain: w.keychain,
       machineId: machine('machine-a'),

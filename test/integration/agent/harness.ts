@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AgentCore } from '../../../src-main/core/agent-core.js';
+import { createAgent, type Agent } from '../../../src-main/core/agent.js';
 import type { AgentLogger, HttpFetch } from '../../../src-main/core/ports.js';
 import type { OsKeychain } from '../../../src-main/core/keychain.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
@@ -52,7 +52,7 @@ export interface World {
   server: TestServer;
   h: AdminHarness;
   relay: Relay;
-  agent: AgentCore;
+  agent: Agent;
   keychain: OsKeychain;
   dataDir: string;
   enrollmentSecret: string;
@@ -64,8 +64,8 @@ export interface World {
   code(offsetMs?: number): string;
   /** Moves both clocks to 1 s into the next TOTP step (every step is accepted once). */
   nextStep(steps?: number): void;
-  restartAgent(opts?: { machineName?: string; fetch?: HttpFetch }): Promise<AgentCore>;
-  startOtherAgent(opts?: { fetch?: HttpFetch }): Promise<AgentCore>;
+  restartAgent(opts?: { machineName?: string; fetch?: HttpFetch }): Promise<Agent>;
+  startOtherAgent(opts?: { fetch?: HttpFetch }): Promise<Agent>;
   audit(type: string): Promise<{ type: string; outcome: string; device?: string | null; subject?: string | null; method?: string | null; reason?: string | null; details?: Record<string, unknown> | null }[]>;
   close(): Promise<void>;
 }
@@ -103,10 +103,10 @@ export async function world(
   const skew = { ms: 0 };
   // The server's clock is true time: the workstation's monotonic clock follows it, its wall clock is off by `skew`.
   const clock = { now: () => server.clock.now() + skew.ms, monotonic: () => server.clock.now() };
-  const others: { core: AgentCore; dir: string }[] = [];
+  const others: { core: Agent; dir: string }[] = [];
 
   const start = (dir: string, kc: OsKeychain, machineName: string, fetchFn?: HttpFetch) =>
-    AgentCore.start({
+    createAgent({
       config: { serverUrl: `http://127.0.0.1:${relay.port}`, enrollmentSecret, serverKeyFingerprints: fingerprints, dataDir: dir, reachabilityBudgetMs: 2_000 },
       keychain: kc,
       machineId: machine(machineName),
@@ -183,12 +183,12 @@ export async function tokenLogin(w: World, agent = w.agent) {
   return r;
 }
 
-export function tokenVerifiers(agent: AgentCore, username = 'alice'): number {
+export function tokenVerifiers(agent: Agent, username = 'alice'): number {
   const store = agent.store!;
   return store.countVerifiers(store.userRef(username), 'token');
 }
 
-export function slotVerifiers(agent: AgentCore, username = 'alice'): number {
+export function slotVerifiers(agent: Agent, username = 'alice'): number {
   const store = agent.store!;
   return store.verifiers(store.userRef(username), 'slot').length;
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentCore } from '../../../src-main/core/agent-core.js';
+import { createAgent, type Agent } from '../../../src-main/core/agent.js';
 import type { OsKeychain } from '../../../src-main/core/keychain.js';
 import { UserRecordSchema } from '../../../src-main/core/user-record.js';
 import { KEY_FILE } from '../../../src-server/bootstrap.js';
@@ -26,15 +26,15 @@ const keyFile = path.join(serverDir.dir, KEY_FILE);
 let server: TestServer;
 let relay: Relay;
 let h: AdminHarness;
-let agent: AgentCore;
+let agent: Agent;
 let keychain: OsKeychain;
 const users: Record<string, string> = {};
 let fp1: string;
 let enrollmentSecret: string;
 
 /** The agent (same store and keychain) with the server-key fingerprints IT pinned in its configuration. */
-async function startAgent(serverKeyFingerprints: string[]): Promise<AgentCore> {
-  return AgentCore.start({
+async function startAgent(serverKeyFingerprints: string[]): Promise<Agent> {
+  return createAgent({
     config: { serverUrl: `http://127.0.0.1:${relay.port}`, enrollmentSecret, serverKeyFingerprints, dataDir: agentDir.dir, reachabilityBudgetMs: 2_000 },
     keychain,
     machineId: machine('machine-a'),

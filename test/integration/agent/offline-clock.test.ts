@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentCore } from '../../../src-main/core/agent-core.js';
+import type { Agent } from '../../../src-main/core/agent.js';
 import type { OsKeychain } from '../../../src-main/core/keychain.js';
 import { AgentService } from '../../../src-main/core/agent-service.js';
 import { ManualClock } from '../../../src-main/core/ports.js';
@@ -15,7 +15,7 @@ const PIN = '246810';
 const SLOT_CODES = ['7K3MQ9XD2B8T', 'ZZZZZZZZZZZZ', 'AAAAAAAAAAAA'];
 const DAY = 24 * 60 * 60 * 1000;
 
-let core: AgentCore;
+let core: Agent;
 let clock: ManualClock;
 let keychain: OsKeychain;
 let dir: string;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentCore } from '../../../src-main/core/agent-core.js';
+import type { Agent } from '../../../src-main/core/agent.js';
 import { AgentService } from '../../../src-main/core/agent-service.js';
 import { pendingEvents } from '../../../src-main/core/outbox.js';
 import { ManualClock } from '../../../src-main/core/ports.js';
@@ -20,7 +20,7 @@ const OTHER_SLOT = 'ZZZZZZZZZZZZ';
 const DAY = 24 * 60 * 60 * 1000;
 const MAX_FAILURES = 10;
 
-let core: AgentCore;
+let core: Agent;
 let clock: ManualClock;
 let service: AgentService;
 let cleanup: () => void;

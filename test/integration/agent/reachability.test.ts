@@ -1,6 +1,6 @@
 import { createServer, Socket, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentCore } from '../../../src-main/core/agent-core.js';
+import { createAgent, type Agent } from '../../../src-main/core/agent.js';
 import { AgentService } from '../../../src-main/core/agent-service.js';
 import type { ReachabilityTiming } from '../../../src-main/core/reachability.js';
 import { StatusResponseSchema } from '../../../src-shared/ipc.js';
@@ -64,10 +64,10 @@ class Line {
   }
 }
 
-async function agentBehind(line: Line, timing: Partial<ReachabilityTiming>): Promise<AgentCore> {
+async function agentBehind(line: Line, timing: Partial<ReachabilityTiming>): Promise<Agent> {
   const t = tempDir('lifeline-agent-reach-');
   cleanups.push(t.cleanup);
-  const core = await AgentCore.start({ ...agentDeps(t.dir, testKeychain(), { serverUrl: line.url }), reachabilityTiming: timing });
+  const core = await createAgent({ ...agentDeps(t.dir, testKeychain(), { serverUrl: line.url }), reachabilityTiming: timing });
   cleanups.push(() => core.close());
   return core;
 }

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { STORE_FILE } from '../../../src-main/core/store/store.js';
+import { STORE_FILE } from '../../../src-main/core/store/files.js';
 import { approve, PIN, tokenLogin, tokenVerifiers, world, type World } from './harness.js';
 
 /**

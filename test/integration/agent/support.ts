@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ManualClock } from '../../../src-main/core/ports.js';
-import { AgentCore, type AgentDeps } from '../../../src-main/core/agent-core.js';
+import { createAgent, type Agent, type AgentDeps } from '../../../src-main/core/agent.js';
 import { OsKeychain } from '../../../src-main/core/keychain.js';
 import type { MachineId } from '../../../src-main/core/ports.js';
 import { VerifierBuilder } from '../../../src-main/core/verifier-builder.js';
@@ -46,8 +46,8 @@ export function agentDeps(dataDir: string, keychain: OsKeychain, overrides: Part
   };
 }
 
-export async function startAgent(dataDir: string, keychain: OsKeychain, overrides: Parameters<typeof agentDeps>[2] = {}): Promise<AgentCore> {
-  return AgentCore.start(agentDeps(dataDir, keychain, overrides));
+export async function startAgent(dataDir: string, keychain: OsKeychain, overrides: Parameters<typeof agentDeps>[2] = {}): Promise<Agent> {
+  return createAgent(agentDeps(dataDir, keychain, overrides));
 }
 
 /**

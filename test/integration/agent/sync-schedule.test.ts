@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentCore } from '../../../src-main/core/agent-core.js';
+import { createAgent, type Agent } from '../../../src-main/core/agent.js';
 import type { HttpFetch } from '../../../src-main/core/ports.js';
 import { world, type World } from './harness.js';
 import { machine, testKeychain } from './support.js';
 
 let w: World | undefined;
-let core: AgentCore | undefined;
+let core: Agent | undefined;
 let dir: string | undefined;
 afterEach(async () => {
   await core?.close();
@@ -41,7 +41,7 @@ describe('background sync schedule', () => {
       return fetch(url, init);
     };
     dir = mkdtempSync(path.join(tmpdir(), 'lifeline-agent-sched-'));
-    core = await AgentCore.start({
+    core = await createAgent({
       config: { serverUrl: `http://127.0.0.1:${w.relay.port}`, enrollmentSecret: w.enrollmentSecret, serverKeyFingerprints: w.fingerprints, dataDir: dir, reachabilityBudgetMs: 2_000 },
       keychain: testKeychain(),
       machineId: machine('machine-sched'),

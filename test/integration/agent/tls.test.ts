@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentCore } from '../../../src-main/core/agent-core.js';
+import { createAgent, type Agent } from '../../../src-main/core/agent.js';
 import { fetchTrustingCas } from '../../../src-main/core/http-tls.js';
 import { systemClock, type HttpFetch } from '../../../src-main/core/ports.js';
 import { KEY_FILE } from '../../../src-server/bootstrap.js';
@@ -84,14 +84,14 @@ async function adminCall(method: string, route: string, token?: string, body?: u
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const agents: AgentCore[] = [];
+const agents: Agent[] = [];
 let agentDirs = 0;
 
-async function agentWith(caFile: string | undefined, serverUrl = server.url): Promise<AgentCore> {
+async function agentWith(caFile: string | undefined, serverUrl = server.url): Promise<Agent> {
   const dir = path.join(tmp.dir, `agent-${++agentDirs}`);
   mkdirSync(dir);
   const deps = agentDeps(dir, testKeychain(), { serverUrl, fingerprints, clock: systemClock });
-  const core = await AgentCore.start({ ...deps, config: { ...deps.config, enrollmentSecret, reachabilityBudgetMs: BUDGET_MS, ...(caFile ? { serverCaFile: caFile } : {}) } });
+  const core = await createAgent({ ...deps, config: { ...deps.config, enrollmentSecret, reachabilityBudgetMs: BUDGET_MS, ...(caFile ? { serverCaFile: caFile } : {}) } });
   agents.push(core);
   return core;
 }

@@ -8,7 +8,8 @@ import { tempDir } from '../../helpers/tmp.js';
 import { machine, testKeychain } from '../agent/support.js';
 import { appendAudit } from '../../../src-server/services/audit.js';
 import { stageNextSigningKey } from '../../../src-server/keyfile.js';
-import { AgentStore, STORE_FILE } from '../../../src-main/core/store/store.js';
+import { AgentStore } from '../../../src-main/core/store/store.js';
+import { STORE_FILE } from '../../../src-main/core/store/files.js';
 
 let server: TestServer;
 let h: AdminHarness;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AgentCore } from '../../../src-main/core/agent-core.js';
+import type { Agent } from '../../../src-main/core/agent.js';
 import { AgentService } from '../../../src-main/core/agent-service.js';
 import { pendingEvents } from '../../../src-main/core/outbox.js';
 import { ManualClock } from '../../../src-main/core/ports.js';
@@ -12,7 +12,7 @@ const PIN = '246810';
 const SLOT_CODE = '7K3MQ9XD2B8T';
 const DAY = 24 * 60 * 60 * 1000;
 
-let core: AgentCore;
+let core: Agent;
 let clock: ManualClock;
 let cleanup: () => void;
 

@@ -1,7 +1,8 @@
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KEYCHAIN, STORE_FILE, AgentStore } from '../../../src-main/core/store/store.js';
+import { KEYCHAIN, AgentStore } from '../../../src-main/core/store/store.js';
+import { STORE_FILE } from '../../../src-main/core/store/files.js';
 import { probeSecretService } from '../../../src-main/core/keychain.js';
 import { LifelineError } from '../../../src-shared/errors.js';
 import { tempDir } from '../../helpers/tmp.js';
