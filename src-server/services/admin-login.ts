@@ -1,7 +1,8 @@
 import { LifelineError } from '../../src-shared/errors.js';
 import type { ServerContext } from '../context.js';
 import { appendAudit } from './audit.js';
-import { consumeAdminTotp, findAdmin, type AdminRow } from './admins.js';
+import type { AdminRecord } from '../db/queries/admins.js';
+import { consumeAdminTotp, findAdmin } from './admins.js';
 import { verifyPassword } from './passwords.js';
 import { claimBackoffAttempt, hitRateLimit, resetRateLimit, type BackoffPolicy } from './rate-limit.js';
 import { authorityOf, type Permission } from './roles.js';
@@ -69,8 +70,8 @@ export interface LoginResult {
 export async function loginAdmin(ctx: ServerContext, input: { username: string; password: string; otp: string; address: string; kind: SessionKind }): Promise<LoginResult> {
   const name = tryNormalizeUsername(input.username) ?? '(invalid)';
   await limitLogin(ctx, name, input.address);
-  const admin: AdminRow | undefined = name === '(invalid)' ? undefined : await findAdmin(ctx.db, name);
-  const passwordOk = await verifyPassword(ctx, admin?.password_hash, input.password);
+  const admin: AdminRecord | undefined = name === '(invalid)' ? undefined : await findAdmin(ctx.db, name);
+  const passwordOk = await verifyPassword(ctx, admin?.passwordHash, input.password);
   let reason: string | undefined;
   if (!admin) reason = 'unknown_admin';
   else if (admin.status !== 'active') reason = 'disabled';
