@@ -6,7 +6,7 @@ import { consumeAdminTotp, findAdmin } from './admins.js';
 import { verifyPassword } from './passwords.js';
 import { claimBackoffAttempt, hitRateLimit, resetRateLimit, type BackoffPolicy } from './rate-limit.js';
 import { authorityOf, type Permission } from './roles.js';
-import { createSession, markMfa, type SessionKind } from './sessions.js';
+import { createSession, markMfa, revokeSession, type SessionKind } from './sessions.js';
 import { tryNormalizeUsername } from './users.js';
 
 /**
@@ -117,4 +117,12 @@ export async function stepUp(ctx: ServerContext, input: { adminId: number; usern
     await appendAudit(q, ctx, { type: 'admin.step-up', outcome: 'success', actorKind: 'admin', actor: input.username });
   });
   await resetRateLimit(ctx.db, stepUpKey(input.sessionId));
+}
+
+/** Sign-out: the session ends, with its audit row. */
+export async function logoutAdmin(ctx: ServerContext, sessionId: string, username: string): Promise<void> {
+  await ctx.db.tx(async (q) => {
+    await revokeSession(q, sessionId, ctx.clock.now());
+    await appendAudit(q, ctx, { type: 'admin.logout', outcome: 'success', actorKind: 'admin', actor: username });
+  });
 }

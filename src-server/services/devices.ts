@@ -15,11 +15,12 @@ import { pruneDeviceNonces, recordDeviceNonce } from '../db/queries/device-nonce
 import { deliveredUsernames } from '../db/queries/device-users.js';
 import * as devices from '../db/queries/devices.js';
 import type { DeviceRecord } from '../db/queries/devices.js';
-import { retireRevokedDeviceSlots } from '../db/queries/offline-slots.js';
+import { retireRevokedDeviceSlots, retireSlots } from '../db/queries/offline-slots.js';
 import { appendAudit } from './audit.js';
 import { policyForUser } from './policy.js';
 import { hitRateLimit } from './rate-limit.js';
 import { decryptSecret, encryptSecret } from './secrets.js';
+import { requireUser } from './users.js';
 
 /**
  * Devices (agents): enrollment with the enrollment secret, approval and revocation by admins, and the
@@ -37,6 +38,23 @@ export async function enrollmentSecret(ctx: ServerContext): Promise<string> {
   await insertEnrollmentSecret(ctx.db, encryptSecret(ctx, ENROLLMENT_SECRET_AAD, fresh), ctx.clock.now());
   fresh.fill(0);
   return enrollmentSecret(ctx);
+}
+
+/** The enrollment secret as an admin reads it for installers: every read is audited. */
+export async function readEnrollmentSecretAudited(ctx: ServerContext, admin: string): Promise<string> {
+  await appendAudit(ctx.db, ctx, { type: 'device.enrollment-secret-read', outcome: 'info', actorKind: 'admin', actor: admin });
+  return enrollmentSecret(ctx);
+}
+
+/** RSA's reset: retires the device's live offline emergency slots (one user's or all) and audits it; returns how many. */
+export async function resetDeviceOffline(ctx: ServerContext, admin: string, deviceId: string, username: string | undefined): Promise<number> {
+  const device = await requireDevice(ctx.db, deviceId);
+  const user = username !== undefined ? await requireUser(ctx.db, username) : undefined;
+  return ctx.db.tx(async (q) => {
+    const n = await retireSlots(q, device.id, user?.id, 'reset', ctx.clock.now());
+    await appendAudit(q, ctx, { type: 'device.reset-offline', outcome: 'success', actorKind: 'admin', actor: admin, device: device.id, ...(user ? { subject: user.username } : {}), details: { retiredSlots: n } });
+    return n;
+  });
 }
 
 export function serverKeys(ctx: ServerContext): ServerKey[] {
