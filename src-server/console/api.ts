@@ -7,7 +7,8 @@ import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameParam } from '../http/schemas.js'
 import { queryAudit } from '../services/audit.js';
 import { listPolicies, loadSettings, policyForUser } from '../services/policy.js';
 import type { Permission } from '../services/roles.js';
-import { requireUser, tryNormalizeUsername, type UserRow } from '../services/users.js';
+import type { UserRecord } from '../db/queries/users.js';
+import { requireUser, tryNormalizeUsername } from '../services/users.js';
 import { toCsv } from './csv.js';
 import { AuditFilterSchema, AuditStatsSchema, UserOptionsSchema, type AuditFilter, type UserOptions } from './schemas.js';
 
@@ -48,7 +49,7 @@ export async function consoleApiRoutes(app: App, ctx: ServerContext): Promise<vo
   }, async (req) => auditStats(ctx.db, req.query, ctx.clock.now()));
 }
 
-async function userOptions(q: Queryable, user: UserRow): Promise<UserOptions> {
+async function userOptions(q: Queryable, user: UserRecord): Promise<UserOptions> {
   const [policy, settings, policies] = await Promise.all([policyForUser(q, user), loadSettings(q), listPolicies(q)]);
   const t = policy.temporaryCodes;
   return {

@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LifelineError } from '../../src-shared/errors.js';
 import type { ServerContext } from '../context.js';
+import { findAdminStatusById } from '../services/admins.js';
 import { authorityOf, type Permission } from '../services/roles.js';
-import { csrfMatches, isHighAssurance, resumeSession, type SessionRow } from '../services/sessions.js';
+import { csrfMatches, isHighAssurance, resumeSession, type SessionKind } from '../services/sessions.js';
 
 export type { Permission } from '../services/roles.js';
 
@@ -15,7 +16,7 @@ export interface AdminPrincipal {
   roles: string[];
   permissions: ReadonlySet<Permission>;
   sessionId: string;
-  sessionKind: SessionRow['kind'];
+  sessionKind: SessionKind;
   isSuperadmin: boolean;
   /** Epoch ms until which the session counts as high-assurance. */
   mfaAt: number;
@@ -64,7 +65,7 @@ export function adminGuard(ctx: ServerContext, opts: GuardOptions = {}) {
         throw new LifelineError('csrf_failed', 'The request lacks the CSRF token of this console session.', 403);
       }
     }
-    const row = await ctx.db.get<{ id: number; username: string; status: string }>('SELECT id, username, status FROM admins WHERE id = ?', [session.admin_id]);
+    const row = await findAdminStatusById(ctx.db, session.adminId);
     if (!row || row.status !== 'active') throw new LifelineError('unauthorized', 'This admin account is disabled.', 401);
     const authority = await authorityOf(ctx.db, row.id);
     req.admin = {
@@ -75,8 +76,8 @@ export function adminGuard(ctx: ServerContext, opts: GuardOptions = {}) {
       sessionId: session.id,
       sessionKind: session.kind,
       isSuperadmin: authority.isSuperadmin,
-      mfaAt: Number(session.mfa_at),
-      expiresAt: Number(session.expires_at),
+      mfaAt: session.mfaAt,
+      expiresAt: session.expiresAt,
     };
     if (opts.permission && !authority.permissions.has(opts.permission)) {
       throw new LifelineError('forbidden', `This needs the ${opts.permission} permission.`, 403);

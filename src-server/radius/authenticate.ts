@@ -4,8 +4,10 @@ import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { checkPin } from '../services/pin.js';
 import { loadSettings, policyForUser } from '../services/policy.js';
+import { findToken } from '../db/queries/tokens.js';
+import type { UserRecord } from '../db/queries/users.js';
 import { activeTemporaryCode } from '../services/temporary-codes.js';
-import { findUserByUsername, type UserRow } from '../services/users.js';
+import { findUserByUsername } from '../services/users.js';
 import { verifyCode } from '../services/verification.js';
 import type { ChallengeStore } from './challenges.js';
 import type { ActiveClient } from './clients.js';
@@ -48,7 +50,7 @@ export async function authenticate(
 
   const user = await findUserByUsername(ctx.db, request.username);
   // An unknown user is read under the default policy, so the challenge/reject pattern says nothing about who exists.
-  const policy = await policyForUser(ctx.db, user ?? { policy_id: null });
+  const policy = await policyForUser(ctx.db, user ?? { policyId: null });
   const kinds = await codeKinds(ctx.db, user, policy, ctx.clock.now());
 
   let readings: Reading[];
@@ -78,7 +80,7 @@ export async function authenticate(
 }
 
 /** Stands in for an unknown user, so the PIN checks below cost the same whether or not the user exists. */
-const NO_PIN: Pick<UserRow, 'pin_hash' | 'pin_salt'> = { pin_hash: null, pin_salt: null };
+const NO_PIN: Pick<UserRecord, 'pinHash' | 'pinSalt'> = { pinHash: null, pinSalt: null };
 
 /**
  * A password that reads two ways is still one attempt. The readings differ in where the PIN ends, so at most one of
@@ -88,7 +90,7 @@ const NO_PIN: Pick<UserRow, 'pin_hash' | 'pin_salt'> = { pin_hash: null, pin_sal
  * check of its own. The number of checks depends on the password alone, never on the user or their PIN. Nothing
  * here decides success: verifyCode checks the PIN again.
  */
-async function oneReading(ctx: ServerContext, user: UserRow | undefined, readings: Reading[]): Promise<Reading> {
+async function oneReading(ctx: ServerContext, user: UserRecord | undefined, readings: Reading[]): Promise<Reading> {
   const withoutPin = readings.find((r) => r.pin === undefined);
   const withPin = readings.filter((r) => r.pin !== undefined);
   const toCheck = withoutPin ? withPin : withPin.slice(0, -1);
@@ -97,19 +99,19 @@ async function oneReading(ctx: ServerContext, user: UserRow | undefined, reading
 }
 
 /** The kinds of code this user could type, each with its fixed length and whether the PIN goes with it. */
-async function codeKinds(q: Queryable, user: UserRow | undefined, policy: Policy, now: number): Promise<CodeKind[]> {
+async function codeKinds(q: Queryable, user: UserRecord | undefined, policy: Policy, now: number): Promise<CodeKind[]> {
   const settings = await loadSettings(q);
-  const token = user ? await q.get<{ digits: number }>('SELECT digits FROM tokens WHERE user_id = ?', [user.id]) : undefined;
+  const token = user ? await findToken(q, user.id) : undefined;
   const temporary = user ? await activeTemporaryCode(q, user.id, now) : undefined;
   const pin = policy.pin.required;
-  const kinds: CodeKind[] = [{ method: 'token', length: Number(token?.digits ?? 6), digitsOnly: true, pinNeeded: pin }];
+  const kinds: CodeKind[] = [{ method: 'token', length: token?.digits ?? 6, digitsOnly: true, pinNeeded: pin }];
   if (settings.temporaryCodesEnabled && policy.temporaryCodes.allowed) {
     kinds.push({
       method: 'temporary',
-      length: Number(temporary?.code_length ?? policy.temporaryCodes.codeLength),
+      length: temporary?.codeLength ?? policy.temporaryCodes.codeLength,
       digitsOnly: false,
       // As verifyCode judges it: an issued code carries its own PIN rule; before one is issued, the policy's.
-      pinNeeded: temporary ? Number(temporary.pin_required) === 1 : pin && policy.temporaryCodes.pinRequired,
+      pinNeeded: temporary ? temporary.pinRequired : pin && policy.temporaryCodes.pinRequired,
     });
   }
   if (settings.emergencyCodesEnabled) kinds.push({ method: 'emergency', length: CODE_LENGTHS.emergency, digitsOnly: false, pinNeeded: pin });

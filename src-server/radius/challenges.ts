@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import { wipe } from '../../src-shared/crypto/compare.js';
 import type { ServerContext } from '../context.js';
+import { insertChallenge, takeChallenge } from '../db/queries/radius-challenges.js';
 import { decryptSecret, encryptSecret } from '../services/secrets.js';
 
 /**
@@ -24,14 +25,7 @@ export class ChallengeStore {
     const sealed = encryptSecret(this.ctx, pinAad(id), plain);
     wipe(plain);
     const now = this.ctx.clock.now();
-    await this.ctx.db.run('INSERT INTO radius_challenges (id, client_id, username, pin_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
-      id,
-      clientId,
-      username,
-      sealed,
-      now,
-      now + this.ttlMs,
-    ]);
+    await insertChallenge(this.ctx.db, { id, clientId, username, pinEnc: sealed, createdAt: now, expiresAt: now + this.ttlMs });
     return state;
   }
 
@@ -42,12 +36,9 @@ export class ChallengeStore {
    */
   async take(state: Buffer, clientId: number, username: string): Promise<string | undefined> {
     const id = stateId(state);
-    const row = await this.ctx.db.get<{ client_id: number; username: string; pin_enc: Buffer }>(
-      'DELETE FROM radius_challenges WHERE id = ? AND expires_at > ? RETURNING client_id, username, pin_enc',
-      [id, this.ctx.clock.now()],
-    );
-    if (!row || Number(row.client_id) !== clientId || row.username !== username) return undefined;
-    const plain = decryptSecret(this.ctx, pinAad(id), Buffer.from(row.pin_enc));
+    const row = await takeChallenge(this.ctx.db, id, this.ctx.clock.now());
+    if (!row || row.clientId !== clientId || row.username !== username) return undefined;
+    const plain = decryptSecret(this.ctx, pinAad(id), row.pinEnc);
     const pin = plain.toString('utf8');
     wipe(plain);
     return pin;

@@ -1,9 +1,8 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
-import { LifelineError } from '../../src-shared/errors.js';
 import type { ServerContext } from '../context.js';
-import type { Queryable } from '../db/port.js';
-import { decryptSecret, encryptSecret } from '../services/secrets.js';
+import { listRadiusClients } from '../db/queries/radius-clients.js';
+import { decryptSecret } from '../services/secrets.js';
 
 /**
  * RADIUS clients (NAS): who may send Access-Requests, from which source addresses, with which shared secret. The
@@ -30,16 +29,6 @@ export function parseCidr(text: string): Cidr | undefined {
   return { network, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-export interface RadiusClientRow {
-  id: number;
-  name: string;
-  addresses: string;
-  secret_enc: Buffer;
-  require_message_authenticator: number;
-  created_at: number;
-  created_by: string;
-}
-
 /** A client as the UDP server uses it: the secret decrypted, the addresses ready to match. */
 export interface ActiveClient {
   id: number;
@@ -49,29 +38,8 @@ export interface ActiveClient {
   cidrs: Cidr[];
 }
 
-const secretAad = (name: string): string => `radius-client:${name}`;
-
-export async function insertRadiusClient(
-  q: Queryable,
-  ctx: ServerContext,
-  c: { name: string; addresses: string[]; secret: Buffer; requireMessageAuthenticator: boolean; createdBy: string },
-): Promise<RadiusClientRow> {
-  const row = await q.get<RadiusClientRow>(
-    `INSERT INTO radius_clients (name, addresses, secret_enc, require_message_authenticator, created_at, created_by)
-     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING *`,
-    [c.name, JSON.stringify(c.addresses), encryptSecret(ctx, secretAad(c.name), c.secret), c.requireMessageAuthenticator ? 1 : 0, ctx.clock.now(), c.createdBy],
-  );
-  if (!row) throw new LifelineError('conflict', 'A RADIUS client with this name already exists.', 409);
-  return row;
-}
-
-export async function listRadiusClients(q: Queryable): Promise<RadiusClientRow[]> {
-  return q.all<RadiusClientRow>('SELECT * FROM radius_clients ORDER BY name');
-}
-
-export async function deleteRadiusClient(q: Queryable, name: string): Promise<RadiusClientRow | undefined> {
-  return q.get<RadiusClientRow>('DELETE FROM radius_clients WHERE name = ? RETURNING *', [name]);
-}
+/** The AAD the shared secret is sealed under (services/radius-client-admin.ts seals it). */
+export const secretAad = (name: string): string => `radius-client:${name}`;
 
 /**
  * Bumped by every change made through this process (admin API), so the UDP server sees a new or deleted client at
@@ -119,12 +87,12 @@ export class RadiusClientRegistry {
         this.loadedGeneration = changeGeneration;
         const rows = await listRadiusClients(this.ctx.db);
         this.clients = rows.map((row) => {
-          const cidrs = (JSON.parse(row.addresses) as string[]).map(parseCidr).filter((c): c is Cidr => c !== undefined);
+          const cidrs = row.addresses.map(parseCidr).filter((c): c is Cidr => c !== undefined);
           const client: ActiveClient = {
-            id: Number(row.id),
+            id: row.id,
             name: row.name,
-            secret: decryptSecret(this.ctx, secretAad(row.name), row.secret_enc),
-            requireMessageAuthenticator: row.require_message_authenticator === 1,
+            secret: decryptSecret(this.ctx, secretAad(row.name), row.secretEnc),
+            requireMessageAuthenticator: row.requireMessageAuthenticator,
             cidrs,
           };
           const matchers = cidrs.map((c) => {

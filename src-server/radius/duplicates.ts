@@ -1,5 +1,6 @@
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import type { ServerContext } from '../context.js';
+import { claimRadiusRequest, readRadiusAnswer, storeRadiusAnswer, unclaimRadiusRequest, type RadiusRequestKey } from '../db/queries/radius-requests.js';
 import type { Release } from '../services/admission.js';
 
 /**
@@ -21,13 +22,7 @@ import type { Release } from '../services/admission.js';
  * key, and keeps it only while it verifies. A copy that gets no place has claimed nothing and is forgotten at once, so
  * the NAS's next retransmission gets a fresh chance, here or on another instance.
  */
-export interface RequestKey {
-  clientId: number;
-  address: string;
-  port: number;
-  identifier: number;
-  authenticator: Buffer;
-}
+export type RequestKey = RadiusRequestKey;
 
 export interface Answer {
   /** The bytes to send; undefined: send nothing. */
@@ -94,26 +89,13 @@ export class DuplicateDetector {
   private async claim(key: RequestKey): Promise<Buffer | undefined> {
     const now = this.ctx.clock.now();
     const claim = randomBytes(16);
-    // One guarded statement on both engines: a new key is inserted, an expired one taken over, a live one left alone
-    // (RETURNING yields no row). Under READ COMMITTED a racing copy waits on the row and then sees it live.
-    const row = await this.ctx.db.get(
-      `INSERT INTO radius_requests (client_id, source_address, source_port, identifier, authenticator, claim, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (client_id, source_address, source_port, identifier, authenticator) DO UPDATE
-         SET claim = excluded.claim, answer = NULL, created_at = excluded.created_at, answered_at = NULL, expires_at = excluded.expires_at
-         WHERE radius_requests.expires_at <= ?
-       RETURNING created_at`,
-      [key.clientId, key.address, key.port, key.identifier, key.authenticator, claim, now, now + this.options.ttlMs, now],
-    );
-    return row ? claim : undefined;
+    // One guarded statement on both engines: a new key is inserted, an expired one taken over, a live one left alone.
+    return (await claimRadiusRequest(this.ctx.db, key, claim, now, now + this.options.ttlMs)) ? claim : undefined;
   }
 
   /** Gives the key back (only this copy's claim): no outcome to repeat, forgotten here too. */
   private async unclaim(key: RequestKey, claim: Buffer): Promise<Outcome> {
-    await this.ctx.db.run(
-      'DELETE FROM radius_requests WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ? AND claim = ?',
-      [key.clientId, key.address, key.port, key.identifier, key.authenticator, claim],
-    );
+    await unclaimRadiusRequest(this.ctx.db, key, claim);
     return { final: false };
   }
 
@@ -121,11 +103,7 @@ export class DuplicateDetector {
   private async store(key: RequestKey, claim: Buffer, bytes: Buffer | undefined): Promise<void> {
     const now = this.ctx.clock.now();
     try {
-      await this.ctx.db.run(
-        `UPDATE radius_requests SET answer = ?, answered_at = ?, expires_at = ?
-         WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ? AND claim = ?`,
-        [bytes ?? null, now, now + this.options.ttlMs, key.clientId, key.address, key.port, key.identifier, key.authenticator, claim],
-      );
+      await storeRadiusAnswer(this.ctx.db, key, claim, bytes, now, now + this.options.ttlMs);
     } catch (err) {
       this.ctx.log.error({ component: 'radius', err: { type: (err as Error).name, message: (err as Error).message } }, 'RADIUS answer not shared with other instances');
     }
@@ -138,13 +116,9 @@ export class DuplicateDetector {
   private async awaitAnswer(key: RequestKey): Promise<Outcome> {
     let waited = 0;
     for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
-      const row = await this.ctx.db.get<{ answer: Buffer | null; answered_at: number | null }>(
-        `SELECT answer, answered_at FROM radius_requests
-         WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ?`,
-        [key.clientId, key.address, key.port, key.identifier, key.authenticator],
-      );
+      const row = await readRadiusAnswer(this.ctx.db, key);
       if (!row) return { final: false };
-      if (row.answered_at !== null) return { final: true, bytes: row.answer ? Buffer.from(row.answer) : undefined };
+      if (row.answeredAt !== null) return { final: true, bytes: row.answer ?? undefined };
       if (waited >= this.options.waitMs) return { final: false };
       await new Promise((resolve) => setTimeout(resolve, pause));
       waited += pause;

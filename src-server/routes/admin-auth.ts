@@ -4,10 +4,9 @@ import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { adminGuard, currentAdmin, SESSION_COOKIE } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema } from '../http/schemas.js';
-import { appendAudit } from '../services/audit.js';
-import { loginAdmin, stepUp } from '../services/admin-login.js';
+import { loginAdmin, logoutAdmin, stepUp } from '../services/admin-login.js';
 import { PermissionSchema } from '../services/roles.js';
-import { HIGH_ASSURANCE_MS, revokeSession, SESSION_IDLE_MS } from '../services/sessions.js';
+import { HIGH_ASSURANCE_MS, SESSION_IDLE_MS } from '../services/sessions.js';
 
 const Credentials = z.strictObject({
   username: z.string().min(1).max(256).describe('Admin username'),
@@ -79,11 +78,7 @@ export async function adminAuthRoutes(app: App, ctx: ServerContext): Promise<voi
     return { highAssuranceUntil: ctx.clock.now() + HIGH_ASSURANCE_MS };
   });
 
-  const signOut = async (sessionId: string, username: string) =>
-    ctx.db.tx(async (q) => {
-      await revokeSession(q, sessionId, ctx.clock.now());
-      await appendAudit(q, ctx, { type: 'admin.logout', outcome: 'success', actorKind: 'admin', actor: username });
-    });
+  const signOut = (sessionId: string, username: string) => logoutAdmin(ctx, sessionId, username);
 
   app.delete('/api/v1/admin/sessions', {
     schema: { tags: ['admin auth'], summary: 'Sign out (ends the bearer session)', security: ADMIN_SECURITY, response: { 200: OkSchema, 401: ADMIN_ERRORS[401] } },

@@ -10,7 +10,8 @@ import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema, UsernameParam } from '../http/s
 import { emergencySetSummary, issueEmergencySet, voidEmergencySet } from '../services/emergency-codes.js';
 import { activeTemporaryCode, issueTemporaryCode, revokeTemporaryCode, temporaryCodeSummary } from '../services/temporary-codes.js';
 import type { RevocationCause } from '../services/audit.js';
-import { requireUser, type UserRow } from '../services/users.js';
+import type { UserRecord } from '../db/queries/users.js';
+import { requireUser } from '../services/users.js';
 
 const THIRTY_DAYS_MINUTES = 30 * 24 * 60;
 
@@ -97,7 +98,7 @@ interface CodeKind<Body extends z.ZodType, Issued extends z.ZodType, Status exte
   revoke: {
     summary: string;
     description: string;
-    run: (q: Queryable, ctx: ServerContext, user: UserRow, cause: RevocationCause & { reason: 'admin'; actorKind: 'admin' }) => Promise<boolean>;
+    run: (q: Queryable, ctx: ServerContext, user: UserRecord, cause: RevocationCause & { reason: 'admin'; actorKind: 'admin' }) => Promise<boolean>;
     /** The not_found message when the user has nothing live to revoke. */
     noneLive: string;
   };

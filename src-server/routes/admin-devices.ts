@@ -11,10 +11,7 @@ import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { adminGuard, currentAdmin } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY } from '../http/schemas.js';
-import { appendAudit } from '../services/audit.js';
-import { enrollmentSecret, listDevices, requireDevice, setDeviceStatus, toSummary } from '../services/devices.js';
-import { retireSlots } from '../services/offline-slots.js';
-import { requireUser } from '../services/users.js';
+import { listDevices, readEnrollmentSecretAudited, resetDeviceOffline, setDeviceStatus, toSummary } from '../services/devices.js';
 
 /** Admin API of devices: list, approve, revoke, RSA's offline reset, and the enrollment secret for installers. */
 export async function adminDeviceRoutes(app: App, ctx: ServerContext): Promise<void> {
@@ -33,10 +30,7 @@ export async function adminDeviceRoutes(app: App, ctx: ServerContext): Promise<v
       preHandler: managers,
       schema: { tags: ['devices'], summary: 'The enrollment secret to configure in agent installers', security: ADMIN_SECURITY, response: { 200: EnrollmentSecretResponseSchema, ...ADMIN_ERRORS } },
     },
-    async (req) => {
-      await appendAudit(ctx.db, ctx, { type: 'device.enrollment-secret-read', outcome: 'info', actorKind: 'admin', actor: currentAdmin(req).username });
-      return { enrollmentSecret: await enrollmentSecret(ctx) };
-    },
+    async (req) => ({ enrollmentSecret: await readEnrollmentSecretAudited(ctx, currentAdmin(req).username) }),
   );
 
   for (const [action, to] of [['approve', 'approved'], ['revoke', 'revoked']] as const) {
@@ -69,17 +63,7 @@ export async function adminDeviceRoutes(app: App, ctx: ServerContext): Promise<v
         response: { 200: ResetOfflineResponseSchema, ...ADMIN_ERRORS },
       },
     },
-    async (req) => {
-      const device = await requireDevice(ctx.db, req.params.device);
-      const user = req.body?.username !== undefined ? await requireUser(ctx.db, req.body.username) : undefined;
-      const admin = currentAdmin(req).username;
-      const retired = await ctx.db.tx(async (q) => {
-        const n = await retireSlots(q, device.id, user?.id, 'reset', ctx.clock.now());
-        await appendAudit(q, ctx, { type: 'device.reset-offline', outcome: 'success', actorKind: 'admin', actor: admin, device: device.id, ...(user ? { subject: user.username } : {}), details: { retiredSlots: n } });
-        return n;
-      });
-      return { retiredSlots: retired };
-    },
+    async (req) => ({ retiredSlots: await resetDeviceOffline(ctx, currentAdmin(req).username, req.params.device, req.body?.username) }),
   );
 }
 

@@ -1,34 +1,29 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ApiErrorSchema } from '../../src-shared/errors.js';
-import { PROTOCOL_VERSION, SIGNATURE_DOMAINS } from '../../src-shared/protocol/common.js';
 import { EnrollRequestSchema, EnrollResponseSchema } from '../../src-shared/protocol/enroll.js';
 import { DeviceLoginRequestSchema, DeviceLoginResponseSchema, DeviceRevokedResponseSchema } from '../../src-shared/protocol/login.js';
 import { SyncRequestSchema, SyncResponseSchema } from '../../src-shared/protocol/sync.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
-import { buildBundleDelta, giveUserToDevice } from '../services/bundles.js';
+import type { DeviceRecord } from '../db/queries/devices.js';
+import { deviceLogin } from '../services/device-login.js';
 import { processSync } from '../services/device-sync.js';
 import {
   authenticateDeviceRequest,
   checkDeviceSignature,
   claimDeviceNonce,
   enrollDevice,
-  signed,
   wipeOrder,
   type DeviceAuth,
-  type DeviceRow,
   type SignedDeviceRequest,
 } from '../services/devices.js';
-import { onlineSlotCandidates } from '../services/offline-slots.js';
-import { loadSettings, policyForUser } from '../services/policy.js';
 import { admissionHook } from '../http/admission.js';
 import { sendVerifyFailure, VerifyFailureSchema } from '../http/verify-failure.js';
-import { verifyCode } from '../services/verification.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    device?: { row: DeviceRow; nonce: string };
+    device?: { row: DeviceRecord; nonce: string };
     /** The device login's signature, checked before its place in the gate; the nonce is recorded after (deviceNonce). */
     deviceSignature?: SignedDeviceRequest;
   }
@@ -102,46 +97,8 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
       },
     },
     async (req, reply) => {
-      const { row: device, nonce } = req.device!;
-      const body = req.body;
-      const r = await verifyCode(ctx, {
-        username: body.username,
-        code: body.code,
-        ...(body.pin !== undefined ? { pin: body.pin } : {}),
-        purpose: body.purpose,
-        channel: { kind: 'device', id: device.id },
-        device: device.id,
-        extraCandidates: onlineSlotCandidates(ctx),
-      });
-      if (!r.ok) return sendVerifyFailure(reply, r);
-      // The code is spent now: under load this request waits for connections rather than fail without its bundle.
-      return ctx.db.patiently(async () => {
-        const [policy, settings] = await Promise.all([policyForUser(ctx.db, r.user), loadSettings(ctx.db)]);
-        const deviceStatus = device.status === 'approved' ? 'approved' : 'pending';
-        // An approved agent caches a multi-use temporary code's verifier: its syncs must then get this user's resets.
-        if (r.method === 'temporary' && deviceStatus === 'approved') await giveUserToDevice(ctx.db, device.id, r.user.id);
-        const result = signed(ctx, SIGNATURE_DOMAINS.loginResult, {
-          v: PROTOCOL_VERSION,
-          deviceId: device.id,
-          requestNonce: nonce,
-          username: r.user.username,
-          method: r.method,
-          purpose: body.purpose,
-          ...(r.temporary ? { temporary: r.temporary } : {}),
-          pinGeneration: Number(r.user.pin_generation),
-          deviceStatus,
-          serverTime: ctx.clock.now(),
-        } as const);
-        // Offline data only after the user's normal token, on a device an admin approved (or the policy trusts).
-        const eligible =
-          r.method === 'token' &&
-          r.tokenStep !== undefined &&
-          policy.offline.allowed &&
-          settings.offlineEnabled &&
-          (deviceStatus === 'approved' || !policy.offline.devicesNeedApproval);
-        const bundle = eligible ? await buildBundleDelta(ctx, { device, user: r.user, policy, usedStep: r.tokenStep!, ...(body.held ? { held: body.held } : {}) }) : undefined;
-        return { ok: true as const, result, ...(bundle ? { bundle } : {}) };
-      });
+      const r = await deviceLogin(ctx, req.device!.row, req.device!.nonce, req.body);
+      return r.ok ? r : sendVerifyFailure(reply, r);
     },
   );
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApiErrorSchema } from '../../src-shared/errors.js';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
+import { ping } from '../db/queries/health.js';
 import { RadiusStatsSchema } from '../radius/server.js';
 import { AdmissionStatsSchema } from '../services/admission.js';
 
@@ -16,7 +17,7 @@ export async function healthRoutes(app: App, ctx: ServerContext): Promise<void> 
   app.get('/healthz', { schema: { hide: true, response: { 200: z.object({ ok: z.literal(true) }) } } }, async () => ({ ok: true as const }));
   app.get('/readyz', { schema: { hide: true, response: { 200: z.object({ ok: z.literal(true), admission: AdmissionStatsSchema, radius: RadiusStatsSchema.optional() }), 503: ApiErrorSchema } } }, async (_req, reply) => {
     try {
-      await ctx.db.get('SELECT 1 AS one');
+      await ping(ctx.db);
       const radius = app.radiusStats();
       return { ok: true as const, admission: app.admission.stats(), ...(radius ? { radius } : {}) };
     } catch {

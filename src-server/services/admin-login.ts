@@ -1,11 +1,12 @@
 import { LifelineError } from '../../src-shared/errors.js';
 import type { ServerContext } from '../context.js';
 import { appendAudit } from './audit.js';
-import { consumeAdminTotp, findAdmin, type AdminRow } from './admins.js';
+import type { AdminRecord } from '../db/queries/admins.js';
+import { consumeAdminTotp, findAdmin } from './admins.js';
 import { verifyPassword } from './passwords.js';
 import { claimBackoffAttempt, hitRateLimit, resetRateLimit, type BackoffPolicy } from './rate-limit.js';
 import { authorityOf, type Permission } from './roles.js';
-import { createSession, markMfa, type SessionKind } from './sessions.js';
+import { createSession, markMfa, revokeSession, type SessionKind } from './sessions.js';
 import { tryNormalizeUsername } from './users.js';
 
 /**
@@ -69,8 +70,8 @@ export interface LoginResult {
 export async function loginAdmin(ctx: ServerContext, input: { username: string; password: string; otp: string; address: string; kind: SessionKind }): Promise<LoginResult> {
   const name = tryNormalizeUsername(input.username) ?? '(invalid)';
   await limitLogin(ctx, name, input.address);
-  const admin: AdminRow | undefined = name === '(invalid)' ? undefined : await findAdmin(ctx.db, name);
-  const passwordOk = await verifyPassword(ctx, admin?.password_hash, input.password);
+  const admin: AdminRecord | undefined = name === '(invalid)' ? undefined : await findAdmin(ctx.db, name);
+  const passwordOk = await verifyPassword(ctx, admin?.passwordHash, input.password);
   let reason: string | undefined;
   if (!admin) reason = 'unknown_admin';
   else if (admin.status !== 'active') reason = 'disabled';
@@ -116,4 +117,12 @@ export async function stepUp(ctx: ServerContext, input: { adminId: number; usern
     await appendAudit(q, ctx, { type: 'admin.step-up', outcome: 'success', actorKind: 'admin', actor: input.username });
   });
   await resetRateLimit(ctx.db, stepUpKey(input.sessionId));
+}
+
+/** Sign-out: the session ends, with its audit row. */
+export async function logoutAdmin(ctx: ServerContext, sessionId: string, username: string): Promise<void> {
+  await ctx.db.tx(async (q) => {
+    await revokeSession(q, sessionId, ctx.clock.now());
+    await appendAudit(q, ctx, { type: 'admin.logout', outcome: 'success', actorKind: 'admin', actor: username });
+  });
 }

@@ -3,6 +3,8 @@ import { randomToken } from '../../src-shared/crypto/random.js';
 import type { ServerContext } from '../context.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Queryable } from '../db/port.js';
+import { grantRole } from '../db/queries/admin-roles.js';
+import { adminNameTaken, advanceAdminTotpStep, anyAdminExists, findAdminByName, insertAdmin, type AdminRecord } from '../db/queries/admins.js';
 import { appendAudit } from './audit.js';
 import { assertNotConfusable } from './confusable-names.js';
 import { hashPassword, ADMIN_PASSWORD_MIN } from './passwords.js';
@@ -11,24 +13,17 @@ import { decryptSecret, encryptSecret } from './secrets.js';
 import { DEFAULT_TOTP, matchTokenStep, newTotpSecret, otpauthUri } from './totp.js';
 import { normalizeUsername, tryNormalizeUsername } from './users.js';
 
+/** What a session's admin is now (id, name, status): the admin guard reads it on every request. */
+export { findAdminStatusById } from '../db/queries/admins.js';
+
 export const TOTP_ISSUER = 'Lifeline';
 export const BOOTSTRAP_ADMIN = 'admin';
 
-export interface AdminRow {
-  id: number;
-  username: string;
-  password_hash: string;
-  totp_seed_enc: Buffer;
-  last_totp_step: number;
-  status: 'active' | 'disabled';
-  created_at: number;
-}
-
 const seedAad = (username: string) => `admin-totp:${username}`;
 
-export async function findAdmin(q: Queryable, username: string): Promise<AdminRow | undefined> {
+export async function findAdmin(q: Queryable, username: string): Promise<AdminRecord | undefined> {
   const name = tryNormalizeUsername(username);
-  return name === undefined ? undefined : q.get<AdminRow>('SELECT * FROM admins WHERE username = ?', [name]);
+  return name === undefined ? undefined : findAdminByName(q, name);
 }
 
 export interface NewAdmin {
@@ -54,18 +49,15 @@ export async function createAdmin(ctx: ServerContext, a: NewAdmin): Promise<{ id
   const passwordHash = await hashPassword(ctx, a.password);
   const now = ctx.clock.now();
   const id = await ctx.db.tx(async (q) => {
-    if (await q.get('SELECT id FROM admins WHERE username = ?', [username])) throw new LifelineError('conflict', 'An admin with this name exists.', 409);
-    const row = await q.get<{ id: number }>(
-      'INSERT INTO admins (username, password_hash, totp_seed_enc, created_at) VALUES (?, ?, ?, ?) RETURNING id',
-      [username, passwordHash, encryptSecret(ctx, seedAad(username), Buffer.from(totpSecret, 'utf8')), now],
-    );
+    if (await adminNameTaken(q, username)) throw new LifelineError('conflict', 'An admin with this name exists.', 409);
+    const adminId = await insertAdmin(q, { username, passwordHash, totpSeedEnc: encryptSecret(ctx, seedAad(username), Buffer.from(totpSecret, 'utf8')), now });
     for (const roleName of a.roles) {
       const role = await findRole(q, roleName);
       if (!role) throw new LifelineError('validation_failed', `No role named ${roleName}.`, 400);
-      await q.run('INSERT INTO admin_roles (admin_id, role_id) VALUES (?, ?)', [row!.id, role.id]);
+      await grantRole(q, adminId, role.id);
     }
     await appendAudit(q, ctx, { type: 'admin.created', outcome: 'success', actorKind: a.actor.kind, actor: a.actor.name, subject: username, details: { roles: a.roles.join(',') } });
-    return row!.id;
+    return adminId;
   });
   return { id, username, totpSecret, otpauthUri: otpauthUri(totpSecret, TOTP_ISSUER, username) };
 }
@@ -76,8 +68,7 @@ export async function createAdmin(ctx: ServerContext, a: NewAdmin): Promise<{ id
  * exists.
  */
 export async function ensureBootstrapAdmin(ctx: ServerContext, input: { password?: string; totpSecret?: string }): Promise<{ created: false } | { created: true; username: string; password: string; totpSecret: string; otpauthUri: string }> {
-  const existing = await ctx.db.get('SELECT id FROM admins LIMIT 1');
-  if (existing) return { created: false };
+  if (await anyAdminExists(ctx.db)) return { created: false };
   const password = input.password ?? randomToken(18);
   let made: Awaited<ReturnType<typeof createAdmin>>;
   try {
@@ -95,10 +86,9 @@ export async function ensureBootstrapAdmin(ctx: ServerContext, input: { password
  * Checks an admin's TOTP code and consumes its time step: the guarded update lets each step through once even when
  * two logins race with the same code. Returns false for a wrong code and for a replayed one alike.
  */
-export async function consumeAdminTotp(ctx: ServerContext, admin: AdminRow, otp: string): Promise<{ ok: boolean; replay: boolean }> {
-  const secret = decryptSecret(ctx, seedAad(admin.username), admin.totp_seed_enc).toString('utf8');
+export async function consumeAdminTotp(ctx: ServerContext, admin: AdminRecord, otp: string): Promise<{ ok: boolean; replay: boolean }> {
+  const secret = decryptSecret(ctx, seedAad(admin.username), admin.totpSeedEnc).toString('utf8');
   const step = await matchTokenStep({ secret, ...DEFAULT_TOTP }, otp.replace(/\s/g, ''), ctx.clock.now());
   if (step === undefined) return { ok: false, replay: false };
-  const advanced = await ctx.db.run('UPDATE admins SET last_totp_step = ? WHERE id = ? AND last_totp_step < ?', [step, admin.id, step]);
-  return advanced.changes === 1 ? { ok: true, replay: false } : { ok: false, replay: true };
+  return (await advanceAdminTotpStep(ctx.db, admin.id, step)) ? { ok: true, replay: false } : { ok: false, replay: true };
 }

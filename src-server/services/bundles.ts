@@ -7,13 +7,14 @@ import type { BundleContent, BundleDelta, BundleHeader, TokenWindows } from '../
 import { PROTOCOL_VERSION } from '../../src-shared/protocol/common.js';
 import type { HeldState } from '../../src-shared/protocol/login.js';
 import type { ServerContext } from '../context.js';
-import type { Queryable } from '../db/port.js';
+import { giveUserToDevice, markFirstDelivery, nextBundleSequence } from '../db/queries/device-users.js';
+import type { DeviceRecord } from '../db/queries/devices.js';
+import { findToken, type TokenRecord } from '../db/queries/tokens.js';
+import type { UserRecord } from '../db/queries/users.js';
 import { appendAudit } from './audit.js';
-import type { DeviceRow } from './devices.js';
 import { notifyUser } from './notifier.js';
 import { provisionSlots, slotsForBundle } from './offline-slots.js';
 import { decryptSecret } from './secrets.js';
-import type { UserRow } from './users.js';
 
 /**
  * Bundle deltas (DESIGN §5): after a token login on an approved device, the windows of the next `offline.days` days
@@ -60,21 +61,14 @@ export function tokenWindowCodes(t: WindowToken, from: number, to: number): stri
   return parts.join('');
 }
 
-interface TokenRow {
-  seed_enc: Buffer;
-  algorithm: string;
-  digits: number;
-  period: number;
-}
-
-function asWindowToken(ctx: ServerContext, userId: number, row: TokenRow): WindowToken {
-  const seed = decryptSecret(ctx, `token:${userId}`, row.seed_enc);
+function asWindowToken(ctx: ServerContext, userId: number, row: TokenRecord): WindowToken {
+  const seed = decryptSecret(ctx, `token:${userId}`, row.seedEnc);
   try {
     return {
       secret: base32.decode(seed.toString('utf8')),
       algorithm: row.algorithm === 'SHA256' ? 'SHA256' : row.algorithm === 'SHA512' ? 'SHA512' : 'SHA1',
-      digits: Number(row.digits) === 8 ? 8 : 6,
-      period: Number(row.period),
+      digits: row.digits === 8 ? 8 : 6,
+      period: row.period,
     };
   } finally {
     wipe(seed);
@@ -82,7 +76,7 @@ function asWindowToken(ctx: ServerContext, userId: number, row: TokenRow): Windo
 }
 
 /** Which windows a delta carries: from after the step just used (and after what the agent holds), D days ahead. */
-export function windowRange(opts: { now: number; period: number; days: number; usedStep: number; held?: HeldState; user: Pick<UserRow, 'token_generation' | 'pin_generation'> }): {
+export function windowRange(opts: { now: number; period: number; days: number; usedStep: number; held?: HeldState; user: Pick<UserRecord, 'tokenGeneration' | 'pinGeneration'> }): {
   from: number;
   to: number;
   replace: boolean;
@@ -90,25 +84,23 @@ export function windowRange(opts: { now: number; period: number; days: number; u
   const current = Math.floor(opts.now / 1000 / opts.period);
   const to = current + Math.floor((opts.days * DAY) / 1000 / opts.period);
   const held = opts.held;
-  const keep = held !== undefined && held.tokenGeneration === Number(opts.user.token_generation) && held.pinGeneration === Number(opts.user.pin_generation);
+  const keep = held !== undefined && held.tokenGeneration === opts.user.tokenGeneration && held.pinGeneration === opts.user.pinGeneration;
   const from = Math.max(opts.usedStep + 1, keep ? held.throughStep + 1 : 0);
   return { from, to: Math.max(to, from - 1), replace: !keep };
 }
 
 /**
- * Records that this device holds something of this user's (offline data, or a cached temporary code): from then on
- * its sync may report events for the user and gets the user's resets (services/device-sync.ts).
+ * giveUserToDevice records that this device holds something of this user's (offline data, or a cached temporary
+ * code): from then on its sync may report events for the user and gets the user's resets (services/device-sync.ts).
  */
-export async function giveUserToDevice(q: Queryable, deviceId: string, userId: number): Promise<void> {
-  await q.run('INSERT INTO device_users (device_id, user_id) VALUES (?, ?) ON CONFLICT (device_id, user_id) DO NOTHING', [deviceId, userId]);
-}
+export { giveUserToDevice };
 
 export async function buildBundleDelta(
   ctx: ServerContext,
-  opts: { device: DeviceRow; user: UserRow; policy: Policy; usedStep: number; held?: HeldState },
+  opts: { device: DeviceRecord; user: UserRecord; policy: Policy; usedStep: number; held?: HeldState },
 ): Promise<BundleDelta | undefined> {
   const { device, user, policy } = opts;
-  const tokenRow = await ctx.db.get<TokenRow>('SELECT seed_enc, algorithm, digits, period FROM tokens WHERE user_id = ?', [user.id]);
+  const tokenRow = await findToken(ctx.db, user.id);
   if (!tokenRow) return undefined;
   const now = ctx.clock.now();
   const token = asWindowToken(ctx, user.id, tokenRow);
@@ -122,11 +114,8 @@ export async function buildBundleDelta(
 
   const { sequence, slots } = await ctx.db.tx(async (q) => {
     await giveUserToDevice(q, device.id, user.id);
-    const seq = await q.get<{ sequence: number }>(
-      'UPDATE device_users SET sequence = sequence + 1, last_bundle_at = ? WHERE device_id = ? AND user_id = ? RETURNING sequence',
-      [now, device.id, user.id],
-    );
-    const first = await q.run('UPDATE device_users SET first_delivered_at = ? WHERE device_id = ? AND user_id = ? AND first_delivered_at IS NULL', [now, device.id, user.id]);
+    const seq = await nextBundleSequence(q, device.id, user.id, now);
+    const first = await markFirstDelivery(q, device.id, user.id, now);
     await provisionSlots(q, ctx, device.id, user, policy, now);
     const slotSet = await slotsForBundle(q, ctx, device.id, user.id, opts.held === undefined, now);
     const windows = range.to - range.from + 1;
@@ -136,12 +125,12 @@ export async function buildBundleDelta(
       actorKind: 'system',
       subject: user.username,
       device: device.id,
-      details: { sequence: Number(seq!.sequence), windowsFrom: range.from, windowsTo: range.to, windows, slotsDelivered: slotSet.slots.length, replaceWindows: range.replace },
+      details: { sequence: seq, windowsFrom: range.from, windowsTo: range.to, windows, slotsDelivered: slotSet.slots.length, replaceWindows: range.replace },
     });
-    if (first.changes === 1) {
+    if (first) {
       await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'device-received-offline-data', details: { device: device.id, hostname: device.hostname } });
     }
-    return { sequence: Number(seq!.sequence), slots: slotSet };
+    return { sequence: seq, slots: slotSet };
   });
 
   const header: BundleHeader = {
@@ -151,8 +140,8 @@ export async function buildBundleDelta(
     sequence,
     issuedAt: now,
     expiresAt: now + policy.offline.maxDaysWithoutContact * DAY,
-    pinGeneration: Number(user.pin_generation),
-    tokenGeneration: Number(user.token_generation),
+    pinGeneration: user.pinGeneration,
+    tokenGeneration: user.tokenGeneration,
     windowsFrom: range.from,
     windowsTo: range.to,
     replaceWindows: range.replace,
@@ -164,5 +153,5 @@ export async function buildBundleDelta(
     activeSlots: slots.active,
     offline: policy.offline,
   };
-  return sealBundle({ signing: ctx.keys.signing, devicePublicKey: device.encryption_public_key, header, content });
+  return sealBundle({ signing: ctx.keys.signing, devicePublicKey: device.encryptionPublicKey, header, content });
 }

@@ -1,6 +1,8 @@
 import unhomoglyph from 'unhomoglyph';
 import { LifelineError } from '../../src-shared/errors.js';
 import type { Queryable } from '../db/port.js';
+import { allAdminNames } from '../db/queries/admins.js';
+import { allUsernames } from '../db/queries/users.js';
 
 /**
  * What a name looks like, for refusing a new user or admin whose name would pass for an existing one on a helpdesk
@@ -20,10 +22,10 @@ export function nameSkeleton(name: string): string {
  */
 export async function assertNotConfusable(q: Queryable, table: 'users' | 'admins', username: string): Promise<void> {
   const skeleton = nameSkeleton(username);
-  const rows = await q.all<{ username: string }>(`SELECT username FROM ${table}`);
-  const lookalike = rows.find((r) => r.username !== username && nameSkeleton(r.username) === skeleton);
+  const names = table === 'users' ? await allUsernames(q) : await allAdminNames(q);
+  const lookalike = names.find((n) => n !== username && nameSkeleton(n) === skeleton);
   if (lookalike) {
     const what = table === 'users' ? 'user' : 'admin';
-    throw new LifelineError('conflict', `The name "${username}" looks like the existing ${what} "${lookalike.username}" (letters of another script or full-width forms); choose a name that cannot be mistaken for it.`, 409);
+    throw new LifelineError('conflict', `The name "${username}" looks like the existing ${what} "${lookalike}" (letters of another script or full-width forms); choose a name that cannot be mistaken for it.`, 409);
   }
 }

@@ -5,12 +5,18 @@ import { PROTOCOL_VERSION, SIGNATURE_DOMAINS } from '../../src-shared/protocol/c
 import { GENESIS_HASH, type Reset, type StoreLoss, type SyncEvent, type SyncRequest, type SyncResponse, type SyncUserState } from '../../src-shared/protocol/sync.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
+import { recordDeviceEvent } from '../db/queries/device-events.js';
+import { usersGivenToDevice } from '../db/queries/device-users.js';
+import { advanceDeviceChain, lockDeviceChain, type DeviceRecord } from '../db/queries/devices.js';
+import { findSlotByIndex, liveSlots, useSlot } from '../db/queries/offline-slots.js';
+import { activeMultiUseCodeExpiringAt } from '../db/queries/temporary-codes.js';
+import { advanceTokenStep, findToken } from '../db/queries/tokens.js';
+import type { UserRecord } from '../db/queries/users.js';
 import { appendAudit, type AuditEvent } from './audit.js';
-import { keyRotationMessage, signed, type DeviceRow } from './devices.js';
-import { liveSlots, useSlot, type SlotRow } from './offline-slots.js';
+import { keyRotationMessage, signed } from './devices.js';
 import { loadSettings, policyForUser } from './policy.js';
 import { hitRateLimit } from './rate-limit.js';
-import { tryNormalizeUsername, type UserRow } from './users.js';
+import { tryNormalizeUsername } from './users.js';
 
 /**
  * devices/sync (docs/protocol.md, "Sync"): records the agent's outbox once per event id (the primary key of
@@ -34,30 +40,26 @@ interface Applied {
 }
 const DONE: Applied = { applied: true, anomaly: false };
 
-interface TokenRow {
-  period: number;
-}
-
 /** Syncs per device per window: an agent drains a full outbox in about 20; the rest is a loop or an attacker. */
 export const DEVICE_SYNC_LIMIT = { maxRequests: 60, windowMs: 60_000 } as const;
 
 /** The active users this device was given, by normalised username (one query; unknown and other users are absent). */
-async function givenUsers(q: Queryable, deviceId: string): Promise<Map<string, UserRow>> {
-  const rows = await q.all<UserRow>('SELECT u.* FROM device_users du JOIN users u ON u.id = du.user_id WHERE du.device_id = ?', [deviceId]);
+async function givenUsers(q: Queryable, deviceId: string): Promise<Map<string, UserRecord>> {
+  const rows = await usersGivenToDevice(q, deviceId);
   return new Map(rows.map((u) => [u.username, u]));
 }
 
-const givenUser = (given: Map<string, UserRow>, username: string): UserRow | undefined => {
+const givenUser = (given: Map<string, UserRecord>, username: string): UserRecord | undefined => {
   const name = tryNormalizeUsername(username);
   return name === undefined ? undefined : given.get(name);
 };
 
-export async function processSync(ctx: ServerContext, device: DeviceRow, requestNonce: string, body: SyncRequest): Promise<SyncResponse> {
+export async function processSync(ctx: ServerContext, device: DeviceRecord, requestNonce: string, body: SyncRequest): Promise<SyncResponse> {
   const limit = ctx.deviceSyncLimit ?? DEVICE_SYNC_LIMIT;
   const allowed = await hitRateLimit(ctx.db, `device-sync:${device.id}`, limit.maxRequests, limit.windowMs, ctx.clock.now());
   if (!allowed.allowed) throw new LifelineError('rate_limited', 'Too many syncs from this device; try again later.', 429, { retryAfterSeconds: allowed.retryAfterSeconds });
   if (findChainBreak(body.events) !== -1) throw new LifelineError('bad_signature', 'The outbox events do not form one hash chain.', 400);
-  if (canonicalJson(batchHead(device.id, body.events)) !== canonicalJson(body.head) || !verifyBatchHead(device.signing_public_key, body.head, body.headSignature)) {
+  if (canonicalJson(batchHead(device.id, body.events)) !== canonicalJson(body.head) || !verifyBatchHead(device.signingPublicKey, body.head, body.headSignature)) {
     throw new LifelineError('bad_signature', 'The batch head does not match the events or its signature does not verify.', 400);
   }
 
@@ -69,12 +71,9 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
     // Lock the device row before reading its chain head: a batch racing this one on another instance (an agent's
     // retry) waits here and then reads the head this one commits, instead of a stale one that looks like a gap.
     // Its status is read under the same lock, so an approval or revocation racing this batch is seen whole.
-    const chain = await q.get<{ chain_seq: number; chain_head: string; status: string }>(
-      'UPDATE devices SET chain_seq = chain_seq WHERE id = ? RETURNING chain_seq, chain_head, status',
-      [device.id],
-    );
-    let head = chain!.chain_head;
-    let headSeq = Number(chain!.chain_seq);
+    const chain = await lockDeviceChain(q, device.id);
+    let head = chain!.chainHead;
+    let headSeq = chain!.chainSeq;
     if (chain!.status !== 'approved') {
       // Nothing recorded, applied or audited; only the chain position moves, so the first batch after an approval
       // is not reported as a gap.
@@ -83,22 +82,16 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
         head = event.hash;
         headSeq = Math.max(headSeq, event.seq);
       }
-      await q.run('UPDATE devices SET chain_seq = ?, chain_head = ? WHERE id = ? AND chain_seq <= ?', [headSeq, head, device.id, headSeq]);
-      return new Map<string, UserRow>();
+      await advanceDeviceChain(q, device.id, { seq: headSeq, head });
+      return new Map<string, UserRecord>();
     }
     const users = await givenUsers(q, device.id);
     if (body.storeLost) head = await recordStoreLoss(q, ctx, device, { seq: headSeq, head }, body.storeLost, acknowledged);
     let notGiven = 0;
     for (const event of body.events) {
       acknowledged.push(event.id);
-      const fresh = await q.run('INSERT INTO device_events (device_id, event_id, seq, type, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, event_id) DO NOTHING', [
-        device.id,
-        event.id,
-        event.seq,
-        event.type,
-        now,
-      ]);
-      if (fresh.changes === 0) {
+      const fresh = await recordDeviceEvent(q, { deviceId: device.id, eventId: event.id, seq: event.seq, type: event.type, receivedAt: now });
+      if (!fresh) {
         duplicates.push(event.id);
         continue;
       }
@@ -122,7 +115,7 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
       // No usernames: the names a device sends for users it holds nothing of are its own words, not facts.
       await appendAudit(q, ctx, { type: 'device.sync-dropped', outcome: 'failure', actorKind: 'device', actor: device.id, device: device.id, reason: 'user_not_given', details: { dropped: notGiven } });
     }
-    await q.run('UPDATE devices SET chain_seq = ?, chain_head = ?, agent_version = ? WHERE id = ? AND chain_seq <= ?', [headSeq, head, body.agentVersion, device.id, headSeq]);
+    await advanceDeviceChain(q, device.id, { seq: headSeq, head }, body.agentVersion);
     return users;
   });
 
@@ -144,17 +137,11 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
  * (one that was given offline data can lose any); otherwise not acknowledged, so the agent reports it again later.
  * Returns the chain head the batch continues from.
  */
-async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceRow, chain: { seq: number; head: string }, loss: StoreLoss, acknowledged: string[]): Promise<string> {
+async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceRecord, chain: { seq: number; head: string }, loss: StoreLoss, acknowledged: string[]): Promise<string> {
   if (device.status !== 'approved') return chain.head;
   acknowledged.push(loss.id);
-  const fresh = await q.run('INSERT INTO device_events (device_id, event_id, seq, type, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, event_id) DO NOTHING', [
-    device.id,
-    loss.id,
-    chain.seq,
-    'store-lost',
-    ctx.clock.now(),
-  ]);
-  if (fresh.changes === 0) return chain.head;
+  const fresh = await recordDeviceEvent(q, { deviceId: device.id, eventId: loss.id, seq: chain.seq, type: 'store-lost', receivedAt: ctx.clock.now() });
+  if (!fresh) return chain.head;
   const lostEvents = loss.lastSeq === null ? null : Math.max(0, loss.lastSeq - chain.seq);
   await appendAudit(q, ctx, {
     type: 'device.store-lost',
@@ -168,33 +155,33 @@ async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceR
   return GENESIS_HASH;
 }
 
-async function applyEvent(q: Queryable, ctx: ServerContext, device: DeviceRow, event: SyncEvent, user: UserRow | undefined, now: number): Promise<Applied> {
+async function applyEvent(q: Queryable, ctx: ServerContext, device: DeviceRecord, event: SyncEvent, user: UserRecord | undefined, now: number): Promise<Applied> {
   if (event.type !== 'offline-success') return DONE;
   if (!user) return { applied: false, anomaly: false, reason: 'unknown_user' };
   if (event.method === 'token') {
     if (event.step === undefined) return { applied: false, anomaly: true, reason: 'missing_step' };
-    const token = await q.get<TokenRow>('SELECT period FROM tokens WHERE user_id = ?', [user.id]);
+    const token = await findToken(q, user.id);
     if (!token) return { applied: false, anomaly: false, reason: 'no_token' };
-    if (event.tokenGeneration !== undefined && event.tokenGeneration !== Number(user.token_generation)) return { applied: false, anomaly: false, reason: 'stale_token_generation' };
-    const serverStep = Math.floor(now / 1000 / Number(token.period));
+    if (event.tokenGeneration !== undefined && event.tokenGeneration !== user.tokenGeneration) return { applied: false, anomaly: false, reason: 'stale_token_generation' };
+    const serverStep = Math.floor(now / 1000 / token.period);
     if (event.step > serverStep + 1) return { applied: false, anomaly: true, reason: 'future_burn' };
     // Burn the window and all earlier ones, upwards only: an older report can never un-burn a later window.
-    await q.run('UPDATE tokens SET last_step = ? WHERE user_id = ? AND last_step < ?', [event.step, user.id, event.step]);
+    await advanceTokenStep(q, user.id, event.step);
     return DONE;
   }
   if (event.method === 'offline-emergency') {
     if (event.slot === undefined) return { applied: false, anomaly: true, reason: 'missing_slot' };
-    const slot = await q.get<SlotRow>('SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND slot_index = ?', [device.id, user.id, event.slot]);
+    const slot = await findSlotByIndex(q, device.id, user.id, event.slot);
     if (!slot) return { applied: false, anomaly: true, reason: 'unknown_slot' };
     if (!(await useSlot(q, slot.id, now))) return { applied: false, anomaly: true, reason: 'slot_already_used' }; // e.g. used online too (emergencyCodeOnline)
     // A slot used offline that the helpdesk never revealed means its code left the device some other way.
-    if (slot.revealed_at === null) return { applied: true, anomaly: true, reason: 'slot_used_unrevealed' };
+    if (slot.revealedAt === null) return { applied: true, anomaly: true, reason: 'slot_used_unrevealed' };
     return DONE;
   }
   return DONE;
 }
 
-function eventAudit(device: DeviceRow, event: SyncEvent, user: UserRow | undefined, outcome: Applied): AuditEvent {
+function eventAudit(device: DeviceRecord, event: SyncEvent, user: UserRecord | undefined, outcome: Applied): AuditEvent {
   const details: Record<string, string | number | boolean | null> = { eventId: event.id, seq: event.seq, agentTime: event.at, applied: outcome.applied };
   let subject: string | undefined = user?.username;
   let purpose: string | undefined;
@@ -254,22 +241,18 @@ function eventAudit(device: DeviceRow, event: SyncEvent, user: UserRow | undefin
  * What the agent must change for one user: compares what it says it holds with the server's state now. A user this
  * device was not given (`user` undefined), unknown or not, gets the same answer as a disabled one: drop what you hold.
  */
-async function resetsFor(ctx: ServerContext, device: DeviceRow, user: UserRow | undefined, state: SyncUserState, now: number): Promise<Reset[]> {
+async function resetsFor(ctx: ServerContext, device: DeviceRecord, user: UserRecord | undefined, state: SyncUserState, now: number): Promise<Reset[]> {
   if (!user || user.status !== 'active') return [{ kind: 'user-disabled', username: state.username }];
   const [policy, settings] = await Promise.all([policyForUser(ctx.db, user), loadSettings(ctx.db)]);
   const out: Reset[] = [];
-  const token = await ctx.db.get<{ user_id: number }>('SELECT user_id FROM tokens WHERE user_id = ?', [user.id]);
+  const token = await findToken(ctx.db, user.id);
   if (!token) out.push({ kind: 'token-changed', username: user.username, tokenGeneration: null });
-  else if (Number(user.token_generation) !== state.tokenGeneration) out.push({ kind: 'token-changed', username: user.username, tokenGeneration: Number(user.token_generation) });
-  if (Number(user.pin_generation) !== state.pinGeneration) out.push({ kind: 'pin-changed', username: user.username, pinGeneration: Number(user.pin_generation) });
-  if (state.temporaryExpiresAt !== undefined) {
-    const active = await ctx.db.get(
-      'SELECT id FROM temporary_codes WHERE user_id = ? AND multi_use = 1 AND expires_at = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?',
-      [user.id, state.temporaryExpiresAt, now],
-    );
-    if (!active) out.push({ kind: 'temporary-revoked', username: user.username });
+  else if (user.tokenGeneration !== state.tokenGeneration) out.push({ kind: 'token-changed', username: user.username, tokenGeneration: user.tokenGeneration });
+  if (user.pinGeneration !== state.pinGeneration) out.push({ kind: 'pin-changed', username: user.username, pinGeneration: user.pinGeneration });
+  if (state.temporaryExpiresAt !== undefined && !(await activeMultiUseCodeExpiringAt(ctx.db, user.id, state.temporaryExpiresAt, now))) {
+    out.push({ kind: 'temporary-revoked', username: user.username });
   }
-  const live = new Set((await liveSlots(ctx.db, device.id, user.id, now)).map((s) => Number(s.slot_index)));
+  const live = new Set((await liveSlots(ctx.db, device.id, user.id, now)).map((s) => s.slotIndex));
   const retired = state.slots.filter((s) => !live.has(s));
   if (retired.length > 0) out.push({ kind: 'slots-retired', username: user.username, slots: retired });
   // Offline switched off for the user or the enterprise arrives as allowed=false: the agent wipes the user's data.

@@ -4,10 +4,11 @@ import { LifelineError } from '../../src-shared/errors.js';
 import type { EmergencyAccessResponse } from '../../src-shared/protocol/admin.js';
 import { decodeEmergencyRequest, SLOT_MODULUS, userTag } from '../../src-shared/protocol/emergency-request.js';
 import type { ServerContext } from '../context.js';
+import { revealableSlots, revealSlot, slotHolders } from '../db/queries/offline-slots.js';
 import { appendAudit } from './audit.js';
 import { findDevice } from './devices.js';
 import { notifyUser } from './notifier.js';
-import { decryptSlotCode, type SlotRow } from './offline-slots.js';
+import { decryptSlotCode } from './offline-slots.js';
 
 /**
  * Offline emergency access (RSA seed 003): the helpdesk types the request the agent shows; the server finds the
@@ -28,30 +29,18 @@ export async function revealOfflineEmergencyCode(ctx: ServerContext, input: { re
   if (device.status === 'revoked') throw new LifelineError('device_revoked', 'This device is revoked; it holds no offline data.', 409);
 
   const now = ctx.clock.now();
-  const holders = await ctx.db.all<{ id: number; username: string }>(
-    'SELECT DISTINCT u.id, u.username FROM offline_slots s JOIN users u ON u.id = s.user_id WHERE s.device_id = ? AND s.delivered_at IS NOT NULL',
-    [deviceId],
-  );
+  const holders = await slotHolders(ctx.db, deviceId);
   const matching = holders.filter((u) => userTag(u.username) === tag);
   if (matching.length === 0) throw new LifelineError('not_found', 'No user of this device matches this request.', 404);
   if (matching.length > 1) throw new LifelineError('conflict', 'Several users of this device match this request; reset the device’s offline data.', 409);
   const user = matching[0]!;
 
-  const candidates = await ctx.db.all<SlotRow>(
-    `SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND delivered_at IS NOT NULL AND revealed_at IS NULL
-       AND used_at IS NULL AND retired_at IS NULL AND expires_at > ? ORDER BY slot_index`,
-    [deviceId, user.id, now],
-  );
+  const candidates = await revealableSlots(ctx.db, deviceId, user.id, now);
   // "At or after the asked slot" modulo the request's slot field, so it holds however high the indexes have grown.
-  const atOrAfter = candidates.filter((s) => (Number(s.slot_index) - askedSlot + SLOT_MODULUS) % SLOT_MODULUS < SLOT_MODULUS / 2);
+  const atOrAfter = candidates.filter((s) => (s.slotIndex - askedSlot + SLOT_MODULUS) % SLOT_MODULUS < SLOT_MODULUS / 2);
   for (const slot of atOrAfter) {
     const revealed = await ctx.db.tx(async (q) => {
-      const r = await q.run('UPDATE offline_slots SET revealed_at = ?, revealed_by = ? WHERE id = ? AND revealed_at IS NULL AND used_at IS NULL AND retired_at IS NULL', [
-        now,
-        input.admin,
-        slot.id,
-      ]);
-      if (r.changes === 0) return false; // revealed by a concurrent request: try the next slot
+      if (!(await revealSlot(q, slot.id, input.admin, now))) return false; // revealed by a concurrent request: try the next slot
       await appendAudit(q, ctx, {
         type: 'offline.emergency-reveal',
         outcome: 'success',
@@ -61,7 +50,7 @@ export async function revealOfflineEmergencyCode(ctx: ServerContext, input: { re
         device: deviceId,
         method: 'offline-emergency',
         reason: input.reason,
-        details: { slot: Number(slot.slot_index), askedSlot, expiresAt: Number(slot.expires_at) },
+        details: { slot: slot.slotIndex, askedSlot, expiresAt: slot.expiresAt },
       });
       await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'offline-emergency-revealed', details: { device: deviceId, hostname: device.hostname, by: input.admin } });
       return true;
@@ -69,7 +58,7 @@ export async function revealOfflineEmergencyCode(ctx: ServerContext, input: { re
     if (!revealed) continue;
     const code = decryptSlotCode(ctx, slot);
     try {
-      return { username: user.username, device: deviceId, hostname: device.hostname, slot: Number(slot.slot_index), code: formatCode(code.toString('utf8')), expiresAt: Number(slot.expires_at) };
+      return { username: user.username, device: deviceId, hostname: device.hostname, slot: slot.slotIndex, code: formatCode(code.toString('utf8')), expiresAt: slot.expiresAt };
     } finally {
       wipe(code);
     }

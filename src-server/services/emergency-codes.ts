@@ -1,13 +1,14 @@
 import { CODE_LENGTHS, formatCode } from '../../src-shared/codes.js';
 import { randomCrockford } from '../../src-shared/crypto/random.js';
 import { LifelineError } from '../../src-shared/errors.js';
-import { TOKEN_BEHAVIOURS } from '../../src-shared/policy.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
+import { consumeEmergencyCode, countUnusedEmergencyCodes, emergencyCodeCounts, insertEmergencyCode, unusedEmergencyCodes, type EmergencyCodeCandidate } from '../db/queries/emergency-codes.js';
+import { insertEmergencySet, liveEmergencySet, voidLiveEmergencySet, type EmergencySetRecord, type TokenBehaviour } from '../db/queries/emergency-sets.js';
+import type { UserRecord } from '../db/queries/users.js';
 import { auditRevocation } from './audit.js';
 import { hashCode } from './code-hash.js';
 import { lockUserStillActive, recordIssue, userToIssueFor } from './temporary-codes.js';
-import type { UserRow } from './users.js';
 
 /**
  * Sets of one-time emergency codes (RSA online emergency access seed): N codes of 8 Crockford characters, each usable
@@ -17,18 +18,9 @@ import type { UserRow } from './users.js';
  *   allow-and-disable-codes  a token success voids the set;
  *   allow-after-codes-expire the token is refused until the set expires (so the set must expire).
  */
-export type TokenBehaviour = (typeof TOKEN_BEHAVIOURS)[number];
-
-export interface EmergencySetRow {
-  id: number;
-  user_id: number;
-  issued_at: number;
-  issued_by: string;
-  expires_at: number | null;
-  token_behaviour: TokenBehaviour;
-  voided_at: number | null;
-  void_reason: string | null;
-}
+export type { TokenBehaviour };
+/** Kept here for the callers (and tests) that burn a code: the statement itself is db/queries/emergency-codes.ts. */
+export { consumeEmergencyCode, liveEmergencySet };
 
 export interface IssueEmergencyInput {
   count: number;
@@ -54,12 +46,12 @@ export async function issueEmergencySet(ctx: ServerContext, actor: string, usern
   if (tokenBehaviour === 'allow-after-codes-expire' && expiresInHours === null) {
     throw new LifelineError('policy_violation', "'allow-after-codes-expire' needs a set that expires: give expiresInHours.", 400);
   }
-  if (policy.pin.required && user.pin_hash === null) {
+  if (policy.pin.required && user.pinHash === null) {
     throw new LifelineError('not_eligible', "The user's policy needs the PIN with emergency codes and the user has no PIN yet: set one first.", 403);
   }
 
   const codes = distinctCodes(input.count);
-  const hashes = await Promise.all(codes.map((c) => hashCode(ctx, user.code_salt, c)));
+  const hashes = await Promise.all(codes.map((c) => hashCode(ctx, user.codeSalt, c)));
   const issuedAt = ctx.clock.now();
   const expiresAt = expiresInHours === null ? null : issuedAt + expiresInHours * 3_600_000;
 
@@ -67,11 +59,8 @@ export async function issueEmergencySet(ctx: ServerContext, actor: string, usern
     await lockUserStillActive(q, user.id, issuedAt);
     const old = await voidLiveSet(q, user.id, issuedAt, 'replaced');
     // emergency_sets_one_live refuses a second live set if two issues race.
-    const set = await q.get<{ id: number }>(
-      'INSERT INTO emergency_sets (user_id, issued_at, issued_by, expires_at, token_behaviour) VALUES (?, ?, ?, ?, ?) RETURNING id',
-      [user.id, issuedAt, actor, expiresAt, tokenBehaviour],
-    );
-    for (const h of hashes) await q.run('INSERT INTO emergency_codes (set_id, code_hash) VALUES (?, ?)', [set!.id, h]);
+    const setId = await insertEmergencySet(q, { userId: user.id, issuedAt, issuedBy: actor, expiresAt, tokenBehaviour });
+    for (const h of hashes) await insertEmergencyCode(q, setId, h);
     await recordIssue(q, ctx, user, actor, {
       auditType: 'emergency-codes',
       replaced: old,
@@ -91,13 +80,8 @@ function distinctCodes(n: number): string[] {
   return [...set];
 }
 
-async function voidLiveSet(q: Queryable, userId: number, now: number, reason: string): Promise<boolean> {
-  const voided = await q.all<{ id: number }>('UPDATE emergency_sets SET voided_at = ?, void_reason = ? WHERE user_id = ? AND voided_at IS NULL RETURNING id', [
-    now,
-    reason,
-    userId,
-  ]);
-  return voided.length > 0;
+function voidLiveSet(q: Queryable, userId: number, now: number, reason: string): Promise<boolean> {
+  return voidLiveEmergencySet(q, userId, reason, now);
 }
 
 /**
@@ -107,7 +91,7 @@ async function voidLiveSet(q: Queryable, userId: number, now: number, reason: st
 export async function voidEmergencySet(
   q: Queryable,
   ctx: Pick<ServerContext, 'clock'>,
-  user: Pick<UserRow, 'id' | 'username'>,
+  user: Pick<UserRecord, 'id' | 'username'>,
   why: { reason: 'admin' | 'token-success'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
 ): Promise<boolean> {
   if (!(await voidLiveSet(q, user.id, ctx.clock.now(), why.reason))) return false;
@@ -115,29 +99,14 @@ export async function voidEmergencySet(
   return true;
 }
 
-/** The user's live set, if any (possibly expired: expiry matters to the token behaviours). */
-export async function liveEmergencySet(q: Queryable, userId: number): Promise<EmergencySetRow | undefined> {
-  return q.get<EmergencySetRow>('SELECT * FROM emergency_sets WHERE user_id = ? AND voided_at IS NULL', [userId]);
-}
-
-export function setExpired(set: Pick<EmergencySetRow, 'expires_at'>, now: number): boolean {
-  return set.expires_at !== null && Number(set.expires_at) <= now;
+export function setExpired(set: Pick<EmergencySetRecord, 'expiresAt'>, now: number): boolean {
+  return set.expiresAt !== null && set.expiresAt <= now;
 }
 
 /** Unused codes of the live set while it has not expired: the candidates a typed code is compared with. */
-export async function usableEmergencyCodes(q: Queryable, set: EmergencySetRow | undefined, now: number): Promise<{ id: number; code_hash: Buffer }[]> {
+export async function usableEmergencyCodes(q: Queryable, set: EmergencySetRecord | undefined, now: number): Promise<EmergencyCodeCandidate[]> {
   if (!set || setExpired(set, now)) return [];
-  return q.all<{ id: number; code_hash: Buffer }>('SELECT id, code_hash FROM emergency_codes WHERE set_id = ? AND used_at IS NULL ORDER BY id', [set.id]);
-}
-
-/** Burns one code: one guarded statement, zero rows changed = already used, voided or expired meanwhile. */
-export async function consumeEmergencyCode(q: Queryable, codeId: number, now: number): Promise<boolean> {
-  const r = await q.run(
-    `UPDATE emergency_codes SET used_at = ? WHERE id = ? AND used_at IS NULL
-       AND set_id IN (SELECT id FROM emergency_sets WHERE voided_at IS NULL AND (expires_at IS NULL OR expires_at > ?))`,
-    [now, codeId, now],
-  );
-  return r.changes === 1;
+  return unusedEmergencyCodes(q, set.id);
 }
 
 /**
@@ -147,11 +116,8 @@ export async function consumeEmergencyCode(q: Queryable, codeId: number, now: nu
 export async function tokenBlockedBySet(q: Queryable, userId: number, now: number): Promise<string | undefined> {
   const set = await liveEmergencySet(q, userId);
   if (!set || setExpired(set, now)) return undefined;
-  if (set.token_behaviour === 'allow-after-codes-expire') return 'token_refused_until_emergency_set_expires';
-  if (set.token_behaviour === 'deny-token') {
-    const unused = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM emergency_codes WHERE set_id = ? AND used_at IS NULL', [set.id]);
-    if (Number(unused?.n ?? 0) > 0) return 'token_refused_while_emergency_codes_unused';
-  }
+  if (set.tokenBehaviour === 'allow-after-codes-expire') return 'token_refused_until_emergency_set_expires';
+  if (set.tokenBehaviour === 'deny-token' && (await countUnusedEmergencyCodes(q, set.id)) > 0) return 'token_refused_while_emergency_codes_unused';
   return undefined;
 }
 
@@ -159,16 +125,6 @@ export async function tokenBlockedBySet(q: Queryable, userId: number, now: numbe
 export async function emergencySetSummary(q: Queryable, userId: number, now: number): Promise<{ issuedAt: number; expiresAt: number | null; expired: boolean; tokenBehaviour: TokenBehaviour; total: number; unused: number } | undefined> {
   const set = await liveEmergencySet(q, userId);
   if (!set) return undefined;
-  const c = await q.get<{ total: number; unused: number }>(
-    'SELECT COUNT(*) AS total, SUM(CASE WHEN used_at IS NULL THEN 1 ELSE 0 END) AS unused FROM emergency_codes WHERE set_id = ?',
-    [set.id],
-  );
-  return {
-    issuedAt: Number(set.issued_at),
-    expiresAt: set.expires_at === null ? null : Number(set.expires_at),
-    expired: setExpired(set, now),
-    tokenBehaviour: set.token_behaviour,
-    total: Number(c?.total ?? 0),
-    unused: Number(c?.unused ?? 0),
-  };
+  const { total, unused } = await emergencyCodeCounts(q, set.id);
+  return { issuedAt: set.issuedAt, expiresAt: set.expiresAt, expired: setExpired(set, now), tokenBehaviour: set.tokenBehaviour, total, unused };
 }

@@ -1,4 +1,9 @@
 import type { ServerContext } from '../context.js';
+import { pruneNameLockouts } from '../db/queries/name-lockouts.js';
+import { pruneChallenges } from '../db/queries/radius-challenges.js';
+import { pruneRadiusRequests } from '../db/queries/radius-requests.js';
+import { pruneRateLimits } from '../db/queries/rate-limits.js';
+import { pruneSessions } from '../db/queries/sessions.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -9,12 +14,12 @@ const DAY = 24 * 60 * 60 * 1000;
  */
 export async function pruneExpired(ctx: Pick<ServerContext, 'db' | 'clock'>): Promise<{ sessions: number; rateLimits: number }> {
   const now = ctx.clock.now();
-  const sessions = await ctx.db.run('DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?', [now - DAY, now - DAY]);
-  const rateLimits = await ctx.db.run('DELETE FROM rate_limits WHERE window_start < ?', [now - DAY]);
-  await ctx.db.run('DELETE FROM radius_requests WHERE expires_at < ?', [now]); // RADIUS duplicate detection, past its window
-  await ctx.db.run('DELETE FROM radius_challenges WHERE expires_at < ?', [now]); // RADIUS challenge states nobody answered
-  await ctx.db.run('DELETE FROM name_lockouts WHERE expires_at < ?', [now]); // lockout counters of names that are no user (lockout.ts)
-  return { sessions: sessions.changes, rateLimits: rateLimits.changes };
+  const sessions = await pruneSessions(ctx.db, now - DAY);
+  const rateLimits = await pruneRateLimits(ctx.db, now - DAY);
+  await pruneRadiusRequests(ctx.db, now); // RADIUS duplicate detection, past its window
+  await pruneChallenges(ctx.db, now); // RADIUS challenge states nobody answered
+  await pruneNameLockouts(ctx.db, now); // lockout counters of names that are no user (lockout.ts)
+  return { sessions, rateLimits };
 }
 
 export function startHousekeeping(ctx: ServerContext, intervalMs = 60 * 60 * 1000): { stop: () => void } {

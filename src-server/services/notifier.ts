@@ -1,6 +1,8 @@
 import nodemailer from 'nodemailer';
 import type { ServerContext } from '../context.js';
 import type { Db, Queryable } from '../db/port.js';
+import { claimNotification, insertNotification, pendingNotifications, releaseNotification, type OutboxRecord } from '../db/queries/notifications.js';
+import { userEmail } from '../db/queries/users.js';
 
 export const NOTIFICATION_KINDS = [
   'temporary-code-issued',
@@ -42,26 +44,12 @@ const deliverers = new WeakMap<Db, Deliverer>();
  * database, whose queue runs its reads only after the open transaction finished.
  */
 export async function notifyUser(q: Queryable, ctx: Pick<ServerContext, 'clock' | 'db'>, n: Notification): Promise<void> {
-  const user = await q.get<{ email: string | null }>('SELECT email FROM users WHERE id = ?', [n.userId]);
-  await q.run('INSERT INTO notifications (user_id, username, email, kind, details, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
-    n.userId,
-    n.username,
-    user?.email ?? null,
-    n.kind,
-    JSON.stringify(n.details ?? {}),
-    ctx.clock.now(),
-  ]);
+  const email = await userEmail(q, n.userId);
+  await insertNotification(q, { userId: n.userId, username: n.username, email, kind: n.kind, details: JSON.stringify(n.details ?? {}), createdAt: ctx.clock.now() });
   deliverers.get(ctx.db)?.kick();
 }
 
-interface OutboxRow {
-  id: number;
-  username: string;
-  email: string;
-  kind: NotificationKind;
-  details: string;
-  created_at: number;
-}
+type OutboxRow = OutboxRecord & { kind: NotificationKind };
 
 function messageText(row: OutboxRow): string {
   const details = Object.entries(JSON.parse(row.details) as Record<string, string | number>)
@@ -70,7 +58,7 @@ function messageText(row: OutboxRow): string {
   return [
     `Hello ${row.username},`,
     '',
-    `${SUBJECTS[row.kind]} at ${new Date(row.created_at).toISOString()}.`,
+    `${SUBJECTS[row.kind]} at ${new Date(row.createdAt).toISOString()}.`,
     details ? `\n${details}\n` : '',
     'If you did not ask your helpdesk for this, call them now.',
   ].join('\n');
@@ -86,14 +74,13 @@ export function startNotificationDelivery(ctx: ServerContext, options: { smtpUrl
   let again = false;
 
   async function deliverAll(): Promise<void> {
-    const pending = await ctx.db.all<OutboxRow>('SELECT id, username, email, kind, details, created_at FROM notifications WHERE sent_at IS NULL AND email IS NOT NULL ORDER BY id LIMIT 100');
+    const pending = (await pendingNotifications(ctx.db)) as OutboxRow[];
     for (const row of pending) {
-      const claimed = await ctx.db.run('UPDATE notifications SET sent_at = ? WHERE id = ? AND sent_at IS NULL', [ctx.clock.now(), row.id]);
-      if (claimed.changes === 0) continue;
+      if (!(await claimNotification(ctx.db, row.id, ctx.clock.now()))) continue;
       try {
         await transport.sendMail({ from: options.from, to: row.email, subject: SUBJECTS[row.kind], text: messageText(row) });
       } catch (err) {
-        await ctx.db.run('UPDATE notifications SET sent_at = NULL WHERE id = ?', [row.id]);
+        await releaseNotification(ctx.db, row.id);
         ctx.log.warn({ component: 'notifier', notification: row.id, err: err instanceof Error ? err.message : String(err) }, 'notification not sent; will retry');
       }
     }

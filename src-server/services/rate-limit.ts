@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/port.js';
+import { countRateLimitHit, countRateLimitHitAt, deleteRateLimit, openRateLimit, readRateLimit, replaceRateLimit, restartRateLimitWindow } from '../db/queries/rate-limits.js';
 
 export interface RateLimitResult {
   allowed: boolean;
@@ -14,18 +15,16 @@ export interface RateLimitResult {
  *  3. count the hit only while below the limit (`WHERE count < limit`): zero rows changed = refused.
  */
 export async function hitRateLimit(q: Queryable, key: string, limit: number, windowMs: number, now: number): Promise<RateLimitResult> {
-  await q.run('INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 0) ON CONFLICT (key) DO NOTHING', [key, now]);
-  await q.run('UPDATE rate_limits SET window_start = ?, count = 0 WHERE key = ? AND window_start <= ?', [now, key, now - windowMs]);
-  const counted = await q.run('UPDATE rate_limits SET count = count + 1 WHERE key = ? AND count < ?', [key, limit]);
-  if (counted.changes === 1) return { allowed: true, retryAfterSeconds: 0 };
-  const row = await q.get<{ window_start: number }>('SELECT window_start FROM rate_limits WHERE key = ?', [key]);
-  const resetAt = Number(row?.window_start ?? now) + windowMs;
+  await openRateLimit(q, key, now);
+  await restartRateLimitWindow(q, key, now, now - windowMs);
+  if (await countRateLimitHit(q, key, limit)) return { allowed: true, retryAfterSeconds: 0 };
+  const resetAt = ((await readRateLimit(q, key))?.windowStart ?? now) + windowMs;
   return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
 }
 
 /** Forgets a counter (e.g. an admin's failed logins after a successful one). */
 export async function resetRateLimit(q: Queryable, key: string): Promise<void> {
-  await q.run('DELETE FROM rate_limits WHERE key = ?', [key]);
+  await deleteRateLimit(q, key);
 }
 
 /** Growing delays between attempts in a run: `free` attempts at once, then base, 2×base, 4×base, … up to cap. */
@@ -51,20 +50,13 @@ export function backoffDelayMs(policy: BackoffPolicy, attempts: number): number 
  * changed = a concurrent attempt took this turn). `resetRateLimit(key)` ends the run (a successful sign-in).
  */
 export async function claimBackoffAttempt(q: Queryable, key: string, policy: BackoffPolicy, now: number): Promise<RateLimitResult> {
-  await q.run('INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 0) ON CONFLICT (key) DO NOTHING', [key, now]);
-  await q.run('UPDATE rate_limits SET window_start = ?, count = 0 WHERE key = ? AND window_start <= ?', [now, key, now - policy.forgetMs]);
-  const free = await q.run('UPDATE rate_limits SET count = count + 1, window_start = ? WHERE key = ? AND count < ?', [now, key, policy.free - 1]);
-  if (free.changes === 1) return { allowed: true, retryAfterSeconds: 0 };
-  const row = await q.get<{ count: number; window_start: number }>('SELECT count, window_start FROM rate_limits WHERE key = ?', [key]);
-  const count = Number(row?.count ?? 0);
-  const nextAt = Number(row?.window_start ?? now);
+  await openRateLimit(q, key, now);
+  await restartRateLimitWindow(q, key, now, now - policy.forgetMs);
+  if (await countRateLimitHitAt(q, key, policy.free - 1, now)) return { allowed: true, retryAfterSeconds: 0 };
+  const row = await readRateLimit(q, key);
+  const count = row?.count ?? 0;
+  const nextAt = row?.windowStart ?? now;
   if (now < nextAt) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((nextAt - now) / 1000)) };
-  const claimed = await q.run('UPDATE rate_limits SET count = ?, window_start = ? WHERE key = ? AND count = ? AND window_start = ?', [
-    count + 1,
-    now + backoffDelayMs(policy, count + 1),
-    key,
-    count,
-    nextAt,
-  ]);
-  return claimed.changes === 1 ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: 1 };
+  const claimed = await replaceRateLimit(q, key, { count, windowStart: nextAt }, { count: count + 1, windowStart: now + backoffDelayMs(policy, count + 1) });
+  return claimed ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: 1 };
 }

@@ -1,6 +1,9 @@
 import { LifelineError } from '../../src-shared/errors.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
+import { countActiveSuperadmins, countAdminsWithRole, grantRoleByName, revokeAllRoles, roleNamesOfAdmin } from '../db/queries/admin-roles.js';
+import { deleteAdmin as deleteAdminRow, findAdminStatusByName, listAdmins, setAdminStatus } from '../db/queries/admins.js';
+import { deleteRole as deleteRoleRow, insertRole, updateRolePermissions } from '../db/queries/roles.js';
 import { appendAudit } from './audit.js';
 import { revokeAdminSessions } from './sessions.js';
 import { assertMayGrant, findRole, listRoles, rolePermissions, SUPERADMIN_ROLE, type AdminAuthority, type Permission } from './roles.js';
@@ -18,8 +21,7 @@ export interface Granter extends AdminAuthority {
 export async function rolesView(q: Queryable) {
   const roles = [];
   for (const r of await listRoles(q)) {
-    const n = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_roles WHERE role_id = ?', [r.id]);
-    roles.push({ name: r.name, builtin: r.builtin === 1, permissions: r.name === SUPERADMIN_ROLE ? ['*'] : rolePermissions(r), admins: Number(n?.n ?? 0) });
+    roles.push({ name: r.name, builtin: r.builtin, permissions: r.name === SUPERADMIN_ROLE ? ['*'] : rolePermissions(r), admins: await countAdminsWithRole(q, r.id) });
   }
   return roles;
 }
@@ -29,7 +31,7 @@ export async function createRole(ctx: ServerContext, granter: Granter, name: str
   assertMayGrant(granter, name, permissions);
   await ctx.db.tx(async (q) => {
     if (await findRole(q, name)) throw new LifelineError('conflict', 'A role with this name exists.', 409);
-    await q.run('INSERT INTO roles (name, builtin, permissions) VALUES (?, 0, ?)', [name, JSON.stringify([...new Set(permissions)])]);
+    await insertRole(q, name, JSON.stringify([...new Set(permissions)]));
     await appendAudit(q, ctx, { type: 'role.created', outcome: 'success', actorKind: 'admin', actor: granter.username, details: { role: name, permissions: permissions.join(',') } });
   });
 }
@@ -43,7 +45,7 @@ export async function updateRole(ctx: ServerContext, granter: Granter, name: str
     if (!role) throw new LifelineError('not_found', 'No such role.', 404);
     // Taking away a permission one does not hold is granting in reverse: the same rule applies.
     assertMayGrant(granter, name, rolePermissions(role));
-    await q.run('UPDATE roles SET permissions = ? WHERE id = ?', [JSON.stringify([...new Set(permissions)]), role.id]);
+    await updateRolePermissions(q, role.id, JSON.stringify([...new Set(permissions)]));
     await appendAudit(q, ctx, { type: 'role.updated', outcome: 'success', actorKind: 'admin', actor: granter.username, details: { role: name, before: rolePermissions(role).join(','), after: permissions.join(',') } });
   });
 }
@@ -52,11 +54,10 @@ export async function deleteRole(ctx: ServerContext, granter: Granter, name: str
   await ctx.db.tx(async (q) => {
     const role = await findRole(q, name);
     if (!role) throw new LifelineError('not_found', 'No such role.', 404);
-    if (role.builtin === 1) throw new LifelineError('conflict', 'Built-in roles cannot be deleted.', 409);
+    if (role.builtin) throw new LifelineError('conflict', 'Built-in roles cannot be deleted.', 409);
     assertMayGrant(granter, name, rolePermissions(role));
-    const n = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_roles WHERE role_id = ?', [role.id]);
-    if (Number(n?.n ?? 0) > 0) throw new LifelineError('conflict', 'The role is still assigned to admins.', 409);
-    await q.run('DELETE FROM roles WHERE id = ?', [role.id]);
+    if ((await countAdminsWithRole(q, role.id)) > 0) throw new LifelineError('conflict', 'The role is still assigned to admins.', 409);
+    await deleteRoleRow(q, role.id);
     await appendAudit(q, ctx, { type: 'role.deleted', outcome: 'success', actorKind: 'admin', actor: granter.username, details: { role: name } });
   });
 }
@@ -71,44 +72,35 @@ export async function assertMayGrantRoles(q: Queryable, granter: AdminAuthority,
 }
 
 export async function adminsView(q: Queryable) {
-  const admins = await q.all<{ id: number; username: string; status: string; created_at: number }>('SELECT id, username, status, created_at FROM admins ORDER BY username');
   const out = [];
-  for (const a of admins) {
-    const roles = await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ? ORDER BY r.name', [a.id]);
-    out.push({ username: a.username, status: a.status as 'active' | 'disabled', roles: roles.map((r) => r.name), createdAt: Number(a.created_at) });
+  for (const a of await listAdmins(q)) {
+    out.push({ username: a.username, status: a.status, roles: await roleNamesOfAdmin(q, a.id, true), createdAt: a.createdAt });
   }
   return out;
-}
-
-async function activeSuperadmins(q: Queryable): Promise<number> {
-  const n = await q.get<{ n: number }>(
-    "SELECT COUNT(*) AS n FROM admins a JOIN admin_roles ar ON ar.admin_id = a.id JOIN roles r ON r.id = ar.role_id WHERE r.name = 'superadmin' AND a.status = 'active'",
-  );
-  return Number(n?.n ?? 0);
 }
 
 /** Changes an admin's roles or status; disabling ends its sessions. The last active superadmin is kept. */
 export async function updateAdmin(ctx: ServerContext, granter: Granter, username: string, patch: { roles?: string[]; status?: 'active' | 'disabled' }): Promise<void> {
   const name = normalizeUsername(username);
   await ctx.db.tx(async (q) => {
-    const admin = await q.get<{ id: number; status: string }>('SELECT id, status FROM admins WHERE username = ?', [name]);
+    const admin = await findAdminStatusByName(q, name);
     if (!admin) throw new LifelineError('not_found', 'No such admin.', 404);
     if (admin.id === granter.id && patch.status === 'disabled') throw new LifelineError('conflict', 'You cannot disable your own account.', 409);
-    const current = (await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ?', [admin.id])).map((r) => r.name);
+    const current = await roleNamesOfAdmin(q, admin.id);
     if (patch.roles) {
       // Both what is added and what is taken away must be within the granter's reach.
       const touched = [...patch.roles.filter((r) => !current.includes(r)), ...current.filter((r) => !patch.roles!.includes(r))];
       await assertMayGrantRoles(q, granter, touched);
-      await q.run('DELETE FROM admin_roles WHERE admin_id = ?', [admin.id]);
-      for (const r of new Set(patch.roles)) await q.run('INSERT INTO admin_roles (admin_id, role_id) SELECT ?, id FROM roles WHERE name = ?', [admin.id, r]);
+      await revokeAllRoles(q, admin.id);
+      for (const r of new Set(patch.roles)) await grantRoleByName(q, admin.id, r);
     }
     if (patch.status && patch.status !== admin.status) {
       // Disabling or re-enabling an admin wields its roles: only someone who could grant them all may (as creating it).
       await assertMayGrantRoles(q, granter, current);
-      await q.run('UPDATE admins SET status = ? WHERE id = ?', [patch.status, admin.id]);
+      await setAdminStatus(q, admin.id, patch.status);
       if (patch.status === 'disabled') await revokeAdminSessions(q, admin.id, ctx.clock.now());
     }
-    if ((await activeSuperadmins(q)) === 0) throw new LifelineError('conflict', 'At least one active superadmin must remain.', 409);
+    if ((await countActiveSuperadmins(q)) === 0) throw new LifelineError('conflict', 'At least one active superadmin must remain.', 409);
     await appendAudit(q, ctx, { type: 'admin.updated', outcome: 'success', actorKind: 'admin', actor: granter.username, subject: name, details: { ...(patch.roles ? { roles: patch.roles.join(',') } : {}), ...(patch.status ? { status: patch.status } : {}) } });
   });
 }
@@ -120,13 +112,13 @@ export async function updateAdmin(ctx: ServerContext, granter: Granter, username
 export async function deleteAdmin(ctx: ServerContext, granter: Granter, username: string): Promise<void> {
   const name = normalizeUsername(username);
   await ctx.db.tx(async (q) => {
-    const admin = await q.get<{ id: number }>('SELECT id FROM admins WHERE username = ?', [name]);
+    const admin = await findAdminStatusByName(q, name);
     if (!admin) throw new LifelineError('not_found', 'No such admin.', 404);
     if (admin.id === granter.id) throw new LifelineError('conflict', 'You cannot delete your own account.', 409);
-    const roles = (await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ?', [admin.id])).map((r) => r.name);
+    const roles = await roleNamesOfAdmin(q, admin.id);
     await assertMayGrantRoles(q, granter, roles);
-    await q.run('DELETE FROM admins WHERE id = ?', [admin.id]);
-    if ((await activeSuperadmins(q)) === 0) throw new LifelineError('conflict', 'At least one active superadmin must remain.', 409);
+    await deleteAdminRow(q, admin.id);
+    if ((await countActiveSuperadmins(q)) === 0) throw new LifelineError('conflict', 'At least one active superadmin must remain.', 409);
     await appendAudit(q, ctx, { type: 'admin.deleted', outcome: 'success', actorKind: 'admin', actor: granter.username, subject: name, details: { roles: roles.join(',') } });
   });
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { LifelineError } from '../../src-shared/errors.js';
 import type { Queryable } from '../db/port.js';
+import { rolesOfAdmin } from '../db/queries/admin-roles.js';
+import type { RoleRecord } from '../db/queries/roles.js';
 
 export const PERMISSIONS = [
   'settings.manage',
@@ -29,14 +31,7 @@ export const BUILTIN_ROLES: Record<string, readonly Permission[]> = {
   auditor: ['audit.read'],
 };
 
-export interface RoleRow {
-  id: number;
-  name: string;
-  builtin: number;
-  permissions: string;
-}
-
-export function rolePermissions(row: Pick<RoleRow, 'permissions'>): Permission[] {
+export function rolePermissions(row: Pick<RoleRecord, 'permissions'>): Permission[] {
   return z.array(PermissionSchema).parse(JSON.parse(row.permissions));
 }
 
@@ -48,10 +43,7 @@ export interface AdminAuthority {
 
 /** What an admin may do: the union of its roles' permissions; a superadmin may do everything, present or future. */
 export async function authorityOf(q: Queryable, adminId: number): Promise<AdminAuthority> {
-  const rows = await q.all<RoleRow>(
-    'SELECT r.* FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ? ORDER BY r.name',
-    [adminId],
-  );
+  const rows = await rolesOfAdmin(q, adminId);
   const isSuperadmin = rows.some((r) => r.name === SUPERADMIN_ROLE);
   const permissions = new Set<Permission>(isSuperadmin ? PERMISSIONS : rows.flatMap(rolePermissions));
   return { roles: rows.map((r) => r.name), permissions, isSuperadmin };
@@ -68,10 +60,4 @@ export function assertMayGrant(granter: AdminAuthority, roleName: string, permis
   if (missing.length) throw new LifelineError('forbidden', `You cannot grant permissions you do not hold: ${missing.join(', ')}.`, 403);
 }
 
-export async function listRoles(q: Queryable): Promise<RoleRow[]> {
-  return q.all<RoleRow>('SELECT * FROM roles ORDER BY builtin DESC, name');
-}
-
-export async function findRole(q: Queryable, name: string): Promise<RoleRow | undefined> {
-  return q.get<RoleRow>('SELECT * FROM roles WHERE name = ?', [name]);
-}
+export { findRole, listRoles } from '../db/queries/roles.js';

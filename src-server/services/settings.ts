@@ -4,7 +4,10 @@ import { meetsVerifierFloor, VERIFIER_SCRYPT_FLOOR } from '../../src-shared/veri
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { appendAudit } from './audit.js';
-import { DEFAULT_POLICY_NAME, ENTERPRISE_SETTINGS_KEY, listPolicies, loadSettings, parsePolicyBody } from './policy.js';
+import { deletePolicy, findPolicyByName, insertPolicy, listPolicies, updatePolicyBody } from '../db/queries/policies.js';
+import { lockSetting, writeSetting } from '../db/queries/settings.js';
+import { countUsersWithPolicy } from '../db/queries/users.js';
+import { DEFAULT_POLICY_NAME, ENTERPRISE_SETTINGS_KEY, loadSettings, parsePolicyBody } from './policy.js';
 
 export const POLICY_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -26,8 +29,7 @@ export interface SettingsView {
 export async function settingsView(q: Queryable): Promise<SettingsView> {
   const policies = [];
   for (const row of await listPolicies(q)) {
-    const n = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM users WHERE policy_id = ?', [row.id]);
-    policies.push({ name: row.name, isDefault: row.is_default === 1, users: Number(n?.n ?? 0), policy: parsePolicyBody(row.body) });
+    policies.push({ name: row.name, isDefault: row.isDefault, users: await countUsersWithPolicy(q, row.id), policy: parsePolicyBody(row.body) });
   }
   return { settings: await loadSettings(q), policies };
 }
@@ -55,7 +57,7 @@ function refuseBelowVerifierFloor(ctx: ServerContext, name: string, policy: Poli
  * first committed, instead of merging onto a stale copy and overwriting it (a lost update).
  */
 async function lockSettings(q: Queryable): Promise<void> {
-  await q.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = settings.value', [ENTERPRISE_SETTINGS_KEY, JSON.stringify(DEFAULT_SETTINGS)]);
+  await lockSetting(q, ENTERPRISE_SETTINGS_KEY, JSON.stringify(DEFAULT_SETTINGS));
 }
 
 /**
@@ -70,19 +72,19 @@ export async function patchSettings(ctx: ServerContext, actor: string, patch: { 
       const current = await loadSettings(q);
       const parsed = EnterpriseSettingsSchema.safeParse({ ...current, ...patch.settings });
       if (!parsed.success) throw invalid('settings change', parsed.error.issues);
-      await q.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [ENTERPRISE_SETTINGS_KEY, JSON.stringify(parsed.data)]);
+      await writeSetting(q, ENTERPRISE_SETTINGS_KEY, JSON.stringify(parsed.data));
       const changed = Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => current[k as keyof EnterpriseSettings] !== v));
       await appendAudit(q, ctx, { type: 'settings.changed', outcome: 'success', actorKind: 'admin', actor, details: changed });
     }
     for (const [name, body] of Object.entries(patch.policies ?? {})) {
       if (!POLICY_NAME_RE.test(name)) throw new LifelineError('validation_failed', `A policy name is lower-case letters, digits, '.', '_' or '-' (got ${JSON.stringify(name.slice(0, 64))}).`, 400);
-      const existing = await q.get<{ id: number; body: string; is_default: number }>('SELECT id, body, is_default FROM policies WHERE name = ?', [name]);
+      const existing = await findPolicyByName(q, name);
       if (body === null) {
         if (!existing) throw new LifelineError('not_found', `No policy named ${name}.`, 404);
-        if (existing.is_default === 1 || name === DEFAULT_POLICY_NAME) throw new LifelineError('conflict', 'The default policy cannot be deleted.', 409);
-        const users = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM users WHERE policy_id = ?', [existing.id]);
-        if (Number(users?.n ?? 0) > 0) throw new LifelineError('conflict', `Policy ${name} is assigned to ${users?.n} users; assign them another policy first.`, 409);
-        await q.run('DELETE FROM policies WHERE id = ?', [existing.id]);
+        if (existing.isDefault || name === DEFAULT_POLICY_NAME) throw new LifelineError('conflict', 'The default policy cannot be deleted.', 409);
+        const users = await countUsersWithPolicy(q, existing.id);
+        if (users > 0) throw new LifelineError('conflict', `Policy ${name} is assigned to ${users} users; assign them another policy first.`, 409);
+        await deletePolicy(q, existing.id);
         await appendAudit(q, ctx, { type: 'policy.deleted', outcome: 'success', actorKind: 'admin', actor, details: { policy: name } });
         continue;
       }
@@ -91,8 +93,8 @@ export async function patchSettings(ctx: ServerContext, actor: string, patch: { 
       if (!parsed.success) throw invalid(`policy ${name}`, parsed.error.issues);
       refuseBelowVerifierFloor(ctx, name, parsed.data);
       const json = JSON.stringify(parsed.data);
-      if (existing) await q.run('UPDATE policies SET body = ?, updated_at = ? WHERE id = ?', [json, now, existing.id]);
-      else await q.run('INSERT INTO policies (name, is_default, body, updated_at) VALUES (?, 0, ?, ?)', [name, json, now]);
+      if (existing) await updatePolicyBody(q, existing.id, json, now);
+      else await insertPolicy(q, name, json, now);
       await appendAudit(q, ctx, { type: existing ? 'policy.updated' : 'policy.created', outcome: 'success', actorKind: 'admin', actor, details: { policy: name, fields: Object.keys(body).join(',') } });
     }
     return settingsView(q);

@@ -4,35 +4,20 @@ import { LifelineError } from '../../src-shared/errors.js';
 import type { EnterpriseSettings, Policy } from '../../src-shared/policy.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
+import { insertTemporaryCode, revokeUserTemporaryCodes, type TemporaryCodeRecord } from '../db/queries/temporary-codes.js';
+import { touchActiveUser, type UserRecord } from '../db/queries/users.js';
 import { appendAudit, auditRevocation, type AuditEvent } from './audit.js';
 import { hashCode } from './code-hash.js';
 import { notifyUser, type Notification } from './notifier.js';
 import { loadSettings, policyForUser } from './policy.js';
 import { hitRateLimit } from './rate-limit.js';
-import { requireUser, type UserRow } from './users.js';
+import { requireUser } from './users.js';
 
 /**
  * Helpdesk-issued temporary codes (DESIGN §2-3; Imprivata, Salesforce and Mosaic seeds): one active per user,
  * single-use or multi-use until expiry, shown once and stored only as a code hash, at most `maxPerHour` issued per
  * user per hour, revocable, replaced by issuing again, revoked when the user next succeeds with the normal token.
  */
-export interface TemporaryCodeRow {
-  id: number;
-  user_id: number;
-  code_hash: Buffer;
-  code_length: number;
-  multi_use: number;
-  purposes: string;
-  pin_required: number;
-  issued_at: number;
-  issued_by: string;
-  expires_at: number;
-  used_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-  revoke_reason: string | null;
-}
-
 export interface IssueTemporaryCodeInput {
   expiresInMinutes?: number;
   multiUse?: boolean;
@@ -48,6 +33,9 @@ export interface IssuedTemporaryCode {
   replaced: boolean;
 }
 
+/** The active (unrevoked, unused, unexpired) code of a user, as the verifier and the console's status see it. */
+export { activeTemporaryCode } from '../db/queries/temporary-codes.js';
+
 const HOUR = 3_600_000;
 
 export function rateLimitKey(userId: number): string {
@@ -55,7 +43,7 @@ export function rateLimitKey(userId: number): string {
 }
 
 /** The terms of a new code under the policy, or the stable error saying which rule it breaks. */
-function termsUnderPolicy(policy: Policy, user: UserRow, input: IssueTemporaryCodeInput): { lifetimeMinutes: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean } {
+function termsUnderPolicy(policy: Policy, user: UserRecord, input: IssueTemporaryCodeInput): { lifetimeMinutes: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean } {
   const t = policy.temporaryCodes;
   if (!t.allowed) throw new LifelineError('not_eligible', "The user's policy does not allow temporary codes.", 403);
   const lifetimeMinutes = input.expiresInMinutes ?? t.defaultLifetimeMinutes;
@@ -69,7 +57,7 @@ function termsUnderPolicy(policy: Policy, user: UserRow, input: IssueTemporaryCo
   if (refused.length > 0) throw new LifelineError('policy_violation', `The user's policy does not allow temporary codes for: ${refused.join(', ')}.`, 400);
   // A policy without PINs (contractors) needs none with its codes either; otherwise the code's own switch decides.
   const pinRequired = policy.pin.required && t.pinRequired;
-  if (pinRequired && user.pin_hash === null) {
+  if (pinRequired && user.pinHash === null) {
     throw new LifelineError('not_eligible', "The user's policy needs the PIN with a temporary code and the user has no PIN yet: set one first.", 403);
   }
   return { lifetimeMinutes, multiUse, purposes, pinRequired };
@@ -81,7 +69,7 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
   const t = policy.temporaryCodes;
 
   const code = randomCrockford(t.codeLength);
-  const hash = await hashCode(ctx, user.code_salt, code); // slow work before the transaction
+  const hash = await hashCode(ctx, user.codeSalt, code); // slow work before the transaction
   const issuedAt = ctx.clock.now();
   const expiresAt = issuedAt + terms.lifetimeMinutes * 60_000;
 
@@ -92,17 +80,10 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
     if (!limit.allowed) {
       throw new LifelineError('rate_limited', `At most ${t.maxPerHour} temporary codes can be issued per user per hour.`, 429, { retryAfterSeconds: limit.retryAfterSeconds });
     }
-    const old = await q.all<{ id: number }>(
-      "UPDATE temporary_codes SET revoked_at = ?, revoke_reason = 'replaced' WHERE user_id = ? AND revoked_at IS NULL AND used_at IS NULL RETURNING id",
-      [issuedAt, user.id],
-    );
+    const old = await revokeUserTemporaryCodes(q, user.id, 'replaced', issuedAt);
     // The partial unique index temporary_codes_one_active refuses a second active code if two issues race.
-    await q.run(
-      `INSERT INTO temporary_codes (user_id, code_hash, code_length, multi_use, purposes, pin_required, issued_at, issued_by, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [user.id, hash, code.length, terms.multiUse ? 1 : 0, JSON.stringify(terms.purposes), terms.pinRequired ? 1 : 0, issuedAt, actor, expiresAt],
-    );
-    const wasReplace = old.length > 0;
+    await insertTemporaryCode(q, { userId: user.id, codeHash: hash, codeLength: code.length, multiUse: terms.multiUse, purposes: terms.purposes, pinRequired: terms.pinRequired, issuedAt, issuedBy: actor, expiresAt });
+    const wasReplace = old > 0;
     await recordIssue(q, ctx, user, actor, {
       auditType: 'temporary-code',
       replaced: wasReplace,
@@ -131,7 +112,7 @@ export async function userToIssueFor(
   username: string,
   enabledBy: keyof Pick<EnterpriseSettings, 'temporaryCodesEnabled' | 'emergencyCodesEnabled'>,
   kindName: string,
-): Promise<{ user: UserRow; policy: Policy }> {
+): Promise<{ user: UserRecord; policy: Policy }> {
   const user = await requireUser(ctx.db, username);
   const settings = await loadSettings(ctx.db);
   if (!settings[enabledBy]) throw new LifelineError('feature_disabled', `${kindName} are disabled for this enterprise.`, 403);
@@ -145,7 +126,7 @@ export async function userToIssueFor(
  * other on PostgreSQL too, instead of the later one failing on a unique index.
  */
 export async function lockUserStillActive(q: Queryable, userId: number, now: number): Promise<void> {
-  if ((await q.run("UPDATE users SET updated_at = ? WHERE id = ? AND status = 'active'", [now, userId])).changes !== 1) throw inactiveUser();
+  if (!(await touchActiveUser(q, userId, now))) throw inactiveUser();
 }
 
 /**
@@ -155,7 +136,7 @@ export async function lockUserStillActive(q: Queryable, userId: number, now: num
 export async function recordIssue(
   q: Queryable,
   ctx: ServerContext,
-  user: Pick<UserRow, 'id' | 'username'>,
+  user: Pick<UserRecord, 'id' | 'username'>,
   actor: string,
   issue: { auditType: string; replaced: boolean; details: AuditEvent['details']; notice: Notification['kind']; noticeDetails: Notification['details'] },
 ): Promise<void> {
@@ -177,48 +158,16 @@ export async function recordIssue(
 export async function revokeTemporaryCode(
   q: Queryable,
   ctx: Pick<ServerContext, 'clock'>,
-  user: Pick<UserRow, 'id' | 'username'>,
+  user: Pick<UserRecord, 'id' | 'username'>,
   why: { reason: 'admin' | 'token-success' | 'token-enrolled' | 'user-deactivated'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
 ): Promise<boolean> {
   const now = ctx.clock.now();
-  const revoked = await q.all<{ id: number }>(
-    'UPDATE temporary_codes SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL AND used_at IS NULL RETURNING id',
-    [now, why.reason, user.id],
-  );
-  if (revoked.length === 0) return false;
+  if ((await revokeUserTemporaryCodes(q, user.id, why.reason, now)) === 0) return false;
   await auditRevocation(q, ctx, 'temporary-code.revoke', user.username, why);
   return true;
 }
 
-/** The active (unrevoked, unused, unexpired) code of a user, as the verifier and the console's status see it. */
-export async function activeTemporaryCode(q: Queryable, userId: number, now: number): Promise<TemporaryCodeRow | undefined> {
-  return q.get<TemporaryCodeRow>(
-    'SELECT * FROM temporary_codes WHERE user_id = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?',
-    [userId, now],
-  );
-}
-
 /** What an admin may see of the active code: never the code, only its terms. */
-export function temporaryCodeSummary(row: TemporaryCodeRow): { expiresAt: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean; issuedAt: number; issuedBy: string } {
-  return {
-    expiresAt: Number(row.expires_at),
-    multiUse: Number(row.multi_use) === 1,
-    purposes: JSON.parse(row.purposes) as Purpose[],
-    pinRequired: Number(row.pin_required) === 1,
-    issuedAt: Number(row.issued_at),
-    issuedBy: row.issued_by,
-  };
-}
-
-/**
- * Consumes the code for one successful verification: a single-use code exactly once (zero rows changed = another
- * request won), a multi-use one while it stays active and unexpired.
- */
-export async function consumeTemporaryCode(q: Queryable, row: Pick<TemporaryCodeRow, 'id' | 'multi_use'>, now: number): Promise<boolean> {
-  const sql =
-    Number(row.multi_use) === 1
-      ? 'UPDATE temporary_codes SET last_used_at = ? WHERE id = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?'
-      : 'UPDATE temporary_codes SET used_at = ?, last_used_at = ? WHERE id = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?';
-  const params = Number(row.multi_use) === 1 ? [now, row.id, now] : [now, now, row.id, now];
-  return (await q.run(sql, params)).changes === 1;
+export function temporaryCodeSummary(row: TemporaryCodeRecord): { expiresAt: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean; issuedAt: number; issuedBy: string } {
+  return { expiresAt: row.expiresAt, multiUse: row.multiUse, purposes: row.purposes, pinRequired: row.pinRequired, issuedAt: row.issuedAt, issuedBy: row.issuedBy };
 }

@@ -5,8 +5,8 @@ import { generateSecret, generateURI, verify, type HashAlgorithm } from 'otplib'
  * Stable API (used by services/verification.ts): newTotpSecret, otpauthUri, matchTokenStep.
  *
  * TOTP (RFC 6238) through otplib with Node's crypto. Time comes from the caller (ctx.clock), never from otplib's
- * own clock, so tests can drive it. Replay protection is the caller's: it must advance the stored last step with a
- * guarded `UPDATE … WHERE last_step < ?` and treat zero rows changed as a replay.
+ * own clock, so tests can drive it. Replay protection is the caller's: it must advance the stored last step with the
+ * one guarded statement (advanceTokenStep, db/queries/tokens.ts) and treat false as a replay.
  */
 const crypto = new NodeCryptoPlugin();
 

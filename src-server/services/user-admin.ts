@@ -1,18 +1,22 @@
 import { LifelineError } from '../../src-shared/errors.js';
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import type { ServerContext } from '../context.js';
-import type { Param, Queryable } from '../db/port.js';
+import type { Queryable } from '../db/port.js';
+import { findPolicyById, findPolicyByName } from '../db/queries/policies.js';
+import { activeTemporaryCode } from '../db/queries/temporary-codes.js';
+import { deleteToken as deleteTokenRow, findToken, upsertToken } from '../db/queries/tokens.js';
+import { bumpTokenGeneration, insertUser, setUserPin, updateUserFields, userNameTaken, type UserFieldsPatch, type UserRecord } from '../db/queries/users.js';
 import { appendAudit } from './audit.js';
 import { assertNotConfusable } from './confusable-names.js';
 import { emergencySetSummary } from './emergency-codes.js';
 import { clearLockout } from './lockout.js';
 import { notifyUser } from './notifier.js';
 import { hashPin } from './pin.js';
-import { findPolicyByName, policyForUser } from './policy.js';
+import { policyForUser } from './policy.js';
 import { encryptSecret } from './secrets.js';
-import { activeTemporaryCode, revokeTemporaryCode, temporaryCodeSummary } from './temporary-codes.js';
+import { revokeTemporaryCode, temporaryCodeSummary } from './temporary-codes.js';
 import { DEFAULT_TOTP, newTotpSecret, otpauthUri, type TotpAlgorithm } from './totp.js';
-import { lockState, normalizeUsername, requireUser, type UserRow } from './users.js';
+import { lockState, normalizeUsername, requireUser } from './users.js';
 import { TOTP_ISSUER } from './admins.js';
 
 /** Admin operations on users (DESIGN §4). Each change and its audit row commit together; slow hashing runs first. */
@@ -27,88 +31,78 @@ async function policyIdByName(q: Queryable, name: string): Promise<number> {
   return p.id;
 }
 
-export async function userView(q: Queryable, user: UserRow, now: number) {
-  const policy = user.policy_id !== null ? await q.get<{ name: string }>('SELECT name FROM policies WHERE id = ?', [user.policy_id]) : undefined;
-  const token = await q.get<{ algorithm: string; digits: number; period: number; enrolled_at: number; enrolled_by: string | null }>(
-    'SELECT algorithm, digits, period, enrolled_at, enrolled_by FROM tokens WHERE user_id = ?',
-    [user.id],
-  );
+export async function userView(q: Queryable, user: UserRecord, now: number) {
+  const policy = user.policyId !== null ? await findPolicyById(q, user.policyId) : undefined;
+  const token = await findToken(q, user.id);
   const temp = await activeTemporaryCode(q, user.id, now);
   return {
     username: user.username,
-    displayName: user.display_name,
+    displayName: user.displayName,
     email: user.email,
     status: user.status,
     policy: policy?.name ?? 'default',
-    hasPin: user.pin_hash !== null,
-    pinGeneration: Number(user.pin_generation),
-    tokenGeneration: Number(user.token_generation),
-    token: token ? { algorithm: token.algorithm, digits: Number(token.digits), period: Number(token.period), enrolledAt: Number(token.enrolled_at) } : null,
+    hasPin: user.pinHash !== null,
+    pinGeneration: user.pinGeneration,
+    tokenGeneration: user.tokenGeneration,
+    token: token ? { algorithm: token.algorithm, digits: token.digits, period: token.period, enrolledAt: token.enrolledAt } : null,
     lock: lockState(user, now),
     temporaryCode: temp ? temporaryCodeSummary(temp) : null,
     emergencyCodes: (await emergencySetSummary(q, user.id, now)) ?? null,
-    createdAt: Number(user.created_at),
-    updatedAt: Number(user.updated_at),
+    createdAt: user.createdAt,
+    updatedAt: user.updatedAt,
   };
 }
 export type UserView = Awaited<ReturnType<typeof userView>>;
 
-export async function createUser(ctx: ServerContext, actor: Actor, input: { username: string; displayName?: string; email?: string; policy?: string; status?: 'active' | 'inactive' }): Promise<UserRow> {
+export async function createUser(ctx: ServerContext, actor: Actor, input: { username: string; displayName?: string; email?: string; policy?: string; status?: 'active' | 'inactive' }): Promise<UserRecord> {
   const username = normalizeUsername(input.username);
   await assertNotConfusable(ctx.db, 'users', username);
   const now = ctx.clock.now();
   return ctx.db.tx(async (q) => {
-    if (await q.get('SELECT id FROM users WHERE username = ?', [username])) throw new LifelineError('conflict', 'A user with this name exists.', 409);
+    if (await userNameTaken(q, username)) throw new LifelineError('conflict', 'A user with this name exists.', 409);
     const policyId = input.policy !== undefined ? await policyIdByName(q, input.policy) : null;
-    const row = await q.get<UserRow>(
-      `INSERT INTO users (username, display_name, email, status, policy_id, code_salt, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [username, input.displayName ?? null, input.email ?? null, input.status ?? 'active', policyId, randomBytes(16), now, now],
-    );
+    const row = await insertUser(q, { username, displayName: input.displayName ?? null, email: input.email ?? null, status: input.status ?? 'active', policyId, codeSalt: randomBytes(16), now });
     await appendAudit(q, ctx, { type: 'user.created', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: username, details: { policy: input.policy ?? 'default', status: input.status ?? 'active' } });
-    return row!;
+    return row;
   });
 }
 
-export async function searchUsers(q: Queryable, search: string | undefined, limit: number, offset: number): Promise<UserRow[]> {
-  const params: Param[] = [];
-  let where = '';
-  if (search) {
-    const like = '%' + search.normalize('NFC').toLowerCase().replace(/[%_\\]/g, '\\$&') + '%';
-    where = "WHERE username LIKE ? ESCAPE '\\' OR LOWER(display_name) LIKE ? ESCAPE '\\' OR LOWER(email) LIKE ? ESCAPE '\\'";
-    params.push(like, like, like);
-  }
-  return q.all<UserRow>(`SELECT * FROM users ${where} ORDER BY username LIMIT ? OFFSET ?`, [...params, limit, offset]);
-}
+export { searchUsers } from '../db/queries/users.js';
 
-export async function updateUser(ctx: ServerContext, actor: Actor, username: string, patch: { status?: 'active' | 'inactive'; policy?: string; displayName?: string | null; email?: string | null }): Promise<UserRow> {
+export async function updateUser(ctx: ServerContext, actor: Actor, username: string, patch: { status?: 'active' | 'inactive'; policy?: string; displayName?: string | null; email?: string | null }): Promise<UserRecord> {
   const now = ctx.clock.now();
   return ctx.db.tx(async (q) => {
     const user = await requireUser(q, username);
-    const sets: string[] = [];
-    const params: Param[] = [];
+    const fields: UserFieldsPatch = {};
     const changed: Record<string, string | null> = {};
-    const set = (column: string, value: Param, field: string, shown: string | null) => {
-      sets.push(`${column} = ?`);
-      params.push(value);
-      changed[field] = shown;
-    };
-    if (patch.status !== undefined && patch.status !== user.status) set('status', patch.status, 'status', patch.status);
-    if (patch.policy !== undefined) set('policy_id', await policyIdByName(q, patch.policy), 'policy', patch.policy);
-    if (patch.displayName !== undefined) set('display_name', patch.displayName, 'displayName', patch.displayName);
-    if (patch.email !== undefined) set('email', patch.email, 'email', patch.email === null ? null : 'changed');
-    if (sets.length === 0) return user;
-    const updated = await q.get<UserRow>(`UPDATE users SET ${sets.join(', ')}, updated_at = ? WHERE id = ? RETURNING *`, [...params, now, user.id]);
+    if (patch.status !== undefined && patch.status !== user.status) {
+      fields.status = patch.status;
+      changed.status = patch.status;
+    }
+    if (patch.policy !== undefined) {
+      fields.policyId = await policyIdByName(q, patch.policy);
+      changed.policy = patch.policy;
+    }
+    if (patch.displayName !== undefined) {
+      fields.displayName = patch.displayName;
+      changed.displayName = patch.displayName;
+    }
+    if (patch.email !== undefined) {
+      fields.email = patch.email;
+      changed.email = patch.email === null ? null : 'changed';
+    }
+    if (Object.keys(fields).length === 0) return user;
+    const updated = await updateUserFields(q, user.id, fields, now);
     await appendAudit(q, ctx, { type: 'user.updated', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username, details: changed });
     // An inactive user gets nothing online (DESIGN §3): its temporary code goes with the deactivation.
     if (patch.status === 'inactive' && user.status === 'active') {
       await revokeTemporaryCode(q, ctx, user, { reason: 'user-deactivated', actorKind: 'admin', actor: actor.username });
     }
-    return updated!;
+    return updated;
   });
 }
 
-export async function unlockUser(ctx: ServerContext, actor: Actor, username: string): Promise<UserRow> {
+export async function unlockUser(ctx: ServerContext, actor: Actor, username: string): Promise<UserRecord> {
   const now = ctx.clock.now();
   return ctx.db.tx(async (q) => {
     const user = await requireUser(q, username);
@@ -119,7 +113,7 @@ export async function unlockUser(ctx: ServerContext, actor: Actor, username: str
       actorKind: 'admin',
       actor: actor.username,
       subject: user.username,
-      details: { wasLocked, failures: Number(user.failures), lockPeriods: Number(user.lock_periods), wasLockedPermanently: user.locked_permanently === 1 },
+      details: { wasLocked, failures: user.failures, lockPeriods: user.lockPeriods, wasLockedPermanently: user.lockedPermanently },
     });
     return (await requireUser(q, username))!;
   });
@@ -139,13 +133,8 @@ export async function enrollToken(ctx: ServerContext, actor: Actor, username: st
     const policy = await policyForUser(q, user);
     if (!policy.enrollmentAllowed) throw new LifelineError('policy_violation', 'The user’s policy does not allow enrolling a token.', 403);
     const sealed = encryptSecret(ctx, `token:${user.id}`, Buffer.from(secret, 'utf8'));
-    await q.run(
-      `INSERT INTO tokens (user_id, seed_enc, algorithm, digits, period, last_step, enrolled_at, enrolled_by) VALUES (?, ?, ?, ?, ?, -1, ?, ?)
-       ON CONFLICT (user_id) DO UPDATE SET seed_enc = excluded.seed_enc, algorithm = excluded.algorithm, digits = excluded.digits,
-         period = excluded.period, last_step = -1, enrolled_at = excluded.enrolled_at, enrolled_by = excluded.enrolled_by`,
-      [user.id, sealed, totp.algorithm, totp.digits, totp.period, now, actor.username],
-    );
-    await q.run('UPDATE users SET token_generation = token_generation + 1, updated_at = ? WHERE id = ?', [now, user.id]);
+    await upsertToken(q, { userId: user.id, seedEnc: sealed, algorithm: totp.algorithm, digits: totp.digits, period: totp.period, enrolledAt: now, enrolledBy: actor.username });
+    await bumpTokenGeneration(q, user.id, now);
     await appendAudit(q, ctx, { type: 'token.enrolled', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username, details: { algorithm: totp.algorithm, digits: totp.digits } });
     if (policy.temporaryCodes.revokeOnTokenSuccess) await revokeTemporaryCode(q, ctx, user, { reason: 'token-enrolled', actorKind: 'admin', actor: actor.username });
     await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'token-enrolled', details: { by: actor.username } });
@@ -159,9 +148,8 @@ export async function deleteToken(ctx: ServerContext, actor: Actor, username: st
   const now = ctx.clock.now();
   await ctx.db.tx(async (q) => {
     const user = await requireUser(q, username);
-    const removed = await q.run('DELETE FROM tokens WHERE user_id = ?', [user.id]);
-    if (removed.changes === 0) throw new LifelineError('not_found', 'The user has no enrolled token.', 404);
-    await q.run('UPDATE users SET token_generation = token_generation + 1, updated_at = ? WHERE id = ?', [now, user.id]);
+    if (!(await deleteTokenRow(q, user.id))) throw new LifelineError('not_found', 'The user has no enrolled token.', 404);
+    await bumpTokenGeneration(q, user.id, now);
     await appendAudit(q, ctx, { type: 'token.deleted', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username });
     await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'token-deleted', details: { by: actor.username } });
   });
@@ -178,8 +166,7 @@ export async function setPin(ctx: ServerContext, actor: Actor, username: string,
   const { hash, salt } = await hashPin(ctx, pin);
   const now = ctx.clock.now();
   await ctx.db.tx(async (q) => {
-    const changed = await q.run('UPDATE users SET pin_hash = ?, pin_salt = ?, pin_generation = pin_generation + 1, updated_at = ? WHERE id = ?', [hash, salt, now, user.id]);
-    if (changed.changes === 0) throw new LifelineError('not_found', 'No such user.', 404);
+    if (!(await setUserPin(q, user.id, { hash, salt }, now))) throw new LifelineError('not_found', 'No such user.', 404);
     await appendAudit(q, ctx, { type: 'pin.set', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username });
     await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'pin-set', details: { by: actor.username } });
   });

@@ -1,19 +1,20 @@
-import { normalizeCode, PURPOSES, type CodeMethod, type Purpose } from '../../src-shared/codes.js';
-import { constantTimeEqual, wipe } from '../../src-shared/crypto/compare.js';
-import { hmacSha256 } from '../../src-shared/crypto/kdf.js';
+import { normalizeCode, type CodeMethod, type Purpose } from '../../src-shared/codes.js';
 import type { Policy } from '../../src-shared/policy.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
+import { consumeEmergencyCode } from '../db/queries/emergency-codes.js';
+import { consumeTemporaryCode } from '../db/queries/temporary-codes.js';
+import { advanceTokenStep } from '../db/queries/tokens.js';
+import type { UserRecord } from '../db/queries/users.js';
 import { appendAudit, type AuditEvent } from './audit.js';
-import { couldBeStoredCode, hashCode, matchHash } from './code-hash.js';
-import { consumeEmergencyCode, liveEmergencySet, setExpired, tokenBlockedBySet, usableEmergencyCodes, voidEmergencySet } from './emergency-codes.js';
+import { liveEmergencySet, setExpired, tokenBlockedBySet, voidEmergencySet } from './emergency-codes.js';
 import { BUSY_RETRY_SECONDS, countFailure, releaseSlot, reserveAttempt, resetFailures, type LockSubject, type Slot } from './lockout.js';
-import { checkPin } from './pin.js';
 import { policyForUser } from './policy.js';
-import { decryptSecret } from './secrets.js';
-import { activeTemporaryCode, consumeTemporaryCode, revokeTemporaryCode, type TemporaryCodeRow } from './temporary-codes.js';
-import { matchTokenStep } from './totp.js';
-import { findUserByUsername, tryNormalizeUsername, type UserRow } from './users.js';
+import { revokeTemporaryCode } from './temporary-codes.js';
+import { findUserByUsername, tryNormalizeUsername } from './users.js';
+import { gatherEvidence, methodOf, pinRequiredFor, purposesFor, spendLikeAVerification, type ExtraCandidateSource, type Match } from './verification-evidence.js';
+
+export type { ExtraCandidate, ExtraCandidateSource } from './verification-evidence.js';
 
 /**
  * The one place a second factor is decided online: `POST /api/v1/verify`, `POST /api/v1/devices/login` and RADIUS
@@ -44,48 +45,15 @@ export interface VerifyRequest {
   extraCandidates?: ExtraCandidateSource;
 }
 
-/**
- * A code kind that another module owns. `secret` is what the typed code is compared with: the normalised plaintext
- * (for codes kept encrypted, e.g. offline emergency slots; wiped after the comparison) or a hash made with hashCode
- * and the user's code salt. `consume` runs inside the verification's transaction and must be one guarded statement.
- */
-export interface ExtraCandidate {
-  method: CodeMethod;
-  secret: { kind: 'plain'; value: Buffer } | { kind: 'hash'; value: Buffer };
-  pinRequired: boolean;
-  purposes: readonly Purpose[];
-  consume(q: Queryable, now: number): Promise<boolean>;
-  /** Non-secret facts for the audit row (e.g. slot number). */
-  auditDetails?: Record<string, string | number | boolean | null>;
-}
-export type ExtraCandidateSource = (q: Queryable, user: UserRow, policy: Policy) => Promise<ExtraCandidate[]>;
 
 export type VerifyResult =
-  | { ok: true; method: CodeMethod; user: UserRow; temporary?: { multiUse: boolean; expiresAt: number }; tokenStep?: number }
+  | { ok: true; method: CodeMethod; user: UserRecord; temporary?: { multiUse: boolean; expiresAt: number }; tokenStep?: number }
   | { ok: false; error: 'invalid_code' }
   | { ok: false; error: 'locked'; retryAfterSeconds: number; /** only an admin can unlock */ permanent: boolean }
   /** Other attempts of this user are being checked and hold every place: nothing was checked or counted. */
   | { ok: false; error: 'busy'; retryAfterSeconds: number }
   | { ok: false; error: 'purpose_not_allowed' };
 
-interface TokenRow {
-  seed_enc: Buffer;
-  algorithm: string;
-  digits: number;
-  period: number;
-  last_step: number;
-}
-
-type Match =
-  | { method: 'token'; step: number }
-  | { method: 'temporary'; row: TemporaryCodeRow }
-  | { method: 'emergency'; codeId: number }
-  | { method: 'extra'; candidate: ExtraCandidate };
-
-interface Evidence {
-  match?: Match;
-  pinOk: boolean;
-}
 
 const INVALID = { ok: false, error: 'invalid_code' } as const;
 /** The answer of an attempt that outlived its place (lockout.ts, ATTEMPT_LEASE_MS): its outcome is not revealed. */
@@ -107,7 +75,7 @@ export async function verifyCode(ctx: ServerContext, req: VerifyRequest): Promis
   }
 
   // An unknown name is judged under the default policy, as RADIUS reads it (radius/authenticate.ts).
-  const policy = await policyForUser(ctx.db, user ?? { policy_id: null });
+  const policy = await policyForUser(ctx.db, user ?? { policyId: null });
   const subject: LockSubject = active ? { kind: 'user', id: active.id } : { kind: 'name', username: name! };
   const reservation = await reserveAttempt(ctx.db, subject, policy.lockout, ctx.clock.now());
   if (!reservation.allowed) {
@@ -145,7 +113,7 @@ async function failOnError<T>(attempt: Attempt, work: () => Promise<T>): Promise
   }
 }
 
-async function checkReservedAttempt(attempt: Attempt, req: VerifyRequest, user: UserRow, typed: string): Promise<VerifyResult> {
+async function checkReservedAttempt(attempt: Attempt, req: VerifyRequest, user: UserRecord, typed: string): Promise<VerifyResult> {
   const { ctx, base, slot, policy } = attempt;
   const { match, pinOk } = await failOnError(attempt, () => gatherEvidence(ctx, req, user, policy, typed));
   // One reason for both: the audit log is read by helpdesk staff, and "wrong PIN" would tell whoever reads it (or
@@ -173,13 +141,13 @@ async function checkReservedAttempt(attempt: Attempt, req: VerifyRequest, user: 
     const details = match.method === 'extra' ? match.candidate.auditDetails : match.method === 'token' ? { step: match.step } : undefined;
     await appendAudit(q, ctx, { ...base, method, outcome: 'success', ...(details ? { details } : {}) });
     const result: VerifyResult = { ok: true, method, user };
-    if (match.method === 'temporary') result.temporary = { multiUse: Number(match.row.multi_use) === 1, expiresAt: Number(match.row.expires_at) };
+    if (match.method === 'temporary') result.temporary = { multiUse: match.row.multiUse, expiresAt: match.row.expiresAt };
     if (match.method === 'token') result.tokenStep = match.step;
     return result;
   });
 }
 
-function auditBase(req: VerifyRequest, user: UserRow | undefined): Omit<AuditEvent, 'outcome'> {
+function auditBase(req: VerifyRequest, user: UserRecord | undefined): Omit<AuditEvent, 'outcome'> {
   const subject = user?.username ?? tryNormalizeUsername(req.username);
   return {
     type: 'verify.attempt',
@@ -191,103 +159,14 @@ function auditBase(req: VerifyRequest, user: UserRow | undefined): Omit<AuditEve
   };
 }
 
-/** Everything that decides the outcome, computed outside any transaction (scrypt must not hold the database). */
-async function gatherEvidence(ctx: ServerContext, req: VerifyRequest, user: UserRow, policy: Policy, typed: string): Promise<Evidence> {
-  const now = ctx.clock.now();
-  const [token, temporary, set] = await Promise.all([
-    ctx.db.get<TokenRow>('SELECT seed_enc, algorithm, digits, period, last_step FROM tokens WHERE user_id = ?', [user.id]),
-    activeTemporaryCode(ctx.db, user.id, now),
-    liveEmergencySet(ctx.db, user.id),
-  ]);
-  const emergency = await usableEmergencyCodes(ctx.db, set, now);
-  const extras = req.extraCandidates ? await req.extraCandidates(ctx.db, user, policy) : [];
-
-  const [hash, pinOk] = await Promise.all([
-    couldBeStoredCode(typed) ? hashCode(ctx, user.code_salt, typed) : Promise.resolve(undefined),
-    checkPin(ctx, user, req.pin),
-  ]);
-  try {
-    const tokenStep = token ? await matchToken(ctx, user.id, token, typed, now) : undefined;
-    const stored = [...(temporary ? [temporary.code_hash] : []), ...emergency.map((e) => e.code_hash)];
-    const storedIndex = hash ? matchHash(hash, stored) : -1;
-    const extraIndex = matchExtras(extras, typed, hash);
-
-    let match: Match | undefined;
-    if (tokenStep !== undefined) match = { method: 'token', step: tokenStep };
-    else if (storedIndex === 0 && temporary) match = { method: 'temporary', row: temporary };
-    else if (storedIndex >= 0) match = { method: 'emergency', codeId: emergency[storedIndex - (temporary ? 1 : 0)]!.id };
-    else if (extraIndex >= 0) match = { method: 'extra', candidate: extras[extraIndex]! };
-    return { match, pinOk };
-  } finally {
-    wipe(hash);
-  }
-}
-
-/** The token step the typed code belongs to (now ±1), or undefined; the seed is decrypted only for this check. */
-async function matchToken(ctx: ServerContext, userId: number, token: TokenRow, typed: string, now: number): Promise<number | undefined> {
-  const seed = decryptSecret(ctx, `token:${userId}`, token.seed_enc);
-  try {
-    return await matchTokenStep({ secret: seed.toString('utf8'), algorithm: token.algorithm, digits: Number(token.digits), period: Number(token.period) }, typed, now);
-  } finally {
-    wipe(seed);
-  }
-}
-
-/** Every extra candidate compared, no early exit; plaintext candidates wiped afterwards. */
-function matchExtras(extras: readonly ExtraCandidate[], typed: string, hash: Buffer | undefined): number {
-  let found = -1;
-  const typedBytes = Buffer.from(typed, 'utf8');
-  for (let i = 0; i < extras.length; i++) {
-    const s = extras[i]!.secret;
-    const equal = s.kind === 'plain' ? constantTimeEqual(typedBytes, s.value) : hash !== undefined && constantTimeEqual(hash, s.value);
-    if (equal && found === -1) found = i;
-    if (s.kind === 'plain') wipe(s.value);
-  }
-  wipe(typedBytes);
-  return found;
-}
-
-function methodOf(match: Match): CodeMethod {
-  return match.method === 'extra' ? match.candidate.method : match.method;
-}
-
-function pinRequiredFor(match: Match, policy: Policy): boolean {
-  switch (match.method) {
-    case 'token':
-    case 'emergency':
-      return policy.pin.required;
-    case 'temporary':
-      return Number(match.row.pin_required) === 1;
-    case 'extra':
-      return match.candidate.pinRequired;
-  }
-}
-
-/**
- * The normal token serves every purpose. A temporary code serves the purposes it was issued for. An emergency code
- * stands in for the token but, like any helpdesk-issued code, never signs unless the policy lets temporary codes sign.
- */
-function purposesFor(match: Match, policy: Policy): readonly Purpose[] {
-  switch (match.method) {
-    case 'token':
-      return PURPOSES;
-    case 'temporary':
-      return JSON.parse(match.row.purposes) as Purpose[];
-    case 'emergency':
-      return PURPOSES.filter((p) => p !== 'sign' || policy.temporaryCodes.purposes.includes('sign'));
-    case 'extra':
-      return match.candidate.purposes;
-  }
-}
 
 /** Consumes the matched code with one guarded statement; returns the failure reason when it may not be used. */
-async function consume(q: Queryable, match: Match, user: UserRow, now: number): Promise<string | undefined> {
+async function consume(q: Queryable, match: Match, user: UserRecord, now: number): Promise<string | undefined> {
   switch (match.method) {
     case 'token': {
       const blocked = await tokenBlockedBySet(q, user.id, now);
       if (blocked) return blocked;
-      const r = await q.run('UPDATE tokens SET last_step = ? WHERE user_id = ? AND last_step < ?', [match.step, user.id, match.step]);
-      return r.changes === 1 ? undefined : 'replayed';
+      return (await advanceTokenStep(q, user.id, match.step)) ? undefined : 'replayed';
     }
     case 'temporary':
       return (await consumeTemporaryCode(q, match.row, now)) ? undefined : 'already_used';
@@ -299,12 +178,12 @@ async function consume(q: Queryable, match: Match, user: UserRow, now: number): 
 }
 
 /** Imprivata: back on the normal token, the temporary code goes (policy); RSA: `allow-and-disable-codes` voids the set. */
-async function afterTokenSuccess(q: Queryable, ctx: ServerContext, user: UserRow, policy: Policy, channel: VerifyChannel, now: number): Promise<void> {
+async function afterTokenSuccess(q: Queryable, ctx: ServerContext, user: UserRecord, policy: Policy, channel: VerifyChannel, now: number): Promise<void> {
   if (policy.temporaryCodes.revokeOnTokenSuccess) {
     await revokeTemporaryCode(q, ctx, user, { reason: 'token-success', actorKind: channel.kind, actor: channel.id });
   }
   const set = await liveEmergencySet(q, user.id);
-  if (set && set.token_behaviour === 'allow-and-disable-codes' && !setExpired(set, now)) {
+  if (set && set.tokenBehaviour === 'allow-and-disable-codes' && !setExpired(set, now)) {
     await voidEmergencySet(q, ctx, user, { reason: 'token-success', actorKind: channel.kind, actor: channel.id });
   }
 }
@@ -341,21 +220,4 @@ async function outlived(q: Queryable, attempt: Attempt, method: CodeMethod | und
   await appendAudit(q, attempt.ctx, { ...attempt.base, outcome: 'failure', reason: 'attempt_outlived_lease', ...(method ? { method } : {}) });
   if (failure !== undefined) await countFailure(q, attempt.slot.subject, attempt.policy.lockout, attempt.ctx.clock.now());
   return OUTLIVED;
-}
-
-const DUMMY_SALT_LABEL = 'lifeline/unknown-user-salt/v1';
-const DUMMY_TOTP_SECRET = 'A'.repeat(32); // 20 zero bytes in base32: only ever used to spend the same time
-
-/**
- * The work a real verification does (one code derivation when the input could be a stored code, one PIN derivation,
- * three token HMACs), for an unknown or inactive user, so response times do not reveal which usernames exist.
- */
-async function spendLikeAVerification(ctx: ServerContext, typed: string, pin: string | undefined): Promise<void> {
-  const salt = hmacSha256(ctx.keys.pepper, DUMMY_SALT_LABEL).subarray(0, 16);
-  const [hash] = await Promise.all([
-    couldBeStoredCode(typed) ? hashCode(ctx, salt, typed) : Promise.resolve(undefined),
-    checkPin(ctx, { pin_hash: null, pin_salt: null }, pin),
-  ]);
-  await matchTokenStep({ secret: DUMMY_TOTP_SECRET, algorithm: 'SHA1', digits: 6, period: 30 }, '000000', ctx.clock.now());
-  wipe(hash);
 }
