@@ -114,7 +114,7 @@ export async function processSync(ctx: ServerContext, device: DeviceRow, request
         notGiven++;
         continue;
       }
-      const outcome = await applyEvent(q, ctx, device, event, user, now);
+      const outcome = await applyEvent(q, device, event, user, now);
       if (outcome.anomaly) anomalies.push(event.id);
       await appendAudit(q, ctx, eventAudit(device, event, user, outcome));
     }
@@ -168,7 +168,7 @@ async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceR
   return GENESIS_HASH;
 }
 
-async function applyEvent(q: Queryable, ctx: ServerContext, device: DeviceRow, event: SyncEvent, user: UserRow | undefined, now: number): Promise<Applied> {
+async function applyEvent(q: Queryable, device: DeviceRow, event: SyncEvent, user: UserRow | undefined, now: number): Promise<Applied> {
   if (event.type !== 'offline-success') return DONE;
   if (!user) return { applied: false, anomaly: false, reason: 'unknown_user' };
   if (event.method === 'token') {

@@ -51,7 +51,6 @@ export async function userView(q: Queryable, user: UserRow, now: number) {
     updatedAt: Number(user.updated_at),
   };
 }
-export type UserView = Awaited<ReturnType<typeof userView>>;
 
 export async function createUser(ctx: ServerContext, actor: Actor, input: { username: string; displayName?: string; email?: string; policy?: string; status?: 'active' | 'inactive' }): Promise<UserRow> {
   const username = normalizeUsername(input.username);

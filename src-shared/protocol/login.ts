@@ -28,7 +28,6 @@ export const DeviceLoginRequestSchema = z.strictObject({
   purpose: z.enum(PURPOSES),
   held: HeldStateSchema.optional(),
 });
-export type DeviceLoginRequest = z.infer<typeof DeviceLoginRequestSchema>;
 
 export const LoginResultSchema = z.strictObject({
   v: VersionSchema,
@@ -52,7 +51,6 @@ export const DeviceLoginResponseSchema = z.strictObject({
   result: signedSchema(LoginResultSchema),
   bundle: BundleDeltaSchema.optional(),
 });
-export type DeviceLoginResponse = z.infer<typeof DeviceLoginResponseSchema>;
 
 /** A revoked device gets this (HTTP 403) to every signed request, and nothing else. */
 export const DeviceRevokedResponseSchema = z.strictObject({
@@ -60,4 +58,3 @@ export const DeviceRevokedResponseSchema = z.strictObject({
   message: z.string(),
   wipe: signedSchema(WipeOrderSchema),
 });
-export type DeviceRevokedResponse = z.infer<typeof DeviceRevokedResponseSchema>;
