@@ -4,10 +4,13 @@ import type { Clock } from './clock.js';
 import type { ServerContext } from './context.js';
 import { migrate } from './db/migrate.js';
 import { chooseDatabase, describeDatabase, openDatabase, SQLITE_FILE } from './db/open.js';
+import type { Db } from './db/port.js';
 import { PgDb, pgOptionsFromEnv, type PgOptions } from './db/postgres.js';
-import { startAuditSealer } from './services/audit-sealer.js';
 import { createKeyFile, loadKeyFile } from './keyfile.js';
 import type { Logger } from './logger.js';
+import { chainedOnInsertAuditLog } from './services/audit.js';
+import type { AuditLog } from './services/audit-log.js';
+import { sealedAuditLog } from './services/audit-sealer.js';
 
 export interface OpenOptions {
   dataDir: string;
@@ -23,6 +26,14 @@ export interface OpenOptions {
 
 export const DB_FILE = SQLITE_FILE;
 export const KEY_FILE = 'lifeline.key';
+
+/**
+ * The audit log that goes with a database, chosen here only: SQLite chains each row as it is inserted; PostgreSQL,
+ * with instances appending at once, inserts rows unchained for the sealer (started by the serve command) to chain.
+ */
+export function auditLogFor(db: Db): AuditLog {
+  return db instanceof PgDb ? sealedAuditLog(db) : chainedOnInsertAuditLog;
+}
 
 /**
  * Opens the embedded database and the key file. On a first start (no database yet) the key file is created; an
@@ -50,6 +61,5 @@ export async function openContext(options: OpenOptions): Promise<ServerContext &
   }
   const keys = loadKeyFile(keyFile);
   await migrate(db);
-  if (db instanceof PgDb) startAuditSealer(db, { log: options.log }); // stopped by db.close()
-  return { db, keys, clock: options.clock, log: options.log, dataDir: options.dataDir, firstStart };
+  return { db, audit: auditLogFor(db), keys, clock: options.clock, log: options.log, dataDir: options.dataDir, firstStart };
 }

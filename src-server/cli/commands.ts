@@ -8,8 +8,6 @@ import { createKeyFile } from '../keyfile.js';
 import type { Logger } from '../logger.js';
 import { createAdmin } from '../services/admins.js';
 import { verifyAudit } from '../services/audit-checkpoint.js';
-import { waitUntilAuditSealed } from '../services/audit-sealer.js';
-import { PgDb } from '../db/postgres.js';
 import type { Cli } from './args.js';
 import { runningServerPid } from './lock.js';
 
@@ -44,8 +42,8 @@ export async function adminCreateCommand(cli: Cli & { command: { kind: 'admin-cr
 export async function auditVerifyCommand(cli: Cli, log: Logger, out: Out): Promise<number> {
   const ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(cli.database ? { databaseUrl: cli.database } : {}) });
   try {
-    if (ctx.db instanceof PgDb) await waitUntilAuditSealed(ctx.db, log); // PostgreSQL chains rows just after they commit
-    const report = await verifyAudit(ctx.db, ctx.keys.auditKeys, cli.dataDir);
+    await ctx.audit.waitUntilSealed(log); // PostgreSQL chains rows just after they commit
+    const report = await verifyAudit(ctx.db, ctx.audit, ctx.keys.auditKeys, cli.dataDir);
     out(`Audit log: ${report.rows} rows, ${report.checkpoints} signed checkpoints.\n`);
     for (const p of report.problems) out(`  PROBLEM: ${p}\n`);
     out(report.ok ? 'OK: the chain is intact and reaches every checkpoint.\n' : `FAILED${report.firstBadRowId !== undefined ? `: first bad row ${report.firstBadRowId}` : ''}.\n`);

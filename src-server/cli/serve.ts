@@ -31,18 +31,22 @@ export async function serve(cli: Cli, env: ServeEnv, log: Logger, out: { tty: bo
   mkdirSync(cli.dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = databaseUrl ? () => undefined : acquireServerLock(cli.dataDir);
   let ctx: ServerContext | undefined;
+  let sealing: { stop(): Promise<void> } | undefined;
   try {
     ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(databaseUrl ? { databaseUrl } : {}) });
-    return await start(cli, env, log, out, ctx, releaseLock);
+    // PostgreSQL: this instance seals the audit chain, or stands by to take over (services/audit-sealer.ts).
+    sealing = ctx.audit.startSealing(log);
+    return await start(cli, env, log, out, ctx, sealing, releaseLock);
   } catch (err) {
     // A missing key file, a port in use, an unreadable certificate: leave nothing open behind the error.
+    await sealing?.stop().catch(() => undefined);
     await ctx?.db.close().catch(() => undefined);
     releaseLock();
     throw err;
   }
 }
 
-async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; write: (s: string) => void }, ctx: ServerContext, releaseLock: () => void): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
+async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; write: (s: string) => void }, ctx: ServerContext, sealing: { stop(): Promise<void> }, releaseLock: () => void): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
   const made = await ensureBootstrapAdmin(ctx, {
     ...(env.LIFELINE_ADMIN_PASSWORD ? { password: env.LIFELINE_ADMIN_PASSWORD } : {}),
     ...(env.LIFELINE_ADMIN_TOTP_SECRET ? { totpSecret: env.LIFELINE_ADMIN_TOTP_SECRET } : {}),
@@ -97,6 +101,7 @@ async function start(cli: Cli, env: ServeEnv, log: Logger, out: { tty: boolean; 
       await radius?.close();
       await app.close();
       await writeCheckpoint(ctx);
+      await sealing.stop();
       await ctx.db.close();
       releaseLock();
       log.info({ component: 'server' }, 'stopped');

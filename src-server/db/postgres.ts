@@ -101,7 +101,7 @@ export function pgOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PgOption
 /** Set while `patiently` runs: acquire waits there retry instead of failing. */
 const patience = new AsyncLocalStorage<true>();
 
-function queryable(client: { query: pg.PoolClient['query'] }, isOpen: () => boolean = () => true): Queryable {
+function queryable(client: { query: pg.ClientBase['query'] }, isOpen: () => boolean = () => true): Queryable {
   const query = async <T>(sql: string, params?: readonly Param[]) => {
     if (!isOpen()) throw new Error('this transaction has already ended; use the Queryable only inside its tx callback');
     return client.query<T & pg.QueryResultRow>(toPgPlaceholders(sql), toPgParams(params));
@@ -111,6 +111,11 @@ function queryable(client: { query: pg.PoolClient['query'] }, isOpen: () => bool
     get: async <T = Row>(sql: string, params?: readonly Param[]) => (await query<T>(sql, params)).rows[0] as T | undefined,
     run: async (sql: string, params?: readonly Param[]) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
   };
+}
+
+/** A dedicated connection (PgDb.connectDedicated) as a Queryable, for the shared-dialect statements of db/queries. */
+export function clientQueryable(client: pg.Client): Queryable {
+  return queryable(client);
 }
 
 export class PgDb implements Db {

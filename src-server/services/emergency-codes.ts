@@ -106,7 +106,7 @@ async function voidLiveSet(q: Queryable, userId: number, now: number, reason: st
  */
 export async function voidEmergencySet(
   q: Queryable,
-  ctx: Pick<ServerContext, 'clock'>,
+  ctx: Pick<ServerContext, 'clock' | 'audit'>,
   user: Pick<UserRow, 'id' | 'username'>,
   why: { reason: 'admin' | 'token-success'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
 ): Promise<boolean> {
