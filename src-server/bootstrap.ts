@@ -5,7 +5,7 @@ import type { ServerContext } from './context.js';
 import { migrate } from './db/migrate.js';
 import { chooseDatabase, describeDatabase, openDatabase, SQLITE_FILE } from './db/open.js';
 import type { Db } from './db/port.js';
-import { PgDb, pgOptionsFromEnv, type PgOptions } from './db/postgres.js';
+import { PgDb, type PgOptions } from './db/postgres.js';
 import { createKeyFile, loadKeyFile } from './keyfile.js';
 import type { Logger } from './logger.js';
 import { chainedOnInsertAuditLog } from './services/audit.js';
@@ -18,9 +18,9 @@ export interface OpenOptions {
   log: Logger;
   /** Where the key file lives; defaults to <dataDir>/lifeline.key. */
   keyFile?: string;
-  /** PostgreSQL URL (`--database` / LIFELINE_DATABASE_URL); without it, SQLite in dataDir. */
+  /** PostgreSQL URL (ServerConfig.database: `--database` / LIFELINE_DATABASE_URL); without it, SQLite in dataDir. */
   databaseUrl?: string;
-  /** PostgreSQL pool settings; default from the environment (LIFELINE_DB_POOL_MAX) and PG_DEFAULTS. */
+  /** PostgreSQL pool settings (ServerConfig.pg); what is not given comes from PG_DEFAULTS. */
   pg?: PgOptions;
 }
 
@@ -43,8 +43,7 @@ export async function openContext(options: OpenOptions): Promise<ServerContext &
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const keyFile = options.keyFile ?? path.join(options.dataDir, KEY_FILE);
   const choice = chooseDatabase({ databaseFlag: options.databaseUrl, dataDir: options.dataDir });
-  const pg = options.pg ?? (choice.engine === 'postgres' ? pgOptionsFromEnv() : {});
-  const { db, existed } = await openDatabase(choice, { pg, onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
+  const { db, existed } = await openDatabase(choice, { pg: options.pg ?? {}, onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
   const firstStart = !existed;
   if (!existsSync(keyFile)) {
     // Several instances share one PostgreSQL database and must share one key file: none may invent its own.

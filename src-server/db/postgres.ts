@@ -89,15 +89,6 @@ function toPgParams(params: readonly Param[] = []): unknown[] {
   return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 }
 
-/** LIFELINE_DB_POOL_MAX, when set: connections per instance (a positive integer), else the default. */
-export function pgOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PgOptions {
-  const raw = env.LIFELINE_DB_POOL_MAX;
-  if (raw === undefined || raw === '') return {};
-  const poolMax = Number(raw);
-  if (!Number.isSafeInteger(poolMax) || poolMax < 1 || poolMax > 1000) throw new Error(`LIFELINE_DB_POOL_MAX must be an integer from 1 to 1000 (got ${raw})`);
-  return { poolMax };
-}
-
 /** Set while `patiently` runs: acquire waits there retry instead of failing. */
 const patience = new AsyncLocalStorage<true>();
 

@@ -4,8 +4,7 @@ import type { Db, Queryable } from '../db/port.js';
 import { insertAudit, newestAuditHash, selectAudit, setAuditChain } from '../db/queries/audit.js';
 import { auditRowHash, GENESIS_HASH, type AuditActorKind, type AuditLog, type AuditOutcome } from './audit-log.js';
 
-export type { AuditActorKind, AuditOutcome, AuditRow } from './audit-log.js';
-export type { AuditFilter } from '../db/queries/audit.js';
+export type { AuditRow } from './audit-log.js';
 
 export interface AuditEvent {
   type: string;
