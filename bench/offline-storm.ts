@@ -206,7 +206,7 @@ interface AgentOutcome {
 async function stormRun(d: Deployment, admin: Admin, users: StormUser[], run: number, lastStep: number): Promise<{ result: RunResult; step: number }> {
   let rr = 0;
   const pick = () => d.urls[rr++ % d.urls.length]!;
-  const agents = users.map((u, i) => new StormAgent(`ws-storm-${run}-${i}`, `127.${run + 1}.${Math.floor(i / 200)}.${(i % 200) + 1}`, pick));
+  const agents = users.map((_u, i) => new StormAgent(`ws-storm-${run}-${i}`, `127.${run + 1}.${Math.floor(i / 200)}.${(i % 200) + 1}`, pick));
   try {
     await admin.signIn(); // approvals need a high-assurance session (15 minutes)
     const { enrollmentSecret } = await admin.call('GET', '/api/v1/admin/devices/enrollment-secret');

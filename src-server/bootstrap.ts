@@ -4,10 +4,13 @@ import type { Clock } from './clock.js';
 import type { ServerContext } from './context.js';
 import { migrate } from './db/migrate.js';
 import { chooseDatabase, describeDatabase, openDatabase, SQLITE_FILE } from './db/open.js';
-import { PgDb, pgOptionsFromEnv, type PgOptions } from './db/postgres.js';
-import { startAuditSealer } from './services/audit-sealer.js';
+import type { Db } from './db/port.js';
+import { PgDb, type PgOptions } from './db/postgres.js';
 import { createKeyFile, loadKeyFile } from './keyfile.js';
 import type { Logger } from './logger.js';
+import { chainedOnInsertAuditLog } from './services/audit.js';
+import type { AuditLog } from './services/audit-log.js';
+import { sealedAuditLog } from './services/audit-sealer.js';
 
 export interface OpenOptions {
   dataDir: string;
@@ -15,14 +18,22 @@ export interface OpenOptions {
   log: Logger;
   /** Where the key file lives; defaults to <dataDir>/lifeline.key. */
   keyFile?: string;
-  /** PostgreSQL URL (`--database` / LIFELINE_DATABASE_URL); without it, SQLite in dataDir. */
+  /** PostgreSQL URL (ServerConfig.database: `--database` / LIFELINE_DATABASE_URL); without it, SQLite in dataDir. */
   databaseUrl?: string;
-  /** PostgreSQL pool settings; default from the environment (LIFELINE_DB_POOL_MAX) and PG_DEFAULTS. */
+  /** PostgreSQL pool settings (ServerConfig.pg); what is not given comes from PG_DEFAULTS. */
   pg?: PgOptions;
 }
 
 export const DB_FILE = SQLITE_FILE;
 export const KEY_FILE = 'lifeline.key';
+
+/**
+ * The audit log that goes with a database, chosen here only: SQLite chains each row as it is inserted; PostgreSQL,
+ * with instances appending at once, inserts rows unchained for the sealer (started by the serve command) to chain.
+ */
+export function auditLogFor(db: Db): AuditLog {
+  return db instanceof PgDb ? sealedAuditLog(db) : chainedOnInsertAuditLog;
+}
 
 /**
  * Opens the embedded database and the key file. On a first start (no database yet) the key file is created; an
@@ -32,8 +43,7 @@ export async function openContext(options: OpenOptions): Promise<ServerContext &
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const keyFile = options.keyFile ?? path.join(options.dataDir, KEY_FILE);
   const choice = chooseDatabase({ databaseFlag: options.databaseUrl, dataDir: options.dataDir });
-  const pg = options.pg ?? (choice.engine === 'postgres' ? pgOptionsFromEnv() : {});
-  const { db, existed } = await openDatabase(choice, { pg, onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
+  const { db, existed } = await openDatabase(choice, { pg: options.pg ?? {}, onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
   const firstStart = !existed;
   if (!existsSync(keyFile)) {
     // Several instances share one PostgreSQL database and must share one key file: none may invent its own.
@@ -50,6 +60,5 @@ export async function openContext(options: OpenOptions): Promise<ServerContext &
   }
   const keys = loadKeyFile(keyFile);
   await migrate(db);
-  if (db instanceof PgDb) startAuditSealer(db, { log: options.log }); // stopped by db.close()
-  return { db, keys, clock: options.clock, log: options.log, dataDir: options.dataDir, firstStart };
+  return { db, audit: auditLogFor(db), keys, clock: options.clock, log: options.log, dataDir: options.dataDir, firstStart };
 }

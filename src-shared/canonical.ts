@@ -2,8 +2,6 @@
  * Canonical JSON: object keys sorted, no whitespace, only JSON types. Signatures cover this encoding, so both sides
  * must produce the same bytes for the same value whatever order the fields were built in.
  */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') {

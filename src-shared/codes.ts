@@ -37,11 +37,6 @@ export function formatCode(normalized: string, groupSize = 4): string {
   return groups.join('-');
 }
 
-/** Token codes are 6 or 8 decimal digits. */
-export function isTokenCode(normalized: string, digits: 6 | 8 = 6): boolean {
-  return normalized.length === digits && /^[0-9]+$/.test(normalized);
-}
-
 export const PURPOSES = ['logon', 'unlock', 'remote-access', 'sign'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 

@@ -27,7 +27,6 @@ const Code = z.string().trim().min(1, 'Type the code.').max(128);
 
 /** Where a decision was made: by the server, or locally from the offline data. */
 export const ModeSchema = z.enum(['online', 'offline']);
-export type Mode = z.infer<typeof ModeSchema>;
 
 /** Every failure on every channel. `message` is for people; the renderer branches on `error`. */
 export const IpcFailureSchema = z.object({
@@ -103,7 +102,6 @@ export const UserStatusSchema = z.object({
   /** Outbox events of this user not yet acknowledged by the server. */
   pendingEvents: Count,
 });
-export type UserStatus = z.infer<typeof UserStatusSchema>;
 
 export const DEVICE_STATES = ['unenrolled', 'pending', 'approved', 'revoked'] as const;
 
@@ -188,10 +186,7 @@ export type IpcResponseInput<C extends IpcChannel> = z.input<(typeof IPC_CONTRAC
 
 export type LoginResponse = IpcResponse<'agent:login'>;
 export type StatusResponse = IpcResponse<'agent:status'>;
-export type ConfigResponse = IpcResponse<'agent:config'>;
-export type EmergencyRequestResponse = IpcResponse<'agent:emergency-request'>;
 export type SyncResponse = IpcResponse<'agent:sync-now'>;
-export type ResetStoreResponse = IpcResponse<'agent:reset-store'>;
 
 /** What the core's AgentService implements: one method per channel, taking the validated request. */
 export type AgentApi = {

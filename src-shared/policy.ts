@@ -77,7 +77,6 @@ export const PolicySchema = z
   .refine((p) => !p.offline.allowed || p.pin.required, { message: 'a PIN is required wherever offline access is allowed', path: ['pin', 'required'] })
   .refine((p) => p.pin.minLength >= 6 || !p.pin.required, { message: 'PINs are at least 6 characters', path: ['pin', 'minLength'] });
 export type Policy = z.infer<typeof PolicySchema>;
-export type OfflinePolicy = z.infer<typeof OfflinePolicySchema>;
 
 export const DEFAULT_POLICY: Policy = PolicySchema.parse({});
 

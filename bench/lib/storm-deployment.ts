@@ -7,12 +7,10 @@ import { generateSync } from 'otplib';
 import pg from 'pg';
 import { openDatabase, SQLITE_FILE } from '../../src-server/db/open.js';
 import type { Db } from '../../src-server/db/port.js';
-import { PgDb } from '../../src-server/db/postgres.js';
-import { KEY_FILE } from '../../src-server/bootstrap.js';
+import { auditLogFor, KEY_FILE } from '../../src-server/bootstrap.js';
 import { createKeyFile, loadKeyFile } from '../../src-server/keyfile.js';
 import { createLogger } from '../../src-server/logger.js';
 import { verifyAudit } from '../../src-server/services/audit-checkpoint.js';
-import { waitUntilAuditSealed } from '../../src-server/services/audit-sealer.js';
 import { createTestDatabase } from '../../test/helpers/engines.js';
 
 /**
@@ -145,8 +143,9 @@ export async function startDeployment(config: EngineConfig, pgBaseUrl: string | 
     const opened = db;
     const verifyAuditChain = async () => {
       try {
-        if (opened instanceof PgDb) await waitUntilAuditSealed(opened, createLogger({ level: 'silent' }), 30_000);
-        const report = await verifyAudit(opened, loadKeyFile(path.join(dirs[0]!, KEY_FILE)).auditKeys, dirs[0]!);
+        const audit = auditLogFor(opened);
+        await audit.waitUntilSealed(createLogger({ level: 'silent' }), 30_000);
+        const report = await verifyAudit(opened, audit, loadKeyFile(path.join(dirs[0]!, KEY_FILE)).auditKeys, dirs[0]!);
         return report.ok ? [] : [`audit chain: ${report.rows} rows, first bad row ${report.firstBadRowId}: ${report.problems.slice(0, 3).join('; ')}`];
       } catch (err) {
         return [`audit chain: ${err instanceof Error ? err.message : String(err)}`];

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { HttpTimeoutsSchema, resolveHttpTimeouts, type HttpTimeouts } from '../http/timeouts.js';
-import { AdmissionLimitsSchema, type AdmissionLimits } from '../services/admission.js';
+import { AdmissionLimitsSchema, defaultAdmissionLimits, type AdmissionLimits } from '../services/admission.js';
 import type { KeysAction } from './keys.js';
 
 /**
- * The command line of `npm run server -- [command] [options]`, parsed by node:util and validated by zod so a
- * mistake ends with one clear line and exit code 2 (never a stack trace).
+ * The server's configuration: the command line of `npm run server -- [command] [options]` (parsed by node:util and
+ * validated by zod, so a mistake ends with one clear line and exit code 2, never a stack trace) and the environment,
+ * read once by main.ts into one ServerConfig that every command is given. Nothing else reads the environment.
  */
 export const USAGE = `Usage: npm run server -- [command] [options]
 
@@ -109,6 +110,116 @@ export interface Cli {
 }
 
 export class UsageError extends Error {}
+
+const PositiveInt = z.coerce.number().int().min(1).max(1024);
+
+/**
+ * The admission limits from the command line over the environment over the defaults (services/admission.ts).
+ * `UV_THREADPOOL_SIZE` (read by libuv at start) sizes the default; the LIFELINE_VERIFY_* variables mirror the
+ * --verify-* flags.
+ */
+export function resolveAdmissionLimits(flags: Partial<AdmissionLimits>, env: AdmissionEnv = {}): AdmissionLimits {
+  const fromEnv = AdmissionEnvSchema.safeParse(env);
+  if (!fromEnv.success) {
+    throw new Error(fromEnv.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const e = fromEnv.data;
+  const defaults = defaultAdmissionLimits(e.UV_THREADPOOL_SIZE);
+  return AdmissionLimitsSchema.parse({
+    maxInFlight: flags.maxInFlight ?? e.LIFELINE_VERIFY_CONCURRENCY ?? defaults.maxInFlight,
+    maxWaiting: flags.maxWaiting ?? e.LIFELINE_VERIFY_QUEUE ?? defaults.maxWaiting,
+    maxWaitMs: flags.maxWaitMs ?? e.LIFELINE_VERIFY_QUEUE_WAIT_MS ?? defaults.maxWaitMs,
+  });
+}
+
+export interface AdmissionEnv {
+  UV_THREADPOOL_SIZE?: string | undefined;
+  LIFELINE_VERIFY_CONCURRENCY?: string | undefined;
+  LIFELINE_VERIFY_QUEUE?: string | undefined;
+  LIFELINE_VERIFY_QUEUE_WAIT_MS?: string | undefined;
+}
+
+const unset = (v: unknown) => (v === '' ? undefined : v);
+const AdmissionEnvSchema = z.object({
+  UV_THREADPOOL_SIZE: z.preprocess(unset, PositiveInt.optional()),
+  LIFELINE_VERIFY_CONCURRENCY: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional()),
+  LIFELINE_VERIFY_QUEUE: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaiting).optional()),
+  LIFELINE_VERIFY_QUEUE_WAIT_MS: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional()),
+});
+
+/** PostgreSQL pool settings (db/postgres.ts PgOptions) that the environment may set. */
+const PgPoolSchema = z.object({ poolMax: z.number().int().min(1).max(1000).optional() });
+
+/** LIFELINE_DB_POOL_MAX, when set: connections per instance (a positive integer), else the default. */
+export function pgOptionsFromEnv(env: { LIFELINE_DB_POOL_MAX?: string | undefined }): z.infer<typeof PgPoolSchema> {
+  const raw = env.LIFELINE_DB_POOL_MAX;
+  if (raw === undefined || raw === '') return {};
+  const poolMax = Number(raw);
+  if (!Number.isSafeInteger(poolMax) || poolMax < 1 || poolMax > 1000) throw new Error(`LIFELINE_DB_POOL_MAX must be an integer from 1 to 1000 (got ${raw})`);
+  return { poolMax };
+}
+
+/** Everything the server takes from its environment (docs/server-cli.md). */
+export interface ServerEnv extends AdmissionEnv {
+  LIFELINE_DATABASE_URL?: string | undefined;
+  LIFELINE_DB_POOL_MAX?: string | undefined;
+  LIFELINE_LOG_LEVEL?: string | undefined;
+  LIFELINE_ADMIN_PASSWORD?: string | undefined;
+  LIFELINE_ADMIN_TOTP_SECRET?: string | undefined;
+  LIFELINE_SMTP_URL?: string | undefined;
+  LIFELINE_SMTP_FROM?: string | undefined;
+}
+
+export const ServerConfigSchema = z.object({
+  command: z.custom<Command>(),
+  port: Port,
+  host: z.string(),
+  dataDir: z.string(),
+  tls: z.object({ certFile: z.string(), keyFile: z.string() }).optional(),
+  radiusPort: Port.optional(),
+  trustProxy: z.array(z.string()).optional(),
+  /** PostgreSQL URL: --database, else LIFELINE_DATABASE_URL; without it, SQLite in the data folder. */
+  database: z.string().optional(),
+  /** PostgreSQL pool settings (LIFELINE_DB_POOL_MAX). */
+  pg: PgPoolSchema,
+  /** pino level: LIFELINE_LOG_LEVEL, else info for the server and warn for the other commands. */
+  logLevel: z.string(),
+  /** Verification admission limits: the --verify-* flags over LIFELINE_VERIFY_* over the machine's defaults. */
+  admission: AdmissionLimitsSchema,
+  /** Connection timeouts: the defaults (http/timeouts.ts) with those given on the command line. */
+  timeouts: HttpTimeoutsSchema,
+  /** The first superadmin's password and TOTP secret when no admin exists yet (LIFELINE_ADMIN_*); else generated. */
+  initialAdmin: z.object({ password: z.string().optional(), totpSecret: z.string().optional() }),
+  /** Notification delivery (LIFELINE_SMTP_URL, LIFELINE_SMTP_FROM); without it notifications stay in the outbox. */
+  smtp: z.object({ url: z.string(), from: z.string() }).optional(),
+});
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+
+/**
+ * The whole configuration from the command line and the environment. A bad command line throws UsageError; a bad
+ * environment variable throws an Error naming it. As before, LIFELINE_VERIFY_* and UV_THREADPOOL_SIZE are checked by
+ * the server only, LIFELINE_DB_POOL_MAX only by the commands that open a PostgreSQL database's pool.
+ */
+export function loadServerConfig(argv: string[], env: ServerEnv): ServerConfig {
+  const cli = parseCli(argv);
+  const kind = cli.command.kind;
+  const serving = kind === 'serve';
+  // The flag wins over the environment; every command then sees one choice.
+  const database = cli.database ?? (env.LIFELINE_DATABASE_URL || undefined);
+  const opensPool = serving || kind === 'admin-create' || kind === 'audit-verify';
+  return ServerConfigSchema.parse({
+    ...cli,
+    ...(database ? { database } : {}),
+    pg: database && opensPool ? pgOptionsFromEnv(env) : {},
+    logLevel: env.LIFELINE_LOG_LEVEL ?? (serving ? 'info' : 'warn'),
+    admission: resolveAdmissionLimits(cli.admission, serving ? env : {}),
+    initialAdmin: {
+      ...(env.LIFELINE_ADMIN_PASSWORD ? { password: env.LIFELINE_ADMIN_PASSWORD } : {}),
+      ...(env.LIFELINE_ADMIN_TOTP_SECRET ? { totpSecret: env.LIFELINE_ADMIN_TOTP_SECRET } : {}),
+    },
+    ...(env.LIFELINE_SMTP_URL ? { smtp: { url: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' } } : {}),
+  });
+}
 
 export function parseCli(argv: string[]): Cli {
   let parsed: ReturnType<typeof parseArgs>;

@@ -8,18 +8,16 @@ import { createKeyFile } from '../keyfile.js';
 import type { Logger } from '../logger.js';
 import { createAdmin } from '../services/admins.js';
 import { verifyAudit } from '../services/audit-checkpoint.js';
-import { waitUntilAuditSealed } from '../services/audit-sealer.js';
-import { PgDb } from '../db/postgres.js';
-import type { Cli } from './args.js';
+import type { ServerConfig } from './args.js';
 import { runningServerPid } from './lock.js';
 
 /** Operator commands. Each prints what it did and returns the process exit code. */
 
 type Out = (s: string) => void;
 
-export function initCommand(cli: Cli, now: number, out: Out): number {
-  mkdirSync(cli.dataDir, { recursive: true, mode: 0o700 });
-  const file = path.join(cli.dataDir, KEY_FILE);
+export function initCommand(config: ServerConfig, now: number, out: Out): number {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(config.dataDir, KEY_FILE);
   if (existsSync(file)) {
     out(`The key file ${file} exists already; refusing to replace it (every stored secret depends on it).\n`);
     return 1;
@@ -29,23 +27,23 @@ export function initCommand(cli: Cli, now: number, out: Out): number {
   return 0;
 }
 
-export async function adminCreateCommand(cli: Cli & { command: { kind: 'admin-create' } }, log: Logger, out: Out): Promise<number> {
-  const ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(cli.database ? { databaseUrl: cli.database } : {}) });
+export async function adminCreateCommand(config: ServerConfig & { command: { kind: 'admin-create' } }, log: Logger, out: Out): Promise<number> {
+  const ctx = await openContext({ dataDir: config.dataDir, clock: systemClock, log, pg: config.pg, ...(config.database ? { databaseUrl: config.database } : {}) });
   try {
     const password = randomToken(18);
-    const made = await createAdmin(ctx, { username: cli.command.username, password, roles: cli.command.roles, actor: { kind: 'system', name: 'cli' } });
-    out(`Admin ${made.username} created with roles ${cli.command.roles.join(', ')}.\n  password:    ${password}\n  TOTP secret: ${made.totpSecret}\n  TOTP URI:    ${made.otpauthUri}\nHand these over securely; they are not shown again.\n`);
+    const made = await createAdmin(ctx, { username: config.command.username, password, roles: config.command.roles, actor: { kind: 'system', name: 'cli' } });
+    out(`Admin ${made.username} created with roles ${config.command.roles.join(', ')}.\n  password:    ${password}\n  TOTP secret: ${made.totpSecret}\n  TOTP URI:    ${made.otpauthUri}\nHand these over securely; they are not shown again.\n`);
     return 0;
   } finally {
     await ctx.db.close();
   }
 }
 
-export async function auditVerifyCommand(cli: Cli, log: Logger, out: Out): Promise<number> {
-  const ctx = await openContext({ dataDir: cli.dataDir, clock: systemClock, log, ...(cli.database ? { databaseUrl: cli.database } : {}) });
+export async function auditVerifyCommand(config: ServerConfig, log: Logger, out: Out): Promise<number> {
+  const ctx = await openContext({ dataDir: config.dataDir, clock: systemClock, log, pg: config.pg, ...(config.database ? { databaseUrl: config.database } : {}) });
   try {
-    if (ctx.db instanceof PgDb) await waitUntilAuditSealed(ctx.db, log); // PostgreSQL chains rows just after they commit
-    const report = await verifyAudit(ctx.db, ctx.keys.auditKeys, cli.dataDir);
+    await ctx.audit.waitUntilSealed(log); // PostgreSQL chains rows just after they commit
+    const report = await verifyAudit(ctx.db, ctx.audit, ctx.keys.auditKeys, config.dataDir);
     out(`Audit log: ${report.rows} rows, ${report.checkpoints} signed checkpoints.\n`);
     for (const p of report.problems) out(`  PROBLEM: ${p}\n`);
     out(report.ok ? 'OK: the chain is intact and reaches every checkpoint.\n' : `FAILED${report.firstBadRowId !== undefined ? `: first bad row ${report.firstBadRowId}` : ''}.\n`);
@@ -55,35 +53,35 @@ export async function auditVerifyCommand(cli: Cli, log: Logger, out: Out): Promi
   }
 }
 
-function sqliteOnly(cli: Cli, what: string): string | undefined {
-  if (cli.database) return `${what} works on the embedded SQLite database; for PostgreSQL use pg_dump / pg_restore.`;
+function sqliteOnly(config: ServerConfig, what: string): string | undefined {
+  if (config.database) return `${what} works on the embedded SQLite database; for PostgreSQL use pg_dump / pg_restore.`;
   return undefined;
 }
 
 /** better-sqlite3's online backup: consistent even while a server is writing. */
-export async function backupCommand(cli: Cli & { command: { kind: 'backup' } }, out: Out): Promise<number> {
-  const refusal = sqliteOnly(cli, 'backup');
+export async function backupCommand(config: ServerConfig & { command: { kind: 'backup' } }, out: Out): Promise<number> {
+  const refusal = sqliteOnly(config, 'backup');
   if (refusal) return (out(refusal + '\n'), 2);
-  const source = path.join(cli.dataDir, DB_FILE);
+  const source = path.join(config.dataDir, DB_FILE);
   if (!existsSync(source)) return (out(`No database at ${source}.\n`), 1);
-  if (existsSync(cli.command.file)) return (out(`${cli.command.file} exists; choose a new file name.\n`), 1);
+  if (existsSync(config.command.file)) return (out(`${config.command.file} exists; choose a new file name.\n`), 1);
   const db = new Database(source, { readonly: true, fileMustExist: true });
   try {
-    await db.backup(cli.command.file);
+    await db.backup(config.command.file);
   } finally {
     db.close();
   }
-  out(`Backed up ${source} to ${cli.command.file}. The key file (${KEY_FILE}) is not in it: back it up separately and keep the two apart.\n`);
+  out(`Backed up ${source} to ${config.command.file}. The key file (${KEY_FILE}) is not in it: back it up separately and keep the two apart.\n`);
   return 0;
 }
 
 /** Replaces the database with a backup; refused while a server holds the data folder, since it would keep the old file open. */
-export async function restoreCommand(cli: Cli & { command: { kind: 'restore' } }, now: number, out: Out): Promise<number> {
-  const refusal = sqliteOnly(cli, 'restore');
+export async function restoreCommand(config: ServerConfig & { command: { kind: 'restore' } }, now: number, out: Out): Promise<number> {
+  const refusal = sqliteOnly(config, 'restore');
   if (refusal) return (out(refusal + '\n'), 2);
-  const pid = runningServerPid(cli.dataDir);
-  if (pid !== undefined) return (out(`A Lifeline server (pid ${pid}) is using ${cli.dataDir}; stop it first.\n`), 1);
-  const from = cli.command.file;
+  const pid = runningServerPid(config.dataDir);
+  if (pid !== undefined) return (out(`A Lifeline server (pid ${pid}) is using ${config.dataDir}; stop it first.\n`), 1);
+  const from = config.command.file;
   if (!existsSync(from)) return (out(`No such file: ${from}\n`), 1);
   try {
     const probe = new Database(from, { readonly: true, fileMustExist: true });
@@ -96,8 +94,8 @@ export async function restoreCommand(cli: Cli & { command: { kind: 'restore' } }
     out(`${from} is not a Lifeline database backup.\n`);
     return 1;
   }
-  mkdirSync(cli.dataDir, { recursive: true, mode: 0o700 });
-  const target = path.join(cli.dataDir, DB_FILE);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const target = path.join(config.dataDir, DB_FILE);
   if (existsSync(target)) {
     const kept = `${target}.before-restore-${now}`;
     renameSync(target, kept);

@@ -8,7 +8,9 @@ import { PgDb } from '../db/postgres.js';
 import { SqliteDb } from '../db/sqlite.js';
 import { loadKeyFile } from '../keyfile.js';
 import type { Logger } from '../logger.js';
+import { countUnchainedAudit } from '../db/queries/audit.js';
 import { verifyAudit } from '../services/audit-checkpoint.js';
+import { sealedAuditLog } from '../services/audit-sealer.js';
 import { runningServerPid } from './lock.js';
 
 /**
@@ -77,9 +79,9 @@ export async function migrateData(o: { from: string; to: string; log: Logger }):
       counts.push({ name: t, source: s, target: d });
       if (s !== d) problems.push(`table ${t}: ${s} rows in SQLite but ${d} in PostgreSQL`);
     }
-    const unsealed = (await target.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL'))!.n;
+    const unsealed = await countUnchainedAudit(target);
     if (unsealed > 0) problems.push(`${unsealed} audit rows of the source were never chained`);
-    const audit = await verifyAudit(target, keys.auditKeys, o.from);
+    const audit = await verifyAudit(target, sealedAuditLog(target), keys.auditKeys, o.from);
     problems.push(...audit.problems.map((p) => `audit on PostgreSQL: ${p}`));
     return { ok: problems.length === 0, tables: counts, auditRows: audit.rows, problems };
   } finally {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { App } from '../app.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
+import { auditCountsByDay } from '../db/queries/audit.js';
 import { adminGuard } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameParam } from '../http/schemas.js';
 import { queryAudit } from '../services/audit.js';
@@ -35,7 +36,7 @@ export async function consoleApiRoutes(app: App, ctx: ServerContext): Promise<vo
   }, async (req, reply) => {
     const rows = await queryAudit(ctx.db, { ...auditFilter(req.query), limit: CSV_MAX_ROWS });
     const header = ['id', 'time_utc', 'type', 'outcome', 'actor_kind', 'actor', 'subject', 'device', 'purpose', 'method', 'reason', 'details'];
-    const body = toCsv([header, ...rows.map((r) => [r.id, new Date(Number(r.at)).toISOString(), r.type, r.outcome, r.actor_kind, r.actor, r.subject, r.device, r.purpose, r.method, r.reason, r.details])]);
+    const body = toCsv([header, ...rows.map((r) => [r.id, new Date(Number(r.at)).toISOString(), r.type, r.outcome, r.actorKind, r.actor, r.subject, r.device, r.purpose, r.method, r.reason, r.details])]);
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', 'attachment; filename="lifeline-audit.csv"')
@@ -86,37 +87,11 @@ function auditFilter(f: AuditFilter): Omit<Parameters<typeof queryAudit>[1], 'li
   };
 }
 
-/**
- * Which audit types count as what in the chart. Issued: temporary codes and emergency sets issued or replaced, and
- * offline emergency codes revealed. Verifications: every online verification attempt. Offline uses: successful
- * offline logins that agents uploaded at their sync.
- */
-const STAT_CASES = {
-  issued: "type IN ('temporary-code.issue', 'temporary-code.replace', 'emergency-codes.issue', 'emergency-codes.replace', 'offline.emergency-reveal')",
-  verifications: "type = 'verify.attempt'",
-  offline: "type = 'device.offline-success'",
-} as const;
-
 async function auditStats(q: Queryable, f: AuditFilter, now: number): Promise<z.infer<typeof AuditStatsSchema>> {
   const until = f.until ?? (Math.floor(now / DAY_MS) + 1) * DAY_MS;
   const since = Math.max(f.since ?? until - 14 * DAY_MS, until - MAX_CHART_DAYS * DAY_MS);
-  const where: string[] = ['at >= ?', 'at < ?'];
-  const params: (string | number)[] = [since, until];
   const { username, actor, device } = auditFilter(f);
-  for (const [clause, value] of [['subject = ?', username], ['actor = ?', actor], ['device = ?', device]] as const) {
-    if (value === undefined) continue;
-    where.push(clause);
-    params.push(value);
-  }
-  // Integer division gives the UTC day on both engines (times are BIGINT epoch ms).
-  const rows = await q.all<{ day: number; issued: number; verifications: number; offline: number }>(
-    `SELECT at / ${DAY_MS} AS day,
-            SUM(CASE WHEN ${STAT_CASES.issued} THEN 1 ELSE 0 END) AS issued,
-            SUM(CASE WHEN ${STAT_CASES.verifications} THEN 1 ELSE 0 END) AS verifications,
-            SUM(CASE WHEN ${STAT_CASES.offline} THEN 1 ELSE 0 END) AS offline
-       FROM audit WHERE ${where.join(' AND ')} GROUP BY at / ${DAY_MS} ORDER BY day`,
-    params,
-  );
+  const rows = await auditCountsByDay(q, { since, until, username, actor, device });
   const byDay = new Map(rows.map((r) => [Number(r.day), r]));
   const days = [];
   for (let d = Math.floor(since / DAY_MS); d * DAY_MS < until; d++) {

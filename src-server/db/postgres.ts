@@ -89,19 +89,10 @@ function toPgParams(params: readonly Param[] = []): unknown[] {
   return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 }
 
-/** LIFELINE_DB_POOL_MAX, when set: connections per instance (a positive integer), else the default. */
-export function pgOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PgOptions {
-  const raw = env.LIFELINE_DB_POOL_MAX;
-  if (raw === undefined || raw === '') return {};
-  const poolMax = Number(raw);
-  if (!Number.isSafeInteger(poolMax) || poolMax < 1 || poolMax > 1000) throw new Error(`LIFELINE_DB_POOL_MAX must be an integer from 1 to 1000 (got ${raw})`);
-  return { poolMax };
-}
-
 /** Set while `patiently` runs: acquire waits there retry instead of failing. */
 const patience = new AsyncLocalStorage<true>();
 
-function queryable(client: { query: pg.PoolClient['query'] }, isOpen: () => boolean = () => true): Queryable {
+function queryable(client: { query: pg.ClientBase['query'] }, isOpen: () => boolean = () => true): Queryable {
   const query = async <T>(sql: string, params?: readonly Param[]) => {
     if (!isOpen()) throw new Error('this transaction has already ended; use the Queryable only inside its tx callback');
     return client.query<T & pg.QueryResultRow>(toPgPlaceholders(sql), toPgParams(params));
@@ -111,6 +102,11 @@ function queryable(client: { query: pg.PoolClient['query'] }, isOpen: () => bool
     get: async <T = Row>(sql: string, params?: readonly Param[]) => (await query<T>(sql, params)).rows[0] as T | undefined,
     run: async (sql: string, params?: readonly Param[]) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
   };
+}
+
+/** A dedicated connection (PgDb.connectDedicated) as a Queryable, for the shared-dialect statements of db/queries. */
+export function clientQueryable(client: pg.Client): Queryable {
+  return queryable(client);
 }
 
 export class PgDb implements Db {

@@ -1,4 +1,4 @@
-import type { App } from '../app.js';
+import type { FastifyInstance } from 'fastify';
 import { LifelineError } from '../../src-shared/errors.js';
 
 /**
@@ -39,7 +39,7 @@ export function nestsDeeperThan(text: string, max: number): boolean {
  * Replaces Fastify's JSON body parser with the same parser (secure-json-parse, prototype poisoning refused) behind a
  * depth check: `400 bad_request` for a body nested deeper than MAX_JSON_DEPTH.
  */
-export function useDepthLimitedJsonParser(app: App): void {
+export function useDepthLimitedJsonParser(app: Pick<FastifyInstance, 'getDefaultJsonParser' | 'removeContentTypeParser' | 'addContentTypeParser'>): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {

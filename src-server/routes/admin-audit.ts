@@ -46,7 +46,7 @@ export async function adminAuditRoutes(app: App, ctx: ServerContext): Promise<vo
     const subject = username === undefined ? undefined : (tryNormalizeUsername(username) ?? username);
     const rows = await queryAudit(ctx.db, { ...rest, ...(subject !== undefined ? { username: subject } : {}) });
     const events = rows.map((r) => ({
-      id: Number(r.id), at: Number(r.at), type: r.type, outcome: r.outcome, actorKind: r.actor_kind, actor: r.actor, subject: r.subject, device: r.device,
+      id: Number(r.id), at: Number(r.at), type: r.type, outcome: r.outcome, actorKind: r.actorKind, actor: r.actor, subject: r.subject, device: r.device,
       purpose: r.purpose, method: r.method, reason: r.reason, details: JSON.parse(r.details) as Record<string, string | number | boolean | null>, hash: r.hash,
     }));
     return { events, nextBefore: rows.length === req.query.limit ? Number(rows[rows.length - 1]!.id) : null };

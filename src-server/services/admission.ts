@@ -57,41 +57,6 @@ export function withinConnections(limits: AdmissionLimits, connections: number |
   return connections === undefined ? limits : { ...limits, maxInFlight: Math.min(limits.maxInFlight, connections) };
 }
 
-const PositiveInt = z.coerce.number().int().min(1).max(1024);
-
-/**
- * The limits from the command line over the environment over the defaults. `UV_THREADPOOL_SIZE` (read by libuv at
- * start) sizes the default; the LIFELINE_VERIFY_* variables mirror the --verify-* flags.
- */
-export function resolveAdmissionLimits(flags: Partial<AdmissionLimits>, env: AdmissionEnv = {}): AdmissionLimits {
-  const fromEnv = AdmissionEnvSchema.safeParse(env);
-  if (!fromEnv.success) {
-    throw new Error(fromEnv.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  }
-  const e = fromEnv.data;
-  const defaults = defaultAdmissionLimits(e.UV_THREADPOOL_SIZE ?? DEFAULT_THREADPOOL_SIZE);
-  return AdmissionLimitsSchema.parse({
-    maxInFlight: flags.maxInFlight ?? e.LIFELINE_VERIFY_CONCURRENCY ?? defaults.maxInFlight,
-    maxWaiting: flags.maxWaiting ?? e.LIFELINE_VERIFY_QUEUE ?? defaults.maxWaiting,
-    maxWaitMs: flags.maxWaitMs ?? e.LIFELINE_VERIFY_QUEUE_WAIT_MS ?? defaults.maxWaitMs,
-  });
-}
-
-export interface AdmissionEnv {
-  UV_THREADPOOL_SIZE?: string | undefined;
-  LIFELINE_VERIFY_CONCURRENCY?: string | undefined;
-  LIFELINE_VERIFY_QUEUE?: string | undefined;
-  LIFELINE_VERIFY_QUEUE_WAIT_MS?: string | undefined;
-}
-
-const unset = (v: unknown) => (v === '' ? undefined : v);
-const AdmissionEnvSchema = z.object({
-  UV_THREADPOOL_SIZE: z.preprocess(unset, PositiveInt.optional()),
-  LIFELINE_VERIFY_CONCURRENCY: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional()),
-  LIFELINE_VERIFY_QUEUE: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaiting).optional()),
-  LIFELINE_VERIFY_QUEUE_WAIT_MS: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional()),
-});
-
 /** What the gate has done since the process started; no user, code or address in it. */
 export const AdmissionStatsSchema = z.object({
   limits: AdmissionLimitsSchema,

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import { signPayload, verifyPayload } from '../../src-shared/crypto/sign.js';
 import type { ServerContext } from '../context.js';
-import type { Db, Queryable } from '../db/port.js';
+import type { Queryable } from '../db/port.js';
+import { auditRowsAfter, chainedAuditHead } from '../db/queries/audit.js';
 import type { ServerKeys } from '../keyfile.js';
-import { auditRowHash, GENESIS_HASH, type AuditRow } from './audit.js';
+import { auditRowHash, GENESIS_HASH, type AuditLog } from './audit-log.js';
 
 /**
  * Signed checkpoints of the audit chain, kept outside the database (a JSON-lines file beside it, and a log line),
@@ -32,10 +33,8 @@ export function checkpointFile(dataDir: string): string {
 
 async function chainHead(q: Queryable): Promise<{ count: number; headId: number; headHash: string }> {
   // Sealed rows only: on PostgreSQL the sealer chains rows after they commit (audit-sealer.ts).
-  const agg = await q.get<{ n: number; head: number | null }>('SELECT COUNT(*) AS n, MAX(id) AS head FROM audit WHERE hash IS NOT NULL');
-  const headId = Number(agg?.head ?? 0);
-  const head = headId ? await q.get<{ hash: string | null }>('SELECT hash FROM audit WHERE id = ?', [headId]) : undefined;
-  return { count: Number(agg?.n ?? 0), headId, headHash: head?.hash ?? GENESIS_HASH };
+  const head = await chainedAuditHead(q);
+  return { count: head.count, headId: head.headId, headHash: head.headHash ?? GENESIS_HASH };
 }
 
 const lastWritten = new WeakMap<ServerContext, string>();
@@ -106,7 +105,7 @@ function readCheckpoints(file: string, keys: ServerKeys['allSigningKeys'], probl
  * tail (the table ends before a checkpoint's head). Rows the PostgreSQL sealer has not chained yet are fine at the
  * end of the table (they are counted as `unsealed`), and a problem anywhere below a sealed row.
  */
-export async function verifyAudit(q: Queryable, keys: ServerKeys['allSigningKeys'], dataDir: string): Promise<AuditVerifyReport> {
+export async function verifyAudit(q: Queryable, audit: Pick<AuditLog, 'chaining'>, keys: ServerKeys['allSigningKeys'], dataDir: string): Promise<AuditVerifyReport> {
   const problems: string[] = [];
   const checkpoints = readCheckpoints(checkpointFile(dataDir), keys, problems);
   const hashById = new Map<number, string>();
@@ -119,19 +118,19 @@ export async function verifyAudit(q: Queryable, keys: ServerKeys['allSigningKeys
   let lastSealedId = 0;
   let firstBadRowId: number | undefined;
   // SQLite chains every row as it is inserted: a row without its hash there was tampered with, not left pending.
-  const chainedOnInsert = (q as Partial<Db>).engine === 'sqlite';
+  const chainedOnInsert = audit.chaining === 'on-insert';
   const bad = (id: number, problem: string) => {
     if (firstBadRowId !== undefined) return;
     firstBadRowId = id;
     problems.push(problem);
   };
   for (;;) {
-    const page = await q.all<AuditRow>('SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT 1000', [lastId]);
+    const page = await auditRowsAfter(q, lastId, 1000);
     if (page.length === 0) break;
     for (const row of page) {
       const id = Number(row.id);
       lastId = id;
-      if (row.hash === null && row.prev_hash === null && !chainedOnInsert) {
+      if (row.hash === null && row.prevHash === null && !chainedOnInsert) {
         unsealed++;
         firstUnsealed ??= id;
         continue;
@@ -139,7 +138,7 @@ export async function verifyAudit(q: Queryable, keys: ServerKeys['allSigningKeys
       if (firstUnsealed !== undefined) bad(firstUnsealed, `row ${firstUnsealed}: left unchained below chained rows`);
       sealed++;
       lastSealedId = id;
-      if (row.prev_hash !== prev) bad(id, `row ${id}: its link does not match the row before it (a row was removed or rewritten before it)`);
+      if (row.prevHash !== prev) bad(id, `row ${id}: its link does not match the row before it (a row was removed or rewritten before it)`);
       else if (row.hash !== auditRowHash(prev, row)) bad(id, `row ${id}: its content was altered (hash mismatch)`);
       prev = row.hash ?? '';
       if (wanted.has(id)) hashById.set(id, row.hash ?? '');

@@ -1,8 +1,17 @@
 import type pg from 'pg';
-import type { Queryable } from '../db/port.js';
-import { PG_LOCKS, type PgDb } from '../db/postgres.js';
+import {
+  chainAuditRows,
+  countUnchainedAudit,
+  highestAuditId,
+  highestIssuedAuditId,
+  insertUnsealedAudit,
+  lowestUnchainedAuditId,
+  newestChainedAudit,
+  unchainedAuditRows,
+} from '../db/queries/audit.js';
+import { clientQueryable, PG_LOCKS, type PgDb } from '../db/postgres.js';
 import type { Logger } from '../logger.js';
-import { auditRowHash, GENESIS_HASH, type AuditRow } from './audit.js';
+import { auditRowHash, GENESIS_HASH, type AuditLog } from './audit-log.js';
 
 /**
  * The audit hash chain on PostgreSQL (DESIGN §4). Several instances append audit rows at once, so a row cannot be
@@ -17,20 +26,14 @@ import { auditRowHash, GENESIS_HASH, type AuditRow } from './audit.js';
  * an xid in progress after that read has ended, ids up to it are final: committed and visible, or rolled back and
  * gone for good (a gap in ids, not in the chain).
  */
-export type NewAuditRow = Omit<AuditRow, 'id' | 'prev_hash' | 'hash'>;
-
-/** The PostgreSQL branch of appendAudit: insert unsealed, in the caller's transaction. */
-export async function insertUnsealedAudit(q: Queryable, row: NewAuditRow): Promise<void> {
-  // The MATERIALIZED CTE runs first and assigns this transaction's xid; the id default (nextval) is evaluated after,
-  // when the row is projected. The sealer's bound depends on that order (see above).
-  await q.run(
-    `WITH tx AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)
-     INSERT INTO audit (at, type, outcome, actor_kind, actor, subject, device, purpose, method, reason, details)
-     SELECT CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
-            CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)
-     FROM tx`,
-    [row.at, row.type, row.outcome, row.actor_kind, row.actor, row.subject, row.device, row.purpose, row.method, row.reason, row.details],
-  );
+export function sealedAuditLog(db: PgDb): AuditLog {
+  return {
+    chaining: 'sealed-later',
+    // Insert unsealed, in the caller's transaction.
+    insert: (q, row) => insertUnsealedAudit(q, row),
+    startSealing: (log) => startAuditSealer(db, { log }),
+    waitUntilSealed: (log, timeoutMs) => waitUntilAuditSealed(db, log, timeoutMs),
+  };
 }
 
 export interface SealerOptions {
@@ -55,11 +58,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Returns the number of rows sealed.
  */
 export async function sealRound(client: pg.Client, log: Logger, batch = 500): Promise<number> {
-  const seq = await client.query<{ last_value: number; is_called: number }>('SELECT last_value, is_called FROM audit_id_seq');
-  const bound = seq.rows[0]?.is_called ? seq.rows[0].last_value : 0;
-  const first = await client.query<{ id: number | null }>('SELECT MIN(id) AS id FROM audit WHERE hash IS NULL');
-  const firstId = first.rows[0]?.id;
-  if (firstId === null || firstId === undefined || firstId > bound) return 0;
+  const q = clientQueryable(client);
+  const bound = await highestIssuedAuditId(q);
+  const firstId = await lowestUnchainedAuditId(q);
+  if (firstId === undefined || firstId > bound) return 0;
 
   // Wait for every transaction of this database that is in progress now: one may hold an id up to the bound, not yet
   // committed. Their xids are read from the live process array (pg_stat_activity), not from a snapshot, whose list
@@ -85,12 +87,10 @@ export async function sealRound(client: pg.Client, log: Logger, batch = 500): Pr
 
   let sealed = 0;
   for (;;) {
-    const head = await client.query<{ id: number; hash: string }>('SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1');
-    const headId = head.rows[0]?.id ?? 0;
-    let prev = head.rows[0]?.hash ?? GENESIS_HASH;
-    const rows = (
-      await client.query<AuditRow>('SELECT * FROM audit WHERE hash IS NULL AND id > $1 AND id <= $2 ORDER BY id LIMIT $3', [headId, bound, batch])
-    ).rows;
+    const head = await newestChainedAudit(q);
+    const headId = head?.id ?? 0;
+    let prev = head?.hash ?? GENESIS_HASH;
+    const rows = await unchainedAuditRows(q, headId, bound, batch);
     // Only against the head this round started from: firstId was read before the round, so once a batch is sealed
     // it lies below the new head as a matter of course (the false alarm of every round longer than one batch).
     if (sealed === 0 && firstId < headId && !reportedBelowHead.has(firstId)) {
@@ -99,23 +99,13 @@ export async function sealRound(client: pg.Client, log: Logger, batch = 500): Pr
       log.error({ component: 'audit-sealer', rowId: firstId, headId }, 'an unsealed audit row lies below the chain head; left unsealed for audit verify to report');
     }
     if (rows.length === 0) return sealed;
-    const ids: number[] = [];
-    const prevs: string[] = [];
-    const hashes: string[] = [];
+    const links: { id: number; prevHash: string; hash: string }[] = [];
     for (const row of rows) {
       const hash = auditRowHash(prev, row);
-      ids.push(row.id);
-      prevs.push(prev);
-      hashes.push(hash);
+      links.push({ id: row.id, prevHash: prev, hash });
       prev = hash;
     }
-    const res = await client.query(
-      `UPDATE audit AS a SET prev_hash = v.prev_hash, hash = v.hash
-       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v (id, prev_hash, hash)
-       WHERE a.id = v.id AND a.hash IS NULL`,
-      [ids, prevs, hashes],
-    );
-    sealed += res.rowCount ?? 0;
+    sealed += await chainAuditRows(q, links);
     if (rows.length < batch) return sealed;
   }
 }
@@ -211,8 +201,9 @@ export function startAuditSealer(db: PgDb, o: SealerOptions): AuditSealer {
 export async function waitUntilAuditSealed(db: PgDb, log: Logger, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const client = await db.connectDedicated();
+  const q = clientQueryable(client);
   try {
-    const max = (await client.query<{ id: number | null }>('SELECT MAX(id) AS id FROM audit')).rows[0]?.id ?? 0;
+    const max = await highestAuditId(q);
     for (;;) {
       const got = await client.query<{ ok: number }>('SELECT pg_try_advisory_lock($1) AS ok', [PG_LOCKS.auditSealer]);
       if (got.rows[0]?.ok === 1) {
@@ -222,8 +213,7 @@ export async function waitUntilAuditSealed(db: PgDb, log: Logger, timeoutMs = 60
           await client.query('SELECT pg_advisory_unlock($1)', [PG_LOCKS.auditSealer]);
         }
       }
-      const left = await client.query<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL AND id <= $1', [max]);
-      if (left.rows[0]!.n === 0) return;
+      if ((await countUnchainedAudit(q, max)) === 0) return;
       if (Date.now() > deadline) throw new Error(`audit rows up to ${max} are still unsealed after ${timeoutMs} ms`);
       await sleep(50);
     }

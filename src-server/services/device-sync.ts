@@ -107,7 +107,7 @@ export async function processSync(ctx: ServerContext, device: DeviceRecord, requ
         notGiven++;
         continue;
       }
-      const outcome = await applyEvent(q, ctx, device, event, user, now);
+      const outcome = await applyEvent(q, device, event, user, now);
       if (outcome.anomaly) anomalies.push(event.id);
       await appendAudit(q, ctx, eventAudit(device, event, user, outcome));
     }
@@ -155,7 +155,7 @@ async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceR
   return GENESIS_HASH;
 }
 
-async function applyEvent(q: Queryable, ctx: ServerContext, device: DeviceRecord, event: SyncEvent, user: UserRecord | undefined, now: number): Promise<Applied> {
+async function applyEvent(q: Queryable, device: DeviceRecord, event: SyncEvent, user: UserRecord | undefined, now: number): Promise<Applied> {
   if (event.type !== 'offline-success') return DONE;
   if (!user) return { applied: false, anomaly: false, reason: 'unknown_user' };
   if (event.method === 'token') {

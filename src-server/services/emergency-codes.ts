@@ -90,7 +90,7 @@ function voidLiveSet(q: Queryable, userId: number, now: number, reason: string):
  */
 export async function voidEmergencySet(
   q: Queryable,
-  ctx: Pick<ServerContext, 'clock'>,
+  ctx: Pick<ServerContext, 'clock' | 'audit'>,
   user: Pick<UserRecord, 'id' | 'username'>,
   why: { reason: 'admin' | 'token-success'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
 ): Promise<boolean> {

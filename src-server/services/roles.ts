@@ -21,16 +21,6 @@ export type Permission = z.infer<typeof PermissionSchema>;
 
 export const SUPERADMIN_ROLE = 'superadmin';
 
-/**
- * The built-in roles (seeded by migration 001). As in the Imprivata seed, out of the box only a superadmin may enable
- * or issue temporary codes: helpdesk lacks codes.issue and settings.manage until a superadmin grants them.
- */
-export const BUILTIN_ROLES: Record<string, readonly Permission[]> = {
-  superadmin: PERMISSIONS,
-  helpdesk: ['users.manage', 'tokens.manage', 'codes.revoke', 'offline.reveal', 'devices.manage'],
-  auditor: ['audit.read'],
-};
-
 export function rolePermissions(row: Pick<RoleRecord, 'permissions'>): Permission[] {
   return z.array(PermissionSchema).parse(JSON.parse(row.permissions));
 }

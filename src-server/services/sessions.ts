@@ -28,11 +28,6 @@ export async function createSession(q: Queryable, ctx: ServerContext, adminId: n
   return { id, token, ...(csrfToken ? { csrfToken } : {}), expiresAt };
 }
 
-/** When the session ends if unused from now: the idle limit, capped by the absolute one. */
-export function sessionEndsAt(s: SessionRecord, now: number): number {
-  return Math.min(s.expiresAt, now + SESSION_IDLE_MS);
-}
-
 /** The live session for a token (not revoked, not expired, not idle too long), refreshed; else undefined. */
 export async function resumeSession(ctx: ServerContext, token: string, kind: SessionKind): Promise<SessionRecord | undefined> {
   const now = ctx.clock.now();

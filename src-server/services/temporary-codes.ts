@@ -157,7 +157,7 @@ export async function recordIssue(
  */
 export async function revokeTemporaryCode(
   q: Queryable,
-  ctx: Pick<ServerContext, 'clock'>,
+  ctx: Pick<ServerContext, 'clock' | 'audit'>,
   user: Pick<UserRecord, 'id' | 'username'>,
   why: { reason: 'admin' | 'token-success' | 'token-enrolled' | 'user-deactivated'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
 ): Promise<boolean> {

@@ -52,7 +52,6 @@ export async function userView(q: Queryable, user: UserRecord, now: number) {
     updatedAt: user.updatedAt,
   };
 }
-export type UserView = Awaited<ReturnType<typeof userView>>;
 
 export async function createUser(ctx: ServerContext, actor: Actor, input: { username: string; displayName?: string; email?: string; policy?: string; status?: 'active' | 'inactive' }): Promise<UserRecord> {
   const username = normalizeUsername(input.username);

@@ -52,7 +52,6 @@ export const DeviceLoginResponseSchema = z.strictObject({
   result: signedSchema(LoginResultSchema),
   bundle: BundleDeltaSchema.optional(),
 });
-export type DeviceLoginResponse = z.infer<typeof DeviceLoginResponseSchema>;
 
 /** A revoked device gets this (HTTP 403) to every signed request, and nothing else. */
 export const DeviceRevokedResponseSchema = z.strictObject({
@@ -60,4 +59,3 @@ export const DeviceRevokedResponseSchema = z.strictObject({
   message: z.string(),
   wipe: signedSchema(WipeOrderSchema),
 });
-export type DeviceRevokedResponse = z.infer<typeof DeviceRevokedResponseSchema>;

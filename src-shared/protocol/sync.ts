@@ -77,7 +77,6 @@ export const SyncEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...EventCommon, type: z.literal('outbox-overflow'), dropped: z.number().int().positive(), lastAt: EpochMsSchema }),
 ]);
 export type SyncEvent = z.infer<typeof SyncEventSchema>;
-export type SyncEventType = SyncEvent['type'];
 /** An event before it is linked into the chain. */
 export type SyncEventBody = SyncEvent extends infer E ? (E extends SyncEvent ? Omit<E, 'prevHash' | 'hash'> : never) : never;
 
@@ -145,9 +144,6 @@ export const SyncAckSchema = z.strictObject({
   anomalies: z.array(z.uuid()),
   serverTime: EpochMsSchema,
 });
-export type SyncAck = z.infer<typeof SyncAckSchema>;
-
-export const RESET_KINDS = ['temporary-revoked', 'token-changed', 'pin-changed', 'user-disabled', 'slots-retired', 'policy'] as const;
 
 export const ResetSchema = z.discriminatedUnion('kind', [
   /** Drop the cached temporary-code verifier. */
@@ -171,7 +167,6 @@ export const ResetOrderSchema = z.strictObject({
   serverTime: EpochMsSchema,
   resets: z.array(ResetSchema),
 });
-export type ResetOrder = z.infer<typeof ResetOrderSchema>;
 
 export const WipeOrderSchema = z.strictObject({
   v: VersionSchema,

@@ -76,6 +76,8 @@ export async function startTestServer(
       throw err;
     },
   );
+  // What the serve command does: on PostgreSQL this instance seals the audit chain or stands by (audit-sealer.ts).
+  const sealing = ctx.audit.startSealing(log);
   ctx.verifierScryptFloor = options.verifierScryptFloor ?? TEST_VERIFIER_FLOOR;
   ctx.deviceSyncLimit = options.deviceSyncLimit ?? { maxRequests: 1_000_000, windowMs: 60_000 };
   const app = await buildApp(ctx, { admission: options.admission ?? WIDE_OPEN_GATE, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
@@ -92,6 +94,7 @@ export async function startTestServer(
     ...(deployment ? { deployment } : {}),
     async close() {
       await app.close();
+      await sealing.stop();
       await ctx.db.close();
       tmp?.cleanup();
       await fresh?.cleanup();

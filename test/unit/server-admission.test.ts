@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { parseCli, UsageError } from '../../src-server/cli/args.js';
-import { AdmissionGate, defaultAdmissionLimits, resolveAdmissionLimits, withinConnections } from '../../src-server/services/admission.js';
+import { parseCli, resolveAdmissionLimits, UsageError } from '../../src-server/cli/args.js';
+import { AdmissionGate, defaultAdmissionLimits, withinConnections } from '../../src-server/services/admission.js';
 import { createLogger } from '../../src-server/logger.js';
 
 function gate(limits = { maxInFlight: 2, maxWaiting: 2, maxWaitMs: 200 }) {

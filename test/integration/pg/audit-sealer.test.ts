@@ -3,8 +3,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrate } from '../../../src-server/db/migrate.js';
 import { PgDb } from '../../../src-server/db/postgres.js';
 import { createLogger } from '../../../src-server/logger.js';
+import { insertUnsealedAudit } from '../../../src-server/db/queries/audit.js';
 import { verifyAudit } from '../../../src-server/services/audit-checkpoint.js';
-import { insertUnsealedAudit, sealRound, startAuditSealer, waitUntilAuditSealed, type NewAuditRow } from '../../../src-server/services/audit-sealer.js';
+import type { NewAuditRow } from '../../../src-server/services/audit-log.js';
+import { sealedAuditLog, sealRound, startAuditSealer, waitUntilAuditSealed } from '../../../src-server/services/audit-sealer.js';
 import { createTestDatabase, describePg, type TestDatabase } from '../../helpers/engines.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -15,7 +17,7 @@ const row = (i: number, extra: Partial<NewAuditRow> = {}): NewAuditRow => ({
   at: 1_700_000_000_000 + i,
   type: 'test.event',
   outcome: 'info',
-  actor_kind: 'system',
+  actorKind: 'system',
   actor: null,
   subject: `user${i % 7}`,
   device: null,
@@ -29,7 +31,7 @@ const row = (i: number, extra: Partial<NewAuditRow> = {}): NewAuditRow => ({
 async function chainOk(db: PgDb): Promise<{ ok: boolean; rows: number; problems: string[] }> {
   const tmp = tempDir('lifeline-seal-');
   try {
-    return await verifyAudit(db, [], tmp.dir); // no checkpoint file: the chain itself
+    return await verifyAudit(db, sealedAuditLog(db), [], tmp.dir); // no checkpoint file: the chain itself
   } finally {
     tmp.cleanup();
   }

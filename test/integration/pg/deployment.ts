@@ -63,7 +63,7 @@ export async function startDeployment(instances = 2): Promise<Deployment> {
       async auditChain() {
         const db = first.ctx.db as PgDb;
         await waitUntilAuditSealed(db, first.ctx.log);
-        return verifyAudit(db, first.ctx.keys.auditKeys, first.dataDir);
+        return verifyAudit(db, first.ctx.audit, first.ctx.keys.auditKeys, first.dataDir);
       },
       async close() {
         for (const o of others) await o.close();

@@ -7,7 +7,7 @@ import { PgDb } from '../../../src-server/db/postgres.js';
 import { createKeyFile, loadKeyFile } from '../../../src-server/keyfile.js';
 import { createLogger } from '../../../src-server/logger.js';
 import { verifyAudit } from '../../../src-server/services/audit-checkpoint.js';
-import { waitUntilAuditSealed } from '../../../src-server/services/audit-sealer.js';
+import { sealedAuditLog, waitUntilAuditSealed } from '../../../src-server/services/audit-sealer.js';
 import { newTotpSecret } from '../../../src-server/services/totp.js';
 import type { SyncEvent } from '../../../src-shared/protocol/sync.js';
 import { createTestDatabase, describePg, type TestDatabase } from '../../helpers/engines.js';
@@ -191,7 +191,7 @@ describePg('one of two instances killed during load', () => {
       expect(events.every((e) => e.n === 1)).toBe(true);
       // One chain, sealed by the survivor after the victim (the first sealer) died.
       const keys = loadKeyFile(path.join(dirs[0]!.dir, 'lifeline.key'));
-      const report = await verifyAudit(db, keys.auditKeys, dirs[0]!.dir);
+      const report = await verifyAudit(db, sealedAuditLog(db), keys.auditKeys, dirs[0]!.dir);
       expect(report.problems).toEqual([]);
       expect(report.ok).toBe(true);
     } finally {

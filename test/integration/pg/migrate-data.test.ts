@@ -63,7 +63,7 @@ describePg('migrate-data: an embedded deployment moves to PostgreSQL', () => {
         expect((await verify(pgServer.url, { username: 'alice', code: oathtool(alice.totpSecret!, pgServer.clock.now()), pin: PIN, purpose: 'logon' })).status).toBe(200);
         // New rows are sealed after the migrated ones: one chain, still matching the SQLite deployment's checkpoint.
         await waitUntilAuditSealed(pgServer.ctx.db as PgDb, log);
-        const report = await verifyAudit(pgServer.ctx.db, pgServer.ctx.keys.auditKeys, dir.dir);
+        const report = await verifyAudit(pgServer.ctx.db, pgServer.ctx.audit, pgServer.ctx.keys.auditKeys, dir.dir);
         expect(report.problems).toEqual([]);
         expect(report).toMatchObject({ ok: true, checkpoints: 1 });
         expect(report.rows).toBeGreaterThan(byName.audit!.target);

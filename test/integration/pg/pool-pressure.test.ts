@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyBundle } from '../../../src-shared/crypto/bundle.js';
-import { pgOptionsFromEnv } from '../../../src-server/db/postgres.js';
+import { pgOptionsFromEnv } from '../../../src-server/cli/args.js';
 import { bootstrap, createUser, type AdminHarness } from '../../helpers/admin.js';
 import { describePg } from '../../helpers/engines.js';
 import { oathtool } from '../../helpers/oathtool.js';

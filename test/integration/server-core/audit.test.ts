@@ -37,7 +37,7 @@ async function sealed(): Promise<void> {
   throw new Error('audit rows stayed unsealed');
 }
 
-const verify = () => verifyAudit(server.ctx.db, server.ctx.keys.allSigningKeys, server.dataDir);
+const verify = () => verifyAudit(server.ctx.db, server.ctx.audit, server.ctx.keys.allSigningKeys, server.dataDir);
 
 async function someEvents(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await appendAudit(server.ctx.db, server.ctx, { type: 'test.event', outcome: 'info', actorKind: 'system', subject: `s${i}`, details: { i } });

@@ -22,7 +22,7 @@ export async function renderSettings(ctx: PageContext): Promise<void> {
   const body = await api<{ settings: Record<string, unknown>; policies: PolicyEntry[] }>('GET', '/api/v1/admin/settings');
   const { settings, policies } = body;
   ctx.main.append(h('h1', {}, 'Settings and policies'), enterpriseForm(ctx, settings));
-  for (const p of policies) ctx.main.append(policyForm(ctx, p));
+  for (const p of policies) ctx.main.append(policyForm(p));
   ctx.main.append(newPolicyForm(ctx));
 }
 
@@ -61,7 +61,7 @@ interface PolicyShape {
  * everything else as JSON below them. Saving sends the JSON with the controls' values written over it; the server
  * validates the whole policy.
  */
-function policyForm(ctx: PageContext, entry: PolicyEntry): HTMLElement {
+function policyForm(entry: PolicyEntry): HTMLElement {
   const slug = entry.name.replace(/[^a-z0-9]+/gi, '-');
   const id = `policy-${slug}`;
   const p = entry.policy as PolicyShape;
