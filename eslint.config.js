@@ -1,4 +1,4 @@
-// The one-way dependencies of docs/architecture.md (DESIGN §8), enforced here so a wrong import fails `npm test`.
+// The one-way dependencies of docs/architecture.md (docs/design.md §8), enforced here so a wrong import fails `npm test`.
 import tseslint from 'typescript-eslint';
 
 const NODE_BUILTINS = ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'net', 'http', 'https', 'dgram'];

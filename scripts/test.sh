@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command (`npm test`): type check, lint (which enforces the layer rules), then every test suite
+# The one test command (`npm test`): type check, lint (which enforces the layer rules), no import circles, then every test suite
 # inside a private D-Bus session with an unlocked gnome-keyring, so the agent's tests use a real OS keychain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ fi
 
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json
 echo "== lint"; npx eslint .
+echo "== import circles"; npx madge --circular --no-spinner --extensions ts --ts-config tsconfig.json src-server src-main src-shared src-renderer
 echo "== build web assets"; npx tsx scripts/build-web.ts
 
 # Everything below runs with a real Secret Service (gnome-keyring) on a private session bus.

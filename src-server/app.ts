@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -18,7 +18,9 @@ import type { RadiusStats } from './radius/server.js';
 import { registerRoutes } from './routes/index.js';
 import { AdmissionGate, defaultAdmissionLimits, withinConnections, type AdmissionLimits } from './services/admission.js';
 
-export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { App } from './http/app-type.js';
+
+export type { App };
 
 export interface AppOptions {
   /** Largest accepted body; every API body is small JSON. */

@@ -8,7 +8,7 @@ import { generateEd25519, keyFingerprint } from '../src-shared/crypto/sign.js';
  * key for secrets that must be read again (token seeds, offline emergency codes, RADIUS secrets), and the Ed25519
  * signing keys. A stolen database without this file yields only peppered hashes and ciphertext.
  *
- * Signing keys have a lifecycle so the key can be rotated without stranding agents (DESIGN §6):
+ * Signing keys have a lifecycle so the key can be rotated without stranding agents (docs/design.md §6):
  *   next     — staged: announced to agents (signed by the current key) but not used to sign yet;
  *   current  — signs bundles, resets and audit checkpoints (exactly one);
  *   previous — no longer signs, still announced as accepted during the overlap;

@@ -1,5 +1,5 @@
 /**
- * Code formats shared by the server, the agent and the renderer (DESIGN §2).
+ * Code formats shared by the server, the agent and the renderer (docs/design.md §2).
  * Codes use Crockford's base32; input is normalised before any comparison so that a code read over the phone
  * ("eight, I as in India, ...") matches however it was typed.
  */

@@ -3,7 +3,7 @@ import { CODE_METHODS, PURPOSES } from './codes.js';
 import { ErrorCodeSchema, LifelineError, type ErrorCode } from './errors.js';
 
 /**
- * The one contract between the agent's renderer and its core (DESIGN §5, STYLE 3-5): channel → request and response
+ * The one contract between the agent's renderer and its core (docs/design.md §5, docs/design.md §12.3–12.5): channel → request and response
  * schemas. The Electron shell carries it over ipcMain.handle / ipcRenderer.invoke, the browser shell over
  * POST /ipc/<channel>; both validate every request with these schemas before the core sees it, and every response
  * on its way out.

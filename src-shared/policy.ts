@@ -3,7 +3,7 @@ import { PURPOSES } from './codes.js';
 import { VERIFIER_SCRYPT_FLOOR } from './verifier-floor.js';
 
 /**
- * Enterprise settings and per-user policies (DESIGN §3), with their defaults. The server stores them as JSON and
+ * Enterprise settings and per-user policies (docs/design.md §3), with their defaults. The server stores them as JSON and
  * parses them through these schemas; the agent receives `offline` inside signed bundles.
  */
 const MINUTE = 1;

@@ -7,7 +7,7 @@ import { BROWSER_SESSION_HEADER, dispatchIpc, ipcFailure, RENDERER_ASSETS, RENDE
 
 /**
  * The browser shell: the agent's renderer and the IPC contract over HTTP on 127.0.0.1, for development and tests
- * where Electron's binary is not installed (DESIGN §5). It is not part of packaged builds.
+ * where Electron's binary is not installed (docs/design.md §5). It is not part of packaged builds.
  *
  * Who may call it: only the page opened with the launch URL. The URL carries a random one-time token in its
  * fragment (never sent to a server, never logged); the page strips it from the address bar and history, then

@@ -64,7 +64,7 @@ export class LocalStore {
   }
 
   /**
-   * The server's time is the trusted floor: contact ends a clock-back refusal (DESIGN §5) and replaces a mark
+   * The server's time is the trusted floor: contact ends a clock-back refusal (docs/design.md §5) and replaces a mark
    * pushed ahead by a clock set forward; a clock that is still wrong is caught again at the next offline login.
    */
   async recordContact(serverTime: number, now: number): Promise<void> {

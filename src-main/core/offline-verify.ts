@@ -46,7 +46,7 @@ export function offlineLockEnd(repos: Repositories, clock: Clock, record: UserRe
 }
 
 /**
- * Offline verification (DESIGN §5). Every outcome that changes state (a burn, a failure, a lock, a wipe) is
+ * Offline verification (docs/design.md §5). Every outcome that changes state (a burn, a failure, a lock, a wipe) is
  * committed to the store, and the state counter mirrored to the keychain, before this returns: an agent killed
  * right after answering has already recorded what it answered.
  *

@@ -4,7 +4,7 @@ import { GENESIS_HASH, type SyncEvent, type SyncEventBody } from '../../src-shar
 import { OUTBOX_CHAIN_STATE, type AgentStore } from './store/store.js';
 
 /**
- * The outbox of DESIGN §5: what happened offline, for the server's audit. Each event has a unique id (the server
+ * The outbox of docs/design.md §5: what happened offline, for the server's audit. Each event has a unique id (the server
  * deduplicates on it), a strictly increasing sequence number and a hash link to the event before, so a removed or
  * edited event breaks the chain the server checks. Events are appended inside the same store transaction as the
  * change they record, and leave only when the server acknowledged them.

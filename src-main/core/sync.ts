@@ -48,7 +48,7 @@ const DEFAULT_TIMING: SyncTiming = { firstRetryMs: 5_000, maxRetryMs: 5 * 60_000
 const MAX_ROUNDS = 20;
 
 /**
- * Upload of the outbox and application of the server's signed resets (DESIGN §5-6). Runs one at a time; entries
+ * Upload of the outbox and application of the server's signed resets (docs/design.md §5–§6). Runs one at a time; entries
  * leave the outbox only once the signed acknowledgement lists them; failures retry with exponential backoff.
  */
 export class SyncEngine {
@@ -227,7 +227,7 @@ export class SyncEngine {
 /**
  * A server key IT pinned in the configuration (serverKeyFingerprints) is trusted as soon as the server shows its
  * public key, even if this agent never synced while that key was announced: the fingerprint authenticates the key by
- * itself. This is how an agent that was offline for a rotation's whole overlap catches up (DESIGN §6: the next key
+ * itself. This is how an agent that was offline for a rotation's whole overlap catches up (docs/design.md §6: the next key
  * reaches agents signed by the current one, or pinned by IT). A key IT pinned that the server no longer announces
  * (retired) is not taken back.
  */

@@ -23,7 +23,7 @@ export interface BuildJob {
 }
 
 /**
- * Turns downloaded codes into verifiers in the background (DESIGN §5): slots first, then token windows from the
+ * Turns downloaded codes into verifiers in the background (docs/design.md §5): slots first, then token windows from the
  * nearest on, each plaintext code overwritten as soon as its verifier is committed. Codes never touch the disk:
  * when the agent stops (or a newer login, a reset or a wipe makes the job stale) whatever is left is erased.
  */

@@ -2,7 +2,7 @@ import { scryptAsync, type ScryptParams } from '../../src-shared/crypto/kdf.js';
 import type { VerifierKind } from './store/sealed-rows.js';
 
 /**
- * The memory-hard verifier of one code at one position (DESIGN §5):
+ * The memory-hard verifier of one code at one position (docs/design.md §5):
  *   token window:    scrypt(PIN ‖ code, "token" ‖ window ‖ user ‖ device)
  *   temporary code:  scrypt(PIN ‖ code, "temporary" ‖ 0 ‖ user ‖ device)
  *   emergency slot:  scrypt(code, "slot" ‖ slot ‖ user ‖ device)            (no PIN: RSA serves a forgotten PIN too)

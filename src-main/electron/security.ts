@@ -1,7 +1,7 @@
 import type { IpcMainInvokeEvent, Session, WebContents, WebPreferences } from 'electron';
 
 /**
- * Electron's security checklist in one place (STYLE 8): the window preferences, what a web contents may do, what
+ * Electron's security checklist in one place (docs/design.md §12.8): the window preferences, what a web contents may do, what
  * a session may grant, and who may speak on IPC. Everything the renderer loads comes from app://lifeline.
  */
 
@@ -30,7 +30,7 @@ export function lockedDownWebPreferences(preloadPath: string): WebPreferences {
   };
 }
 
-/** True only for the top frame of a page served from app://lifeline (VS Code's ValidatedIpcMain, STYLE 4). */
+/** True only for the top frame of a page served from app://lifeline (VS Code's ValidatedIpcMain, docs/design.md §12.4). */
 export function isTrustedSender(event: Pick<IpcMainInvokeEvent, 'senderFrame'>): boolean {
   const frame = event.senderFrame;
   // Null when the frame navigated away or was destroyed before the message was handled.

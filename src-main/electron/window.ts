@@ -3,14 +3,14 @@ import { APP_ENTRY_URL, lockedDownWebPreferences } from './security.js';
 
 export interface PromptWindowOptions {
   preloadPath: string;
-  /** Kiosk and always-on-top when the configuration asks (a deterrent inside the session, DESIGN §5). */
+  /** Kiosk and always-on-top when the configuration asks (a deterrent inside the session, docs/design.md §5). */
   kiosk: boolean;
   alwaysOnTop: boolean;
 }
 
 export type BrowserWindowClass = new (options: BrowserWindowConstructorOptions) => BrowserWindow;
 
-/** The one window factory (STYLE 8): every Lifeline window gets exactly these preferences. */
+/** The one window factory (docs/design.md §12.8): every Lifeline window gets exactly these preferences. */
 export function promptWindowOptions(options: PromptWindowOptions): BrowserWindowConstructorOptions {
   return {
     width: 520,

@@ -8,7 +8,7 @@ import { createPromptWindow, type BrowserWindowClass } from './window.js';
 
 /**
  * The Electron shell's wiring, taking Electron's APIs as parameters: main.ts passes the real module, the unit test
- * a small fake (Electron's binary is not installed where tests run, STYLE 9).
+ * a small fake (Electron's binary is not installed where tests run, docs/design.md §12.9).
  */
 
 export interface ElectronApis extends TrayApis {

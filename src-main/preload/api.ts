@@ -1,7 +1,7 @@
 import { IPC_CONTRACT, type IpcChannel, type RendererApi } from '../../src-shared/ipc.js';
 
 /**
- * The renderer's whole API: one function per contract channel, each a single `invoke` (STYLE 3). No event
+ * The renderer's whole API: one function per contract channel, each a single `invoke` (docs/design.md §12.3). No event
  * subscriptions, no raw ipcRenderer, no other methods. Frozen so page script cannot add or swap functions.
  */
 export function buildRendererApi(invoke: (channel: IpcChannel, request: unknown) => Promise<unknown>): RendererApi {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { auditCountsByDay } from '../db/queries/audit.js';

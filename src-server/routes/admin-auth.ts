@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiErrorSchema } from '../../src-shared/errors.js';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import { adminGuard, currentAdmin, SESSION_COOKIE } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema } from '../http/schemas.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PURPOSES } from '../../src-shared/codes.js';
 import { ApiErrorSchema, LifelineError } from '../../src-shared/errors.js';
 import { TOKEN_BEHAVIOURS } from '../../src-shared/policy.js';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { adminGuard, currentAdmin } from '../http/admin-guard.js';
@@ -151,7 +151,7 @@ const EMERGENCY_SET: CodeKind<typeof EmergencyBody, typeof IssuedEmergencySet, t
   },
 };
 
-/** Helpdesk actions on a user's temporary code and emergency code set (DESIGN §2-4). */
+/** Helpdesk actions on a user's temporary code and emergency code set (docs/design.md §2–§4). */
 export async function adminCodesRoutes(app: App, ctx: ServerContext): Promise<void> {
   codeRoutes(app, ctx, TEMPORARY_CODE);
   codeRoutes(app, ctx, EMERGENCY_SET);

@@ -7,7 +7,7 @@ import {
   ResetOfflineRequestSchema,
   ResetOfflineResponseSchema,
 } from '../../src-shared/protocol/admin.js';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import { adminGuard, currentAdmin } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY } from '../http/schemas.js';

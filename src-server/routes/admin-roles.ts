@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import { adminGuard, currentAdmin } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema } from '../http/schemas.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EnterpriseSettingsSchema, PolicySchema } from '../../src-shared/policy.js';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import { adminGuard, currentAdmin } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY } from '../http/schemas.js';
@@ -30,7 +30,7 @@ const SettingsPatch = z.strictObject({
     .describe('Policy name → partial policy to merge onto it (created when new; validated whole), or null to delete it'),
 });
 
-/** Enterprise settings and policies (DESIGN §3). Reading needs settings.manage or audit.read; changing needs settings.manage and high assurance. */
+/** Enterprise settings and policies (docs/design.md §3). Reading needs settings.manage or audit.read; changing needs settings.manage and high assurance. */
 export async function adminSettingsRoutes(app: App, ctx: ServerContext): Promise<void> {
   const tags = ['settings'];
   app.get('/api/v1/admin/settings', {

@@ -4,7 +4,7 @@ import { ApiErrorSchema } from '../../src-shared/errors.js';
 import { EnrollRequestSchema, EnrollResponseSchema } from '../../src-shared/protocol/enroll.js';
 import { DeviceLoginRequestSchema, DeviceLoginResponseSchema, DeviceRevokedResponseSchema } from '../../src-shared/protocol/login.js';
 import { SyncRequestSchema, SyncResponseSchema } from '../../src-shared/protocol/sync.js';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import type { DeviceRecord } from '../db/queries/devices.js';
 import { deviceLogin } from '../services/device-login.js';

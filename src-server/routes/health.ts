@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiErrorSchema } from '../../src-shared/errors.js';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import { ping } from '../db/queries/health.js';
 import { RadiusStatsSchema } from '../radius/server.js';

@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import { consoleRoutes } from '../console/routes.js';
 import { adminAuthRoutes } from './admin-auth.js';

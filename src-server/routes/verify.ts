@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CODE_METHODS, PURPOSES } from '../../src-shared/codes.js';
 import { ApiErrorSchema } from '../../src-shared/errors.js';
-import type { App } from '../app.js';
+import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
 import { authenticateApiClient } from '../services/api-clients.js';
 import { admissionHook } from '../http/admission.js';
@@ -16,7 +16,7 @@ const VerifyBody = z.strictObject({
 });
 
 /**
- * POST /api/v1/verify for API clients (DESIGN §4). A failure never says whether the user exists, is inactive, or
+ * POST /api/v1/verify for API clients (docs/design.md §4). A failure never says whether the user exists, is inactive, or
  * whether the code or the PIN was wrong: all of that is `invalid_code`, with the reason in the audit log.
  */
 export async function verifyRoutes(app: App, ctx: ServerContext): Promise<void> {

@@ -11,7 +11,7 @@ import { appendAudit } from './audit.js';
 /**
  * API clients (a VPN gateway, a remote-access portal) call POST /api/v1/verify with a per-client key. The key is
  * `<clientId>.<256 random bits>`: shown once, stored as HMAC(pepper, key), since a high-entropy secret needs no slow
- * hash (DESIGN §4). The client id in front lets the server find the row without searching by hash.
+ * hash (docs/design.md §4). The client id in front lets the server find the row without searching by hash.
  */
 const DOMAIN = 'lifeline/api-client-key/v1';
 const CLIENT_ID_RE = /^cl_[A-Za-z0-9_-]{16}$/;

@@ -56,7 +56,7 @@ export function auditRowHash(prevHash: string, row: Omit<AuditRow, 'prevHash' | 
 }
 
 /**
- * Where audit rows go, and how they are chained (DESIGN §4, docs/architecture.md rule 4):
+ * Where audit rows go, and how they are chained (docs/design.md §4, docs/architecture.md rule 4):
  *  - `on-insert` (SQLite): the insert reads the previous row's hash and chains the new row in the same transaction;
  *    SQLite serialises transactions, so appends cannot fork the chain.
  *  - `sealed-later` (PostgreSQL): instances append concurrently, so rows are inserted unchained and ONE sealer

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import { auditRowHash, GENESIS_HASH, type AuditLog } from './audit-log.js';
 
 /**
- * The audit hash chain on PostgreSQL (DESIGN §4). Several instances append audit rows at once, so a row cannot be
+ * The audit hash chain on PostgreSQL (docs/design.md §4). Several instances append audit rows at once, so a row cannot be
  * chained to "the last row" when it is inserted: that read-then-write would fork the chain under READ COMMITTED, and
  * a lock around it would serialise every verification of every instance. Instead rows are inserted with a NULL hash,
  * and ONE sealer (whichever instance holds a session advisory lock; the others stand by and take over if it dies)

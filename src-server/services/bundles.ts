@@ -17,7 +17,7 @@ import { provisionSlots, slotsForBundle } from './offline-slots.js';
 import { decryptSecret } from './secrets.js';
 
 /**
- * Bundle deltas (DESIGN §5): after a token login on an approved device, the windows of the next `offline.days` days
+ * Bundle deltas (docs/design.md §5): after a token login on an approved device, the windows of the next `offline.days` days
  * the agent does not hold yet, the user's slots for this device and the offline rules, sealed to the device and
  * signed. The cost is in the windows (one HMAC each), so a refresh costs in proportion to the new windows only.
  */

@@ -13,7 +13,7 @@ import { lockUserStillActive, recordIssue, userToIssueFor } from './temporary-co
 /**
  * Sets of one-time emergency codes (RSA online emergency access seed): N codes of 8 Crockford characters, each usable
  * once, optionally expiring, with the PIN when the policy requires one, online only. A new set voids the old one.
- * What happens to the user's normal token while a set is live is the set's token behaviour (DESIGN §3):
+ * What happens to the user's normal token while a set is live is the set's token behaviour (docs/design.md §3):
  *   deny-token               the token is refused while any code of the set is unused and unexpired;
  *   allow-and-disable-codes  a token success voids the set;
  *   allow-after-codes-expire the token is refused until the set expires (so the set must expire).

@@ -18,7 +18,7 @@ export function parsePolicyBody(body: string): Policy {
   return PolicySchema.parse(JSON.parse(body));
 }
 
-/** The user's policy, else the default policy row, else the built-in defaults (DESIGN §3). */
+/** The user's policy, else the default policy row, else the built-in defaults (docs/design.md §3). */
 export async function policyForUser(q: Queryable, user: Pick<UserRecord, 'policyId'>): Promise<Policy> {
   const row = (user.policyId !== null ? await findPolicyById(q, user.policyId) : undefined) ?? (await findDefaultPolicy(q));
   return row ? parsePolicyBody(row.body) : DEFAULT_POLICY;

@@ -7,7 +7,7 @@ import { findSession, insertSession, touchSession, type SessionKind, type Sessio
 
 export const SESSION_ABSOLUTE_MS = 8 * 60 * 60 * 1000;
 export const SESSION_IDLE_MS = 30 * 60 * 1000;
-/** DESIGN §4: a session is high-assurance for 15 minutes after its password+TOTP check or a step-up. */
+/** docs/design.md §4: a session is high-assurance for 15 minutes after its password+TOTP check or a step-up. */
 export const HIGH_ASSURANCE_MS = 15 * 60 * 1000;
 /** last_seen_at is written at most this often, so reads do not turn into a write per request. */
 const TOUCH_EVERY_MS = 30 * 1000;

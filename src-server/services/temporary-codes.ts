@@ -14,7 +14,7 @@ import { hitRateLimit } from './rate-limit.js';
 import { requireUser } from './users.js';
 
 /**
- * Helpdesk-issued temporary codes (DESIGN §2-3; Imprivata, Salesforce and Mosaic seeds): one active per user,
+ * Helpdesk-issued temporary codes (docs/design.md §2–§3; Imprivata, Salesforce and Mosaic seeds): one active per user,
  * single-use or multi-use until expiry, shown once and stored only as a code hash, at most `maxPerHour` issued per
  * user per hour, revocable, replaced by issuing again, revoked when the user next succeeds with the normal token.
  */

@@ -19,7 +19,7 @@ import { DEFAULT_TOTP, newTotpSecret, otpauthUri, type TotpAlgorithm } from './t
 import { lockState, normalizeUsername, requireUser } from './users.js';
 import { TOTP_ISSUER } from './admins.js';
 
-/** Admin operations on users (DESIGN §4). Each change and its audit row commit together; slow hashing runs first. */
+/** Admin operations on users (docs/design.md §4). Each change and its audit row commit together; slow hashing runs first. */
 
 export interface Actor {
   username: string;
@@ -93,7 +93,7 @@ export async function updateUser(ctx: ServerContext, actor: Actor, username: str
     if (Object.keys(fields).length === 0) return user;
     const updated = await updateUserFields(q, user.id, fields, now);
     await appendAudit(q, ctx, { type: 'user.updated', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username, details: changed });
-    // An inactive user gets nothing online (DESIGN §3): its temporary code goes with the deactivation.
+    // An inactive user gets nothing online (docs/design.md §3): its temporary code goes with the deactivation.
     if (patch.status === 'inactive' && user.status === 'active') {
       await revokeTemporaryCode(q, ctx, user, { reason: 'user-deactivated', actorKind: 'admin', actor: actor.username });
     }

@@ -4,7 +4,7 @@ import { openBox, sealTo, type X25519KeyPair } from './box.js';
 import { signPayload, verifyPayload } from './sign.js';
 
 /**
- * Building, checking and opening bundle deltas (DESIGN §5). The server seals the content to the device's X25519 key
+ * Building, checking and opening bundle deltas (docs/design.md §5). The server seals the content to the device's X25519 key
  * under a context naming device, user and sequence, then signs header and box together; the agent accepts a delta
  * only when a pinned server key signed it, it names this device (and the user it logged in), and its sequence is
  * above the last one it applied for that user.

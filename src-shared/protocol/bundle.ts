@@ -3,7 +3,7 @@ import { OfflinePolicySchema } from '../policy.js';
 import { Base64UrlSchema, DeviceIdSchema, EpochMsSchema, PublicKeySchema, Sha256HexSchema, SignatureSchema, StepSchema, UsernameSchema, VersionSchema } from './common.js';
 
 /**
- * The bundle delta (DESIGN §5): what an approved device receives after a successful online login with the user's
+ * The bundle delta (docs/design.md §5): what an approved device receives after a successful online login with the user's
  * normal token. The header is readable (the agent checks it before decrypting); the content is sealed to the
  * device's X25519 key with a context bound to device, user and sequence (`bundleSealContext`); the server signs
  * header and box together (domain SIGNATURE_DOMAINS.bundle). Build, verify and open it with

@@ -2,7 +2,7 @@ import { CROCKFORD_ALPHABET, formatCode, isCrockford, normalizeCode } from '../c
 import { DEVICE_ID_LENGTH } from './common.js';
 
 /**
- * The offline emergency request (DESIGN §5): what the agent's prompt shows a user without a token, read to the
+ * The offline emergency request (docs/design.md §5): what the agent's prompt shows a user without a token, read to the
  * helpdesk, typed into the console. 16 Crockford symbols, shown as four groups of four:
  *
  *   device id (10 symbols, 50 bits) ‖ user tag (3 symbols, 15 bits) ‖ slot (2 symbols, index mod 1024) ‖ check (1)

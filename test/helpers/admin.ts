@@ -104,7 +104,7 @@ export async function createUser(h: AdminHarness, username: string, opts: { pin?
   return { username, totpSecret: secretFromUri(res.body.otpauthUri as string) };
 }
 
-/** Turns temporary codes on for the enterprise (off by default, DESIGN §3). */
+/** Turns temporary codes on for the enterprise (off by default, docs/design.md §3). */
 export async function enableTemporaryCodes(h: AdminHarness): Promise<void> {
   expectOk('enable temporary codes', await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }));
 }

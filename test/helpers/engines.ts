@@ -6,7 +6,7 @@ import { createKeyFile } from '../../src-server/keyfile.js';
 import { tempDir } from './tmp.js';
 
 /**
- * One suite, every engine (DESIGN §7, STYLE 14): the server's integration suites run on SQLite always and on
+ * One suite, every engine (docs/design.md §7, docs/design.md §12.14): the server's integration suites run on SQLite always and on
  * PostgreSQL when scripts/pg-test-cluster.sh has started a cluster and exported LIFELINE_TEST_PG_URL (npm test does).
  */
 export type Engine = 'sqlite' | 'postgres';

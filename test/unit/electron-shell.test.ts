@@ -12,7 +12,7 @@ import { trayTemplate } from '../../src-main/electron/tray.js';
 import { electronAgentLogger } from '../../src-main/electron/agent-log.js';
 
 /**
- * Electron's binary is not installed where tests run (STYLE 9), so the shell's wiring is driven through a small
+ * Electron's binary is not installed where tests run (docs/design.md §12.9), so the shell's wiring is driven through a small
  * fake of Electron's APIs: these tests check what the shell asks of Electron, not Electron itself.
  */
 

@@ -27,7 +27,7 @@ const Fingerprint = z
 
 export const AgentConfigFields = {
   serverUrl: ServerUrl,
-  /** Lets a device ask to enrol; an admin still approves it (DESIGN §6). */
+  /** Lets a device ask to enrol; an admin still approves it (docs/design.md §6). */
   enrollmentSecret: z.string().min(16, 'must be at least 16 characters').max(256),
   /** Every server signing key the agent trusts: more than one during a key rotation. */
   serverKeyFingerprints: z.array(Fingerprint).min(1, 'must list at least one fingerprint').max(8),

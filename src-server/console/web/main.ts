@@ -1,6 +1,7 @@
 import { api, hasCsrfToken, installHooks, PATHS, setCsrfToken } from './api.js';
 import { errorSlot, messageOf, onSubmit, stepUpDialog } from './dialogs.js';
 import { announce, clear, field, h } from './dom.js';
+import type { PageContext } from './page-context.js';
 import { can, loadMe, type Me, type Permission } from './session.js';
 import { renderAudit } from './pages/audit.js';
 import { renderAdmins } from './pages/admins.js';
@@ -12,12 +13,6 @@ import { renderRoles } from './pages/roles.js';
 import { renderSettings } from './pages/settings.js';
 import { renderUser } from './pages/user.js';
 import { renderUsers } from './pages/users.js';
-
-export interface PageContext {
-  me: Me;
-  main: HTMLElement;
-  navigate(hash: string): void;
-}
 
 interface Route {
   path: RegExp;

@@ -14,7 +14,7 @@ import { PIN, Relay } from './harness.js';
 import { machine, NOW, TEST_SCRYPT, testKeychain } from './support.js';
 
 /**
- * DESIGN §6 / issue 6: rotating the server's signing key without stranding agents. One server data folder, restarted
+ * docs/design.md §6 / issue 6: rotating the server's signing key without stranding agents. One server data folder, restarted
  * between the steps of `keys stage|activate|retire` (the functions the CLI calls), behind a relay on a fixed port so
  * the agent's server URL stays the same; a real agent core and store, the real gnome-keyring.
  */

@@ -8,7 +8,7 @@ import { PIN, startDeployment, type Deployment } from './deployment.js';
 const MIXED_OPS = Number(process.env.LIFELINE_PG_MIXED_OPS ?? 10_000);
 
 /**
- * DESIGN §4 across instances: two servers on one PostgreSQL, requests spread over both, every guarantee held by
+ * docs/design.md §4 across instances: two servers on one PostgreSQL, requests spread over both, every guarantee held by
  * guarded statements and unique indexes under READ COMMITTED.
  */
 describePg('two instances on one PostgreSQL', () => {

@@ -9,7 +9,7 @@ let h: AdminHarness;
 useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
 
 describe('settings and policies', () => {
-  it('start with DESIGN §3 defaults: temporary codes off, one default policy', async () => {
+  it('start with docs/design.md §3 defaults: temporary codes off, one default policy', async () => {
     const res = await h.http('GET', '/api/v1/admin/settings');
     expect(res.status).toBe(200);
     expect(res.body.settings).toEqual({ temporaryCodesEnabled: false, offlineEnabled: true, emergencyCodesEnabled: true });

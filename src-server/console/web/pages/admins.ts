@@ -1,7 +1,7 @@
 import { api, enc } from '../api.js';
 import { errorSlot, messageOf, modal, onSubmit } from '../dialogs.js';
 import { announce, field, h, table } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 import { qrSvg } from '../qr.js';
 
 interface AdminEntry {

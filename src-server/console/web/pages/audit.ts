@@ -3,7 +3,7 @@ import { api, download } from '../api.js';
 import { dailyChart } from '../chart.js';
 import { messageOf } from '../dialogs.js';
 import { announce, clear, field, h, shortDate, table } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 
 const PAGE_SIZE = 50;
 const DAY = 24 * 3600 * 1000;

@@ -1,7 +1,7 @@
 import { api, enc } from '../api.js';
 import { confirmButton, errorSlot, onSubmit, secretOnceDialog } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 
 interface ClientEntry {
   clientId: string;

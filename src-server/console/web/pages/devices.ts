@@ -1,7 +1,7 @@
 import { api, enc } from '../api.js';
 import { confirmDialog, messageOf } from '../dialogs.js';
 import { announce, append, h, shortDate, table } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 import type { DeviceSummary } from '../../../../src-shared/protocol/admin.js';
 
 type DeviceEntry = DeviceSummary;

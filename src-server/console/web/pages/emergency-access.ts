@@ -3,7 +3,7 @@ import type { EmergencyAccessResponse } from '../../../../src-shared/protocol/ad
 import { api } from '../api.js';
 import { errorSlot, modal, onSubmit } from '../dialogs.js';
 import { announce, field, h, longDate } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 
 type Reveal = EmergencyAccessResponse;
 

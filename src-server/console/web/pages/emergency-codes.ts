@@ -2,7 +2,7 @@ import { api, enc } from '../api.js';
 import { confirmButton, errorSlot, modal, onSubmit } from '../dialogs.js';
 import { field, h, longDate, shortDate } from '../dom.js';
 import { can } from '../session.js';
-import type { UserPageContext } from './user.js';
+import type { UserPageContext } from '../page-context.js';
 
 const BEHAVIOUR_TEXT: Record<string, string> = {
   'deny-token': 'the normal token is refused while any code of the set is unused and unexpired',

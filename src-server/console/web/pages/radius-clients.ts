@@ -1,7 +1,7 @@
 import { api, enc } from '../api.js';
 import { confirmButton, errorSlot, onSubmit, secretOnceDialog } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 
 /** As GET /api/v1/admin/radius-clients lists them (src-server/routes/admin-radius.ts): never the secret. */
 interface RadiusClientEntry {

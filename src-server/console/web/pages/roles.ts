@@ -1,7 +1,7 @@
 import { api, enc } from '../api.js';
 import { confirmButton, errorSlot, onSubmit } from '../dialogs.js';
 import { announce, field, h } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 import type { Permission } from '../session.js';
 
 export const PERMISSIONS: { key: Permission; label: string }[] = [

@@ -2,7 +2,7 @@ import { api } from '../api.js';
 import { errorSlot, messageOf, onSubmit } from '../dialogs.js';
 import { announce, field, h } from '../dom.js';
 import { lifetimeControl } from '../lifetime.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 
 interface PolicyEntry {
   name: string;

@@ -4,7 +4,7 @@ import { confirmButton, confirmDialog, errorSlot, modal, onSubmit } from '../dia
 import { h, longDate, shortDate } from '../dom.js';
 import { describeMinutes, lifetimeControl } from '../lifetime.js';
 import { can } from '../session.js';
-import type { UserPageContext } from './user.js';
+import type { UserPageContext } from '../page-context.js';
 
 /**
  * The Temporary Code section of the user page, as Imprivata describes it: absent when the user is not eligible, a

@@ -3,19 +3,12 @@ import type { UserOptions } from '../../schemas.js';
 import { api, enc } from '../api.js';
 import { confirmButton, confirmDialog, confirmThen, errorSlot, messageOf, modal, onSubmit } from '../dialogs.js';
 import { announce, field, h, shortDate, table } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext, UserPageContext } from '../page-context.js';
 import { qrSvg } from '../qr.js';
 import { can } from '../session.js';
 import type { AdminUser } from '../types.js';
 import { emergencySection } from './emergency-codes.js';
 import { temporaryCodeSection } from './temporary-code.js';
-
-export interface UserPageContext extends PageContext {
-  user: AdminUser;
-  options: UserOptions;
-  /** Reloads the page from the server after a change. */
-  reload(message?: string): Promise<void>;
-}
 
 const userPath = (username: string): string => `/api/v1/admin/users/${enc(username)}`;
 

@@ -1,7 +1,7 @@
 import { api, enc } from '../api.js';
 import { errorSlot, messageOf, onSubmit } from '../dialogs.js';
 import { announce, clear, field, h, shortDate, table } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../page-context.js';
 import { can } from '../session.js';
 import type { AdminUser } from '../types.js';
 
