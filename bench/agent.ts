@@ -94,7 +94,10 @@ async function main(): Promise<void> {
   const h = await bootstrap(server);
   // One day of offline data keeps the background build short; the production KDF for 'real', a light one for 'light'.
   await must(h, 'policies', 'PATCH', '/api/v1/admin/settings', {
-    policies: { default: { offline: { days: 1 } }, light: { offline: { days: 1, verifierScrypt: { N: 16, r: 8, p: 1 } } } },
+    policies: {
+      default: { offline: { days: 1 } },
+      light: { offline: { days: 1, verifierScrypt: { N: 16, r: 8, p: 1 } } },
+    },
   });
   const real = await createUser(h, 'real', { pin: PIN, withToken: true });
   const light = await createUser(h, 'light', { pin: PIN, withToken: true, policy: 'light' });
@@ -102,21 +105,31 @@ async function main(): Promise<void> {
 
   let online = true;
   const deps: AgentDeps = {
-    config: { serverUrl: server.url, enrollmentSecret, serverKeyFingerprints: [server.ctx.keys.signing.fingerprint], dataDir, reachabilityBudgetMs: 2_000 },
+    config: {
+      serverUrl: server.url,
+      enrollmentSecret,
+      serverKeyFingerprints: [server.ctx.keys.signing.fingerprint],
+      dataDir,
+      reachabilityBudgetMs: 2_000,
+    },
     keychain: new OsKeychain(`lifeline-bench-${randomBytes(6).toString('hex')}`),
     machineId: { hash: async () => createHash('sha256').update('bench-workstation').digest('hex') },
     clock: server.clock,
     autoSync: false,
     verifierScryptFloor: TEST_VERIFIER_FLOOR, // for the 'light' user; 'real' hashes at the production default
     // The network switch: offline is a refused connection, decided at once (the reachability budget is not measured).
-    fetch: (url, init) => (online ? fetch(url, init) : Promise.reject(new TypeError('fetch failed: connection refused'))),
+    fetch: (url, init) =>
+      online ? fetch(url, init) : Promise.reject(new TypeError('fetch failed: connection refused')),
   };
   const step = () => {
     server.clock.set((Math.floor(server.clock.now() / 30_000) + 1) * 30_000 + 1_000);
     return server.clock.now();
   };
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
   // One tab for everything, as a person keeps the prompt open: opening tabs is the browser's cost, not ours.
   const page = await browser.newPage();
   const launch: number[] = [];
@@ -134,12 +147,21 @@ async function main(): Promise<void> {
   }
   if (!agent) throw new Error('no runs');
   const device = await agent.core.ensureEnrolled(5_000);
-  if (device?.status === 'pending') await must(h, 'approve', 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`);
+  if (device?.status === 'pending')
+    await must(h, 'approve', 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`);
 
   // Warm-up: each user's first online login delivers a whole bundle and starts the background build of its
   // verifiers; measuring beside that build would time the build, not the prompt.
-  for (const [user, secret] of [['real', real.totpSecret!], ['light', light.totpSecret!]] as const) {
-    const answer = await agent.service.login({ username: user, pin: PIN, code: oathtool(secret, step()), purpose: 'logon' });
+  for (const [user, secret] of [
+    ['real', real.totpSecret!],
+    ['light', light.totpSecret!],
+  ] as const) {
+    const answer = await agent.service.login({
+      username: user,
+      pin: PIN,
+      code: oathtool(secret, step()),
+      purpose: 'logon',
+    });
     if (!answer.ok) throw new Error(`warm-up login failed: ${JSON.stringify(answer)}`);
   }
   await agent.core.whenIdle();
@@ -160,18 +182,23 @@ async function main(): Promise<void> {
   await agent.core.whenIdle(); // offline data for both users built before the offline runs
 
   online = false;
-  for (const [label, user, secret] of [['offline, production KDF (scrypt N=2^11)', 'real', real.totpSecret!], ['offline, KDF negligible (N=2^4): apart from the KDF', 'light', light.totpSecret!]] as const) {
+  for (const [label, user, secret] of [
+    ['offline, production KDF (scrypt N=2^11)', 'real', real.totpSecret!],
+    ['offline, KDF negligible (N=2^4): apart from the KDF', 'light', light.totpSecret!],
+  ] as const) {
     const row = { what: label, ui: [] as number[], direct: [] as number[] };
     for (let i = 0; i < RUNS; i++) {
       await agent.core.whenIdle();
       row.ui.push(await uiLogin(page, user, oathtool(secret, step())));
-      if (!(await page.textContent('#result'))?.includes('Signed in offline')) throw new Error(`offline login failed: ${await page.textContent('#result')}`);
+      if (!(await page.textContent('#result'))?.includes('Signed in offline'))
+        throw new Error(`offline login failed: ${await page.textContent('#result')}`);
       await agent.core.whenIdle();
       const code = oathtool(secret, step());
       const t0 = performance.now();
       const answer = await agent.service.login({ username: user, pin: PIN, code, purpose: 'logon' });
       row.direct.push(performance.now() - t0);
-      if (!answer.ok || answer.mode !== 'offline') throw new Error(`direct offline login failed: ${JSON.stringify(answer)}`);
+      if (!answer.ok || answer.mode !== 'offline')
+        throw new Error(`direct offline login failed: ${JSON.stringify(answer)}`);
     }
     rows.push(row);
   }
@@ -179,8 +206,13 @@ async function main(): Promise<void> {
   console.log(`\nbench/agent.ts — ${RUNS} runs each, medians\n`);
   console.log('| measure | browser shell + renderer | baseline | ratio |');
   console.log('|---|---:|---:|---:|');
-  console.log(`| launch → prompt interactive | ${ms(median(launch))} (of which core and shell start: ${ms(median(coreStart))}) | ${ms(median(bare))} (bare page from node:http) | ${(median(launch) / median(bare)).toFixed(2)} |`);
-  for (const r of rows) console.log(`| Enter → answer, ${r.what} | ${ms(median(r.ui))} | ${ms(median(r.direct))} (AgentService.login in Node) | ${(median(r.ui) / median(r.direct)).toFixed(2)} |`);
+  console.log(
+    `| launch → prompt interactive | ${ms(median(launch))} (of which core and shell start: ${ms(median(coreStart))}) | ${ms(median(bare))} (bare page from node:http) | ${(median(launch) / median(bare)).toFixed(2)} |`,
+  );
+  for (const r of rows)
+    console.log(
+      `| Enter → answer, ${r.what} | ${ms(median(r.ui))} | ${ms(median(r.direct))} (AgentService.login in Node) | ${(median(r.ui) / median(r.direct)).toFixed(2)} |`,
+    );
 
   await browser.close();
   await agent.close();

@@ -35,7 +35,9 @@ function rate(label: string, seconds: number, fn: () => void): number {
     n++;
   }
   const perSecond = n / seconds;
-  console.log(`${label.padEnd(48)} ${perSecond.toFixed(1).padStart(10)} /s on one core  (${(1000 / perSecond).toFixed(2)} ms each)`);
+  console.log(
+    `${label.padEnd(48)} ${perSecond.toFixed(1).padStart(10)} /s on one core  (${(1000 / perSecond).toFixed(2)} ms each)`,
+  );
   return perSecond;
 }
 
@@ -45,7 +47,12 @@ async function withAgent<T>(fn: (core: Agent, keychain: OsKeychain, clock: Manua
   const clock = new ManualClock(Date.UTC(2026, 10, 23, 9, 0, 0));
   const machine = createHash('sha256').update('bench-machine').digest('hex');
   const core = await createAgent({
-    config: { serverUrl: 'http://127.0.0.1:9', enrollmentSecret: 'bench-enrollment-secret-000', serverKeyFingerprints: ['0'.repeat(64)], dataDir: dir },
+    config: {
+      serverUrl: 'http://127.0.0.1:9',
+      enrollmentSecret: 'bench-enrollment-secret-000',
+      serverKeyFingerprints: ['0'.repeat(64)],
+      dataDir: dir,
+    },
     keychain,
     machineId: { hash: async () => machine },
     clock,
@@ -67,7 +74,13 @@ function codesFor(windows: number): string {
   return s;
 }
 
-async function seed(core: Agent, keychain: OsKeychain, firstStep: number, codes: string, slots: number): Promise<number> {
+async function seed(
+  core: Agent,
+  keychain: OsKeychain,
+  firstStep: number,
+  codes: string,
+  slots: number,
+): Promise<number> {
   const store = core.store!;
   await loadDeviceKeys(keychain, true);
   const ref = store.userRef('alice');
@@ -85,7 +98,11 @@ async function seed(core: Agent, keychain: OsKeychain, firstStep: number, codes:
     sequence: 1,
     pin: Buffer.from(PIN),
     scrypt: SCRYPT,
-    slots: Array.from({ length: slots }, (_, i) => ({ index: i, code: Buffer.from(randomBytes(8).toString('hex').slice(0, 12).toUpperCase()), expiresAt: core.clock.now() + 90 * 86_400_000 })),
+    slots: Array.from({ length: slots }, (_, i) => ({
+      index: i,
+      code: Buffer.from(randomBytes(8).toString('hex').slice(0, 12).toUpperCase()),
+      expiresAt: core.clock.now() + 90 * 86_400_000,
+    })),
     windows: { firstStep, digits: 6, codes: Buffer.from(codes) },
   });
   await builder.whenIdle();
@@ -95,19 +112,29 @@ async function seed(core: Agent, keychain: OsKeychain, firstStep: number, codes:
 async function main(): Promise<void> {
   const days = (process.env.BENCH_DAYS ?? '1,7').split(',').map(Number);
   const verifyRuns = Number(process.env.BENCH_VERIFY ?? 200);
-  console.log(`# Agent offline benchmark (node ${process.version}, ${process.platform}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4})`);
+  console.log(
+    `# Agent offline benchmark (node ${process.version}, ${process.platform}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4})`,
+  );
   console.log(`verifier scrypt N=${SCRYPT.N} r=${SCRYPT.r} p=${SCRYPT.p}\n`);
 
   console.log('## Raw rates (baseline, same run)');
-  const scryptRate = rate('scrypt N=2^11 r=8 p=1 (one verifier guess)', 3, () => scryptSync('246810123456', 'salt-for-bench', 32, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }));
-  const pbkdfRate = rate('PBKDF2-SHA512 6549 rounds (privacyIDEA CP)', 3, () => pbkdf2Sync('246810123456', 'salt-for-bench', 6549, 64, 'sha512'));
+  const scryptRate = rate('scrypt N=2^11 r=8 p=1 (one verifier guess)', 3, () =>
+    scryptSync('246810123456', 'salt-for-bench', 32, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }),
+  );
+  const pbkdfRate = rate('PBKDF2-SHA512 6549 rounds (privacyIDEA CP)', 3, () =>
+    pbkdf2Sync('246810123456', 'salt-for-bench', 6549, 64, 'sha512'),
+  );
 
   console.log('\n## Verifier build (real store, real keychain, background builder)');
   for (const d of days) {
     const windows = d * WINDOWS_PER_DAY;
-    const seconds = await withAgent(async (core, keychain) => seed(core, keychain, Math.floor(core.clock.now() / 30_000), codesFor(windows), 5));
+    const seconds = await withAgent(async (core, keychain) =>
+      seed(core, keychain, Math.floor(core.clock.now() / 30_000), codesFor(windows), 5),
+    );
     const perVerifier = (seconds * 1000) / (windows + 5);
-    console.log(`${`${d} day(s): ${windows} windows + 5 slots`.padEnd(48)} ${seconds.toFixed(1).padStart(8)} s   ${perVerifier.toFixed(2)} ms per verifier (wall, 2 cores)`);
+    console.log(
+      `${`${d} day(s): ${windows} windows + 5 slots`.padEnd(48)} ${seconds.toFixed(1).padStart(8)} s   ${perVerifier.toFixed(2)} ms per verifier (wall, 2 cores)`,
+    );
   }
 
   console.log('\n## Offline verify latency (token code, server down: candidate windows current±1)');
@@ -129,17 +156,37 @@ async function main(): Promise<void> {
     const hashing: number[] = [];
     for (let i = 0; i < Math.min(verifyRuns, 100); i++) {
       const t0 = performance.now();
-      await Promise.all([0, 1, 2].map((k) => computeVerifier({ kind: 'token', position: first + k, username: 'alice', deviceId: DEVICE, code: Buffer.from('123456'), pin: Buffer.from(PIN) }, SCRYPT)));
+      await Promise.all(
+        [0, 1, 2].map((k) =>
+          computeVerifier(
+            {
+              kind: 'token',
+              position: first + k,
+              username: 'alice',
+              deviceId: DEVICE,
+              code: Buffer.from('123456'),
+              pin: Buffer.from(PIN),
+            },
+            SCRYPT,
+          ),
+        ),
+      );
       hashing.push(performance.now() - t0);
     }
     const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
     const p50 = p(total, 0.5);
-    console.log(`offline login p50 ${p50.toFixed(1)} ms, p95 ${p(total, 0.95).toFixed(1)} ms (target p50 < 100 ms: ${p50 < 100 ? 'met' : 'NOT met'})`);
-    console.log(`hashing (3 candidate windows) p50 ${p(hashing, 0.5).toFixed(1)} ms = ${((100 * p(hashing, 0.5)) / p50).toFixed(0)}% of the login; the rest is the durable burn (SQLite FULL sync + keychain write)`);
+    console.log(
+      `offline login p50 ${p50.toFixed(1)} ms, p95 ${p(total, 0.95).toFixed(1)} ms (target p50 < 100 ms: ${p50 < 100 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `hashing (3 candidate windows) p50 ${p(hashing, 0.5).toFixed(1)} ms = ${((100 * p(hashing, 0.5)) / p50).toFixed(0)}% of the login; the rest is the durable burn (SQLite FULL sync + keychain write)`,
+    );
   });
 
   console.log('\n## For docs/threat-model.md');
-  console.log(`one (PIN, code) guess against a stolen, decrypted store: ${(1000 / scryptRate).toFixed(2)} ms of one CPU core`);
+  console.log(
+    `one (PIN, code) guess against a stolen, decrypted store: ${(1000 / scryptRate).toFixed(2)} ms of one CPU core`,
+  );
   console.log(`privacyIDEA CP cache guess (PBKDF2-SHA512 x6549): ${(1000 / pbkdfRate).toFixed(2)} ms of one CPU core`);
 }
 

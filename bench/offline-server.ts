@@ -62,13 +62,17 @@ function benchWindows(): void {
   console.log(`\n[windows] token window codes vs raw node:crypto HMAC-SHA1, median of ${ROUNDS} runs (warm)`);
   tokenWindowCodes({ secret, algorithm: 'SHA1', digits: 6, period: 30 }, start, start + 20_000); // warm-up (JIT)
   rawHmacSha1(key, start, 20_000);
-  console.log(`${'size'.padEnd(22)} ${'windows'.padStart(7)} ${'ours ms'.padStart(9)} ${'raw ms'.padStart(9)} ${'ours /s'.padStart(10)} ${'raw /s'.padStart(10)} ${'ratio'.padStart(6)} ${'µs/window'.padStart(10)}`);
+  console.log(
+    `${'size'.padEnd(22)} ${'windows'.padStart(7)} ${'ours ms'.padStart(9)} ${'raw ms'.padStart(9)} ${'ours /s'.padStart(10)} ${'raw /s'.padStart(10)} ${'ratio'.padStart(6)} ${'µs/window'.padStart(10)}`,
+  );
   for (const [label, n] of SIZES) {
     const ours: number[] = [];
     const raw: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       // Interleaved, so both see the same machine load (2 shared cores).
-      ours.push(timeMs(() => tokenWindowCodes({ secret, algorithm: 'SHA1', digits: 6, period: 30 }, start, start + n - 1)));
+      ours.push(
+        timeMs(() => tokenWindowCodes({ secret, algorithm: 'SHA1', digits: 6, period: 30 }, start, start + n - 1)),
+      );
       raw.push(timeMs(() => rawHmacSha1(key, start, n)));
     }
     const o = median(ours);
@@ -90,14 +94,31 @@ async function benchDeltas(): Promise<void> {
     await enrollToken(ctx, actor, 'field.user', {});
     const signing = generateEd25519();
     const box = generateX25519();
-    const unsigned = { v: 1 as const, machineIdHash: 'a'.repeat(64), signingPublicKey: signing.publicKey, encryptionPublicKey: box.publicKey, hostname: 'bench', agentVersion: 'bench' };
-    const enrolled = await enrollDevice(ctx, { ...unsigned, enrollmentSecret: await enrollmentSecret(ctx), proof: signEnrollProof(signing.privateKey, unsigned) }, '127.0.0.1');
+    const unsigned = {
+      v: 1 as const,
+      machineIdHash: 'a'.repeat(64),
+      signingPublicKey: signing.publicKey,
+      encryptionPublicKey: box.publicKey,
+      hostname: 'bench',
+      agentVersion: 'bench',
+    };
+    const enrolled = await enrollDevice(
+      ctx,
+      {
+        ...unsigned,
+        enrollmentSecret: await enrollmentSecret(ctx),
+        proof: signEnrollProof(signing.privateKey, unsigned),
+      },
+      '127.0.0.1',
+    );
     if (enrolled.status === 'pending') await setDeviceStatus(ctx, enrolled.deviceId, 'approved', 'bench');
     const device = (await findDevice(ctx.db, enrolled.deviceId))!;
     const user = (await findUserByUsername(ctx.db, 'field.user'))!;
     const policy = await policyForUser(ctx.db, user);
 
-    console.log(`\n[deltas] whole bundle deltas on a real SQLite file (windows + slots + seal + sign), median of ${ROUNDS}`);
+    console.log(
+      `\n[deltas] whole bundle deltas on a real SQLite file (windows + slots + seal + sign), median of ${ROUNDS}`,
+    );
     const full: number[] = [];
     const incremental: number[] = [];
     let fullBytes = 0;
@@ -112,7 +133,12 @@ async function benchDeltas(): Promise<void> {
       fullBytes = JSON.stringify(first).length;
       fullWindows = first.header.windowsTo - first.header.windowsFrom + 1;
       clock.advance(60_000);
-      const held = { throughStep: first.header.windowsTo, tokenGeneration: first.header.tokenGeneration, pinGeneration: first.header.pinGeneration, slots: [] };
+      const held = {
+        throughStep: first.header.windowsTo,
+        tokenGeneration: first.header.tokenGeneration,
+        pinGeneration: first.header.pinGeneration,
+        slots: [],
+      };
       t = performance.now();
       const next = (await buildBundleDelta(ctx, { device, user, policy, usedStep: step + 2, held }))!;
       incremental.push(performance.now() - t);
@@ -122,8 +148,12 @@ async function benchDeltas(): Promise<void> {
     }
     const f = median(full);
     const i = median(incremental);
-    console.log(`first delivery         ${String(fullWindows).padStart(6)} windows  ${f.toFixed(1).padStart(8)} ms  ${(fullBytes / 1024).toFixed(0).padStart(5)} KiB  ${((fullWindows / f) * 1000).toFixed(0)} windows/s end to end`);
-    console.log(`incremental refresh    ${String(incWindows).padStart(6)} windows  ${i.toFixed(1).padStart(8)} ms  ${(incBytes / 1024).toFixed(1).padStart(5)} KiB  (fixed part: one transaction, seal, sign)`);
+    console.log(
+      `first delivery         ${String(fullWindows).padStart(6)} windows  ${f.toFixed(1).padStart(8)} ms  ${(fullBytes / 1024).toFixed(0).padStart(5)} KiB  ${((fullWindows / f) * 1000).toFixed(0)} windows/s end to end`,
+    );
+    console.log(
+      `incremental refresh    ${String(incWindows).padStart(6)} windows  ${i.toFixed(1).padStart(8)} ms  ${(incBytes / 1024).toFixed(1).padStart(5)} KiB  (fixed part: one transaction, seal, sign)`,
+    );
   } finally {
     await ctx.db.close();
     rmSync(dir, { recursive: true, force: true });

@@ -31,7 +31,16 @@ import { SIGNATURE_DOMAINS } from '../src-shared/protocol/common.js';
 import type { SyncEvent } from '../src-shared/protocol/sync.js';
 import { oathtool } from '../test/helpers/oathtool.js';
 import { StormAgent, type SignedReply } from './lib/storm-agent.js';
-import { ADMIN_PASSWORD, ADMIN_TOTP, startDeployment, startPgCluster, totp, type Deployment, type EngineConfig, type PgCluster } from './lib/storm-deployment.js';
+import {
+  ADMIN_PASSWORD,
+  ADMIN_TOTP,
+  startDeployment,
+  startPgCluster,
+  totp,
+  type Deployment,
+  type EngineConfig,
+  type PgCluster,
+} from './lib/storm-deployment.js';
 import { requestJson } from './lib/storm-http.js';
 
 const { values } = parseArgs({
@@ -68,7 +77,11 @@ const ENGINES: Record<string, EngineConfig> = {
  * process.env on): 'on' keeps the instance's defaults, 'off' opens it wide so that every login is admitted.
  */
 const GATES: Record<string, Record<string, string | undefined>> = {
-  on: { LIFELINE_VERIFY_CONCURRENCY: undefined, LIFELINE_VERIFY_QUEUE: undefined, LIFELINE_VERIFY_QUEUE_WAIT_MS: undefined },
+  on: {
+    LIFELINE_VERIFY_CONCURRENCY: undefined,
+    LIFELINE_VERIFY_QUEUE: undefined,
+    LIFELINE_VERIFY_QUEUE_WAIT_MS: undefined,
+  },
   off: { LIFELINE_VERIFY_CONCURRENCY: '10000', LIFELINE_VERIFY_QUEUE: '0', LIFELINE_VERIFY_QUEUE_WAIT_MS: '0' },
 };
 
@@ -134,13 +147,25 @@ class Admin {
   async signIn(): Promise<void> {
     // Each admin TOTP step is accepted once: a second sign-in waits for the next step.
     this.lastStep = this.lastStep ? await waitForStepAfter(this.lastStep) : stepOf(Date.now());
-    this.token = (await this.call('POST', '/api/v1/admin/sessions', { username: 'admin', password: ADMIN_PASSWORD, otp: totp(ADMIN_TOTP, Date.now()) })).token as string;
+    this.token = (
+      await this.call('POST', '/api/v1/admin/sessions', {
+        username: 'admin',
+        password: ADMIN_PASSWORD,
+        otp: totp(ADMIN_TOTP, Date.now()),
+      })
+    ).token as string;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async call(method: string, p: string, body?: unknown): Promise<any> {
-    const res = await requestJson({ method, url: this.base + p, body, headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
-    if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(res.body)}`);
+    const res = await requestJson({
+      method,
+      url: this.base + p,
+      body,
+      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+    });
+    if (res.status < 200 || res.status >= 300)
+      throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
   }
 }
@@ -162,7 +187,8 @@ async function provisionUsers(admin: Admin): Promise<StormUser[]> {
   // The in-process codes must agree with oathtool, an independent implementation (checked on a handful).
   for (const u of users.slice(0, 5)) {
     const at = Date.now();
-    if (totp(u.totpSecret, at) !== oathtool(u.totpSecret, at)) throw new Error(`otplib and oathtool disagree for ${u.username}`);
+    if (totp(u.totpSecret, at) !== oathtool(u.totpSecret, at))
+      throw new Error(`otplib and oathtool disagree for ${u.username}`);
   }
   return users;
 }
@@ -203,10 +229,18 @@ interface AgentOutcome {
   error?: string;
 }
 
-async function stormRun(d: Deployment, admin: Admin, users: StormUser[], run: number, lastStep: number): Promise<{ result: RunResult; step: number }> {
+async function stormRun(
+  d: Deployment,
+  admin: Admin,
+  users: StormUser[],
+  run: number,
+  lastStep: number,
+): Promise<{ result: RunResult; step: number }> {
   let rr = 0;
   const pick = () => d.urls[rr++ % d.urls.length]!;
-  const agents = users.map((_u, i) => new StormAgent(`ws-storm-${run}-${i}`, `127.${run + 1}.${Math.floor(i / 200)}.${(i % 200) + 1}`, pick));
+  const agents = users.map(
+    (_u, i) => new StormAgent(`ws-storm-${run}-${i}`, `127.${run + 1}.${Math.floor(i / 200)}.${(i % 200) + 1}`, pick),
+  );
   try {
     await admin.signIn(); // approvals need a high-assurance session (15 minutes)
     const { enrollmentSecret } = await admin.call('GET', '/api/v1/admin/devices/enrollment-secret');
@@ -235,11 +269,21 @@ async function stormRun(d: Deployment, admin: Admin, users: StormUser[], run: nu
             k % 2 === 0
               ? a.event({ at: Date.now(), type: 'offline-failure', username: u.username, reason: 'invalid_code' })
               : // A window used offline before this login (below the step just used, so applying it burns nothing new).
-                a.event({ at: Date.now(), type: 'offline-success', username: u.username, method: 'token', purpose: 'logon', step: step - 10 * (EVENTS - k), tokenGeneration }),
+                a.event({
+                  at: Date.now(),
+                  type: 'offline-success',
+                  username: u.username,
+                  method: 'token',
+                  purpose: 'logon',
+                  step: step - 10 * (EVENTS - k),
+                  tokenGeneration,
+                }),
           );
           // What the agent holds for its user. Slots are left empty: listing them means opening the box, which the
           // checks do after the clock stops, so the benchmark's own CPU stays off the two shared cores meanwhile.
-          const held = header ? [{ username: u.username, tokenGeneration, pinGeneration: Number(header.pinGeneration), slots: [] }] : [];
+          const held = header
+            ? [{ username: u.username, tokenGeneration, pinGeneration: Number(header.pinGeneration), slots: [] }]
+            : [];
           o.syncStartAt = performance.now();
           o.sync = await a.sync(o.events, held);
           o.syncDoneAt = performance.now();
@@ -251,14 +295,25 @@ async function stormRun(d: Deployment, admin: Admin, users: StormUser[], run: nu
       }),
     );
     const tEnd = performance.now();
-    return { result: await check(d, agents, users, outcomes, t0, tEnd, (await shedByServers(d)) - shedBefore), step: stepOf(Date.now()) };
+    return {
+      result: await check(d, agents, users, outcomes, t0, tEnd, (await shedByServers(d)) - shedBefore),
+      step: stepOf(Date.now()),
+    };
   } finally {
     for (const a of agents) a.close();
   }
 }
 
 /** Everything a storm must show, checked after the timed part. */
-async function check(d: Deployment, agents: StormAgent[], users: StormUser[], outcomes: AgentOutcome[], t0: number, tEnd: number, shedCounted: number): Promise<RunResult> {
+async function check(
+  d: Deployment,
+  agents: StormAgent[],
+  users: StormUser[],
+  outcomes: AgentOutcome[],
+  t0: number,
+  tEnd: number,
+  shedCounted: number,
+): Promise<RunResult> {
   const failures = new Map<string, number>();
   const fail = (what: string) => failures.set(what, (failures.get(what) ?? 0) + 1);
   const problems: string[] = [];
@@ -275,19 +330,31 @@ async function check(d: Deployment, agents: StormAgent[], users: StormUser[], ou
     }
     if (!o.login || o.login.status !== 200) return fail(`login ${o.login?.status} ${o.login?.body?.error ?? ''}`);
     const { result, bundle } = o.login.body;
-    if (!verifyServerMessage(a.pinned, SIGNATURE_DOMAINS.loginResult, result) || result.payload.requestNonce !== o.login.nonce || result.payload.method !== 'token') fail('login result signature/nonce/method');
+    if (
+      !verifyServerMessage(a.pinned, SIGNATURE_DOMAINS.loginResult, result) ||
+      result.payload.requestNonce !== o.login.nonce ||
+      result.payload.method !== 'token'
+    )
+      fail('login result signature/nonce/method');
     const checked = verifyBundle(bundle, { pinned: a.pinned, deviceId: a.deviceId, username, now: Date.now() });
     if (!checked.ok) return fail(`bundle ${checked.error}`);
     const content = openBundle(checked.delta, a.encryption);
     const windows = (content.tokenWindows?.codes.length ?? 0) / (content.tokenWindows?.digits ?? 6);
     minWindows = Math.min(minWindows, windows);
     maxWindows = Math.max(maxWindows, windows);
-    if (windows < DAYS * WINDOWS_PER_DAY - 1 || content.slots.length === 0) fail(`bundle content: ${windows} windows, ${content.slots.length} slots`);
+    if (windows < DAYS * WINDOWS_PER_DAY - 1 || content.slots.length === 0)
+      fail(`bundle content: ${windows} windows, ${content.slots.length} slots`);
     if (!o.sync || o.sync.status !== 200) return fail(`sync ${o.sync?.status} ${o.sync?.body?.error ?? ''}`);
     const ack = o.sync.body.ack;
     const sent = o.events!.map((e) => e.id);
-    if (!verifyServerMessage(a.pinned, SIGNATURE_DOMAINS.syncAck, ack) || ack.payload.requestNonce !== o.sync.nonce) fail('sync ack signature/nonce');
-    if (JSON.stringify([...ack.payload.acknowledged].sort()) !== JSON.stringify([...sent].sort()) || ack.payload.duplicates.length || ack.payload.anomalies.length) fail('sync ack content');
+    if (!verifyServerMessage(a.pinned, SIGNATURE_DOMAINS.syncAck, ack) || ack.payload.requestNonce !== o.sync.nonce)
+      fail('sync ack signature/nonce');
+    if (
+      JSON.stringify([...ack.payload.acknowledged].sort()) !== JSON.stringify([...sent].sort()) ||
+      ack.payload.duplicates.length ||
+      ack.payload.anomalies.length
+    )
+      fail('sync ack content');
     for (const id of sent) uploaded.set(id, a.deviceId);
   });
 
@@ -308,30 +375,42 @@ async function check(d: Deployment, agents: StormAgent[], users: StormUser[], ou
   if (missing.length) problems.push(`${missing.length} uploaded events missing from the audit`);
   const shedCount = outcomes.filter((o) => o.shed).length;
   const admittedAgents = agents.length - shedCount;
-  const attempts = await d.db.all<{ device: string; outcome: string }>("SELECT device, outcome FROM audit WHERE type = 'verify.attempt' AND actor_kind = 'device'");
+  const attempts = await d.db.all<{ device: string; outcome: string }>(
+    "SELECT device, outcome FROM audit WHERE type = 'verify.attempt' AND actor_kind = 'device'",
+  );
   const loginRows = attempts.filter((r) => r.outcome === 'success' && devices.has(r.device)).length;
-  if (loginRows !== admittedAgents) problems.push(`${loginRows} successful device logins audited, expected ${admittedAgents}`);
+  if (loginRows !== admittedAgents)
+    problems.push(`${loginRows} successful device logins audited, expected ${admittedAgents}`);
   // A shed login decided nothing: no attempt of it may be audited (nor counted against its user).
   const shedDevices = new Set(agents.filter((_, i) => outcomes[i]!.shed).map((a) => a.deviceId));
   const shedAudited = attempts.filter((r) => shedDevices.has(r.device)).length;
   if (shedAudited) problems.push(`${shedAudited} verification attempts audited for shed logins`);
-  if (shedCounted !== shedCount) problems.push(`the instances counted ${shedCounted} shed requests, the agents saw ${shedCount}`);
-  if (uploaded.size !== admittedAgents * EVENTS) problems.push(`${uploaded.size} events acknowledged, expected ${admittedAgents * EVENTS}`);
+  if (shedCounted !== shedCount)
+    problems.push(`the instances counted ${shedCounted} shed requests, the agents saw ${shedCount}`);
+  if (uploaded.size !== admittedAgents * EVENTS)
+    problems.push(`${uploaded.size} events acknowledged, expected ${admittedAgents * EVENTS}`);
   const failedChecks = problems.length;
   for (const [what, n] of failures) problems.push(`${n}x ${what}`);
   const serverLog = d.takeServerErrors();
 
   // Throughput and latency of the answered requests (200); the others are counted as errors.
   const okLogins = outcomes.filter((o) => o.login?.status === 200);
-  const shedMs = outcomes.filter((o) => o.shed).map((o) => o.loginMs!).sort((x, y) => x - y);
-  const withinBudget = outcomes.filter((o) => (o.login?.status === 200 || o.shed) && o.loginMs! <= AGENT_BUDGET_MS).length;
+  const shedMs = outcomes
+    .filter((o) => o.shed)
+    .map((o) => o.loginMs!)
+    .sort((x, y) => x - y);
+  const withinBudget = outcomes.filter(
+    (o) => (o.login?.status === 200 || o.shed) && o.loginMs! <= AGENT_BUDGET_MS,
+  ).length;
   const okSyncs = outcomes.filter((o) => o.sync?.status === 200);
   const loginMs = okLogins.map((o) => o.loginMs!).sort((x, y) => x - y);
   const syncMs = okSyncs.map((o) => o.syncMs!).sort((x, y) => x - y);
   const lastLogin = Math.max(...okLogins.map((o) => o.loginDoneAt!));
   const firstSync = Math.min(...okSyncs.map((o) => o.syncStartAt!));
   const lastSync = Math.max(...okSyncs.map((o) => o.syncDoneAt!));
-  process.stderr.write(`  bundles: ${minWindows}-${maxWindows} windows each; audit: ${seen.size} events of ${uploaded.size} uploaded, ${loginRows} logins; ${shedCount} logins shed\n`);
+  process.stderr.write(
+    `  bundles: ${minWindows}-${maxWindows} windows each; audit: ${seen.size} events of ${uploaded.size} uploaded, ${loginRows} logins; ${shedCount} logins shed\n`,
+  );
   return {
     totalMs: tEnd - t0,
     loginsPerS: (loginMs.length / (lastLogin - t0)) * 1000,
@@ -378,7 +457,9 @@ async function main(): Promise<void> {
       useGate(gate);
       const d = await startDeployment(config, cluster?.url);
       try {
-        process.stderr.write(`[${name}, gate ${gate}] ${d.label}${config.engine === 'postgres' ? ` (${cluster!.durability})` : ''}: provisioning ${AGENTS} users\n`);
+        process.stderr.write(
+          `[${name}, gate ${gate}] ${d.label}${config.engine === 'postgres' ? ` (${cluster!.durability})` : ''}: provisioning ${AGENTS} users\n`,
+        );
         const admin = new Admin(d.urls[0]!);
         await admin.signIn();
         const users = await provisionUsers(admin);
@@ -402,7 +483,16 @@ async function main(): Promise<void> {
         else process.stderr.write('  audit chain verified\n');
         const m = (f: (r: RunResult) => number) => median(results.map(f));
         lines.push(
-          `| ${d.label} | ${gate} | ${fmt(m((r) => r.totalMs / 1000), 1)} | ${fmt(m((r) => r.loginsPerS), 1)} | ${fmt(m((r) => r.syncsPerS), 1)} | ${fmt(m((r) => r.loginP50))} / ${fmt(m((r) => r.loginP99))} | ${fmt(m((r) => r.shed))} | ${fmt(m((r) => r.shedP50))} / ${fmt(m((r) => r.shedP99))} | ${fmt(m((r) => r.withinBudget))} | ${fmt(m((r) => r.syncP50))} / ${fmt(m((r) => r.syncP99))} | ${results.reduce((a, r) => a + r.errors, 0)} | ${results.reduce((a, r) => a + r.failedChecks, 0) + chain.length} |`,
+          `| ${d.label} | ${gate} | ${fmt(
+            m((r) => r.totalMs / 1000),
+            1,
+          )} | ${fmt(
+            m((r) => r.loginsPerS),
+            1,
+          )} | ${fmt(
+            m((r) => r.syncsPerS),
+            1,
+          )} | ${fmt(m((r) => r.loginP50))} / ${fmt(m((r) => r.loginP99))} | ${fmt(m((r) => r.shed))} | ${fmt(m((r) => r.shedP50))} / ${fmt(m((r) => r.shedP99))} | ${fmt(m((r) => r.withinBudget))} | ${fmt(m((r) => r.syncP50))} / ${fmt(m((r) => r.syncP99))} | ${results.reduce((a, r) => a + r.errors, 0)} | ${results.reduce((a, r) => a + r.failedChecks, 0) + chain.length} |`,
         );
       } finally {
         await d.close();
@@ -411,7 +501,9 @@ async function main(): Promise<void> {
   } finally {
     await cluster?.stop();
   }
-  console.log(`\nLogin storm: ${AGENTS} agents at once, each a signed token login (bundle delta of ${DAYS} day(s) = ${DAYS * WINDOWS_PER_DAY} windows + offline slots) then a sync of ${EVENTS} events; medians of ${RUNS} run(s)`);
+  console.log(
+    `\nLogin storm: ${AGENTS} agents at once, each a signed token login (bundle delta of ${DAYS} day(s) = ${DAYS * WINDOWS_PER_DAY} windows + offline slots) then a sync of ${EVENTS} events; medians of ${RUNS} run(s)`,
+  );
   if (cluster) console.log(`PostgreSQL: ${cluster.durability}`);
   console.log(
     `| deployment | gate | total s | logins/s | syncs/s | login p50 / p99 ms | logins shed | shed p50 / p99 ms | answered within ${AGENT_BUDGET_MS / 1000} s | sync p50 / p99 ms | errors, all runs | other failed checks, all runs |`,

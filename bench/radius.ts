@@ -53,7 +53,9 @@ function packetFile(dir: string, name: string, users: { username: string; passwo
   const lines: string[] = [];
   for (let i = 0; i < count; i++) {
     const u = users[i % users.length]!;
-    lines.push(`User-Name = ${JSON.stringify(u.username)}\nUser-Password = ${JSON.stringify(u.password)}\nMessage-Authenticator = 0x00\n`);
+    lines.push(
+      `User-Name = ${JSON.stringify(u.username)}\nUser-Password = ${JSON.stringify(u.password)}\nMessage-Authenticator = 0x00\n`,
+    );
   }
   const file = path.join(dir, name);
   writeFileSync(file, lines.join('\n'));
@@ -64,7 +66,21 @@ function packetFile(dir: string, name: string, users: { username: string; passwo
 function radclient(file: string, port: number, secret: string, parallel: number, expected: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn('radclient', ['-q', '-s', '-r', '3', '-t', '5', '-p', String(parallel), '-f', file, `127.0.0.1:${port}`, 'auth', secret]);
+    const child = spawn('radclient', [
+      '-q',
+      '-s',
+      '-r',
+      '3',
+      '-t',
+      '5',
+      '-p',
+      String(parallel),
+      '-f',
+      file,
+      `127.0.0.1:${port}`,
+      'auth',
+      secret,
+    ]);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -77,8 +93,16 @@ function radclient(file: string, port: number, secret: string, parallel: number,
   });
 }
 
-async function startFreeRadius(dir: string, port: number, secret: string, users: { username: string; password: string }[]): Promise<ChildProcess> {
-  writeFileSync(path.join(dir, 'users'), users.map((u) => `${u.username} Cleartext-Password := ${JSON.stringify(u.password)}\n`).join(''));
+async function startFreeRadius(
+  dir: string,
+  port: number,
+  secret: string,
+  users: { username: string; password: string }[],
+): Promise<ChildProcess> {
+  writeFileSync(
+    path.join(dir, 'users'),
+    users.map((u) => `${u.username} Cleartext-Password := ${JSON.stringify(u.password)}\n`).join(''),
+  );
   writeFileSync(
     path.join(dir, 'radiusd.conf'),
     `prefix = /usr
@@ -166,13 +190,24 @@ server bench {
  * The same verifications without RADIUS: verifyCode called in-process with the same concurrency, so the table shows
  * how much of Lifeline's time is the verification itself (scrypt, durable commits) and how much the UDP front end.
  */
-async function verifyDirect(server: Awaited<ReturnType<typeof startTestServer>>, users: { username: string; code: string }[], count: number, parallel: number): Promise<number> {
+async function verifyDirect(
+  server: Awaited<ReturnType<typeof startTestServer>>,
+  users: { username: string; code: string }[],
+  count: number,
+  parallel: number,
+): Promise<number> {
   let next = 0;
   const started = process.hrtime.bigint();
   const worker = async (): Promise<void> => {
     while (next < count) {
       const u = users[next++ % users.length]!;
-      const r = await verifyCode(server.ctx, { username: u.username, code: u.code, pin: PIN, purpose: 'remote-access', channel: { kind: 'radius', id: 'bench' } });
+      const r = await verifyCode(server.ctx, {
+        username: u.username,
+        code: u.code,
+        pin: PIN,
+        purpose: 'remote-access',
+        channel: { kind: 'radius', id: 'bench' },
+      });
       if (!r.ok) throw new Error(`direct verification failed: ${JSON.stringify(r)}`);
     }
   };
@@ -201,7 +236,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < USERS; i++) {
       const username = `bench${i}`;
       await createUser(h, username, { pin: PIN });
-      const issued = await h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, { expiresInMinutes: 24 * 60, multiUse: true });
+      const issued = await h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, {
+        expiresInMinutes: 24 * 60,
+        multiUse: true,
+      });
       if (issued.status !== 201) throw new Error(`temporary code: ${issued.status} ${JSON.stringify(issued.body)}`);
       const code = String(issued.body.code).replace(/-/g, '');
       users.push({ username, password: PIN + code, code });
@@ -218,30 +256,52 @@ async function main(): Promise<void> {
     const direct: Measure[] = [];
     const targets = { lifeline: radius.port, freeradius: frPort } as const;
     // Warm-up: JIT, SQLite page cache, FreeRADIUS threads.
-    for (const name of ['lifeline', 'freeradius'] as const) await radclient(latencyFile, targets[name], secret, PARALLEL, LATENCY_REQUESTS);
+    for (const name of ['lifeline', 'freeradius'] as const)
+      await radclient(latencyFile, targets[name], secret, PARALLEL, LATENCY_REQUESTS);
     for (let run = 0; run < RUNS; run++) {
       const order = run % 2 === 0 ? (['lifeline', 'freeradius'] as const) : (['freeradius', 'lifeline'] as const);
       for (const name of order) {
         const wall = await radclient(throughputFile, targets[name], secret, PARALLEL, REQUESTS);
         const sequential = await radclient(latencyFile, targets[name], secret, 1, LATENCY_REQUESTS);
         results[name].push({ perSecond: (REQUESTS / wall) * 1000, latencyMs: sequential / LATENCY_REQUESTS });
-        console.log(`run ${run + 1} ${name.padEnd(10)} ${results[name].at(-1)!.perSecond.toFixed(1)} req/s, ${results[name].at(-1)!.latencyMs.toFixed(2)} ms`);
+        console.log(
+          `run ${run + 1} ${name.padEnd(10)} ${results[name].at(-1)!.perSecond.toFixed(1)} req/s, ${results[name].at(-1)!.latencyMs.toFixed(2)} ms`,
+        );
       }
       const wall = await verifyDirect(server, users, REQUESTS, PARALLEL);
       const sequential = await verifyDirect(server, users, LATENCY_REQUESTS, 1);
       direct.push({ perSecond: (REQUESTS / wall) * 1000, latencyMs: sequential / LATENCY_REQUESTS });
-      console.log(`run ${run + 1} verifyCode ${direct.at(-1)!.perSecond.toFixed(1)} req/s, ${direct.at(-1)!.latencyMs.toFixed(2)} ms`);
+      console.log(
+        `run ${run + 1} verifyCode ${direct.at(-1)!.perSecond.toFixed(1)} req/s, ${direct.at(-1)!.latencyMs.toFixed(2)} ms`,
+      );
     }
-    const lifeline = { perSecond: median(results.lifeline.map((m) => m.perSecond)), latencyMs: median(results.lifeline.map((m) => m.latencyMs)) };
-    const alone = { perSecond: median(direct.map((m) => m.perSecond)), latencyMs: median(direct.map((m) => m.latencyMs)) };
-    const fr = { perSecond: median(results.freeradius.map((m) => m.perSecond)), latencyMs: median(results.freeradius.map((m) => m.latencyMs)) };
-    console.log(`\n${REQUESTS} Access-Requests (${USERS} users), radclient -p ${PARALLEL}; latency: ${LATENCY_REQUESTS} requests with -p 1; medians of ${RUNS} runs\n`);
+    const lifeline = {
+      perSecond: median(results.lifeline.map((m) => m.perSecond)),
+      latencyMs: median(results.lifeline.map((m) => m.latencyMs)),
+    };
+    const alone = {
+      perSecond: median(direct.map((m) => m.perSecond)),
+      latencyMs: median(direct.map((m) => m.latencyMs)),
+    };
+    const fr = {
+      perSecond: median(results.freeradius.map((m) => m.perSecond)),
+      latencyMs: median(results.freeradius.map((m) => m.latencyMs)),
+    };
+    console.log(
+      `\n${REQUESTS} Access-Requests (${USERS} users), radclient -p ${PARALLEL}; latency: ${LATENCY_REQUESTS} requests with -p 1; medians of ${RUNS} runs\n`,
+    );
     console.log('| server | Access-Requests/s (-p ' + PARALLEL + ') | latency, one at a time (ms) |');
     console.log('|---|---|---|');
-    console.log(`| Lifeline (PIN + temporary code, full verification) | ${lifeline.perSecond.toFixed(1)} | ${lifeline.latencyMs.toFixed(2)} |`);
-    console.log(`| Lifeline verifyCode alone, in-process (no RADIUS) | ${alone.perSecond.toFixed(1)} | ${alone.latencyMs.toFixed(2)} |`);
+    console.log(
+      `| Lifeline (PIN + temporary code, full verification) | ${lifeline.perSecond.toFixed(1)} | ${lifeline.latencyMs.toFixed(2)} |`,
+    );
+    console.log(
+      `| Lifeline verifyCode alone, in-process (no RADIUS) | ${alone.perSecond.toFixed(1)} | ${alone.latencyMs.toFixed(2)} |`,
+    );
     console.log(`| FreeRADIUS 3.2 (PAP, users file) | ${fr.perSecond.toFixed(0)} | ${fr.latencyMs.toFixed(2)} |`);
-    console.log(`| ratio Lifeline / FreeRADIUS | ${(lifeline.perSecond / fr.perSecond).toFixed(4)}× | ${(lifeline.latencyMs / fr.latencyMs).toFixed(2)}× |`);
+    console.log(
+      `| ratio Lifeline / FreeRADIUS | ${(lifeline.perSecond / fr.perSecond).toFixed(4)}× | ${(lifeline.latencyMs / fr.latencyMs).toFixed(2)}× |`,
+    );
     console.log(`\nLifeline RADIUS stats: ${JSON.stringify(radius.stats)}`);
   } finally {
     freeradius?.kill('SIGTERM');

@@ -16,11 +16,36 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeUnsuccessful, successfulPerSecond, unsuccessful, type Unsuccessful } from './lib/autocannon.js';
-import { median, provisionVerifyUsers, startBareServer, VERIFY_BENCH_OPTIONS, verifyBenchSettings, verifyLoad as load, type BenchUser } from './lib/verify-load.js';
-import { ADMIN_PASSWORD, ADMIN_TOTP, startDeployment, startPgCluster, totp, type Deployment, type EngineConfig, type PgCluster } from './lib/storm-deployment.js';
+import {
+  median,
+  provisionVerifyUsers,
+  startBareServer,
+  VERIFY_BENCH_OPTIONS,
+  verifyBenchSettings,
+  verifyLoad as load,
+  type BenchUser,
+} from './lib/verify-load.js';
+import {
+  ADMIN_PASSWORD,
+  ADMIN_TOTP,
+  startDeployment,
+  startPgCluster,
+  totp,
+  type Deployment,
+  type EngineConfig,
+  type PgCluster,
+} from './lib/storm-deployment.js';
 
-const { values } = parseArgs({ options: { ...VERIFY_BENCH_OPTIONS, engines: { type: 'string', default: 'sqlite,pg1,pg2' } } });
-const { users: USERS, connections: CONNECTIONS, duration: DURATION, latencyDuration: LATENCY_DURATION, runs: RUNS } = verifyBenchSettings(values);
+const { values } = parseArgs({
+  options: { ...VERIFY_BENCH_OPTIONS, engines: { type: 'string', default: 'sqlite,pg1,pg2' } },
+});
+const {
+  users: USERS,
+  connections: CONNECTIONS,
+  duration: DURATION,
+  latencyDuration: LATENCY_DURATION,
+  runs: RUNS,
+} = verifyBenchSettings(values);
 
 const ENGINES: Record<string, EngineConfig> = {
   sqlite: { engine: 'sqlite', instances: 1 },
@@ -40,7 +65,9 @@ interface Sample {
 /** Spreads the connections and the users over the instances; one connection in all for the idle latency. */
 async function measure(urls: string[], key: string, users: BenchUser[]): Promise<Sample> {
   const share = <T>(xs: T[], i: number) => xs.filter((_, k) => k % urls.length === i);
-  const loaded = await Promise.all(urls.map((u, i) => load(u, key, share(users, i), Math.max(1, Math.floor(CONNECTIONS / urls.length)), DURATION)));
+  const loaded = await Promise.all(
+    urls.map((u, i) => load(u, key, share(users, i), Math.max(1, Math.floor(CONNECTIONS / urls.length)), DURATION)),
+  );
   const idle = await load(urls[0]!, key, users, 1, LATENCY_DURATION);
   return {
     rps: loaded.reduce((a, r) => a + successfulPerSecond(r), 0),
@@ -69,13 +96,29 @@ async function main(): Promise<void> {
     }
     for (const name of selected) {
       const d = await startDeployment(ENGINES[name]!, cluster?.url);
-      const { key, users } = await provisionVerifyUsers(d.urls[0]!, { password: ADMIN_PASSWORD, otp: totp(ADMIN_TOTP, Date.now()) }, USERS);
+      const { key, users } = await provisionVerifyUsers(
+        d.urls[0]!,
+        { password: ADMIN_PASSWORD, otp: totp(ADMIN_TOTP, Date.now()) },
+        USERS,
+      );
       deployments.push({ name, d, key, users });
     }
     bare = await startBareServer(deployments[0]!.users, dir);
-    const targets = [{ name: 'bare', urls: [bare.url], key: deployments[0]!.key, users: deployments[0]!.users, label: 'bare node:http, same crypto' }, ...deployments.map((x) => ({ name: x.name, urls: x.d.urls, key: x.key, users: x.users, label: x.d.label }))];
-    process.stderr.write(`warming up (${USERS} users, ${CONNECTIONS} connections)${cluster ? `; PostgreSQL ${cluster.durability}` : ''}\n`);
-    for (const t of targets) await Promise.all(t.urls.map((u) => load(u, t.key, t.users, Math.max(1, CONNECTIONS / t.urls.length), 2)));
+    const targets = [
+      {
+        name: 'bare',
+        urls: [bare.url],
+        key: deployments[0]!.key,
+        users: deployments[0]!.users,
+        label: 'bare node:http, same crypto',
+      },
+      ...deployments.map((x) => ({ name: x.name, urls: x.d.urls, key: x.key, users: x.users, label: x.d.label })),
+    ];
+    process.stderr.write(
+      `warming up (${USERS} users, ${CONNECTIONS} connections)${cluster ? `; PostgreSQL ${cluster.durability}` : ''}\n`,
+    );
+    for (const t of targets)
+      await Promise.all(t.urls.map((u) => load(u, t.key, t.users, Math.max(1, CONNECTIONS / t.urls.length), 2)));
 
     const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
     for (let run = 0; run < RUNS; run++) {
@@ -83,17 +126,25 @@ async function main(): Promise<void> {
       for (const t of order) {
         const s = await measure(t.urls, t.key, t.users);
         samples.get(t.name)!.push(s);
-        process.stderr.write(`run ${run + 1} ${t.name.padEnd(6)} ${s.rps.toFixed(1)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  | 1 conn: p50 ${s.idleP50} ms  p99 ${s.idleP99} ms  | ${describeUnsuccessful(s.failures)}\n`);
+        process.stderr.write(
+          `run ${run + 1} ${t.name.padEnd(6)} ${s.rps.toFixed(1)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  | 1 conn: p50 ${s.idleP50} ms  p99 ${s.idleP99} ms  | ${describeUnsuccessful(s.failures)}\n`,
+        );
       }
     }
     const bareRps = median(samples.get('bare')!.map((s) => s.rps));
-    console.log(`\nPOST /api/v1/verify, ${CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (medians), ${USERS} users, PIN + multi-use temporary code${cluster ? `; PostgreSQL ${cluster.durability}` : ''}`);
-    console.log('| server | successful/s | vs bare | p50 ms | p99 ms | p50 ms (1 conn) | p99 ms (1 conn) | not successful (shed, non-2xx, errors) |');
+    console.log(
+      `\nPOST /api/v1/verify, ${CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (medians), ${USERS} users, PIN + multi-use temporary code${cluster ? `; PostgreSQL ${cluster.durability}` : ''}`,
+    );
+    console.log(
+      '| server | successful/s | vs bare | p50 ms | p99 ms | p50 ms (1 conn) | p99 ms (1 conn) | not successful (shed, non-2xx, errors) |',
+    );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const t of targets) {
       const xs = samples.get(t.name)!;
       const m = (f: (s: Sample) => number) => median(xs.map(f));
-      console.log(`| ${t.label} | ${m((s) => s.rps).toFixed(1)} | ${(m((s) => s.rps) / bareRps).toFixed(2)} | ${m((s) => s.p50)} | ${m((s) => s.p99)} | ${m((s) => s.idleP50)} | ${m((s) => s.idleP99)} | ${xs.reduce((a, s) => a + s.failures.shed + s.failures.otherNon2xx + s.failures.errors, 0)} |`);
+      console.log(
+        `| ${t.label} | ${m((s) => s.rps).toFixed(1)} | ${(m((s) => s.rps) / bareRps).toFixed(2)} | ${m((s) => s.p50)} | ${m((s) => s.p99)} | ${m((s) => s.idleP50)} | ${m((s) => s.idleP99)} | ${xs.reduce((a, s) => a + s.failures.shed + s.failures.otherNon2xx + s.failures.errors, 0)} |`,
+      );
     }
   } finally {
     bare?.child.kill('SIGTERM');

@@ -20,18 +20,44 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { oathtool } from '../test/helpers/oathtool.js';
-import { describeUnsuccessful, successfulPerSecond, unsuccessful, type AutocannonResult, type Unsuccessful } from './lib/autocannon.js';
-import { freePort, median, provisionVerifyUsers, startBareServer, VERIFY_BENCH_OPTIONS, verifyBenchSettings, verifyLoad as measure, waitFor, type BenchUser } from './lib/verify-load.js';
+import {
+  describeUnsuccessful,
+  successfulPerSecond,
+  unsuccessful,
+  type AutocannonResult,
+  type Unsuccessful,
+} from './lib/autocannon.js';
+import {
+  freePort,
+  median,
+  provisionVerifyUsers,
+  startBareServer,
+  VERIFY_BENCH_OPTIONS,
+  verifyBenchSettings,
+  verifyLoad as measure,
+  waitFor,
+  type BenchUser,
+} from './lib/verify-load.js';
 
 const { values } = parseArgs({ options: VERIFY_BENCH_OPTIONS });
-const { users: USERS, connections: CONNECTIONS, duration: DURATION, latencyDuration: LATENCY_DURATION, runs: RUNS } = verifyBenchSettings(values);
+const {
+  users: USERS,
+  connections: CONNECTIONS,
+  duration: DURATION,
+  latencyDuration: LATENCY_DURATION,
+  runs: RUNS,
+} = verifyBenchSettings(values);
 
 const ADMIN_PASSWORD = 'bench-admin-password-0123456789';
 const ADMIN_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /**
@@ -65,13 +91,20 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   try {
     procs.push(
-      startProcess(['src-server/main.ts', '--port', String(lifelinePort), '--host', '127.0.0.1', '--data', path.join(dir, 'data')], {
-        LIFELINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
-        LIFELINE_ADMIN_TOTP_SECRET: ADMIN_TOTP,
-      }),
+      startProcess(
+        ['src-server/main.ts', '--port', String(lifelinePort), '--host', '127.0.0.1', '--data', path.join(dir, 'data')],
+        {
+          LIFELINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+          LIFELINE_ADMIN_TOTP_SECRET: ADMIN_TOTP,
+        },
+      ),
     );
     await waitFor(lifelineUrl + '/api/v1/verify');
-    const { key, users } = await provisionVerifyUsers(lifelineUrl, { password: ADMIN_PASSWORD, otp: oathtool(ADMIN_TOTP, Date.now()) }, USERS);
+    const { key, users } = await provisionVerifyUsers(
+      lifelineUrl,
+      { password: ADMIN_PASSWORD, otp: oathtool(ADMIN_TOTP, Date.now()) },
+      USERS,
+    );
     const bare = await startBareServer(users, dir);
     procs.push(bare.child);
     const bareUrl = bare.url;
@@ -127,21 +160,41 @@ async function main(): Promise<void> {
         pacedP99: m((s) => s.pacedP99),
         idleP50: m((s) => s.idleP50),
         idleP99: m((s) => s.idleP99),
-        failures: xs.reduce<Unsuccessful>((a, s) => ({ shed: a.shed + s.failures.shed, otherNon2xx: a.otherNon2xx + s.failures.otherNon2xx, errors: a.errors + s.failures.errors }), { shed: 0, otherNon2xx: 0, errors: 0 }),
+        failures: xs.reduce<Unsuccessful>(
+          (a, s) => ({
+            shed: a.shed + s.failures.shed,
+            otherNon2xx: a.otherNon2xx + s.failures.otherNon2xx,
+            errors: a.errors + s.failures.errors,
+          }),
+          { shed: 0, otherNon2xx: 0, errors: 0 },
+        ),
       };
     };
     const l = row('lifeline');
     const b = row('bare');
     const ratio = l.rps / b.rps;
-    console.log(`\nPOST /api/v1/verify, ${CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (medians), ${USERS} users, PIN + multi-use temporary code`);
-    console.log(`| server | successful/s (${CONNECTIONS} conn) | p50 ms | p99 ms | p50 ms (paced ${l.pacedRate}/s) | p99 ms (paced) | p50 ms (1 conn) | p99 ms (1 conn) | shed 503 | other non-2xx | errors |`);
+    console.log(
+      `\nPOST /api/v1/verify, ${CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs (medians), ${USERS} users, PIN + multi-use temporary code`,
+    );
+    console.log(
+      `| server | successful/s (${CONNECTIONS} conn) | p50 ms | p99 ms | p50 ms (paced ${l.pacedRate}/s) | p99 ms (paced) | p50 ms (1 conn) | p99 ms (1 conn) | shed 503 | other non-2xx | errors |`,
+    );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const [label, r] of [['Lifeline (fastify, SQLite, audit)', l], ['bare node:http, same crypto', b]] as const) {
-      console.log(`| ${label} | ${r.rps.toFixed(1)} | ${r.p50} | ${r.p99} | ${r.pacedP50} | ${r.pacedP99} | ${r.idleP50} | ${r.idleP99} | ${r.failures.shed} | ${r.failures.otherNon2xx} | ${r.failures.errors} |`);
+    for (const [label, r] of [
+      ['Lifeline (fastify, SQLite, audit)', l],
+      ['bare node:http, same crypto', b],
+    ] as const) {
+      console.log(
+        `| ${label} | ${r.rps.toFixed(1)} | ${r.p50} | ${r.p99} | ${r.pacedP50} | ${r.pacedP99} | ${r.idleP50} | ${r.idleP99} | ${r.failures.shed} | ${r.failures.otherNon2xx} | ${r.failures.errors} |`,
+      );
     }
-    console.log(`\nthroughput ratio Lifeline / bare, successful verifications only: ${ratio.toFixed(2)} (target ≥ 0.5): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+    console.log(
+      `\nthroughput ratio Lifeline / bare, successful verifications only: ${ratio.toFixed(2)} (target ≥ 0.5): ${ratio >= 0.5 ? 'met' : 'NOT met'}`,
+    );
     console.log(`not counted: Lifeline ${describeUnsuccessful(l.failures)}; bare ${describeUnsuccessful(b.failures)}`);
-    console.log(`p99 at ${CONNECTIONS} connections flat out: ${l.p99} ms (target < 25 ms): ${l.p99 < 25 ? 'met' : 'NOT met'}; paced to ${l.pacedRate}/s: ${l.pacedP99} ms; 1 connection: ${l.idleP99} ms`);
+    console.log(
+      `p99 at ${CONNECTIONS} connections flat out: ${l.p99} ms (target < 25 ms): ${l.p99 < 25 ? 'met' : 'NOT met'}; paced to ${l.pacedRate}/s: ${l.pacedP99} ms; 1 connection: ${l.idleP99} ms`,
+    );
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));

@@ -36,7 +36,8 @@ ${props}
 module.exports = async function msiProjectCreated(projectFile) {
   const wxs = fs.readFileSync(projectFile, 'utf8');
   const exeName = 'Lifeline.exe';
-  if (!wxs.includes('</Product>')) throw new Error('msi-project-created: unexpected WiX project layout (no </Product>)');
+  if (!wxs.includes('</Product>'))
+    throw new Error('msi-project-created: unexpected WiX project layout (no </Product>)');
   fs.writeFileSync(projectFile, wxs.replace('</Product>', `${wixAdditions(exeName)}</Product>`));
 };
 module.exports.PROPERTIES = PROPERTIES;

@@ -19,7 +19,9 @@ const NATIVE = ['better-sqlite3', '@napi-rs/keyring'];
 // Node 20.19+ (package.json "engines"): say so before minutes of staging, not in a stack trace after them.
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
-  process.stderr.write(`npm run dist needs Node 22.12 or later (electron-builder's native rebuild); this is Node ${process.versions.node}\n`);
+  process.stderr.write(
+    `npm run dist needs Node 22.12 or later (electron-builder's native rebuild); this is Node ${process.versions.node}\n`,
+  );
   process.exit(2);
 }
 // Electron is an optional dependency (scripts/electron-postinstall.mjs): name its pinned version instead of letting
@@ -29,12 +31,30 @@ const electronVersion: string = pkg.optionalDependencies.electron;
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
-execFileSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), 'scripts/build-web.ts'], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), 'scripts/build-web.ts'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 
-const common = { bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, external: ['electron', ...NATIVE], legalComments: 'none' as const };
-await build({ ...common, entryPoints: [path.join(root, 'src-main/electron/main.ts')], outfile: path.join(stage, 'main.cjs') });
+const common = {
+  bundle: true,
+  platform: 'node' as const,
+  target: 'node20',
+  format: 'cjs' as const,
+  external: ['electron', ...NATIVE],
+  legalComments: 'none' as const,
+};
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'src-main/electron/main.ts')],
+  outfile: path.join(stage, 'main.cjs'),
+});
 // The preload runs sandboxed: one self-contained file, Electron's renderer-side modules only.
-await build({ ...common, entryPoints: [path.join(root, 'src-main/preload/preload.ts')], outfile: path.join(stage, 'preload.cjs') });
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'src-main/preload/preload.ts')],
+  outfile: path.join(stage, 'preload.cjs'),
+});
 // Same layout as src-renderer/ (RENDERER_ASSETS in src-shared/ipc.ts maps URLs to these paths).
 cpSync(path.join(root, 'src-renderer/dist'), path.join(stage, 'renderer', 'dist'), { recursive: true });
 for (const file of ['index.html', 'app.css']) {
@@ -60,9 +80,24 @@ writeFileSync(
   ),
 );
 
-const args = ['--config', 'electron-builder.yml', '--publish', 'never', `-c.electronVersion=${electronVersion}`, ...process.argv.slice(2).filter((a) => a !== '--azure')];
+const args = [
+  '--config',
+  'electron-builder.yml',
+  '--publish',
+  'never',
+  `-c.electronVersion=${electronVersion}`,
+  ...process.argv.slice(2).filter((a) => a !== '--azure'),
+];
 if (process.argv.includes('--azure')) {
-  for (const v of ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_SIGNING_ENDPOINT', 'AZURE_SIGNING_ACCOUNT', 'AZURE_CERT_PROFILE', 'AZURE_PUBLISHER_NAME']) {
+  for (const v of [
+    'AZURE_TENANT_ID',
+    'AZURE_CLIENT_ID',
+    'AZURE_CLIENT_SECRET',
+    'AZURE_SIGNING_ENDPOINT',
+    'AZURE_SIGNING_ACCOUNT',
+    'AZURE_CERT_PROFILE',
+    'AZURE_PUBLISHER_NAME',
+  ]) {
     if (!process.env[v]) throw new Error(`--azure needs ${v} in the environment`);
   }
   args.push(
@@ -72,4 +107,8 @@ if (process.argv.includes('--azure')) {
     `-c.win.azureSignOptions.publisherName=${process.env.AZURE_PUBLISHER_NAME}`,
   );
 }
-execFileSync(process.execPath, [path.join(root, 'node_modules/electron-builder/cli.js'), ...args], { cwd: root, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '' } });
+execFileSync(process.execPath, [path.join(root, 'node_modules/electron-builder/cli.js'), ...args], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '' },
+});

@@ -39,7 +39,11 @@ function restoreTypesOnly() {
     // npm_execpath is the npm running this install: the same registry, proxy and cache settings.
     const npm = process.env.npm_execpath;
     const packArgs = ['pack', `electron@${pinned}`, '--pack-destination', work, '--silent'];
-    const tarball = (npm ? execFileSync(process.execPath, [npm, ...packArgs]) : execFileSync('npm', packArgs, { shell: process.platform === 'win32' }))
+    const tarball = (
+      npm
+        ? execFileSync(process.execPath, [npm, ...packArgs])
+        : execFileSync('npm', packArgs, { shell: process.platform === 'win32' })
+    )
       .toString()
       .trim()
       .split('\n')
@@ -61,5 +65,7 @@ try {
       '  To run the Electron shell or build installers, run `npm install` again on a machine that can reach GitHub.',
   );
 } catch (err) {
-  console.warn(`lifeline: could not restore Electron's type declarations (${err instanceof Error ? err.message : String(err)}); the Electron shell will not type-check until \`npm install\` succeeds.`);
+  console.warn(
+    `lifeline: could not restore Electron's type declarations (${err instanceof Error ? err.message : String(err)}); the Electron shell will not type-check until \`npm install\` succeeds.`,
+  );
 }

@@ -44,7 +44,10 @@ for (let y = 0; y < size; y++) {
       raw[o + 2] = red ? 0x3d : 0xff;
       raw[o + 3] = 0xff;
     } else if (r >= 0.95 && r < 1) {
-      raw[o] = 0x33; raw[o + 1] = 0x33; raw[o + 2] = 0x33; raw[o + 3] = 0xff;
+      raw[o] = 0x33;
+      raw[o + 1] = 0x33;
+      raw[o + 2] = 0x33;
+      raw[o + 3] = 0xff;
     } else {
       raw[o + 3] = 0;
     }

@@ -43,7 +43,11 @@ const dataDir = path.resolve(args.data);
 const agentDir = path.join(dataDir, 'agent');
 const say = (s = '') => process.stdout.write(s + '\n');
 
-interface DevAdmin { username: string; password: string; totpSecret: string }
+interface DevAdmin {
+  username: string;
+  password: string;
+  totpSecret: string;
+}
 
 /** First start: choose the superadmin's credentials; later: read them back (absent if the data came from elsewhere). */
 function devAdmin(): { admin: DevAdmin | undefined; firstStart: boolean } {
@@ -58,8 +62,12 @@ function devAdmin(): { admin: DevAdmin | undefined; firstStart: boolean } {
 }
 
 function buildWeb(): void {
-  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), ['scripts/build-web.ts'], { cwd: ROOT, stdio: 'inherit' });
-  if (r.status !== 0 && !existsSync(path.join(ROOT, 'src-renderer/dist/renderer.js'))) throw new Error('building the renderer failed');
+  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), ['scripts/build-web.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0 && !existsSync(path.join(ROOT, 'src-renderer/dist/renderer.js')))
+    throw new Error('building the renderer failed');
 }
 
 /** Starts src-server/main.ts and resolves with its URL once it listens. */
@@ -67,9 +75,15 @@ function startServer(admin: DevAdmin | undefined, firstStart: boolean): Promise<
   const env = {
     ...process.env,
     LIFELINE_LOG_LEVEL: process.env.LIFELINE_LOG_LEVEL ?? 'warn',
-    ...(firstStart && admin ? { LIFELINE_ADMIN_PASSWORD: admin.password, LIFELINE_ADMIN_TOTP_SECRET: admin.totpSecret } : {}),
+    ...(firstStart && admin
+      ? { LIFELINE_ADMIN_PASSWORD: admin.password, LIFELINE_ADMIN_TOTP_SECRET: admin.totpSecret }
+      : {}),
   };
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src-server/main.ts', '--port', String(port), '--data', dataDir], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    path.join(ROOT, 'node_modules/.bin/tsx'),
+    ['src-server/main.ts', '--port', String(port), '--data', dataDir],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the server exited (code ${code}) before it listened`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -80,24 +94,36 @@ function startServer(admin: DevAdmin | undefined, firstStart: boolean): Promise<
   });
 }
 
-async function api(base: string, token: string | undefined, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function api(
+  base: string,
+  token: string | undefined,
+  method: string,
+  p: string,
+  body?: unknown,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; body: any }> {
   const res = await fetch(base + p, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-async function must(what: string, r: Promise<{ status: number; body: any }>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function must(what: string, r: Promise<{ status: number; body: any }>): Promise<any> {
   const res = await r;
   if (res.status < 200 || res.status >= 300) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
 
 /** The code of the TOTP step `stepsBack` steps before now (the server accepts ±1 step for clock drift). */
-const totp = (secret: string, stepsBack = 0) => generate({ secret, crypto: new NodeCryptoPlugin(), epoch: Math.floor(Date.now() / 1000) - 30 * stepsBack });
+const totp = (secret: string, stepsBack = 0) =>
+  generate({ secret, crypto: new NodeCryptoPlugin(), epoch: Math.floor(Date.now() / 1000) - 30 * stepsBack });
 
 /**
  * Each TOTP step signs in once, and the person who reads the printed `oathtool` command signs in with the current
@@ -108,7 +134,11 @@ const totp = (secret: string, stepsBack = 0) => generate({ secret, crypto: new N
 async function adminLogin(url: string, admin: DevAdmin): Promise<string> {
   for (const stepsBack of [1, 0, 'wait'] as const) {
     if (stepsBack === 'wait') await new Promise((ok) => setTimeout(ok, 30_000 - (Date.now() % 30_000) + 500));
-    const r = await api(url, undefined, 'POST', '/api/v1/admin/sessions', { username: admin.username, password: admin.password, otp: await totp(admin.totpSecret, stepsBack === 'wait' ? 0 : stepsBack) });
+    const r = await api(url, undefined, 'POST', '/api/v1/admin/sessions', {
+      username: admin.username,
+      password: admin.password,
+      otp: await totp(admin.totpSecret, stepsBack === 'wait' ? 0 : stepsBack),
+    });
     if (r.status === 200) return r.body.token as string;
     if (stepsBack === 'wait') throw new Error(`admin sign-in failed: ${r.status} ${JSON.stringify(r.body)}`);
   }
@@ -119,11 +149,15 @@ async function adminLogin(url: string, admin: DevAdmin): Promise<string> {
 async function demoUser(url: string, token: string): Promise<{ username: string; pin: string; secret: string }> {
   const username = 'demo';
   const exists = await api(url, token, 'GET', `/api/v1/admin/users/${username}`);
-  if (exists.status === 404) await must('create demo user', api(url, token, 'POST', '/api/v1/admin/users', { username }));
+  if (exists.status === 404)
+    await must('create demo user', api(url, token, 'POST', '/api/v1/admin/users', { username }));
   else await api(url, token, 'DELETE', `/api/v1/admin/users/${username}/token`);
   const pin = String(randomInt(100_000, 1_000_000));
   await must('set demo PIN', api(url, token, 'PUT', `/api/v1/admin/users/${username}/pin`, { pin }));
-  const enrolled = await must('enroll demo token', api(url, token, 'POST', `/api/v1/admin/users/${username}/token`, {}));
+  const enrolled = await must(
+    'enroll demo token',
+    api(url, token, 'POST', `/api/v1/admin/users/${username}/token`, {}),
+  );
   const secret = new URL(enrolled.otpauthUri as string).searchParams.get('secret')!;
   return { username, pin, secret };
 }
@@ -168,52 +202,86 @@ function portIsFree(p: number): Promise<boolean> {
 
 async function main(): Promise<void> {
   if (!(await portIsFree(port))) {
-    throw new Error(`port ${port} is taken (another Lifeline or another program listens on it); pick another with: npm start -- --port ${port + 1}`);
+    throw new Error(
+      `port ${port} is taken (another Lifeline or another program listens on it); pick another with: npm start -- --port ${port + 1}`,
+    );
   }
   buildWeb();
   const { admin, firstStart } = devAdmin();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(0)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void stop().then(() => process.exit(0)));
   const server = await startServer(admin, firstStart);
   children.push(server.child);
 
   const token = admin ? await adminLogin(server.url, admin) : undefined;
-  const enrollmentSecret = token ? ((await must('enrollment secret', api(server.url, token, 'GET', '/api/v1/admin/devices/enrollment-secret'))).enrollmentSecret as string) : undefined;
-  const fingerprints = listSigningKeys(path.join(dataDir, KEY_FILE)).filter((k) => k.state !== 'retired').map((k) => k.fingerprint);
+  const enrollmentSecret = token
+    ? ((await must('enrollment secret', api(server.url, token, 'GET', '/api/v1/admin/devices/enrollment-secret')))
+        .enrollmentSecret as string)
+    : undefined;
+  const fingerprints = listSigningKeys(path.join(dataDir, KEY_FILE))
+    .filter((k) => k.state !== 'retired')
+    .map((k) => k.fingerprint);
   const demo = args.demo && token ? await demoUser(server.url, token) : undefined;
 
   say('');
   say('Lifeline is running.');
   say(`  Server:   ${server.url}   console: ${server.url}/console`);
-  if (admin) say(`  Admin:    ${admin.username} / ${admin.password}   codes: oathtool --totp -b ${admin.totpSecret}   (kept in ${path.join(dataDir, DEV_ADMIN_FILE)})`);
-  else say(`  Admin:    this data folder was not created by npm start; sign in with your own superadmin and approve the agent under Devices.`);
+  if (admin)
+    say(
+      `  Admin:    ${admin.username} / ${admin.password}   codes: oathtool --totp -b ${admin.totpSecret}   (kept in ${path.join(dataDir, DEV_ADMIN_FILE)})`,
+    );
+  else
+    say(
+      `  Admin:    this data folder was not created by npm start; sign in with your own superadmin and approve the agent under Devices.`,
+    );
 
   if (!enrollmentSecret) {
     say('  Agent:    not started (the enrollment secret needs an admin session).');
   } else if (electronBinary() && !args['browser-shell']) {
     mkdirSync(agentDir, { recursive: true, mode: 0o700 });
     const settingsFile = path.join(agentDir, 'settings.json');
-    writeFileSync(settingsFile, JSON.stringify({ serverUrl: server.url, enrollmentSecret, serverKeyFingerprints: fingerprints }, null, 2), { mode: 0o600 });
+    writeFileSync(
+      settingsFile,
+      JSON.stringify({ serverUrl: server.url, enrollmentSecret, serverKeyFingerprints: fingerprints }, null, 2),
+      { mode: 0o600 },
+    );
     const { buildElectronShell } = await import('../src-main/electron/build.js');
     await buildElectronShell();
-    children.push(spawn(electronBinary()!, ['.', `--lifeline-settings=${settingsFile}`, `--lifeline-data=${agentDir}`], { cwd: ROOT, stdio: 'inherit' }));
+    children.push(
+      spawn(electronBinary()!, ['.', `--lifeline-settings=${settingsFile}`, `--lifeline-data=${agentDir}`], {
+        cwd: ROOT,
+        stdio: 'inherit',
+      }),
+    );
     approveThisMachine(server.url, token!, Date.now() + 10 * 60_000);
     say('  Agent:    the Electron prompt is opening (tray icon: Lifeline); this machine is approved when it enrolls.');
   } else {
     agent = await launchBrowserShell({
       rendererDir: path.join(ROOT, 'src-renderer'),
       deps: {
-        config: { serverUrl: server.url, enrollmentSecret, serverKeyFingerprints: fingerprints, dataDir: agentDir, keychainService: KEYCHAIN_SERVICE },
+        config: {
+          serverUrl: server.url,
+          enrollmentSecret,
+          serverKeyFingerprints: fingerprints,
+          dataDir: agentDir,
+          keychainService: KEYCHAIN_SERVICE,
+        },
         keychain: new OsKeychain(KEYCHAIN_SERVICE),
         machineId: osMachineId(),
       },
     });
     if (agent.core.offlineError) {
       say(`  Note:     the agent's store is unavailable on this machine: ${agent.core.offlineError.message}`);
-      say("            To try the agent on a machine without a desktop keyring, give it a throwaway one (it lives as long as the session):");
-      say(`            bash scripts/with-throwaway-keyring.sh npm start -- --demo --data ./data-trial --port ${port + 1}`);
+      say(
+        '            To try the agent on a machine without a desktop keyring, give it a throwaway one (it lives as long as the session):',
+      );
+      say(
+        `            bash scripts/with-throwaway-keyring.sh npm start -- --demo --data ./data-trial --port ${port + 1}`,
+      );
     } else {
       const device = await agent.core.ensureEnrolled(5_000);
-      if (device?.status === 'pending' && device.deviceId) await must('approve agent', api(server.url, token, 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`));
+      if (device?.status === 'pending' && device.deviceId)
+        await must('approve agent', api(server.url, token, 'POST', `/api/v1/admin/devices/${device.deviceId}/approve`));
     }
     say(`  Agent:    open ${agent.shell.newLaunchUrl()}`);
     say('            (a one-time link, browser shell: Electron is not installed here; press Enter for a new link)');

@@ -93,19 +93,24 @@ export function mountPrompt(api: RendererApi, clock: AgentClock, osUsername: str
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (busy || lockTimer !== undefined) return;
-    if (missing([[username, 'username'], [pin, 'PIN'], [code, 'code']])) return;
+    if (
+      missing([
+        [username, 'username'],
+        [pin, 'PIN'],
+        [code, 'code'],
+      ])
+    )
+      return;
     setBusy(true);
     show({ tone: 'info', title: 'Checking…', lines: [] });
-    void api
-      .login({ username: username.value, pin: pin.value, code: code.value })
-      .then((answer) => {
-        setBusy(false);
-        code.value = '';
-        if (answer.ok) pin.value = '';
-        show(loginMessage(answer, clock.now()));
-        if (!answer.ok && lockTimer === undefined) (answer.error === 'invalid_code' ? code : pin).focus();
-        answered();
-      });
+    void api.login({ username: username.value, pin: pin.value, code: code.value }).then((answer) => {
+      setBusy(false);
+      code.value = '';
+      if (answer.ok) pin.value = '';
+      show(loginMessage(answer, clock.now()));
+      if (!answer.ok && lockTimer === undefined) (answer.error === 'invalid_code' ? code : pin).focus();
+      answered();
+    });
   });
 
   noToken.addEventListener('click', () => {
@@ -115,7 +120,9 @@ export function mountPrompt(api: RendererApi, clock: AgentClock, osUsername: str
       setBusy(false);
       if (!answer.ok) {
         const message = failureMessage(answer, clock.now());
-        message.lines.push('If this computer can reach the network, the helpdesk can give you a temporary code instead: type it in the Code field.');
+        message.lines.push(
+          'If this computer can reach the network, the helpdesk can give you a temporary code instead: type it in the Code field.',
+        );
         show(message);
         return;
       }

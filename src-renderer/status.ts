@@ -58,9 +58,10 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
     connection.dataset.state = s.server.reachable ? 'online' : 'offline';
     if (s.server.reachable) {
       // An old answer (the agent could not check lately) is shown as old, not as now.
-      connection.textContent = s.now - s.server.checkedAt < STALE_CHECK_MS
-        ? 'Online: the server answers.'
-        : `Online when last checked (${ago(s.server.checkedAt, s.now)}); signing in checks again.`;
+      connection.textContent =
+        s.now - s.server.checkedAt < STALE_CHECK_MS
+          ? 'Online: the server answers.'
+          : `Online when last checked (${ago(s.server.checkedAt, s.now)}); signing in checks again.`;
       return;
     }
     const me = s.users.find((u) => u.username === currentUser().toLowerCase());
@@ -74,11 +75,17 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
     const url = document.createElement('span');
     url.className = 'detail';
     url.textContent = s.server.url;
-    server.replaceChildren(s.server.checkedAt === null ? 'Not checked yet' : s.server.reachable ? 'Reachable' : 'Not reachable', url);
-    lastSync.textContent = s.lastSyncAt === null ? 'Never' : `${dateTime(s.lastSyncAt, now)} (${ago(s.lastSyncAt, now)})`;
+    server.replaceChildren(
+      s.server.checkedAt === null ? 'Not checked yet' : s.server.reachable ? 'Reachable' : 'Not reachable',
+      url,
+    );
+    lastSync.textContent =
+      s.lastSyncAt === null ? 'Never' : `${dateTime(s.lastSyncAt, now)} (${ago(s.lastSyncAt, now)})`;
     pending.textContent = String(s.pendingEvents);
     device.textContent = DEVICE_STATE_TEXT[s.device.state];
-    offline.textContent = s.offline.available ? 'Available' : `Not available: ${s.offline.message ?? s.offline.reason ?? 'unknown reason'}`;
+    offline.textContent = s.offline.available
+      ? 'Available'
+      : `Not available: ${s.offline.message ?? s.offline.reason ?? 'unknown reason'}`;
     resetArea.hidden = s.offline.available || !s.offline.resettable;
     rows.replaceChildren(
       ...s.users.map((u) => {
@@ -90,7 +97,9 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
         const cells = [
           String(u.offlineDaysLeft),
           String(u.emergencySlotsLeft),
-          u.temporaryCodeExpiresAt === null ? 'None' : `${dateTime(u.temporaryCodeExpiresAt, now)} (${fromNow(u.temporaryCodeExpiresAt, now)})`,
+          u.temporaryCodeExpiresAt === null
+            ? 'None'
+            : `${dateTime(u.temporaryCodeExpiresAt, now)} (${fromNow(u.temporaryCodeExpiresAt, now)})`,
           String(u.pendingEvents),
         ].map((text) => {
           const td = document.createElement('td');
@@ -145,8 +154,13 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
       if (answer.ok) {
         renderMessage(syncResult, {
           tone: answer.pendingEvents === 0 ? 'ok' : 'warn',
-          title: answer.pendingEvents === 0 ? 'Sync complete: nothing left to send.' : `Sync incomplete: ${plural(answer.pendingEvents, 'event')} still waiting.`,
-          lines: [`${plural(answer.uploaded, 'event')} sent, ${plural(answer.resetsApplied, 'change')} from the server applied.`],
+          title:
+            answer.pendingEvents === 0
+              ? 'Sync complete: nothing left to send.'
+              : `Sync incomplete: ${plural(answer.pendingEvents, 'event')} still waiting.`,
+          lines: [
+            `${plural(answer.uploaded, 'event')} sent, ${plural(answer.resetsApplied, 'change')} from the server applied.`,
+          ],
         });
       } else {
         renderMessage(syncResult, failureMessage(answer, clock.now()));
@@ -163,7 +177,11 @@ export function mountStatus(api: RendererApi, clock: AgentClock, currentUser: ()
       renderMessage(
         resetResult,
         answer.ok
-          ? { tone: 'ok', title: 'Offline data reset: offline mode works again after the next online sign-in.', lines: answer.setAsideTo ? [`The old files were kept for IT in ${answer.setAsideTo}.`] : [] }
+          ? {
+              tone: 'ok',
+              title: 'Offline data reset: offline mode works again after the next online sign-in.',
+              lines: answer.setAsideTo ? [`The old files were kept for IT in ${answer.setAsideTo}.`] : [],
+            }
           : failureMessage(answer, clock.now()),
       );
       await refresh();

@@ -1,4 +1,11 @@
-import { BROWSER_SESSION_HEADER, IPC_CONTRACT, ipcFailure, type IpcChannel, type IpcResponse, type RendererApi } from '../src-shared/ipc.js';
+import {
+  BROWSER_SESSION_HEADER,
+  IPC_CONTRACT,
+  ipcFailure,
+  type IpcChannel,
+  type IpcResponse,
+  type RendererApi,
+} from '../src-shared/ipc.js';
 
 /**
  * How the renderer reaches the core. Under Electron the preload has put the contract on `window.lifeline`; in the
@@ -39,7 +46,10 @@ async function callOverHttp<C extends IpcChannel>(channel: C, request: unknown):
   try {
     const response = await fetch(`/ipc/${channel}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [BROWSER_SESSION_HEADER]: sessionStorage.getItem(SESSION_KEY) ?? '' },
+      headers: {
+        'content-type': 'application/json',
+        [BROWSER_SESSION_HEADER]: sessionStorage.getItem(SESSION_KEY) ?? '',
+      },
       credentials: 'omit',
       body: JSON.stringify(request ?? {}),
     });
@@ -48,7 +58,9 @@ async function callOverHttp<C extends IpcChannel>(channel: C, request: unknown):
     return ipcFailure('internal', 'The agent is not answering. Restart it and try again.') as IpcResponse<C>;
   }
   const parsed = IPC_CONTRACT[channel].response.safeParse(body);
-  return (parsed.success ? parsed.data : ipcFailure('internal', 'The agent gave an answer outside its contract.')) as IpcResponse<C>;
+  return (
+    parsed.success ? parsed.data : ipcFailure('internal', 'The agent gave an answer outside its contract.')
+  ) as IpcResponse<C>;
 }
 
 function httpApi(): RendererApi {

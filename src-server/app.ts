@@ -16,7 +16,12 @@ import { clientErrorHandler, frameworkErrors } from './http/router-errors.js';
 import { DEFAULT_HTTP_TIMEOUTS, fastifyTimeoutOptions, type HttpTimeouts } from './http/timeouts.js';
 import type { RadiusStats } from './radius/server.js';
 import { registerRoutes } from './routes/index.js';
-import { AdmissionGate, defaultAdmissionLimits, withinConnections, type AdmissionLimits } from './services/admission.js';
+import {
+  AdmissionGate,
+  defaultAdmissionLimits,
+  withinConnections,
+  type AdmissionLimits,
+} from './services/admission.js';
 
 import type { App } from './http/app-type.js';
 
@@ -70,9 +75,14 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     if (body.retryAfterSeconds !== undefined) reply.header('retry-after', String(body.retryAfterSeconds));
     return reply.code(status).send(body);
   });
-  app.decorate('admission', new AdmissionGate(withinConnections(options.admission ?? defaultAdmissionLimits(), ctx.db.connections), ctx.log));
+  app.decorate(
+    'admission',
+    new AdmissionGate(withinConnections(options.admission ?? defaultAdmissionLimits(), ctx.db.connections), ctx.log),
+  );
   app.decorate('radiusStats', options.radiusStats ?? (() => undefined));
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'No such resource.' } satisfies ApiError));
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ error: 'not_found', message: 'No such resource.' } satisfies ApiError),
+  );
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -80,7 +90,11 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
       info: { title: 'Lifeline Server API', version: '1' },
       components: {
         securitySchemes: {
-          adminBearer: { type: 'http', scheme: 'bearer', description: 'Admin session token from POST /api/v1/admin/sessions' },
+          adminBearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Admin session token from POST /api/v1/admin/sessions',
+          },
           clientKey: { type: 'http', scheme: 'bearer', description: 'API client key (VPN gateway, portal)' },
         },
       },
@@ -97,7 +111,10 @@ function toApiError(err: FastifyError): { status: number; body: ApiError } {
   if (err instanceof LifelineError) return { status: err.status, body: err.toJSON() };
   if (hasZodFastifySchemaValidationErrors(err)) {
     const details = err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
-    return { status: 400, body: { error: 'validation_failed', message: 'The request does not match the schema.', details } };
+    return {
+      status: 400,
+      body: { error: 'validation_failed', message: 'The request does not match the schema.', details },
+    };
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -113,14 +130,28 @@ function toApiError(err: FastifyError): { status: number; body: ApiError } {
   }
   // Overload, not a fault: the request never reached the database, so the client retries after a pause.
   if (err instanceof DatabaseBusyError) {
-    return { status: 503, body: { error: 'unavailable', message: 'The server is busy; try again shortly.', retryAfterSeconds: err.retryAfterSeconds } };
+    return {
+      status: 503,
+      body: {
+        error: 'unavailable',
+        message: 'The server is busy; try again shortly.',
+        retryAfterSeconds: err.retryAfterSeconds,
+      },
+    };
   }
   // Two requests (on two instances) that both passed an "exists already?" check: the unique index refused the second.
-  if (isUniqueViolation(err)) return { status: 409, body: { error: 'conflict', message: 'It was created or changed at the same moment by another request.' } };
+  if (isUniqueViolation(err))
+    return {
+      status: 409,
+      body: { error: 'conflict', message: 'It was created or changed at the same moment by another request.' },
+    };
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return { status: err.statusCode, body: { error: 'bad_request', message: 'The request could not be processed.' } };
   }
-  return { status: 500, body: { error: 'internal', message: 'Something went wrong on the server; it has been logged.' } };
+  return {
+    status: 500,
+    body: { error: 'internal', message: 'Something went wrong on the server; it has been logged.' },
+  };
 }
 
 declare module 'fastify' {

@@ -43,7 +43,10 @@ export async function openContext(options: OpenOptions): Promise<ServerContext &
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const keyFile = options.keyFile ?? path.join(options.dataDir, KEY_FILE);
   const choice = chooseDatabase({ databaseFlag: options.databaseUrl, dataDir: options.dataDir });
-  const { db, existed } = await openDatabase(choice, { pg: options.pg ?? {}, onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped') });
+  const { db, existed } = await openDatabase(choice, {
+    pg: options.pg ?? {},
+    onPoolError: (err) => options.log.warn({ component: 'db', err: err.message }, 'database connection dropped'),
+  });
   const firstStart = !existed;
   if (!existsSync(keyFile)) {
     // Several instances share one PostgreSQL database and must share one key file: none may invent its own.
@@ -60,5 +63,13 @@ export async function openContext(options: OpenOptions): Promise<ServerContext &
   }
   const keys = loadKeyFile(keyFile);
   await migrate(db);
-  return { db, audit: auditLogFor(db), keys, clock: options.clock, log: options.log, dataDir: options.dataDir, firstStart };
+  return {
+    db,
+    audit: auditLogFor(db),
+    keys,
+    clock: options.clock,
+    log: options.log,
+    dataDir: options.dataDir,
+    firstStart,
+  };
 }

@@ -77,17 +77,28 @@ export function readKeyFile(file: string): KeyFile {
     throw new Error(`key file ${file} is not valid JSON`);
   }
   const result = KeyFileSchema.safeParse(parsed);
-  if (!result.success) throw new Error(`key file ${file} is invalid: ${result.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
+  if (!result.success)
+    throw new Error(
+      `key file ${file} is invalid: ${result.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`,
+    );
   const currents = result.data.signingKeys.filter((_, i) => stateOf(result.data, i) === 'current');
-  if (currents.length !== 1) throw new Error(`key file ${file} is invalid: it must hold exactly one current signing key`);
+  if (currents.length !== 1)
+    throw new Error(`key file ${file} is invalid: it must hold exactly one current signing key`);
   return result.data;
 }
 
 export function loadKeyFile(file: string): ServerKeys {
   const kf = readKeyFile(file);
-  const withState = kf.signingKeys.map((k, i) => ({ ...k, state: stateOf(kf, i), fingerprint: keyFingerprint(k.publicKey) }));
+  const withState = kf.signingKeys.map((k, i) => ({
+    ...k,
+    state: stateOf(kf, i),
+    fingerprint: keyFingerprint(k.publicKey),
+  }));
   const current = withState.find((k) => k.state === 'current')!;
-  const pub = (k: (typeof withState)[number]): PublicSigningKey => ({ publicKey: k.publicKey, fingerprint: k.fingerprint });
+  const pub = (k: (typeof withState)[number]): PublicSigningKey => ({
+    publicKey: k.publicKey,
+    fingerprint: k.fingerprint,
+  });
   const order: Record<KeyState, number> = { current: 0, next: 1, previous: 2, retired: 3 };
   const sorted = [...withState].sort((a, b) => order[a.state] - order[b.state]);
   return {
@@ -109,7 +120,8 @@ function writeKeyFile(file: string, kf: KeyFile): void {
 /** Step 1 of a rotation: stage a new key that agents learn about at their next sync. Returns its fingerprint. */
 export function stageNextSigningKey(file: string, now: number): string {
   const kf = readKeyFile(file);
-  if (kf.signingKeys.some((_, i) => stateOf(kf, i) === 'next')) throw new Error('a next signing key is already staged; activate it first');
+  if (kf.signingKeys.some((_, i) => stateOf(kf, i) === 'next'))
+    throw new Error('a next signing key is already staged; activate it first');
   const key = { ...generateEd25519(), createdAt: now, state: 'next' as const };
   writeKeyFile(file, { ...kf, signingKeys: [...kf.signingKeys.map((k, i) => ({ ...k, state: stateOf(kf, i) })), key] });
   return keyFingerprint(key.publicKey);
@@ -121,7 +133,13 @@ export function activateNextSigningKey(file: string): string {
   const states = kf.signingKeys.map((_, i) => stateOf(kf, i));
   const next = states.indexOf('next');
   if (next < 0) throw new Error('no next signing key is staged; stage one first');
-  const signingKeys = kf.signingKeys.map((k, i) => ({ ...k, state: i === next ? 'current' : states[i] === 'current' ? 'previous' : states[i] }) as KeyFile['signingKeys'][number]);
+  const signingKeys = kf.signingKeys.map(
+    (k, i) =>
+      ({
+        ...k,
+        state: i === next ? 'current' : states[i] === 'current' ? 'previous' : states[i],
+      }) as KeyFile['signingKeys'][number],
+  );
   writeKeyFile(file, { ...kf, signingKeys });
   return keyFingerprint(kf.signingKeys[next]!.publicKey);
 }
@@ -130,16 +148,31 @@ export function activateNextSigningKey(file: string): string {
 export function retireSigningKey(file: string, fingerprintPrefix: string): string {
   const kf = readKeyFile(file);
   const states = kf.signingKeys.map((_, i) => stateOf(kf, i));
-  const matches = kf.signingKeys.map((k, i) => ({ i, fp: keyFingerprint(k.publicKey) })).filter((m) => m.fp.startsWith(fingerprintPrefix.toLowerCase()));
-  if (matches.length !== 1) throw new Error(matches.length ? 'that prefix matches several keys; give more of the fingerprint' : 'no signing key has that fingerprint');
+  const matches = kf.signingKeys
+    .map((k, i) => ({ i, fp: keyFingerprint(k.publicKey) }))
+    .filter((m) => m.fp.startsWith(fingerprintPrefix.toLowerCase()));
+  if (matches.length !== 1)
+    throw new Error(
+      matches.length
+        ? 'that prefix matches several keys; give more of the fingerprint'
+        : 'no signing key has that fingerprint',
+    );
   const { i, fp } = matches[0]!;
-  if (states[i] === 'current') throw new Error('the current signing key cannot be retired; activate the next key first');
-  writeKeyFile(file, { ...kf, signingKeys: kf.signingKeys.map((k, j) => ({ ...k, state: j === i ? 'retired' : states[j] })) });
+  if (states[i] === 'current')
+    throw new Error('the current signing key cannot be retired; activate the next key first');
+  writeKeyFile(file, {
+    ...kf,
+    signingKeys: kf.signingKeys.map((k, j) => ({ ...k, state: j === i ? 'retired' : states[j] })),
+  });
   return fp;
 }
 
 /** For `keys list`: every key with its state, without private halves. */
 export function listSigningKeys(file: string): { fingerprint: string; state: KeyState; createdAt: number }[] {
   const kf = readKeyFile(file);
-  return kf.signingKeys.map((k, i) => ({ fingerprint: keyFingerprint(k.publicKey), state: stateOf(kf, i), createdAt: k.createdAt }));
+  return kf.signingKeys.map((k, i) => ({
+    fingerprint: keyFingerprint(k.publicKey),
+    state: stateOf(kf, i),
+    createdAt: k.createdAt,
+  }));
 }

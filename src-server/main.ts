@@ -48,7 +48,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
           shutdown(signal).then(
             () => process.exit(0),
             (err: unknown) => {
-              log.error({ component: 'server', err: err instanceof Error ? err.message : String(err) }, 'unclean shutdown');
+              log.error(
+                { component: 'server', err: err instanceof Error ? err.message : String(err) },
+                'unclean shutdown',
+              );
               process.exit(1);
             },
           );

@@ -121,7 +121,12 @@ export const StatusResponseSchema = result({
    * Whether offline verification can work at all on this machine, and if not, why (keychain missing, store damaged,
    * tampered or busy…): `message` says what the person or IT must do; `resettable` when 'agent:reset-store' can help.
    */
-  offline: z.object({ available: z.boolean(), reason: ErrorCodeSchema.nullable(), message: z.string().nullable(), resettable: z.boolean().default(false) }),
+  offline: z.object({
+    available: z.boolean(),
+    reason: ErrorCodeSchema.nullable(),
+    message: z.string().nullable(),
+    resettable: z.boolean().default(false),
+  }),
   lastSyncAt: EpochMs.nullable(),
   /** All outbox events not yet acknowledged. */
   pendingEvents: Count,
@@ -166,8 +171,16 @@ export const IPC_CONTRACT = {
   'agent:config': { method: 'config', request: Empty, response: ConfigResponseSchema },
   'agent:status': { method: 'status', request: Empty, response: StatusResponseSchema },
   'agent:login': { method: 'login', request: LoginRequestSchema, response: LoginResponseSchema },
-  'agent:emergency-request': { method: 'emergencyRequest', request: EmergencyRequestRequestSchema, response: EmergencyRequestResponseSchema },
-  'agent:emergency-submit': { method: 'emergencySubmit', request: EmergencySubmitRequestSchema, response: LoginResponseSchema },
+  'agent:emergency-request': {
+    method: 'emergencyRequest',
+    request: EmergencyRequestRequestSchema,
+    response: EmergencyRequestResponseSchema,
+  },
+  'agent:emergency-submit': {
+    method: 'emergencySubmit',
+    request: EmergencySubmitRequestSchema,
+    response: LoginResponseSchema,
+  },
   'agent:sync-now': { method: 'syncNow', request: Empty, response: SyncResponseSchema },
   'agent:reset-store': { method: 'resetStore', request: Empty, response: ResetStoreResponseSchema },
 } as const;
@@ -202,7 +215,11 @@ export function isIpcChannel(name: string): name is IpcChannel {
   return Object.hasOwn(IPC_CONTRACT, name);
 }
 
-export function ipcFailure(error: ErrorCode, message: string, extra: Omit<IpcFailure, 'ok' | 'error' | 'message'> = {}): IpcFailure {
+export function ipcFailure(
+  error: ErrorCode,
+  message: string,
+  extra: Omit<IpcFailure, 'ok' | 'error' | 'message'> = {},
+): IpcFailure {
   return { ok: false, error, message, ...extra };
 }
 
@@ -211,18 +228,30 @@ export function ipcFailure(error: ErrorCode, message: string, extra: Omit<IpcFai
  * response schema. Never throws; a throwing core becomes `internal` (its message is not forwarded: it may say
  * more than the renderer should know), a LifelineError keeps its stable code and message.
  */
-export async function dispatchIpc(api: AgentApi, channel: string, payload: unknown): Promise<IpcResponse<IpcChannel> | IpcFailure> {
+export async function dispatchIpc(
+  api: AgentApi,
+  channel: string,
+  payload: unknown,
+): Promise<IpcResponse<IpcChannel> | IpcFailure> {
   if (!isIpcChannel(channel)) return ipcFailure('not_found', 'No such channel.');
   const entry = IPC_CONTRACT[channel];
   const parsed = entry.request.safeParse(payload);
-  if (!parsed.success) return ipcFailure('validation_failed', parsed.error.issues[0]?.message ?? 'The request does not match the contract.');
+  if (!parsed.success)
+    return ipcFailure(
+      'validation_failed',
+      parsed.error.issues[0]?.message ?? 'The request does not match the contract.',
+    );
   let answer: unknown;
   try {
     const handler = api[entry.method] as (request: unknown) => Promise<unknown>;
     answer = await handler.call(api, parsed.data);
   } catch (err) {
     if (err instanceof LifelineError) {
-      return ipcFailure(err.code, err.message, err.extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.extra.retryAfterSeconds });
+      return ipcFailure(
+        err.code,
+        err.message,
+        err.extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.extra.retryAfterSeconds },
+      );
     }
     return ipcFailure('internal', 'The agent failed unexpectedly; try again.');
   }

@@ -9,7 +9,19 @@
  */
 
 /** Fields that only ever hold a secret. */
-const SECRET_FIELDS = ['password', 'otp', 'pin', 'codes', 'key', 'secret', 'token', 'seed', 'verifier', 'verifiers', 'request'];
+const SECRET_FIELDS = [
+  'password',
+  'otp',
+  'pin',
+  'codes',
+  'key',
+  'secret',
+  'token',
+  'seed',
+  'verifier',
+  'verifiers',
+  'request',
+];
 
 /** What a client sent or was sent: a one-time code lives here (`{username, code, pin}`), so none of it is logged. */
 const BODY_FIELDS = ['body', 'payload'];

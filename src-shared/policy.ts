@@ -12,7 +12,12 @@ const DAY = 24 * 60 * MINUTE;
 export const TOKEN_BEHAVIOURS = ['deny-token', 'allow-and-disable-codes', 'allow-after-codes-expire'] as const;
 
 export const ScryptParamsSchema = z.strictObject({
-  N: z.number().int().min(2 ** 4).max(2 ** 20).refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
+  N: z
+    .number()
+    .int()
+    .min(2 ** 4)
+    .max(2 ** 20)
+    .refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
   r: z.number().int().min(1).max(32),
   p: z.number().int().min(1).max(4),
 });
@@ -36,8 +41,17 @@ export const OfflinePolicySchema = z.strictObject({
 export const TemporaryCodePolicySchema = z
   .strictObject({
     allowed: z.boolean().default(true),
-    minLifetimeMinutes: z.number().int().min(1).default(5 * MINUTE),
-    maxLifetimeMinutes: z.number().int().min(1).max(30 * DAY).default(14 * DAY),
+    minLifetimeMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .default(5 * MINUTE),
+    maxLifetimeMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * DAY)
+      .default(14 * DAY),
     defaultLifetimeMinutes: z.number().int().min(1).default(DAY),
     multiUseAllowed: z.boolean().default(true),
     codeLength: z.number().int().min(8).max(24).default(12),
@@ -52,14 +66,25 @@ export const TemporaryCodePolicySchema = z
 
 export const LockoutPolicySchema = z.strictObject({
   maxFailures: z.number().int().min(1).max(10).default(3),
-  lockMinutes: z.number().int().min(1).max(24 * 60).default(15),
+  lockMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(15),
   /** Lock periods without a success before only an admin can unlock (≤ 100 failures ever, NIST 800-63B §5.2.2). */
   maxLockPeriods: z.number().int().min(1).max(100).default(10),
 });
 
 export const EmergencyPolicySchema = z.strictObject({
   maxCount: z.number().int().min(1).max(100).default(10),
-  defaultExpiresInHours: z.number().int().min(1).max(24 * 365).nullable().default(72),
+  defaultExpiresInHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .nullable()
+    .default(72),
   tokenBehaviour: z.enum(TOKEN_BEHAVIOURS).default('deny-token'),
 });
 
@@ -68,14 +93,22 @@ export const PolicySchema = z
     temporaryCodes: TemporaryCodePolicySchema.default(TemporaryCodePolicySchema.parse({})),
     enrollmentAllowed: z.boolean().default(true),
     lockout: LockoutPolicySchema.default(LockoutPolicySchema.parse({})),
-    pin: z.strictObject({ required: z.boolean().default(true), minLength: z.number().int().min(4).max(64).default(6) }).default({ required: true, minLength: 6 }),
+    pin: z
+      .strictObject({ required: z.boolean().default(true), minLength: z.number().int().min(4).max(64).default(6) })
+      .default({ required: true, minLength: 6 }),
     offline: OfflinePolicySchema.default(OfflinePolicySchema.parse({})),
     emergencyCodes: EmergencyPolicySchema.default(EmergencyPolicySchema.parse({})),
     /** Devices are approved without an admin (only where offline data is not at stake). */
     autoApproveDevices: z.boolean().default(false),
   })
-  .refine((p) => !p.offline.allowed || p.pin.required, { message: 'a PIN is required wherever offline access is allowed', path: ['pin', 'required'] })
-  .refine((p) => p.pin.minLength >= 6 || !p.pin.required, { message: 'PINs are at least 6 characters', path: ['pin', 'minLength'] });
+  .refine((p) => !p.offline.allowed || p.pin.required, {
+    message: 'a PIN is required wherever offline access is allowed',
+    path: ['pin', 'required'],
+  })
+  .refine((p) => p.pin.minLength >= 6 || !p.pin.required, {
+    message: 'PINs are at least 6 characters',
+    path: ['pin', 'minLength'],
+  });
 export type Policy = z.infer<typeof PolicySchema>;
 
 export const DEFAULT_POLICY: Policy = PolicySchema.parse({});

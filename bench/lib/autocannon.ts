@@ -9,7 +9,10 @@ export interface AutocannonRequest {
   path?: string;
   headers?: Record<string, string>;
   body?: string;
-  setupRequest?: (req: { body?: string; headers?: Record<string, string> }, context: Record<string, unknown>) => { body?: string; headers?: Record<string, string> };
+  setupRequest?: (
+    req: { body?: string; headers?: Record<string, string> },
+    context: Record<string, unknown>,
+  ) => { body?: string; headers?: Record<string, string> };
 }
 
 export interface AutocannonOptions {
@@ -62,10 +65,15 @@ export function unsuccessful(results: AutocannonResult[]): Unsuccessful {
   return results.reduce<Unsuccessful>(
     (a, r) => {
       const shed = r.statusCodeStats['503']?.count ?? 0;
-      return { shed: a.shed + shed, otherNon2xx: a.otherNon2xx + r.non2xx - shed, errors: a.errors + r.errors + r.timeouts };
+      return {
+        shed: a.shed + shed,
+        otherNon2xx: a.otherNon2xx + r.non2xx - shed,
+        errors: a.errors + r.errors + r.timeouts,
+      };
     },
     { shed: 0, otherNon2xx: 0, errors: 0 },
   );
 }
 
-export const describeUnsuccessful = (u: Unsuccessful): string => `shed 503: ${u.shed}, other non-2xx: ${u.otherNon2xx}, errors: ${u.errors}`;
+export const describeUnsuccessful = (u: Unsuccessful): string =>
+  `shed 503: ${u.shed}, other non-2xx: ${u.otherNon2xx}, errors: ${u.errors}`;

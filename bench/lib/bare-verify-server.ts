@@ -23,13 +23,19 @@ const [fixtureFile, portArg] = process.argv.slice(2);
 const fixture = JSON.parse(readFileSync(fixtureFile!, 'utf8')) as { users: FixtureUser[] };
 const pepper = randomBytes(32);
 
-const digest = async (label: string, secret: string, salt: Buffer) => hmacSha256(pepper, label, await scryptAsync(secret, salt, SERVER_CODE_SCRYPT));
+const digest = async (label: string, secret: string, salt: Buffer) =>
+  hmacSha256(pepper, label, await scryptAsync(secret, salt, SERVER_CODE_SCRYPT));
 
 const users = new Map<string, { codeSalt: Buffer; codeHash: Buffer; pinSalt: Buffer; pinHash: Buffer }>();
 for (const u of fixture.users) {
   const codeSalt = randomBytes(16);
   const pinSalt = randomBytes(16);
-  users.set(u.username, { codeSalt, pinSalt, codeHash: await digest('code', normalizeCode(u.code), codeSalt), pinHash: await digest('pin', u.pin, pinSalt) });
+  users.set(u.username, {
+    codeSalt,
+    pinSalt,
+    codeHash: await digest('code', normalizeCode(u.code), codeSalt),
+    pinHash: await digest('pin', u.pin, pinSalt),
+  });
 }
 
 const server = createServer((req, res) => {
@@ -49,7 +55,10 @@ const server = createServer((req, res) => {
         res.end(JSON.stringify({ error: 'bad_request' }));
         return;
       }
-      const [code, pin] = await Promise.all([digest('code', normalizeCode(body.code), user.codeSalt), digest('pin', body.pin, user.pinSalt)]);
+      const [code, pin] = await Promise.all([
+        digest('code', normalizeCode(body.code), user.codeSalt),
+        digest('pin', body.pin, user.pinSalt),
+      ]);
       const ok = constantTimeEqual(code, user.codeHash) && constantTimeEqual(pin, user.pinHash);
       res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
       res.end(JSON.stringify(ok ? { ok: true, method: 'temporary' } : { ok: false, error: 'invalid_code' }));

@@ -23,7 +23,10 @@ export class StormAgent extends ScriptedDevice {
   /** Enrolls or throws: a storm with a workstation that failed to enroll would measure nothing. */
   override async enroll(enrollmentSecret: string): Promise<Reply> {
     const res = await super.enroll(enrollmentSecret);
-    if (res.status !== 200) throw new Error(`enroll of ${this.hostname} from ${this.localAddress}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 200)
+      throw new Error(
+        `enroll of ${this.hostname} from ${this.localAddress}: ${res.status} ${JSON.stringify(res.body)}`,
+      );
     return res;
   }
 
@@ -36,6 +39,13 @@ export class StormAgent extends ScriptedDevice {
   }
 
   protected override post(path: string, body: unknown, headers: Record<string, string>): Promise<Reply> {
-    return requestJson({ method: 'POST', url: this.pickServer() + path, body, headers, localAddress: this.localAddress, agent: this.agent });
+    return requestJson({
+      method: 'POST',
+      url: this.pickServer() + path,
+      body,
+      headers,
+      localAddress: this.localAddress,
+      agent: this.agent,
+    });
   }
 }

@@ -51,12 +51,22 @@ interface Instance {
 }
 
 function startInstance(args: string[], env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src-server/main.ts', '--port', '0', '--host', '127.0.0.1', ...args], {
-    cwd: ROOT,
-    // Request logging stays on (info), as in production; the lines are read and dropped.
-    env: { ...process.env, LIFELINE_LOG_LEVEL: 'info', LIFELINE_ADMIN_PASSWORD: ADMIN_PASSWORD, LIFELINE_ADMIN_TOTP_SECRET: ADMIN_TOTP, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src-server/main.ts', '--port', '0', '--host', '127.0.0.1', ...args],
+    {
+      cwd: ROOT,
+      // Request logging stays on (info), as in production; the lines are read and dropped.
+      env: {
+        ...process.env,
+        LIFELINE_LOG_LEVEL: 'info',
+        LIFELINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        LIFELINE_ADMIN_TOTP_SECRET: ADMIN_TOTP,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let seen = '';
   let listening = false;
   let errors = '';
@@ -130,12 +140,27 @@ export async function startDeployment(config: EngineConfig, pgBaseUrl: string | 
       for (const d of dirs.slice(1)) copyFileSync(path.join(dirs[0]!, KEY_FILE), path.join(d, KEY_FILE));
       // One after the other: the first runs the migrations and creates the bootstrap admin.
       for (const d of dirs) instances.push(await startInstance(['--data', d, '--database', database.url], {}));
-      db = (await openDatabase({ engine: 'postgres', url: database.url }, { pg: { poolMax: 2, applicationName: 'lifeline-storm-check' } })).db;
+      db = (
+        await openDatabase(
+          { engine: 'postgres', url: database.url },
+          { pg: { poolMax: 2, applicationName: 'lifeline-storm-check' } },
+        )
+      ).db;
     }
-    const label = config.engine === 'sqlite' ? 'SQLite, 1 instance' : `PostgreSQL, ${config.instances} instance${config.instances > 1 ? 's' : ''}`;
+    const label =
+      config.engine === 'sqlite'
+        ? 'SQLite, 1 instance'
+        : `PostgreSQL, ${config.instances} instance${config.instances > 1 ? 's' : ''}`;
     const takeServerErrors = () =>
       instances.flatMap((i, k) => {
-        const out = [...(i.errors.requestFailed ? [`instance ${k + 1}: ${i.errors.requestFailed} x "request failed" (HTTP 500; the log gives the error's type only)`] : []), ...i.errors.other.map((l) => `instance ${k + 1}: ${l}`)];
+        const out = [
+          ...(i.errors.requestFailed
+            ? [
+                `instance ${k + 1}: ${i.errors.requestFailed} x "request failed" (HTTP 500; the log gives the error's type only)`,
+              ]
+            : []),
+          ...i.errors.other.map((l) => `instance ${k + 1}: ${l}`),
+        ];
         i.errors.requestFailed = 0;
         i.errors.other = [];
         return out;
@@ -146,7 +171,11 @@ export async function startDeployment(config: EngineConfig, pgBaseUrl: string | 
         const audit = auditLogFor(opened);
         await audit.waitUntilSealed(createLogger({ level: 'silent' }), 30_000);
         const report = await verifyAudit(opened, audit, loadKeyFile(path.join(dirs[0]!, KEY_FILE)).auditKeys, dirs[0]!);
-        return report.ok ? [] : [`audit chain: ${report.rows} rows, first bad row ${report.firstBadRowId}: ${report.problems.slice(0, 3).join('; ')}`];
+        return report.ok
+          ? []
+          : [
+              `audit chain: ${report.rows} rows, first bad row ${report.firstBadRowId}: ${report.problems.slice(0, 3).join('; ')}`,
+            ];
       } catch (err) {
         return [`audit chain: ${err instanceof Error ? err.message : String(err)}`];
       }
@@ -174,17 +203,26 @@ export async function startPgCluster(): Promise<{ cluster: PgCluster } | { skipp
   let dir: string | undefined;
   if (!url) {
     try {
-      const out = execFileSync('bash', ['scripts/pg-test-cluster.sh', 'start'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PG_TEST_DURABLE: '1' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync('bash', ['scripts/pg-test-cluster.sh', 'start'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, PG_TEST_DURABLE: '1' },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       url = /LIFELINE_TEST_PG_URL=(\S+)/.exec(out)?.[1];
       dir = /LIFELINE_TEST_PG_DIR=(\S+)/.exec(out)?.[1];
     } catch (err) {
-      return { skipped: `no PostgreSQL cluster could be started (scripts/pg-test-cluster.sh start failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}) and LIFELINE_TEST_PG_URL is not set` };
+      return {
+        skipped: `no PostgreSQL cluster could be started (scripts/pg-test-cluster.sh start failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}) and LIFELINE_TEST_PG_URL is not set`,
+      };
     }
     if (!url || !dir) return { skipped: 'scripts/pg-test-cluster.sh start printed no URL' };
   }
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const settings = await client.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version') ORDER BY name");
+  const settings = await client.query<{ name: string; setting: string }>(
+    "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version') ORDER BY name",
+  );
   await client.end();
   const durability = settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ');
   const clusterDir = dir;
@@ -193,7 +231,8 @@ export async function startPgCluster(): Promise<{ cluster: PgCluster } | { skipp
       url,
       durability,
       async stop() {
-        if (clusterDir) execFileSync('bash', ['scripts/pg-test-cluster.sh', 'stop', clusterDir], { cwd: ROOT, stdio: 'ignore' });
+        if (clusterDir)
+          execFileSync('bash', ['scripts/pg-test-cluster.sh', 'stop', clusterDir], { cwd: ROOT, stdio: 'ignore' });
       },
     },
   };

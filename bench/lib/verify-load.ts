@@ -76,7 +76,10 @@ export async function startBareServer(users: BenchUser[], dir: string): Promise<
   const fixture = path.join(dir, 'fixture.json');
   writeFileSync(fixture, JSON.stringify({ users }), { mode: 0o600 });
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/bare-verify-server.ts', fixture, String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/bare-verify-server.ts', fixture, String(port)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(url + '/');
@@ -88,7 +91,13 @@ export async function startBareServer(users: BenchUser[], dir: string): Promise<
 }
 
 /** JSON over HTTP; anything but a 2xx ends the benchmark with the server's answer. */
-export async function callJson(base: string, method: string, p: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
+export async function callJson(
+  base: string,
+  method: string,
+  p: string,
+  body: unknown,
+  token?: string,
+): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(base + p, { method, headers, body: JSON.stringify(body) });
@@ -98,8 +107,16 @@ export async function callJson(base: string, method: string, p: string, body: un
 }
 
 /** Admin sign-in, temporary codes on, one API client, `count` users each with a PIN and a multi-use temporary code. */
-export async function provisionVerifyUsers(base: string, admin: { password: string; otp: string }, count: number): Promise<{ key: string; users: BenchUser[] }> {
-  const login = await callJson(base, 'POST', '/api/v1/admin/sessions', { username: 'admin', password: admin.password, otp: admin.otp });
+export async function provisionVerifyUsers(
+  base: string,
+  admin: { password: string; otp: string },
+  count: number,
+): Promise<{ key: string; users: BenchUser[] }> {
+  const login = await callJson(base, 'POST', '/api/v1/admin/sessions', {
+    username: 'admin',
+    password: admin.password,
+    otp: admin.otp,
+  });
   const token = login.token as string;
   await callJson(base, 'PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, token);
   const client = await callJson(base, 'POST', '/api/v1/admin/clients', { name: 'bench' }, token);
@@ -108,15 +125,29 @@ export async function provisionVerifyUsers(base: string, admin: { password: stri
     const username = `bench-${i}`;
     await callJson(base, 'POST', '/api/v1/admin/users', { username }, token);
     await callJson(base, 'PUT', `/api/v1/admin/users/${username}/pin`, { pin: BENCH_PIN }, token);
-    const issued = await callJson(base, 'POST', `/api/v1/admin/users/${username}/temporary-code`, { multiUse: true, expiresInMinutes: 600 }, token);
+    const issued = await callJson(
+      base,
+      'POST',
+      `/api/v1/admin/users/${username}/temporary-code`,
+      { multiUse: true, expiresInMinutes: 600 },
+      token,
+    );
     users.push({ username, code: issued.code as string, pin: BENCH_PIN });
   };
-  for (let i = 0; i < count; i += 8) await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, k) => one(i + k)));
+  for (let i = 0; i < count; i += 8)
+    await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, k) => one(i + k)));
   return { key: client.key as string, users };
 }
 
 /** POST /api/v1/verify with autocannon, users taken round-robin so none has two requests in flight. */
-export function verifyLoad(base: string, key: string, users: BenchUser[], connections: number, duration: number, overallRate?: number): Promise<AutocannonResult> {
+export function verifyLoad(
+  base: string,
+  key: string,
+  users: BenchUser[],
+  connections: number,
+  duration: number,
+  overallRate?: number,
+): Promise<AutocannonResult> {
   let next = 0;
   return autocannon({
     url: base + '/api/v1/verify',

@@ -34,7 +34,12 @@ export interface BrowserShellLogOptions {
 }
 
 /** Starts the agent with the log file of src-main/core/logger.ts, unless the caller brings its own logger in `deps.log`. */
-export async function launchBrowserShell(options: { deps: AgentDeps; rendererDir: string; port?: number; log?: BrowserShellLogOptions }): Promise<LaunchedAgent> {
+export async function launchBrowserShell(options: {
+  deps: AgentDeps;
+  rendererDir: string;
+  port?: number;
+  log?: BrowserShellLogOptions;
+}): Promise<LaunchedAgent> {
   const fileLog = options.deps.log
     ? null
     : createAgentLogger({
@@ -47,7 +52,11 @@ export async function launchBrowserShell(options: { deps: AgentDeps; rendererDir
     throw err;
   });
   const service = new AgentService(core);
-  const shell = await startBrowserShell({ api: service, rendererDir: options.rendererDir, ...(options.port !== undefined ? { port: options.port } : {}) });
+  const shell = await startBrowserShell({
+    api: service,
+    rendererDir: options.rendererDir,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+  });
   return {
     core,
     service,

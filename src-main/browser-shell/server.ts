@@ -3,7 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import { BROWSER_SESSION_HEADER, dispatchIpc, ipcFailure, RENDERER_ASSETS, RENDERER_CSP, type AgentApi, type IpcFailure } from '../../src-shared/ipc.js';
+import {
+  BROWSER_SESSION_HEADER,
+  dispatchIpc,
+  ipcFailure,
+  RENDERER_ASSETS,
+  RENDERER_CSP,
+  type AgentApi,
+  type IpcFailure,
+} from '../../src-shared/ipc.js';
 
 /**
  * The browser shell: the agent's renderer and the IPC contract over HTTP on 127.0.0.1, for development and tests
@@ -72,14 +80,18 @@ function refuse(res: ServerResponse, status: number, failure: IpcFailure): void 
   send(res, status, failure);
 }
 
-async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; failure: IpcFailure; status: number }> {
+async function readJson(
+  req: IncomingMessage,
+): Promise<{ ok: true; value: unknown } | { ok: false; failure: IpcFailure; status: number }> {
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) return { ok: false, status: 415, failure: ipcFailure('unsupported_media_type', 'Send application/json.') };
+  if (!/^application\/json\b/i.test(type))
+    return { ok: false, status: 415, failure: ipcFailure('unsupported_media_type', 'Send application/json.') };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return { ok: false, status: 413, failure: ipcFailure('body_too_large', 'The request body is too large.') };
+    if (size > MAX_BODY_BYTES)
+      return { ok: false, status: 413, failure: ipcFailure('body_too_large', 'The request body is too large.') };
     chunks.push(chunk as Buffer);
   }
   try {
@@ -108,9 +120,11 @@ export async function startBrowserShell(options: BrowserShellOptions): Promise<B
     if (req.headers.host !== hostHeader) return refuse(res, 421, ipcFailure('forbidden', 'Wrong Host header.'));
     // Any request that says where it comes from must come from here; fetch() from the page always says so.
     const requestOrigin = req.headers.origin;
-    if (requestOrigin !== undefined && requestOrigin !== origin) return refuse(res, 403, ipcFailure('forbidden', 'Foreign origin.'));
+    if (requestOrigin !== undefined && requestOrigin !== origin)
+      return refuse(res, 403, ipcFailure('forbidden', 'Foreign origin.'));
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') return refuse(res, 403, ipcFailure('forbidden', 'Cross-site request.'));
+    if (site !== undefined && site !== 'same-origin' && site !== 'none')
+      return refuse(res, 403, ipcFailure('forbidden', 'Cross-site request.'));
 
     const url = new URL(req.url ?? '/', origin);
     if (req.method === 'GET' || req.method === 'HEAD') return serveAsset(url.pathname, req, res);
@@ -122,7 +136,8 @@ export async function startBrowserShell(options: BrowserShellOptions): Promise<B
     const match = /^\/ipc\/([a-z:-]{1,64})$/.exec(url.pathname);
     if (!match) return refuse(res, 404, ipcFailure('not_found', 'No such resource.'));
     const session = req.headers[BROWSER_SESSION_HEADER];
-    if (typeof session !== 'string' || !holds(sessions, session)) return refuse(res, 401, ipcFailure('unauthorized', 'Open the agent with the link it printed at launch.'));
+    if (typeof session !== 'string' || !holds(sessions, session))
+      return refuse(res, 401, ipcFailure('unauthorized', 'Open the agent with the link it printed at launch.'));
     const body = await readJson(req);
     if (!body.ok) return refuse(res, body.status, body.failure);
     send(res, 200, await dispatchIpc(options.api, match[1]!, body.value));
@@ -143,7 +158,11 @@ export async function startBrowserShell(options: BrowserShellOptions): Promise<B
     const now = Date.now();
     for (const [stored, expiresAt] of launchTokens) if (expiresAt <= now) launchTokens.delete(stored);
     if (typeof token !== 'string' || token.length > 128 || !holds(launchTokens.keys(), token)) {
-      return refuse(res, 401, ipcFailure('unauthorized', 'This launch link was already used or has expired; ask for a new one.'));
+      return refuse(
+        res,
+        401,
+        ipcFailure('unauthorized', 'This launch link was already used or has expired; ask for a new one.'),
+      );
     }
     launchTokens.delete(digest(token).toString('hex')); // exchanged once
     const sessionId = randomBytes(32).toString('base64url');

@@ -25,7 +25,12 @@ export const AgentConfigSchema = z.strictObject({
   /** Shown to admins when they approve the device. */
   deviceName: z.string().min(1).max(200).default('workstation'),
   /** Tolerance before a clock that went back counts as set back (NTP corrections are small). */
-  clockBackToleranceMs: z.number().int().min(0).max(3_600_000).default(5 * 60_000),
+  clockBackToleranceMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(5 * 60_000),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;

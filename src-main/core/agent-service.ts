@@ -14,7 +14,13 @@ export class AgentService implements AgentApi {
 
   async config(): Promise<IpcResponseInput<'agent:config'>> {
     const cfg = this.agent.config;
-    return { ok: true, osUsername: safeOsUsername(), serverUrl: cfg.serverUrl, kiosk: cfg.kiosk, version: AGENT_VERSION };
+    return {
+      ok: true,
+      osUsername: safeOsUsername(),
+      serverUrl: cfg.serverUrl,
+      kiosk: cfg.kiosk,
+      version: AGENT_VERSION,
+    };
   }
 
   async login(req: IpcRequest<'agent:login'>): Promise<IpcResponseInput<'agent:login'>> {
@@ -22,19 +28,31 @@ export class AgentService implements AgentApi {
     return this.agent.status.loginAnswer(outcome);
   }
 
-  async emergencyRequest(req: IpcRequest<'agent:emergency-request'>): Promise<IpcResponseInput<'agent:emergency-request'>> {
+  async emergencyRequest(
+    req: IpcRequest<'agent:emergency-request'>,
+  ): Promise<IpcResponseInput<'agent:emergency-request'>> {
     const r = this.agent.emergencyRequest(req.username);
     if (!r.ok) return failureOf(r);
     return { ok: true, username: r.username, request: r.request, slotsLeft: r.slotsLeft };
   }
 
-  async emergencySubmit(req: IpcRequest<'agent:emergency-submit'>): Promise<IpcResponseInput<'agent:emergency-submit'>> {
+  async emergencySubmit(
+    req: IpcRequest<'agent:emergency-submit'>,
+  ): Promise<IpcResponseInput<'agent:emergency-submit'>> {
     return this.agent.status.loginAnswer(await this.agent.emergencySubmit(req));
   }
 
   async syncNow(): Promise<IpcResponseInput<'agent:sync-now'>> {
     const r = await this.agent.runSync();
-    return r.ok ? { ok: true, uploaded: r.uploaded, pendingEvents: r.pendingEvents, resetsApplied: r.resetsApplied, syncedAt: r.syncedAt } : { ok: false, error: r.error, message: r.message };
+    return r.ok
+      ? {
+          ok: true,
+          uploaded: r.uploaded,
+          pendingEvents: r.pendingEvents,
+          resetsApplied: r.resetsApplied,
+          syncedAt: r.syncedAt,
+        }
+      : { ok: false, error: r.error, message: r.message };
   }
 
   async resetStore(): Promise<IpcResponseInput<'agent:reset-store'>> {

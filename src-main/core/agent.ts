@@ -10,7 +10,15 @@ import type { LoginFailure, LoginOutcome, LoginRequest } from './login-outcome.j
 import { OfflineLogin, RETRY_AFTER_OFFLINE_MS } from './offline-login.js';
 import { OnlineLogin } from './online-login.js';
 import { pendingCounts } from './outbox.js';
-import { silentLogger, systemClock, type AgentLogger, type Clock, type HttpFetch, type Keychain, type MachineId } from './ports.js';
+import {
+  silentLogger,
+  systemClock,
+  type AgentLogger,
+  type Clock,
+  type HttpFetch,
+  type Keychain,
+  type MachineId,
+} from './ports.js';
 import { DEFAULT_REACHABILITY_TIMING, type Reachability, type ReachabilityTiming } from './reachability.js';
 import type { ServerClient } from './server-client.js';
 import { ServerChannel } from './server-channel.js';
@@ -72,19 +80,42 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? silentLogger;
   // A private CA (serverCaFile) needs node:https (http-tls.ts), else the global fetch; a bad CA file stops the start.
-  const fetchFn: HttpFetch = deps.fetch ?? (config.serverCaFile ? fetchTrustingCas(readCaBundle(config.serverCaFile)) : (url, init) => fetch(url, init));
+  const fetchFn: HttpFetch =
+    deps.fetch ??
+    (config.serverCaFile ? fetchTrustingCas(readCaBundle(config.serverCaFile)) : (url, init) => fetch(url, init));
   const machineIdHash = await deps.machineId.hash();
   const access = { config, keychain: deps.keychain, machineId: deps.machineId, clock, log };
   const opened = await openStore(access);
 
   const local = new LocalStore(log, opened.error);
-  const channel = new ServerChannel(config, fetchFn, clock, log, { ...DEFAULT_REACHABILITY_TIMING, ...deps.reachabilityTiming }, (serverTime, now) => local.recordContact(serverTime, now));
+  const channel = new ServerChannel(
+    config,
+    fetchFn,
+    clock,
+    log,
+    { ...DEFAULT_REACHABILITY_TIMING, ...deps.reachabilityTiming },
+    (serverTime, now) => local.recordContact(serverTime, now),
+  );
   const enrollment = new Enrollment(config, channel, local, deps.keychain, log, machineIdHash, opened.keys);
   const wipe = new DeviceWipe(local, clock, log);
   let sync: SyncEngine | null = null;
-  const online = new OnlineLogin(channel, enrollment, local, wipe, new BundleIntake(clock, log, deps.verifierScryptFloor ?? VERIFIER_SCRYPT_FLOOR), log, () => sync?.kick());
+  const online = new OnlineLogin(
+    channel,
+    enrollment,
+    local,
+    wipe,
+    new BundleIntake(clock, log, deps.verifierScryptFloor ?? VERIFIER_SCRYPT_FLOOR),
+    log,
+    () => sync?.kick(),
+  );
   const offline = new OfflineLogin(local, config, clock, log, channel.client, (delayMs) => sync?.kick(delayMs));
-  const useStore = (store: AgentStore): SyncEngine => (sync = new SyncEngine({ config, clock, channel, enrollment, wipe }, local.use(store), deps.autoSync ?? true, deps.syncTiming));
+  const useStore = (store: AgentStore): SyncEngine =>
+    (sync = new SyncEngine(
+      { config, clock, channel, enrollment, wipe },
+      local.use(store),
+      deps.autoSync ?? true,
+      deps.syncTiming,
+    ));
   const recovery = new StoreRecovery(access, local, enrollment, (store) => useStore(store).kick());
   if (opened.store) {
     const engine = useStore(opened.store);
@@ -112,7 +143,13 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     login: (req) => signIn({ config, enrollment, online, offline, local }, req),
     emergencyRequest: (username) => offline.emergencyRequest(username),
     emergencySubmit: (req) => offline.emergencySubmit(req),
-    runSync: () => sync?.runNow() ?? Promise.resolve({ ok: false, error: local.error?.code ?? 'offline_unavailable', message: local.error?.message ?? 'No store.' }),
+    runSync: () =>
+      sync?.runNow() ??
+      Promise.resolve({
+        ok: false,
+        error: local.error?.code ?? 'offline_unavailable',
+        message: local.error?.message ?? 'No store.',
+      }),
     resetStore: () => recovery.resetStore(),
     async whenIdle() {
       await local.open?.builder.whenIdle();

@@ -1,5 +1,10 @@
 import { verifyServerMessage } from '../../src-shared/crypto/device-messages.js';
-import { DeviceRevokedResponseSchema, SIGNATURE_DOMAINS, type Signed, type WipeOrder } from '../../src-shared/protocol/index.js';
+import {
+  DeviceRevokedResponseSchema,
+  SIGNATURE_DOMAINS,
+  type Signed,
+  type WipeOrder,
+} from '../../src-shared/protocol/index.js';
 import type { LocalStore } from './local-store.js';
 import { appendEvent } from './outbox.js';
 import type { AgentLogger, Clock } from './ports.js';
@@ -23,7 +28,11 @@ export class DeviceWipe {
     const parsed = DeviceRevokedResponseSchema.safeParse(body);
     const device = state.device();
     const order: Signed<WipeOrder> | undefined = parsed.success ? parsed.data.wipe : undefined;
-    if (!order || !verifyServerMessage(device.serverKeys, SIGNATURE_DOMAINS.wipe, order) || order.payload.deviceId !== device.deviceId) {
+    if (
+      !order ||
+      !verifyServerMessage(device.serverKeys, SIGNATURE_DOMAINS.wipe, order) ||
+      order.payload.deviceId !== device.deviceId
+    ) {
       this.log.warn('[device] ignored a wipe order that was not signed for this device');
       return false;
     }

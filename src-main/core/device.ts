@@ -49,9 +49,13 @@ export async function loadDeviceKeys(keychain: Keychain, create: boolean): Promi
  * Enrolls with the enrollment secret and the machine-id hash. The server's keys are trusted only when their
  * fingerprints are among those IT pinned (and match the keys): an impostor server cannot become trusted here.
  */
-export async function enroll(opts: { config: AgentConfig; client: ServerClient; keys: DeviceKeys; machineIdHash: string; timeoutMs: number }): Promise<
-  { reachable: false } | { reachable: true; state: DeviceState; serverTime: number }
-> {
+export async function enroll(opts: {
+  config: AgentConfig;
+  client: ServerClient;
+  keys: DeviceKeys;
+  machineIdHash: string;
+  timeoutMs: number;
+}): Promise<{ reachable: false } | { reachable: true; state: DeviceState; serverTime: number }> {
   const { keys, config } = opts;
   const unsigned = {
     v: PROTOCOL_VERSION,
@@ -61,18 +65,41 @@ export async function enroll(opts: { config: AgentConfig; client: ServerClient; 
     hostname: (config.deviceName === 'workstation' ? hostname() : config.deviceName).slice(0, 255) || 'workstation',
     agentVersion: AGENT_VERSION,
   };
-  const body = { ...unsigned, enrollmentSecret: config.enrollmentSecret, proof: signEnrollProof(keys.signing.privateKey, unsigned) };
+  const body = {
+    ...unsigned,
+    enrollmentSecret: config.enrollmentSecret,
+    proof: signEnrollProof(keys.signing.privateKey, unsigned),
+  };
   const answer = await opts.client.post('/api/v1/devices/enroll', body, { timeoutMs: opts.timeoutMs });
   if (!answer.reachable) return { reachable: false };
   if (answer.status !== 200) throw serverRefused(answer.body, 'The server refused to enroll this computer.');
   const parsed = EnrollResponseSchema.safeParse(answer.body);
-  if (!parsed.success) throw new LifelineError('bad_request', 'The server answered the enrollment with something unexpected.', 502);
-  const trusted = parsed.data.serverKeys.filter((k) => config.serverKeyFingerprints.includes(k.fingerprint) && keyFingerprint(k.publicKey) === k.fingerprint);
-  if (trusted.length === 0) throw new LifelineError('bad_signature', 'The server\'s signing key is not one this agent was configured to trust.', 502);
-  return { reachable: true, state: { deviceId: parsed.data.deviceId, status: parsed.data.status, serverKeys: trusted }, serverTime: parsed.data.serverTime };
+  if (!parsed.success)
+    throw new LifelineError('bad_request', 'The server answered the enrollment with something unexpected.', 502);
+  const trusted = parsed.data.serverKeys.filter(
+    (k) => config.serverKeyFingerprints.includes(k.fingerprint) && keyFingerprint(k.publicKey) === k.fingerprint,
+  );
+  if (trusted.length === 0)
+    throw new LifelineError(
+      'bad_signature',
+      "The server's signing key is not one this agent was configured to trust.",
+      502,
+    );
+  return {
+    reachable: true,
+    state: { deviceId: parsed.data.deviceId, status: parsed.data.status, serverKeys: trusted },
+    serverTime: parsed.data.serverTime,
+  };
 }
 
-export function signedHeaders(keys: DeviceKeys, deviceId: string, path: string, body: unknown, now: number, nonce?: string): Record<string, string> {
+export function signedHeaders(
+  keys: DeviceKeys,
+  deviceId: string,
+  path: string,
+  body: unknown,
+  now: number,
+  nonce?: string,
+): Record<string, string> {
   return signDeviceRequest(keys.signing.privateKey, { method: 'POST', path, deviceId, body }, now, nonce);
 }
 
@@ -81,6 +108,9 @@ export function serverRefused(body: unknown, fallback: string): LifelineError {
   const b = body as { error?: unknown; message?: unknown; retryAfterSeconds?: unknown } | null;
   const code = ErrorCodeSchema.safeParse(b?.error);
   const message = typeof b?.message === 'string' ? b.message.slice(0, 300) : fallback;
-  const retry = typeof b?.retryAfterSeconds === 'number' && b.retryAfterSeconds >= 0 ? { retryAfterSeconds: Math.ceil(b.retryAfterSeconds) } : {};
+  const retry =
+    typeof b?.retryAfterSeconds === 'number' && b.retryAfterSeconds >= 0
+      ? { retryAfterSeconds: Math.ceil(b.retryAfterSeconds) }
+      : {};
   return new LifelineError(code.success ? code.data : 'bad_request', message, 400, retry);
 }

@@ -37,9 +37,20 @@ export class Enrollment {
     if (!open) return this.enrollOnlineOnly(timeoutMs);
     const current = open.state.device();
     this.keys ??= await loadDeviceKeys(this.keychain, !current.deviceId);
-    if (!this.keys) throw new LifelineError('store_tampered', 'The device keys are missing from the keychain beside an enrolled store.', 409);
+    if (!this.keys)
+      throw new LifelineError(
+        'store_tampered',
+        'The device keys are missing from the keychain beside an enrolled store.',
+        409,
+      );
     if (current.deviceId) return current;
-    const result = await enroll({ config: this.config, client: this.channel.client, keys: this.keys, machineIdHash: this.machineIdHash, timeoutMs });
+    const result = await enroll({
+      config: this.config,
+      client: this.channel.client,
+      keys: this.keys,
+      machineIdHash: this.machineIdHash,
+      timeoutMs,
+    });
     if (!result.reachable) {
       this.channel.noteUnreachable();
       return null;
@@ -61,7 +72,13 @@ export class Enrollment {
     const why = this.local.error;
     if (why && (why.code === 'keychain_unavailable' || (why instanceof StoreUnavailable && why.foreign))) throw why;
     this.keys ??= await loadDeviceKeys(this.keychain, true);
-    const result = await enroll({ config: this.config, client: this.channel.client, keys: this.keys!, machineIdHash: this.machineIdHash, timeoutMs });
+    const result = await enroll({
+      config: this.config,
+      client: this.channel.client,
+      keys: this.keys!,
+      machineIdHash: this.machineIdHash,
+      timeoutMs,
+    });
     if (!result.reachable) {
       this.channel.noteUnreachable();
       return null;

@@ -17,7 +17,11 @@ export function readCaBundle(file: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('configuration', 'serverCaFile', `cannot be read: ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(
+      'configuration',
+      'serverCaFile',
+      `cannot be read: ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   const pems = text.match(PEM_CERTIFICATE) ?? [];
   if (pems.length === 0) throw new ConfigError('configuration', 'serverCaFile', `holds no PEM certificate: ${file}`);
@@ -45,12 +49,12 @@ export function readCaBundle(file: string): string[] {
  */
 export function fetchTrustingCas(caPems: readonly string[]): HttpFetch {
   const agent = new Agent({ ca: [...rootCertificates, ...caPems], keepAlive: true });
-  return (url, init) =>
-    new URL(url).protocol === 'https:' ? httpsFetch(agent, url, init) : fetch(url, init); // plain http: loopback only (schema)
+  return (url, init) => (new URL(url).protocol === 'https:' ? httpsFetch(agent, url, init) : fetch(url, init)); // plain http: loopback only (schema)
 }
 
 function httpsFetch(agent: Agent, url: string, init: RequestInit): Promise<Response> {
-  if (init.body !== undefined && init.body !== null && typeof init.body !== 'string') return Promise.reject(new TypeError('only string bodies are supported'));
+  if (init.body !== undefined && init.body !== null && typeof init.body !== 'string')
+    return Promise.reject(new TypeError('only string bodies are supported'));
   const signal = init.signal ?? undefined;
   return new Promise<Response>((resolve, reject) => {
     if (signal?.aborted) {
@@ -80,7 +84,8 @@ function httpsFetch(agent: Agent, url: string, init: RequestInit): Promise<Respo
         done();
         const status = res.statusCode ?? 502;
         const responseHeaders = new Headers();
-        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+          responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
         const nullBody = status === 204 || status === 205 || status === 304;
         resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers: responseHeaders }));
       });

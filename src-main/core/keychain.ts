@@ -14,7 +14,8 @@ const KEYCHAIN_TIMEOUT_MS = 5_000;
  * whether anyone owns org.freedesktop.secrets before the agent trusts the keychain with anything.
  */
 export class OsKeychain implements Keychain {
-  private readonly options: EntryOptions | undefined = process.platform === 'linux' ? { linux: { store: 'secret-service' } } : undefined;
+  private readonly options: EntryOptions | undefined =
+    process.platform === 'linux' ? { linux: { store: 'secret-service' } } : undefined;
 
   /** `service` namespaces the entries (one agent install per user session; tests use a fresh one each). */
   constructor(readonly service: string) {}
@@ -65,18 +66,35 @@ export class OsKeychain implements Keychain {
 
 /** Asks the session bus whether a Secret Service (gnome-keyring, KWallet's bridge, KeePassXC) owns its name. */
 export async function probeSecretService(): Promise<void> {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw unavailable('no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set), so no Secret Service');
-  const args = ['--session', '--dest=org.freedesktop.DBus', '--print-reply', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets'];
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw unavailable('no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set), so no Secret Service');
+  const args = [
+    '--session',
+    '--dest=org.freedesktop.DBus',
+    '--print-reply',
+    '/org/freedesktop/DBus',
+    'org.freedesktop.DBus.NameHasOwner',
+    'string:org.freedesktop.secrets',
+  ];
   const reply = await new Promise<string>((resolve, reject) =>
-    execFile('dbus-send', args, { timeout: KEYCHAIN_TIMEOUT_MS }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    execFile('dbus-send', args, { timeout: KEYCHAIN_TIMEOUT_MS }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    ),
   ).catch((err: unknown) => {
     throw unavailable(`the session bus did not answer (${describe(err)})`);
   });
-  if (!/boolean true/.test(reply)) throw unavailable('no Secret Service (org.freedesktop.secrets) on the session bus; install or unlock gnome-keyring');
+  if (!/boolean true/.test(reply))
+    throw unavailable(
+      'no Secret Service (org.freedesktop.secrets) on the session bus; install or unlock gnome-keyring',
+    );
 }
 
 function unavailable(reason: string): LifelineError {
-  return new LifelineError('keychain_unavailable', `Offline mode is off: ${reason}. The agent never keeps its key on disk.`, 503);
+  return new LifelineError(
+    'keychain_unavailable',
+    `Offline mode is off: ${reason}. The agent never keeps its key on disk.`,
+    503,
+  );
 }
 
 function describe(err: unknown): string {

@@ -50,7 +50,7 @@ export class LocalStore {
   }
 
   device(): DeviceState {
-    return this.current ? this.current.state.device() : this.onlineDevice ?? unenrolled();
+    return this.current ? this.current.state.device() : (this.onlineDevice ?? unenrolled());
   }
 
   require(): OpenStore {

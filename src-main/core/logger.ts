@@ -86,7 +86,10 @@ export function createAgentLogger(options: {
       return true;
     },
   };
-  const log = pino({ level: options.level, base: { pid: process.pid }, redact: { paths: [...LOG_REDACT_PATHS], censor: LOG_CENSOR } }, destination);
+  const log = pino(
+    { level: options.level, base: { pid: process.pid }, redact: { paths: [...LOG_REDACT_PATHS], censor: LOG_CENSOR } },
+    destination,
+  );
   return {
     file: file.file,
     info: (msg, fields) => log.info(fields ?? {}, msg),

@@ -53,7 +53,12 @@ export class OfflineGuard {
     if (record.lockedUntil === null) return 0;
     let anchor = this.locks.get(ref);
     if (!anchor || anchor.lockedUntil !== record.lockedUntil || anchor.failures !== record.failures) {
-      anchor = { lockedUntil: record.lockedUntil, failures: record.failures, mono: this.since, lockMs: offlineLockMs(record.failures) };
+      anchor = {
+        lockedUntil: record.lockedUntil,
+        failures: record.failures,
+        mono: this.since,
+        lockMs: offlineLockMs(record.failures),
+      };
       this.locks.set(ref, anchor);
     }
     return Math.max(0, anchor.lockMs - (monotonicNow(this.clock) - anchor.mono));
@@ -62,7 +67,13 @@ export class OfflineGuard {
   /** A lock just committed: it holds for `lockMs` on the monotonic clock from now. */
   noteLock(ref: string, record: UserRecord, lockMs: number): void {
     if (record.lockedUntil === null) this.locks.delete(ref);
-    else this.locks.set(ref, { lockedUntil: record.lockedUntil, failures: record.failures, mono: monotonicNow(this.clock), lockMs });
+    else
+      this.locks.set(ref, {
+        lockedUntil: record.lockedUntil,
+        failures: record.failures,
+        mono: monotonicNow(this.clock),
+        lockMs,
+      });
   }
 
   /** The later of the wall clock and the high-water mark plus the monotonic time since it was seen. */

@@ -33,24 +33,40 @@ export class OfflineLogin {
         : 'The server cannot be reached and this computer has no offline data yet.';
       return { ok: false, mode: 'offline', error: 'server_unreachable', message };
     }
-    const result = await verifyOffline({ repos: this.local.require(), clock: this.clock, config: this.config, log: this.log, deviceId }, req);
+    const result = await verifyOffline(
+      { repos: this.local.require(), clock: this.clock, config: this.config, log: this.log, deviceId },
+      req,
+    );
     this.kickSync(RETRY_AFTER_OFFLINE_MS); // what just happened waits in the outbox for the network
     return offlineOutcome(result);
   }
 
   /** The request to read to the helpdesk: device, user and the next unused slot, with a check symbol. */
-  emergencyRequest(usernameInput: string): { ok: true; username: string; request: string; slotsLeft: number } | LoginFailure {
+  emergencyRequest(
+    usernameInput: string,
+  ): { ok: true; username: string; request: string; slotsLeft: number } | LoginFailure {
     const open = this.local.open;
     if (!open) return this.local.unavailable();
     const { users, verifiers } = open;
     const deviceId = this.local.device().deviceId;
     const record = deviceId ? users.get(users.ref(foldUsername(usernameInput))) : undefined;
     const now = this.clock.now();
-    const slots = record ? verifiers.list(users.ref(record.username), 'slot').filter((row) => !row.verifier.expiresAt || row.verifier.expiresAt > now) : [];
+    const slots = record
+      ? verifiers
+          .list(users.ref(record.username), 'slot')
+          .filter((row) => !row.verifier.expiresAt || row.verifier.expiresAt > now)
+      : [];
     if (!record || !deviceId || slots.length === 0) {
-      return { ok: false, error: 'offline_unavailable', message: 'This computer holds no offline emergency code for this user; ask the helpdesk for a temporary code once connected.' };
+      return {
+        ok: false,
+        error: 'offline_unavailable',
+        message:
+          'This computer holds no offline emergency code for this user; ask the helpdesk for a temporary code once connected.',
+      };
     }
-    const request = formatEmergencyRequest(encodeEmergencyRequest({ deviceId, username: record.username, slot: slots[0]!.position }));
+    const request = formatEmergencyRequest(
+      encodeEmergencyRequest({ deviceId, username: record.username, slot: slots[0]!.position }),
+    );
     return { ok: true, username: record.username, request, slotsLeft: slots.length };
   }
 
@@ -59,10 +75,22 @@ export class OfflineLogin {
     const open = this.local.open;
     if (!open) return this.local.unavailable();
     const deviceId = this.local.device().deviceId;
-    if (!deviceId) return { ok: false, mode: 'offline', error: 'offline_unavailable', message: 'This computer holds no offline data.' };
+    if (!deviceId)
+      return {
+        ok: false,
+        mode: 'offline',
+        error: 'offline_unavailable',
+        message: 'This computer holds no offline data.',
+      };
     const result = await verifyOffline(
       { repos: open, clock: this.clock, config: this.config, log: this.log, deviceId },
-      { username: foldUsername(req.username), code: req.code, purpose: 'logon', slotsOnly: true, ...(req.pin !== undefined ? { pin: req.pin } : {}) },
+      {
+        username: foldUsername(req.username),
+        code: req.code,
+        purpose: 'logon',
+        slotsOnly: true,
+        ...(req.pin !== undefined ? { pin: req.pin } : {}),
+      },
     );
     return offlineOutcome(result);
   }

@@ -61,7 +61,12 @@ export async function verifyOffline(
 ): Promise<OfflineResult> {
   const { store, users } = deps.repos;
   if (store.rolledBack) {
-    return { ok: false, error: 'offline_refused', message: 'This computer\'s offline data was restored from an older copy; sign in online once to use offline mode again.' };
+    return {
+      ok: false,
+      error: 'offline_refused',
+      message:
+        "This computer's offline data was restored from an older copy; sign in online once to use offline mode again.",
+    };
   }
   const ref = users.ref(req.username);
   const guard = offlineGuard(store, deps.clock);
@@ -84,12 +89,28 @@ async function verifyInTurn(
   const trusted = guard.trustedNow(clk.highWater, now);
   const lockLeft = guard.lockRemainingMs(ref, record);
   if (lockLeft > 0) {
-    await refuseAttempt(deps, guard, trusted, { type: 'offline-failure', username: record.username, reason: 'locked' }, now);
+    await refuseAttempt(
+      deps,
+      guard,
+      trusted,
+      { type: 'offline-failure', username: record.username, reason: 'locked' },
+      now,
+    );
     return lockedAnswer(now + lockLeft, lockLeft);
   }
   if (clk.lastContactAt !== null && trusted - clk.lastContactAt > record.offline.maxDaysWithoutContact * DAY_MS) {
-    await refuseAttempt(deps, guard, trusted, { type: 'offline-failure', username: record.username, reason: 'offline_refused' }, now);
-    return { ok: false, error: 'offline_refused', message: `This computer has not reached the server for more than ${record.offline.maxDaysWithoutContact} days; connect to sign in.` };
+    await refuseAttempt(
+      deps,
+      guard,
+      trusted,
+      { type: 'offline-failure', username: record.username, reason: 'offline_refused' },
+      now,
+    );
+    return {
+      ok: false,
+      error: 'offline_refused',
+      message: `This computer has not reached the server for more than ${record.offline.maxDaysWithoutContact} days; connect to sign in.`,
+    };
   }
   const clockBack = now < trusted - config.clockBackToleranceMs;
 
@@ -101,11 +122,25 @@ async function verifyInTurn(
     const candidates = gatherCandidates(repos, ref, record, code.toString('utf8'), now, trusted, clockBack, kinds);
     if (candidates.length === 0 && clockBack && !req.slotsOnly) {
       await recordClockBack(deps, guard, record.username, now, trusted);
-      return { ok: false, error: 'offline_refused', message: 'The computer\'s clock was set back; token codes work again after the next online sign-in.' };
+      return {
+        ok: false,
+        error: 'offline_refused',
+        message: "The computer's clock was set back; token codes work again after the next online sign-in.",
+      };
     }
     const hashes = await Promise.all(
       candidates.map((c) =>
-        computeVerifier({ kind: c.kind, position: c.position, username: record.username, deviceId: deps.deviceId, code, ...(c.usesPin && pin ? { pin } : {}) }, c.scrypt),
+        computeVerifier(
+          {
+            kind: c.kind,
+            position: c.position,
+            username: record.username,
+            deviceId: deps.deviceId,
+            code,
+            ...(c.usesPin && pin ? { pin } : {}),
+          },
+          c.scrypt,
+        ),
       ),
     );
     // Compare every candidate, even after a match, so the time taken says nothing about which one matched.
@@ -126,7 +161,16 @@ const ALL_KINDS: Kinds = new Set(['token', 'temporary', 'slot']);
 const TOKENS_ONLY: Kinds = new Set(['token']);
 const SLOTS_ONLY: Kinds = new Set(['slot']);
 
-function gatherCandidates({ verifiers }: Repositories, ref: string, record: UserRecord, code: string, now: number, trusted: number, clockBack: boolean, kinds: Kinds): Candidate[] {
+function gatherCandidates(
+  { verifiers }: Repositories,
+  ref: string,
+  record: UserRecord,
+  code: string,
+  now: number,
+  trusted: number,
+  clockBack: boolean,
+  kinds: Kinds,
+): Candidate[] {
   const out: Candidate[] = [];
   const candidate = (kind: VerifierKind, method: CodeMethod, usesPin: boolean, row: StoredVerifier): Candidate => ({
     kind,
@@ -147,12 +191,14 @@ function gatherCandidates({ verifiers }: Repositories, ref: string, record: User
     // A temporary code's expiry is read on the local clock: a clock set back would stretch it, so it is refused too.
     if (kinds.has('temporary') && !clockBack) {
       for (const row of verifiers.list(ref, 'temporary')) {
-        if (row.verifier.expiresAt && row.verifier.expiresAt > trusted) out.push(candidate('temporary', 'temporary', true, row));
+        if (row.verifier.expiresAt && row.verifier.expiresAt > trusted)
+          out.push(candidate('temporary', 'temporary', true, row));
       }
     }
     if (kinds.has('slot')) {
       for (const row of verifiers.list(ref, 'slot')) {
-        if (!row.verifier.expiresAt || row.verifier.expiresAt > trusted) out.push(candidate('slot', 'offline-emergency', false, row));
+        if (!row.verifier.expiresAt || row.verifier.expiresAt > trusted)
+          out.push(candidate('slot', 'offline-emergency', false, row));
       }
     }
   }
@@ -163,20 +209,38 @@ function gatherCandidates({ verifiers }: Repositories, ref: string, record: User
  * Commits the outcome against the record as it is now (not as it was read before the hashing): a match is
  * accepted only if its verifier is still there to consume; anything else is a failure.
  */
-async function settle(deps: OfflineDeps, guard: OfflineGuard, ref: string, match: Candidate | undefined, now: number, trusted: number, purpose: Purpose): Promise<OfflineResult> {
+async function settle(
+  deps: OfflineDeps,
+  guard: OfflineGuard,
+  ref: string,
+  match: Candidate | undefined,
+  now: number,
+  trusted: number,
+  purpose: Purpose,
+): Promise<OfflineResult> {
   const { repos } = deps;
   const outcome = await commitAttempt(deps, guard, trusted, (): Settled => {
     const record = repos.users.get(ref);
     if (!record) return { kind: 'gone' };
     if (match && consume(repos, ref, record, match)) {
-      const next: UserRecord = { ...record, failures: 0, lockedUntil: null, ...(match.kind === 'token' ? { burnedThrough: Math.max(record.burnedThrough ?? -1, match.position) } : {}) };
+      const next: UserRecord = {
+        ...record,
+        failures: 0,
+        lockedUntil: null,
+        ...(match.kind === 'token' ? { burnedThrough: Math.max(record.burnedThrough ?? -1, match.position) } : {}),
+      };
       repos.users.put(ref, next);
       appendEvent(repos.store, now, {
         type: 'offline-success',
         username: record.username,
         method: match.kind === 'slot' ? 'offline-emergency' : match.kind,
         purpose,
-        ...(match.kind === 'token' ? { step: match.position, ...(record.tokenGeneration !== null ? { tokenGeneration: record.tokenGeneration } : {}) } : {}),
+        ...(match.kind === 'token'
+          ? {
+              step: match.position,
+              ...(record.tokenGeneration !== null ? { tokenGeneration: record.tokenGeneration } : {}),
+            }
+          : {}),
         ...(match.kind === 'slot' ? { slot: match.position } : {}),
       });
       return { kind: 'accepted', record: next, method: match.method };
@@ -190,12 +254,21 @@ async function settle(deps: OfflineDeps, guard: OfflineGuard, ref: string, match
       guard.noteLock(ref, outcome.record, 0);
       return { ok: true, method: outcome.method, record: outcome.record };
     case 'wiped':
-      deps.log.warn('[offline] too many offline failures: the user\'s offline data was wiped');
-      return { ok: false, error: 'offline_unavailable', message: 'Too many wrong codes: this user\'s offline data was removed from this computer. Connect to sign in.' };
+      deps.log.warn("[offline] too many offline failures: the user's offline data was wiped");
+      return {
+        ok: false,
+        error: 'offline_unavailable',
+        message: "Too many wrong codes: this user's offline data was removed from this computer. Connect to sign in.",
+      };
     case 'failed':
       guard.noteLock(ref, outcome.record, outcome.lockMs);
       if (outcome.lockMs > 0) return lockedAnswer(now + outcome.lockMs, outcome.lockMs);
-      return { ok: false, error: 'invalid_code', message: 'The PIN or code is not right.', triesLeft: outcome.record.offline.maxOfflineFailures - outcome.record.failures };
+      return {
+        ok: false,
+        error: 'invalid_code',
+        message: 'The PIN or code is not right.',
+        triesLeft: outcome.record.offline.maxOfflineFailures - outcome.record.failures,
+      };
   }
 }
 
@@ -209,7 +282,8 @@ type Settled =
 function consume({ verifiers }: Repositories, ref: string, record: UserRecord, match: Candidate): boolean {
   switch (match.kind) {
     case 'token':
-      if ((record.burnedThrough ?? -1) >= match.position || verifiers.remove(ref, 'token', match.position) !== 1) return false;
+      if ((record.burnedThrough ?? -1) >= match.position || verifiers.remove(ref, 'token', match.position) !== 1)
+        return false;
       // Burn every earlier window too: a code seen once can never be replayed, nor an older one used.
       verifiers.removeUpTo(ref, 'token', match.position);
       return true;
@@ -233,12 +307,19 @@ function recordFailure({ store, users }: Repositories, ref: string, record: User
   const lockMs = offlineLockMs(failures);
   const next: UserRecord = { ...record, failures, lockedUntil: lockMs > 0 ? now + lockMs : null };
   users.put(ref, next);
-  if (next.lockedUntil !== null) appendEvent(store, now, { type: 'offline-lockout', username: record.username, until: next.lockedUntil, failures });
+  if (next.lockedUntil !== null)
+    appendEvent(store, now, { type: 'offline-lockout', username: record.username, until: next.lockedUntil, failures });
   return { kind: 'failed', record: next, lockMs };
 }
 
 /** Commits one attempt's outcome with the high-water mark moved to the trusted time, so it survives a restart. */
-async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted: number, fn: () => T, options: { bump: boolean } = { bump: true }): Promise<T> {
+async function commitAttempt<T>(
+  deps: OfflineDeps,
+  guard: OfflineGuard,
+  trusted: number,
+  fn: () => T,
+  options: { bump: boolean } = { bump: true },
+): Promise<T> {
   const { store, state } = deps.repos;
   let highWater = trusted;
   const result = await store.commit(() => {
@@ -258,12 +339,26 @@ async function commitAttempt<T>(deps: OfflineDeps, guard: OfflineGuard, trusted:
  * (outbox.ts), which a restored older copy could lower but not turn into a guess, so they skip the keychain round
  * trip: a prompt hammered while locked then costs one local transaction an attempt, not a D-Bus call.
  */
-async function refuseAttempt(deps: OfflineDeps, guard: OfflineGuard, trusted: number, event: NewEvent, now: number): Promise<void> {
+async function refuseAttempt(
+  deps: OfflineDeps,
+  guard: OfflineGuard,
+  trusted: number,
+  event: NewEvent,
+  now: number,
+): Promise<void> {
   const { store } = deps.repos;
-  await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, event), { bump: !isCoalescedRepeat(store, event) });
+  await commitAttempt(deps, guard, trusted, () => appendEvent(store, now, event), {
+    bump: !isCoalescedRepeat(store, event),
+  });
 }
 
-async function recordClockBack(deps: OfflineDeps, guard: OfflineGuard, username: string, now: number, trusted: number): Promise<void> {
+async function recordClockBack(
+  deps: OfflineDeps,
+  guard: OfflineGuard,
+  username: string,
+  now: number,
+  trusted: number,
+): Promise<void> {
   const { store, state } = deps.repos;
   await commitAttempt(deps, guard, trusted, () => {
     appendEvent(store, now, { type: 'offline-failure', username, reason: 'offline_refused' });
@@ -275,9 +370,19 @@ async function recordClockBack(deps: OfflineDeps, guard: OfflineGuard, username:
 }
 
 function unavailable(): OfflineResult {
-  return { ok: false, error: 'offline_unavailable', message: 'There is no offline data for this user on this computer; sign in once while connected.' };
+  return {
+    ok: false,
+    error: 'offline_unavailable',
+    message: 'There is no offline data for this user on this computer; sign in once while connected.',
+  };
 }
 
 function lockedAnswer(lockedUntil: number, remainingMs: number): OfflineResult {
-  return { ok: false, error: 'locked', message: 'Too many wrong codes; try again later.', lockedUntil, retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)) };
+  return {
+    ok: false,
+    error: 'locked',
+    message: 'Too many wrong codes; try again later.',
+    lockedUntil,
+    retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)),
+  };
 }

@@ -1,5 +1,10 @@
 import { verifyServerMessage } from '../../src-shared/crypto/device-messages.js';
-import { DeviceLoginResponseSchema, PROTOCOL_VERSION, SIGNATURE_DOMAINS, type HeldState } from '../../src-shared/protocol/index.js';
+import {
+  DeviceLoginResponseSchema,
+  PROTOCOL_VERSION,
+  SIGNATURE_DOMAINS,
+  type HeldState,
+} from '../../src-shared/protocol/index.js';
 import type { BundleIntake } from './bundle-intake.js';
 import { serverRefused, type DeviceState } from './device.js';
 import type { DeviceWipe } from './device-wipe.js';
@@ -34,13 +39,25 @@ export class OnlineLogin {
     const ref = open?.users.ref(req.username);
     const record = open && ref ? open.users.get(ref) : undefined;
     const held = open && ref && record ? heldState(open, ref, record) : undefined;
-    const body = { v: PROTOCOL_VERSION, username: req.username, pin: req.pin, code: req.code, purpose: req.purpose, ...(held ? { held } : {}) };
+    const body = {
+      v: PROTOCOL_VERSION,
+      username: req.username,
+      pin: req.pin,
+      code: req.code,
+      purpose: req.purpose,
+      ...(held ? { held } : {}),
+    };
     const path = '/api/v1/devices/login';
     const sent = await this.channel.signedPost(keys, deviceId, path, body, timeoutMs);
     if (sent.kind === 'unreachable') return null;
     if (sent.kind === 'revoked') {
       await this.wipe.handleRevoked(sent.body);
-      return { ok: false, mode: 'online', error: 'device_revoked', message: 'This computer was removed from Lifeline by an administrator; its offline data was wiped.' };
+      return {
+        ok: false,
+        mode: 'online',
+        error: 'device_revoked',
+        message: 'This computer was removed from Lifeline by an administrator; its offline data was wiped.',
+      };
     }
     if (sent.status !== 200) {
       this.channel.reachability.record(true);
@@ -49,9 +66,19 @@ export class OnlineLogin {
     const parsed = DeviceLoginResponseSchema.safeParse(sent.body);
     const result = parsed.success ? parsed.data.result : undefined;
     // An unsigned or misdirected 'yes' unlocks nothing: only a pinned server key, for this device and this request.
-    if (!result || !verifyServerMessage(device.serverKeys, SIGNATURE_DOMAINS.loginResult, result) || result.payload.deviceId !== deviceId || result.payload.requestNonce !== sent.nonce) {
+    if (
+      !result ||
+      !verifyServerMessage(device.serverKeys, SIGNATURE_DOMAINS.loginResult, result) ||
+      result.payload.deviceId !== deviceId ||
+      result.payload.requestNonce !== sent.nonce
+    ) {
       this.log.warn('[login] the server answer was not signed by a trusted key for this request');
-      return { ok: false, mode: 'online', error: 'bad_signature', message: 'The server\'s answer could not be verified; the sign-in was refused.' };
+      return {
+        ok: false,
+        mode: 'online',
+        error: 'bad_signature',
+        message: "The server's answer could not be verified; the sign-in was refused.",
+      };
     }
     const r = result.payload;
     await this.channel.noteContact(r.serverTime);
@@ -60,7 +87,8 @@ export class OnlineLogin {
       return { ok: true, mode: 'online', method: r.method, username: r.username, preparing: false };
     }
     const { store, users, state } = open;
-    if (device.status !== r.deviceStatus) await store.commit(() => state.putDevice({ ...state.device(), status: r.deviceStatus }), { bump: false });
+    if (device.status !== r.deviceStatus)
+      await store.commit(() => state.putDevice({ ...state.device(), status: r.deviceStatus }), { bump: false });
 
     const knownRef = users.ref(r.username);
     const known = users.get(knownRef);
@@ -71,7 +99,8 @@ export class OnlineLogin {
     let preparing = false;
     if (r.deviceStatus === 'approved') {
       if (r.method === 'temporary') await this.intake.cacheTemporary(open, r, req.pin, req.code);
-      if (parsed.success && parsed.data.bundle) preparing = await this.intake.acceptBundle(open, keys.box, parsed.data.bundle, r, req.pin);
+      if (parsed.success && parsed.data.bundle)
+        preparing = await this.intake.acceptBundle(open, keys.box, parsed.data.bundle, r, req.pin);
     }
     this.kickSync();
     return { ok: true, mode: 'online', method: r.method, username: r.username, preparing };

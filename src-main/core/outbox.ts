@@ -54,7 +54,11 @@ export function appendEvent(store: AgentStore, at: number, event: NewEvent): Syn
   }
   if ((event.type === 'offline-failure' || event.type === 'offline-lockout') && store.outboxSize() >= MAX_OUTBOX_ROWS) {
     const o = store.getState<Overflow>(OVERFLOW_STATE);
-    store.putState(OVERFLOW_STATE, { dropped: (o?.dropped ?? 0) + 1, firstAt: o?.firstAt ?? at, lastAt: at } satisfies Overflow);
+    store.putState(OVERFLOW_STATE, {
+      dropped: (o?.dropped ?? 0) + 1,
+      firstAt: o?.firstAt ?? at,
+      lastAt: at,
+    } satisfies Overflow);
     return null;
   }
   return link(store, at, event);
@@ -72,11 +76,15 @@ function link(store: AgentStore, at: number, event: NewEvent): SyncEvent {
 const isCoalescable = (event: NewEvent): event is NewEvent & { type: 'offline-failure'; reason: CoalescedReason } =>
   event.type === 'offline-failure' && (event.reason === 'locked' || event.reason === 'offline_refused');
 
-const coalescedEntry = (entries: Coalesced[], username: string, reason: CoalescedReason) => entries.find((e) => e.username === username && e.reason === reason);
+const coalescedEntry = (entries: Coalesced[], username: string, reason: CoalescedReason) =>
+  entries.find((e) => e.username === username && e.reason === reason);
 
 /** Whether appendEvent would only count this event (a repeat of a refusal already recorded since the last flush). */
 export function isCoalescedRepeat(store: AgentStore, event: NewEvent): boolean {
-  return isCoalescable(event) && coalescedEntry(store.getState<Coalesced[]>(COALESCED_STATE) ?? [], event.username, event.reason) !== undefined;
+  return (
+    isCoalescable(event) &&
+    coalescedEntry(store.getState<Coalesced[]>(COALESCED_STATE) ?? [], event.username, event.reason) !== undefined
+  );
 }
 
 /** Counts a repeat; false for the first of its kind since the last flush, which is recorded as a row. */
@@ -102,8 +110,16 @@ export function flushCoalesced(store: AgentStore): number {
   const all = store.getState<Coalesced[]>(COALESCED_STATE) ?? [];
   const entries = all.filter((e) => e.count > 0);
   const overflow = store.getState<Overflow>(OVERFLOW_STATE);
-  for (const e of entries) link(store, e.firstAt, { type: 'offline-failure', username: e.username, reason: e.reason, count: e.count, lastAt: e.lastAt });
-  if (overflow) link(store, overflow.firstAt, { type: 'outbox-overflow', dropped: overflow.dropped, lastAt: overflow.lastAt });
+  for (const e of entries)
+    link(store, e.firstAt, {
+      type: 'offline-failure',
+      username: e.username,
+      reason: e.reason,
+      count: e.count,
+      lastAt: e.lastAt,
+    });
+  if (overflow)
+    link(store, overflow.firstAt, { type: 'outbox-overflow', dropped: overflow.dropped, lastAt: overflow.lastAt });
   if (all.length > 0) store.deleteState(COALESCED_STATE);
   if (overflow) store.deleteState(OVERFLOW_STATE);
   return entries.length + (overflow ? 1 : 0);
@@ -111,14 +127,18 @@ export function flushCoalesced(store: AgentStore): number {
 
 /** Whether a flush has something to write (so a sync commits only when it does). */
 export function hasCoalesced(store: AgentStore): boolean {
-  return (store.getState<Coalesced[]>(COALESCED_STATE) ?? []).length > 0 || store.getState<Overflow>(OVERFLOW_STATE) !== undefined;
+  return (
+    (store.getState<Coalesced[]>(COALESCED_STATE) ?? []).length > 0 ||
+    store.getState<Overflow>(OVERFLOW_STATE) !== undefined
+  );
 }
 
 /** Events waiting for the server: outbox rows plus what the next flush will write, per user when named. */
 export function pendingCounts(store: AgentStore): { total: number; byUser: Map<string, number> } {
   const byUser = new Map<string, number>();
   const add = (name: string | null) => name && byUser.set(name, (byUser.get(name) ?? 0) + 1);
-  for (const { value } of store.outboxRows<SyncEvent>(MAX_OUTBOX_ROWS + 1)) add('username' in value ? value.username : null);
+  for (const { value } of store.outboxRows<SyncEvent>(MAX_OUTBOX_ROWS + 1))
+    add('username' in value ? value.username : null);
   const entries = (store.getState<Coalesced[]>(COALESCED_STATE) ?? []).filter((e) => e.count > 0);
   for (const e of entries) add(e.username);
   const overflow = store.getState<Overflow>(OVERFLOW_STATE) ? 1 : 0;

@@ -65,7 +65,13 @@ export class ServerChannel {
    * the time elapsed on the monotonic clock (right even if the wall clock was changed since); the Date header of
    * the refusal (right after a sleep, which the monotonic clock may not count).
    */
-  async signedPost(keys: DeviceKeys, deviceId: string, path: string, body: unknown, timeoutMs: number): Promise<SignedOutcome> {
+  async signedPost(
+    keys: DeviceKeys,
+    deviceId: string,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+  ): Promise<SignedOutcome> {
     const started = Date.now();
     let refusalDate: number | null = null;
     const estimates: (() => number | null)[] = [
@@ -80,7 +86,10 @@ export class ServerChannel {
       if (at === null || tried.some((t) => Math.abs(t - at) < 60_000)) continue;
       tried.push(at);
       const headers = signedHeaders(keys, deviceId, path, body, Math.round(at));
-      const answer = await this.client.post(path, body, { headers, timeoutMs: Math.max(100, timeoutMs - (Date.now() - started)) });
+      const answer = await this.client.post(path, body, {
+        headers,
+        timeoutMs: Math.max(100, timeoutMs - (Date.now() - started)),
+      });
       last = { answer, nonce: headers['x-lifeline-nonce']! };
       const refused = answer.reachable && answer.status === 401 && errorOf(answer.body) === 'bad_signature';
       if (!refused) break;
@@ -92,7 +101,8 @@ export class ServerChannel {
       this.noteUnreachable();
       return { kind: 'unreachable' };
     }
-    if (answer.status === 403 && errorOf(answer.body) === 'device_revoked') return { kind: 'revoked', body: answer.body };
+    if (answer.status === 403 && errorOf(answer.body) === 'device_revoked')
+      return { kind: 'revoked', body: answer.body };
     return { kind: 'answered', status: answer.status, body: answer.body, nonce };
   }
 }

@@ -5,7 +5,12 @@ export type UnreachableReason = 'timeout' | 'network' | 'tls' | 'server_error';
 
 export type ServerAnswer =
   | { reachable: false; reason: UnreachableReason }
-  | { reachable: true; status: number; body: unknown; /** The server's Date header (1 s resolution), if any. */ date: number | null };
+  | {
+      reachable: true;
+      status: number;
+      body: unknown;
+      /** The server's Date header (1 s resolution), if any. */ date: number | null;
+    };
 
 /**
  * HTTP to the Lifeline server with a hard time budget. AbortSignal.timeout covers connecting, sending and reading
@@ -22,7 +27,11 @@ export class ServerClient {
     private readonly log: AgentLogger,
   ) {}
 
-  post(path: string, body: unknown, options: { headers?: Record<string, string>; timeoutMs: number }): Promise<ServerAnswer> {
+  post(
+    path: string,
+    body: unknown,
+    options: { headers?: Record<string, string>; timeoutMs: number },
+  ): Promise<ServerAnswer> {
     return this.send('POST', path, body, options);
   }
 
@@ -31,14 +40,23 @@ export class ServerClient {
     return this.send('GET', path, undefined, options);
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body: unknown, options: { headers?: Record<string, string>; timeoutMs: number; signal?: AbortSignal }): Promise<ServerAnswer> {
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    options: { headers?: Record<string, string>; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<ServerAnswer> {
     const url = new URL(path, this.baseUrl).toString();
     const started = Date.now();
     const timeout = AbortSignal.timeout(options.timeoutMs);
     try {
       const res = await this.fetchFn(url, {
         method,
-        headers: { ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), accept: 'application/json', ...options.headers },
+        headers: {
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+          accept: 'application/json',
+          ...options.headers,
+        },
         ...(method === 'POST' ? { body: JSON.stringify(body) } : {}),
         signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
       });
@@ -63,7 +81,8 @@ export class ServerClient {
       const tls = timedOut ? null : tlsProblem(err);
       const reason: UnreachableReason = timedOut ? 'timeout' : tls ? 'tls' : 'network';
       this.lastFailure = { reason, ...(tls ? { detail: tls } : {}) };
-      if (tls) this.log.warn('[http] the server\'s TLS certificate is not trusted (check serverCaFile)', { path, code: tls });
+      if (tls)
+        this.log.warn("[http] the server's TLS certificate is not trusted (check serverCaFile)", { path, code: tls });
       else this.log.info('[http] server unreachable', { path, reason, ms: Date.now() - started });
       return { reachable: false, reason };
     }
@@ -77,7 +96,11 @@ export class ServerClient {
 function tlsProblem(err: unknown): string | null {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && /^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|INVALID_CA|HOSTNAME_MISMATCH/.test(code)) return code;
+    if (
+      typeof code === 'string' &&
+      /^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|INVALID_CA|HOSTNAME_MISMATCH/.test(code)
+    )
+      return code;
   }
   return null;
 }

@@ -41,16 +41,35 @@ export class StatusView {
     const base = {
       ok: true as const,
       now,
-      server: { url: config.serverUrl, reachable: reachability.reachable, checkedAt: reachability.checkedAt, lastContactAt: open?.state.clock().lastContactAt ?? null },
+      server: {
+        url: config.serverUrl,
+        reachable: reachability.reachable,
+        checkedAt: reachability.checkedAt,
+        lastContactAt: open?.state.clock().lastContactAt ?? null,
+      },
       device: { id: device.deviceId, state: device.status },
       offline: open
         ? open.store.rolledBack
-          ? { available: false, reason: 'store_tampered' as const, message: 'The offline data was restored from an older copy; it is off until the next sync.' }
+          ? {
+              available: false,
+              reason: 'store_tampered' as const,
+              message: 'The offline data was restored from an older copy; it is off until the next sync.',
+            }
           : { available: true, reason: null, message: null }
-        : { available: false, reason: why?.code ?? null, message: why?.message ?? null, resettable: why ? !RESET_CANNOT_HELP.has(why.code) : false },
+        : {
+            available: false,
+            reason: why?.code ?? null,
+            message: why?.message ?? null,
+            resettable: why ? !RESET_CANNOT_HELP.has(why.code) : false,
+          },
       lastSyncAt: sync?.lastSyncAt() ?? null,
       pendingEvents: pending?.total ?? 0,
-      sync: { running: sync?.isRunning ?? false, done: sync?.progress.done ?? 0, total: sync?.progress.total ?? 0, lastError: sync?.progress.lastError ?? null },
+      sync: {
+        running: sync?.isRunning ?? false,
+        done: sync?.progress.done ?? 0,
+        total: sync?.progress.total ?? 0,
+        lastError: sync?.progress.lastError ?? null,
+      },
     };
     if (!open || !pending) return { ...base, users: [] };
     const pendingByUser = pending.byUser;
@@ -58,15 +77,18 @@ export class StatusView {
       const r = open.users.get(ref);
       if (!r) return [];
       const offlineDataUntil = dataUntil(open, ref, r);
-      return [{
-        username: r.username,
-        offlineDataUntil,
-        offlineDaysLeft: offlineDataUntil === null ? 0 : Math.max(0, Math.floor((offlineDataUntil - now) / DAY_MS)),
-        emergencySlotsLeft: open.verifiers.positions(ref, 'slot').length,
-        temporaryCodeExpiresAt: r.temporaryExpiresAt !== null && r.temporaryExpiresAt > now ? r.temporaryExpiresAt : null,
-        lockedUntil: offlineLockEnd(open, clock, r),
-        pendingEvents: pendingByUser.get(r.username) ?? 0,
-      }];
+      return [
+        {
+          username: r.username,
+          offlineDataUntil,
+          offlineDaysLeft: offlineDataUntil === null ? 0 : Math.max(0, Math.floor((offlineDataUntil - now) / DAY_MS)),
+          emergencySlotsLeft: open.verifiers.positions(ref, 'slot').length,
+          temporaryCodeExpiresAt:
+            r.temporaryExpiresAt !== null && r.temporaryExpiresAt > now ? r.temporaryExpiresAt : null,
+          lockedUntil: offlineLockEnd(open, clock, r),
+          pendingEvents: pendingByUser.get(r.username) ?? 0,
+        },
+      ];
     });
     return { ...base, users };
   }
@@ -86,7 +108,8 @@ export class StatusView {
       method: outcome.method,
       username: outcome.username,
       offlineDaysLeft: until !== null ? Math.max(0, Math.floor((until - now) / DAY_MS)) : null,
-      temporaryCodeExpiresAt: record?.temporaryExpiresAt && record.temporaryExpiresAt > now ? record.temporaryExpiresAt : null,
+      temporaryCodeExpiresAt:
+        record?.temporaryExpiresAt && record.temporaryExpiresAt > now ? record.temporaryExpiresAt : null,
       emergencySlotsLeft: open && ref ? open.verifiers.positions(ref, 'slot').length : null,
       offlinePreparing: outcome.preparing || (ref ? local.isPreparing(ref) : false),
     };

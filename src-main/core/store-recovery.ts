@@ -18,7 +18,9 @@ export interface StoreAccess {
 }
 
 /** What start-up found: an open store, or why offline mode is off; and the device keys either way, if any. */
-export type OpenedStore = { store: AgentStore; error: null; keys: DeviceKeys | null } | { store: null; error: LifelineError; keys: DeviceKeys | null };
+export type OpenedStore =
+  | { store: AgentStore; error: null; keys: DeviceKeys | null }
+  | { store: null; error: LifelineError; keys: DeviceKeys | null };
 
 /** Opens the store at start-up and checks it against the keychain's device keys. */
 export async function openStore(access: StoreAccess): Promise<OpenedStore> {
@@ -28,7 +30,10 @@ export async function openStore(access: StoreAccess): Promise<OpenedStore> {
     store = await AgentStore.open({ dataDir: config.dataDir, keychain, machineId, log });
     const keys = await loadDeviceKeys(keychain, false);
     checkDeviceKeys(new DeviceStateRepo(store).device(), keys);
-    if (store.rolledBack) await store.commit(() => appendEvent(store!, access.clock.now(), { type: 'store-tampering', reason: 'store-rollback' }));
+    if (store.rolledBack)
+      await store.commit(() =>
+        appendEvent(store!, access.clock.now(), { type: 'store-tampering', reason: 'store-rollback' }),
+      );
     return { store, error: null, keys };
   } catch (err) {
     // A store that cannot be used turns offline mode off, never online sign-in: the device keys are in the
@@ -36,7 +41,8 @@ export async function openStore(access: StoreAccess): Promise<OpenedStore> {
     store?.close();
     const reason = storeDamaged(err);
     log.warn('[agent] offline mode unavailable', { reason: reason.code });
-    const keys = reason.code === 'keychain_unavailable' ? null : await loadDeviceKeys(keychain, false).catch(() => null);
+    const keys =
+      reason.code === 'keychain_unavailable' ? null : await loadDeviceKeys(keychain, false).catch(() => null);
     return { store: null, error: reason, keys };
   }
 }
@@ -54,15 +60,25 @@ export class StoreRecovery {
     private readonly reopen: (store: AgentStore) => void,
   ) {}
 
-  async resetStore(): Promise<{ ok: true; setAsideTo: string | null } | { ok: false; error: ErrorCode; message: string }> {
+  async resetStore(): Promise<
+    { ok: true; setAsideTo: string | null } | { ok: false; error: ErrorCode; message: string }
+  > {
     const why = this.local.error;
-    if (!why || this.local.open) return { ok: false, error: 'conflict', message: 'The offline store works; there is nothing to reset.' };
+    if (!why || this.local.open)
+      return { ok: false, error: 'conflict', message: 'The offline store works; there is nothing to reset.' };
     if (why.code === 'keychain_unavailable') return { ok: false, error: why.code, message: why.message };
     const { config, keychain, machineId, log, clock } = this.access;
     try {
       // A store bound to another machine came with that machine's device keys: this one enrolls as itself.
-      if (why instanceof StoreUnavailable && why.foreign) for (const name of [KEYCHAIN.deviceSign, KEYCHAIN.deviceBox]) await keychain.delete(name);
-      const { store, setAsideTo } = await AgentStore.reset({ dataDir: config.dataDir, keychain, machineId, log, at: clock.now() });
+      if (why instanceof StoreUnavailable && why.foreign)
+        for (const name of [KEYCHAIN.deviceSign, KEYCHAIN.deviceBox]) await keychain.delete(name);
+      const { store, setAsideTo } = await AgentStore.reset({
+        dataDir: config.dataDir,
+        keychain,
+        machineId,
+        log,
+        at: clock.now(),
+      });
       await this.enrollment.reloadKeys();
       this.reopen(store);
       return { ok: true, setAsideTo };
@@ -78,5 +94,6 @@ export class StoreRecovery {
 function checkDeviceKeys(device: DeviceState, keys: DeviceKeys | null): void {
   if (!device.deviceId) return;
   if (!keys) throw tampered('the device keys are missing from the keychain beside an enrolled store');
-  if (device.signingKey !== undefined && device.signingKey !== keys.signing.publicKey) throw tampered('the device keys in the keychain are not the ones this store enrolled with');
+  if (device.signingKey !== undefined && device.signingKey !== keys.signing.publicKey)
+    throw tampered('the device keys in the keychain are not the ones this store enrolled with');
 }

@@ -28,7 +28,8 @@ export function applyResets(open: OpenStore, resets: readonly Reset[], now: numb
       case 'token-changed':
         if (record.tokenGeneration === reset.tokenGeneration) continue;
         builder.cancel(ref);
-        if (verifiers.removeUpTo(ref, 'token') > 0) appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'token-changed' });
+        if (verifiers.removeUpTo(ref, 'token') > 0)
+          appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'token-changed' });
         users.put(ref, { ...record, tokenGeneration: reset.tokenGeneration, windowsUntil: null });
         break;
       case 'pin-changed': {
@@ -36,7 +37,8 @@ export function applyResets(open: OpenStore, resets: readonly Reset[], now: numb
         // Every PIN-bound verifier is void; slots (hashed without the PIN) stay.
         builder.cancel(ref);
         const dropped = verifiers.removeUpTo(ref, 'token') + verifiers.removeUpTo(ref, 'temporary');
-        if (dropped > 0) appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'pin-changed' });
+        if (dropped > 0)
+          appendEvent(store, now, { type: 'offline-wipe', username: record.username, reason: 'pin-changed' });
         users.put(ref, { ...record, pinGeneration: reset.pinGeneration, windowsUntil: null, temporaryExpiresAt: null });
         break;
       }

@@ -132,7 +132,8 @@ export class SyncEngine {
       return { ok: false, error: 'bad_request', message: err instanceof Error ? err.message : 'Enrollment failed.' };
     }
     if (!device) return unreachable();
-    if (device.status === 'revoked') return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline.' };
+    if (device.status === 'revoked')
+      return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline.' };
     const keys = enrollment.deviceKeys()!;
     // Coalesced refusals become events now, so what is uploaded is the whole story up to this sync.
     if (hasCoalesced(store)) await store.commit(() => flushCoalesced(store));
@@ -157,7 +158,11 @@ export class SyncEngine {
       if (posted.kind === 'unreachable') return unreachable();
       if (posted.kind === 'revoked') {
         await wipe.handleRevoked(posted.body);
-        return { ok: false, error: 'device_revoked', message: 'This computer was removed from Lifeline; its offline data was wiped.' };
+        return {
+          ok: false,
+          error: 'device_revoked',
+          message: 'This computer was removed from Lifeline; its offline data was wiped.',
+        };
       }
       if (posted.status !== 200) {
         const err = serverRefused(posted.body, 'The server refused the sync.');
@@ -165,12 +170,27 @@ export class SyncEngine {
       }
       const { nonce } = posted;
       const parsed = SyncResponseSchema.safeParse(posted.body);
-      if (!parsed.success) return { ok: false, error: 'bad_request', message: 'The server answered the sync with something unexpected.' };
+      if (!parsed.success)
+        return { ok: false, error: 'bad_request', message: 'The server answered the sync with something unexpected.' };
       const { ack, resets, keys: rotation } = parsed.data;
-      const trusted = withKeysPinnedByIt(state.device().serverKeys, rotation.payload, this.deps.config.serverKeyFingerprints);
-      const mine = (p: { deviceId: string; requestNonce: string }) => p.deviceId === device.deviceId && p.requestNonce === nonce;
-      if (!verifyServerMessage(trusted, SIGNATURE_DOMAINS.syncAck, ack) || !mine(ack.payload) || !verifyServerMessage(trusted, SIGNATURE_DOMAINS.reset, resets) || !mine(resets.payload)) {
-        return { ok: false, error: 'bad_signature', message: 'The server\'s sync answer could not be verified; nothing was removed from the outbox.' };
+      const trusted = withKeysPinnedByIt(
+        state.device().serverKeys,
+        rotation.payload,
+        this.deps.config.serverKeyFingerprints,
+      );
+      const mine = (p: { deviceId: string; requestNonce: string }) =>
+        p.deviceId === device.deviceId && p.requestNonce === nonce;
+      if (
+        !verifyServerMessage(trusted, SIGNATURE_DOMAINS.syncAck, ack) ||
+        !mine(ack.payload) ||
+        !verifyServerMessage(trusted, SIGNATURE_DOMAINS.reset, resets) ||
+        !mine(resets.payload)
+      ) {
+        return {
+          ok: false,
+          error: 'bad_signature',
+          message: "The server's sync answer could not be verified; nothing was removed from the outbox.",
+        };
       }
       const sent = new Set(events.map((e) => e.id));
       const acknowledged = ack.payload.acknowledged.filter((id) => sent.has(id));
@@ -201,25 +221,33 @@ export class SyncEngine {
     return users.refs().flatMap((ref) => {
       const record = users.get(ref);
       if (!record) return [];
-      return [{
-        username: record.username,
-        // Unknown generations (a temporary-code-only user) are reported as 0: at worst a reset drops a verifier.
-        tokenGeneration: record.tokenGeneration ?? 0,
-        pinGeneration: record.pinGeneration ?? 0,
-        slots: verifiers.positions(ref, 'slot'),
-        ...(record.temporaryExpiresAt !== null && record.temporaryExpiresAt > now ? { temporaryExpiresAt: record.temporaryExpiresAt } : {}),
-      }];
+      return [
+        {
+          username: record.username,
+          // Unknown generations (a temporary-code-only user) are reported as 0: at worst a reset drops a verifier.
+          tokenGeneration: record.tokenGeneration ?? 0,
+          pinGeneration: record.pinGeneration ?? 0,
+          slots: verifiers.positions(ref, 'slot'),
+          ...(record.temporaryExpiresAt !== null && record.temporaryExpiresAt > now
+            ? { temporaryExpiresAt: record.temporaryExpiresAt }
+            : {}),
+        },
+      ];
     });
   }
 
   /** Pins exactly the keys a trusted key announced (current plus accepted); a key dropped from the list is revoked. */
   private async applyRotation(rotation: Signed<KeyRotation>, trusted: readonly ServerKey[]): Promise<void> {
     if (!verifyServerMessage(trusted, SIGNATURE_DOMAINS.keyRotation, rotation)) return;
-    const keys = [rotation.payload.current, ...rotation.payload.accepted].filter((k) => keyFingerprint(k.publicKey) === k.fingerprint);
+    const keys = [rotation.payload.current, ...rotation.payload.accepted].filter(
+      (k) => keyFingerprint(k.publicKey) === k.fingerprint,
+    );
     if (keys.length === 0) return;
     const { store, state } = this.open;
     const device = state.device();
-    const same = keys.length === device.serverKeys.length && keys.every((k, i) => device.serverKeys[i]?.fingerprint === k.fingerprint);
+    const same =
+      keys.length === device.serverKeys.length &&
+      keys.every((k, i) => device.serverKeys[i]?.fingerprint === k.fingerprint);
     if (!same) await store.commit(() => state.putDevice({ ...device, serverKeys: keys }));
   }
 }
@@ -231,9 +259,16 @@ export class SyncEngine {
  * reaches agents signed by the current one, or pinned by IT). A key IT pinned that the server no longer announces
  * (retired) is not taken back.
  */
-function withKeysPinnedByIt(pinned: readonly ServerKey[], announced: KeyRotation, itPinned: readonly string[]): ServerKey[] {
+function withKeysPinnedByIt(
+  pinned: readonly ServerKey[],
+  announced: KeyRotation,
+  itPinned: readonly string[],
+): ServerKey[] {
   const extra = [announced.current, ...announced.accepted].filter(
-    (k) => itPinned.includes(k.fingerprint) && keyFingerprint(k.publicKey) === k.fingerprint && !pinned.some((p) => p.fingerprint === k.fingerprint),
+    (k) =>
+      itPinned.includes(k.fingerprint) &&
+      keyFingerprint(k.publicKey) === k.fingerprint &&
+      !pinned.some((p) => p.fingerprint === k.fingerprint),
   );
   return [...pinned, ...extra];
 }

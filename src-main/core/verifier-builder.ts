@@ -82,7 +82,9 @@ export class VerifierBuilder {
       try {
         await this.build(job);
       } catch (err) {
-        this.log.error('[verifiers] building offline data failed', { reason: err instanceof Error ? err.message.slice(0, 120) : 'unknown' });
+        this.log.error('[verifiers] building offline data failed', {
+          reason: err instanceof Error ? err.message.slice(0, 120) : 'unknown',
+        });
       } finally {
         if (this.jobs.get(job.ref) === job) this.jobs.delete(job.ref);
         discard(job);
@@ -91,14 +93,29 @@ export class VerifierBuilder {
   }
 
   private async build(job: BuildJob): Promise<void> {
-    const items: { kind: 'slot' | 'token'; position: number; code: Buffer; expiresAt?: number }[] = job.slots.map((s) => ({ kind: 'slot', position: s.index, code: s.code, expiresAt: s.expiresAt }));
+    const items: { kind: 'slot' | 'token'; position: number; code: Buffer; expiresAt?: number }[] = job.slots.map(
+      (s) => ({ kind: 'slot', position: s.index, code: s.code, expiresAt: s.expiresAt }),
+    );
     if (job.windows) {
       const { firstStep, digits, codes } = job.windows;
-      for (let i = 0; i * digits < codes.length; i++) items.push({ kind: 'token', position: firstStep + i, code: codes.subarray(i * digits, (i + 1) * digits) });
+      for (let i = 0; i * digits < codes.length; i++)
+        items.push({ kind: 'token', position: firstStep + i, code: codes.subarray(i * digits, (i + 1) * digits) });
     }
     const hashChunk = (from: number) =>
       Promise.all(
-        items.slice(from, from + CHUNK).map((it) => computeVerifier({ kind: it.kind, position: it.position, username: job.username, deviceId: job.deviceId, code: it.code, ...(it.kind === 'token' ? { pin: job.pin } : {}) }, job.scrypt)),
+        items.slice(from, from + CHUNK).map((it) =>
+          computeVerifier(
+            {
+              kind: it.kind,
+              position: it.position,
+              username: job.username,
+              deviceId: job.deviceId,
+              code: it.code,
+              ...(it.kind === 'token' ? { pin: job.pin } : {}),
+            },
+            job.scrypt,
+          ),
+        ),
       );
     // Pipelined: the thread pool hashes the next chunk while this one is committed on the main thread.
     let pending = items.length > 0 ? hashChunk(0) : null;
@@ -110,16 +127,23 @@ export class VerifierBuilder {
         wipe(...hashes, ...((await pending) ?? []));
         return; // replaced or cancelled meanwhile
       }
-      const written = await this.store.commit(() => {
-        const record = this.users.get(job.ref);
-        if (!record || record.lastSequence !== job.sequence) return false; // a reset, wipe or newer bundle won
-        const floor = record.burnedThrough ?? -1;
-        chunk.forEach((it, k) => {
-          if (it.kind === 'token' && it.position <= floor) return;
-          this.verifiers.put(job.ref, it.kind, it.position, { hash: hashes[k]!.toString('base64url'), scrypt: job.scrypt, ...(it.expiresAt ? { expiresAt: it.expiresAt } : {}) });
-        });
-        return true;
-      }, { bump: false }); // adding verifiers un-burns nothing, so a rollback of it is harmless
+      const written = await this.store.commit(
+        () => {
+          const record = this.users.get(job.ref);
+          if (!record || record.lastSequence !== job.sequence) return false; // a reset, wipe or newer bundle won
+          const floor = record.burnedThrough ?? -1;
+          chunk.forEach((it, k) => {
+            if (it.kind === 'token' && it.position <= floor) return;
+            this.verifiers.put(job.ref, it.kind, it.position, {
+              hash: hashes[k]!.toString('base64url'),
+              scrypt: job.scrypt,
+              ...(it.expiresAt ? { expiresAt: it.expiresAt } : {}),
+            });
+          });
+          return true;
+        },
+        { bump: false },
+      ); // adding verifiers un-burns nothing, so a rollback of it is harmless
       for (const it of chunk) wipe(it.code);
       wipe(...hashes);
       if (!written) {

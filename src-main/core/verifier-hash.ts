@@ -21,7 +21,12 @@ export interface VerifierInput {
 
 export function computeVerifier(input: VerifierInput, params: ScryptParams): Promise<Buffer> {
   const secret = lengthPrefixed(input.kind === 'slot' ? [input.code] : [input.pin ?? Buffer.alloc(0), input.code]);
-  const salt = lengthPrefixed([Buffer.from(`lifeline/agent-verifier/v1/${input.kind}`), Buffer.from(String(input.position)), Buffer.from(input.username, 'utf8'), Buffer.from(input.deviceId, 'utf8')]);
+  const salt = lengthPrefixed([
+    Buffer.from(`lifeline/agent-verifier/v1/${input.kind}`),
+    Buffer.from(String(input.position)),
+    Buffer.from(input.username, 'utf8'),
+    Buffer.from(input.deviceId, 'utf8'),
+  ]);
   return scryptAsync(secret, salt, params).finally(() => secret.fill(0));
 }
 

@@ -39,11 +39,22 @@ async function main(): Promise<void> {
       userSettingsFile: argValue('lifeline-settings') ?? path.join(userData, 'settings.json'),
     });
     const { serverUrl, enrollmentSecret } = config;
-    if (!serverUrl || !enrollmentSecret) throw new ConfigError('configuration', 'serverUrl', 'and enrollmentSecret must be set by the installer or the machine policy');
+    if (!serverUrl || !enrollmentSecret)
+      throw new ConfigError(
+        'configuration',
+        'serverUrl',
+        'and enrollmentSecret must be set by the installer or the machine policy',
+      );
     log = electronAgentLogger(app, userData, config.logLevel);
     core = await createAgent({
       // The merged settings are the agent's configuration as they are; the shell adds where the agent keeps its data.
-      config: { ...config, serverUrl, enrollmentSecret, dataDir: path.join(userData, 'store'), keychainService: KEYCHAIN_SERVICE },
+      config: {
+        ...config,
+        serverUrl,
+        enrollmentSecret,
+        dataDir: path.join(userData, 'store'),
+        keychainService: KEYCHAIN_SERVICE,
+      },
       keychain: new OsKeychain(KEYCHAIN_SERVICE),
       machineId: { hash: () => machineId() },
       log,

@@ -12,13 +12,17 @@ import { APP_HOST, APP_SCHEME } from './security.js';
 /** Must run before `app.ready`: a standard, secure scheme gets an origin, so CSP 'self' and fetch work. */
 export function registerAppScheme(protocol: Pick<Protocol, 'registerSchemesAsPrivileged'>): void {
   protocol.registerSchemesAsPrivileged([
-    { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: false, stream: false } },
+    {
+      scheme: APP_SCHEME,
+      privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: false, stream: false },
+    },
   ]);
 }
 
 export async function rendererResponse(rendererDir: string, requestUrl: string): Promise<Response> {
   const url = new URL(requestUrl);
-  const asset = url.host === APP_HOST && Object.hasOwn(RENDERER_ASSETS, url.pathname) ? RENDERER_ASSETS[url.pathname] : undefined;
+  const asset =
+    url.host === APP_HOST && Object.hasOwn(RENDERER_ASSETS, url.pathname) ? RENDERER_ASSETS[url.pathname] : undefined;
   if (!asset) return new Response('not found', { status: 404, headers: { 'content-type': 'text/plain' } });
   const bytes = await readFile(path.join(rendererDir, asset.file));
   return new Response(bytes, {

@@ -56,7 +56,9 @@ export function hardenWebContents(contents: Pick<WebContents, 'on' | 'setWindowO
 }
 
 /** No permission (camera, notifications, geolocation…) is ever granted, and nothing but app:// is fetched. */
-export function hardenSession(session: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'webRequest'>): void {
+export function hardenSession(
+  session: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'webRequest'>,
+): void {
   session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.setPermissionCheckHandler(() => false);
   session.webRequest.onBeforeRequest((details, callback) => {

@@ -15,7 +15,11 @@ export interface TrayActions {
 
 const REFRESH_MS = 30_000;
 
-export async function trayTemplate(api: AgentApi, actions: TrayActions, refresh: () => void): Promise<{ tooltip: string; template: MenuItemConstructorOptions[] }> {
+export async function trayTemplate(
+  api: AgentApi,
+  actions: TrayActions,
+  refresh: () => void,
+): Promise<{ tooltip: string; template: MenuItemConstructorOptions[] }> {
   const status = await api.status({});
   const lines = status.ok
     ? [
@@ -36,7 +40,12 @@ export async function trayTemplate(api: AgentApi, actions: TrayActions, refresh:
   };
 }
 
-export function createTray(apis: TrayApis, iconPath: string, api: AgentApi, actions: TrayActions): { tray: Tray; stop(): void } {
+export function createTray(
+  apis: TrayApis,
+  iconPath: string,
+  api: AgentApi,
+  actions: TrayActions,
+): { tray: Tray; stop(): void } {
   const tray = new apis.Tray(iconPath);
   const refresh = (): void => {
     void trayTemplate(api, actions, refresh).then(({ tooltip, template }) => {

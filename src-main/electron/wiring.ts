@@ -16,7 +16,9 @@ export interface ElectronApis extends TrayApis {
   ipcMain: Pick<IpcMain, 'handle'>;
   BrowserWindow: BrowserWindowClass;
   protocol: Pick<Protocol, 'registerSchemesAsPrivileged' | 'handle'>;
-  session: { defaultSession: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'webRequest'> };
+  session: {
+    defaultSession: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'webRequest'>;
+  };
 }
 
 export interface ShellOptions {

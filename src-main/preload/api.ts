@@ -6,7 +6,9 @@ import { IPC_CONTRACT, type IpcChannel, type RendererApi } from '../../src-share
  */
 export function buildRendererApi(invoke: (channel: IpcChannel, request: unknown) => Promise<unknown>): RendererApi {
   const api: Record<string, (request?: unknown) => Promise<unknown>> = {};
-  for (const [channel, entry] of Object.entries(IPC_CONTRACT) as Array<[IpcChannel, (typeof IPC_CONTRACT)[IpcChannel]]>) {
+  for (const [channel, entry] of Object.entries(IPC_CONTRACT) as Array<
+    [IpcChannel, (typeof IPC_CONTRACT)[IpcChannel]]
+  >) {
     // The request is passed as given; the main process validates it, the preload adds nothing.
     api[entry.method] = (request?: unknown) => invoke(channel, request ?? {});
   }

@@ -66,7 +66,10 @@ const OptionsSchema = z
     // Addresses of reverse proxies whose X-Forwarded-For is believed (per-address login limits need the client's).
     'trust-proxy': z
       .string()
-      .regex(/^[0-9a-fA-F.:/,\s]+$|^(loopback|linklocal|uniquelocal)$/, 'give proxy addresses or CIDRs (comma-separated), or loopback')
+      .regex(
+        /^[0-9a-fA-F.:/,\s]+$|^(loopback|linklocal|uniquelocal)$/,
+        'give proxy addresses or CIDRs (comma-separated), or loopback',
+      )
       .optional(),
     database: z.string().min(1).optional(),
     'verify-concurrency': z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional(),
@@ -81,7 +84,9 @@ const OptionsSchema = z
     to: z.string().min(1).optional(),
     help: z.boolean().optional(),
   })
-  .refine((o) => (o['tls-cert'] === undefined) === (o['tls-key'] === undefined), { message: '--tls-cert and --tls-key go together' });
+  .refine((o) => (o['tls-cert'] === undefined) === (o['tls-key'] === undefined), {
+    message: '--tls-cert and --tls-key go together',
+  });
 
 export type Command =
   | { kind: 'serve' }
@@ -142,9 +147,15 @@ export interface AdmissionEnv {
 const unset = (v: unknown) => (v === '' ? undefined : v);
 const AdmissionEnvSchema = z.object({
   UV_THREADPOOL_SIZE: z.preprocess(unset, PositiveInt.optional()),
-  LIFELINE_VERIFY_CONCURRENCY: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional()),
+  LIFELINE_VERIFY_CONCURRENCY: z.preprocess(
+    unset,
+    z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxInFlight).optional(),
+  ),
   LIFELINE_VERIFY_QUEUE: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaiting).optional()),
-  LIFELINE_VERIFY_QUEUE_WAIT_MS: z.preprocess(unset, z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional()),
+  LIFELINE_VERIFY_QUEUE_WAIT_MS: z.preprocess(
+    unset,
+    z.coerce.number().pipe(AdmissionLimitsSchema.shape.maxWaitMs).optional(),
+  ),
 });
 
 /** PostgreSQL pool settings (db/postgres.ts PgOptions) that the environment may set. */
@@ -155,7 +166,8 @@ export function pgOptionsFromEnv(env: { LIFELINE_DB_POOL_MAX?: string | undefine
   const raw = env.LIFELINE_DB_POOL_MAX;
   if (raw === undefined || raw === '') return {};
   const poolMax = Number(raw);
-  if (!Number.isSafeInteger(poolMax) || poolMax < 1 || poolMax > 1000) throw new Error(`LIFELINE_DB_POOL_MAX must be an integer from 1 to 1000 (got ${raw})`);
+  if (!Number.isSafeInteger(poolMax) || poolMax < 1 || poolMax > 1000)
+    throw new Error(`LIFELINE_DB_POOL_MAX must be an integer from 1 to 1000 (got ${raw})`);
   return { poolMax };
 }
 
@@ -217,7 +229,9 @@ export function loadServerConfig(argv: string[], env: ServerEnv): ServerConfig {
       ...(env.LIFELINE_ADMIN_PASSWORD ? { password: env.LIFELINE_ADMIN_PASSWORD } : {}),
       ...(env.LIFELINE_ADMIN_TOTP_SECRET ? { totpSecret: env.LIFELINE_ADMIN_TOTP_SECRET } : {}),
     },
-    ...(env.LIFELINE_SMTP_URL ? { smtp: { url: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' } } : {}),
+    ...(env.LIFELINE_SMTP_URL
+      ? { smtp: { url: env.LIFELINE_SMTP_URL, from: env.LIFELINE_SMTP_FROM ?? 'lifeline@localhost' } }
+      : {}),
   });
 }
 
@@ -255,15 +269,26 @@ export function parseCli(argv: string[]): Cli {
   }
   const result = OptionsSchema.safeParse(parsed.values);
   if (!result.success) {
-    throw new UsageError(result.error.issues.map((i) => (i.path.length ? `--${i.path.join('.')}: ` : '') + i.message).join('; '));
+    throw new UsageError(
+      result.error.issues.map((i) => (i.path.length ? `--${i.path.join('.')}: ` : '') + i.message).join('; '),
+    );
   }
   const o = result.data;
   const p = parsed.positionals;
   const command = o.help ? ({ kind: 'help' } as const) : toCommand(p, o.role ?? [], o);
   if (command.kind !== 'admin-create' && o.role) throw new UsageError('--role only goes with "admin create"');
-  if (command.kind !== 'migrate-data' && (o.from || o.to)) throw new UsageError('--from and --to only go with "migrate-data"');
-  const timeouts = resolveHttpTimeouts({ headersMs: o['headers-timeout'], requestMs: o['request-timeout'], idleMs: o['idle-timeout'], keepAliveMs: o['keep-alive-timeout'] });
-  if (!timeouts.success) throw new UsageError('--headers-timeout cannot be longer than --request-timeout (the headers are part of the request)');
+  if (command.kind !== 'migrate-data' && (o.from || o.to))
+    throw new UsageError('--from and --to only go with "migrate-data"');
+  const timeouts = resolveHttpTimeouts({
+    headersMs: o['headers-timeout'],
+    requestMs: o['request-timeout'],
+    idleMs: o['idle-timeout'],
+    keepAliveMs: o['keep-alive-timeout'],
+  });
+  if (!timeouts.success)
+    throw new UsageError(
+      '--headers-timeout cannot be longer than --request-timeout (the headers are part of the request)',
+    );
   return {
     command,
     port: o.port,
@@ -271,7 +296,14 @@ export function parseCli(argv: string[]): Cli {
     dataDir: o.data,
     ...(o['tls-cert'] && o['tls-key'] ? { tls: { certFile: o['tls-cert'], keyFile: o['tls-key'] } } : {}),
     ...(o['radius-port'] !== undefined ? { radiusPort: o['radius-port'] } : {}),
-    ...(o['trust-proxy'] ? { trustProxy: o['trust-proxy'].split(',').map((a) => a.trim()).filter(Boolean) } : {}),
+    ...(o['trust-proxy']
+      ? {
+          trustProxy: o['trust-proxy']
+            .split(',')
+            .map((a) => a.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(o.database ? { database: o.database } : {}),
     admission: {
       ...(o['verify-concurrency'] !== undefined ? { maxInFlight: o['verify-concurrency'] } : {}),
@@ -295,7 +327,8 @@ function toCommand(p: string[], roles: string[], transfer: { from?: string; to?:
       return { kind: 'init' };
     case 'admin':
       if (b !== 'create' || !c || rest.length) throw new UsageError('usage: admin create <username> --role <role>');
-      if (roles.length === 0) throw new UsageError('admin create needs at least one --role (superadmin, helpdesk, auditor or a custom role)');
+      if (roles.length === 0)
+        throw new UsageError('admin create needs at least one --role (superadmin, helpdesk, auditor or a custom role)');
       return { kind: 'admin-create', username: c, roles };
     case 'audit':
       if (b !== 'verify') throw new UsageError('usage: audit verify');

@@ -27,12 +27,29 @@ export function initCommand(config: ServerConfig, now: number, out: Out): number
   return 0;
 }
 
-export async function adminCreateCommand(config: ServerConfig & { command: { kind: 'admin-create' } }, log: Logger, out: Out): Promise<number> {
-  const ctx = await openContext({ dataDir: config.dataDir, clock: systemClock, log, pg: config.pg, ...(config.database ? { databaseUrl: config.database } : {}) });
+export async function adminCreateCommand(
+  config: ServerConfig & { command: { kind: 'admin-create' } },
+  log: Logger,
+  out: Out,
+): Promise<number> {
+  const ctx = await openContext({
+    dataDir: config.dataDir,
+    clock: systemClock,
+    log,
+    pg: config.pg,
+    ...(config.database ? { databaseUrl: config.database } : {}),
+  });
   try {
     const password = randomToken(18);
-    const made = await createAdmin(ctx, { username: config.command.username, password, roles: config.command.roles, actor: { kind: 'system', name: 'cli' } });
-    out(`Admin ${made.username} created with roles ${config.command.roles.join(', ')}.\n  password:    ${password}\n  TOTP secret: ${made.totpSecret}\n  TOTP URI:    ${made.otpauthUri}\nHand these over securely; they are not shown again.\n`);
+    const made = await createAdmin(ctx, {
+      username: config.command.username,
+      password,
+      roles: config.command.roles,
+      actor: { kind: 'system', name: 'cli' },
+    });
+    out(
+      `Admin ${made.username} created with roles ${config.command.roles.join(', ')}.\n  password:    ${password}\n  TOTP secret: ${made.totpSecret}\n  TOTP URI:    ${made.otpauthUri}\nHand these over securely; they are not shown again.\n`,
+    );
     return 0;
   } finally {
     await ctx.db.close();
@@ -40,13 +57,23 @@ export async function adminCreateCommand(config: ServerConfig & { command: { kin
 }
 
 export async function auditVerifyCommand(config: ServerConfig, log: Logger, out: Out): Promise<number> {
-  const ctx = await openContext({ dataDir: config.dataDir, clock: systemClock, log, pg: config.pg, ...(config.database ? { databaseUrl: config.database } : {}) });
+  const ctx = await openContext({
+    dataDir: config.dataDir,
+    clock: systemClock,
+    log,
+    pg: config.pg,
+    ...(config.database ? { databaseUrl: config.database } : {}),
+  });
   try {
     await ctx.audit.waitUntilSealed(log); // PostgreSQL chains rows just after they commit
     const report = await verifyAudit(ctx.db, ctx.audit, ctx.keys.auditKeys, config.dataDir);
     out(`Audit log: ${report.rows} rows, ${report.checkpoints} signed checkpoints.\n`);
     for (const p of report.problems) out(`  PROBLEM: ${p}\n`);
-    out(report.ok ? 'OK: the chain is intact and reaches every checkpoint.\n' : `FAILED${report.firstBadRowId !== undefined ? `: first bad row ${report.firstBadRowId}` : ''}.\n`);
+    out(
+      report.ok
+        ? 'OK: the chain is intact and reaches every checkpoint.\n'
+        : `FAILED${report.firstBadRowId !== undefined ? `: first bad row ${report.firstBadRowId}` : ''}.\n`,
+    );
     return report.ok ? 0 : 1;
   } finally {
     await ctx.db.close();
@@ -71,12 +98,18 @@ export async function backupCommand(config: ServerConfig & { command: { kind: 'b
   } finally {
     db.close();
   }
-  out(`Backed up ${source} to ${config.command.file}. The key file (${KEY_FILE}) is not in it: back it up separately and keep the two apart.\n`);
+  out(
+    `Backed up ${source} to ${config.command.file}. The key file (${KEY_FILE}) is not in it: back it up separately and keep the two apart.\n`,
+  );
   return 0;
 }
 
 /** Replaces the database with a backup; refused while a server holds the data folder, since it would keep the old file open. */
-export async function restoreCommand(config: ServerConfig & { command: { kind: 'restore' } }, now: number, out: Out): Promise<number> {
+export async function restoreCommand(
+  config: ServerConfig & { command: { kind: 'restore' } },
+  now: number,
+  out: Out,
+): Promise<number> {
   const refusal = sqliteOnly(config, 'restore');
   if (refusal) return (out(refusal + '\n'), 2);
   const pid = runningServerPid(config.dataDir);

@@ -39,7 +39,10 @@ export async function migrateData(o: { from: string; to: string; log: Logger }):
   if (!existsSync(file)) throw new Error(`no embedded database at ${file}`);
   if (!existsSync(keyFile)) throw new Error(`no key file at ${keyFile}: the data cannot be used without it`);
   const pid = runningServerPid(o.from);
-  if (pid !== undefined) throw new Error(`a Lifeline server (pid ${pid}) is using ${o.from}; stop it first so nothing changes during the copy`);
+  if (pid !== undefined)
+    throw new Error(
+      `a Lifeline server (pid ${pid}) is using ${o.from}; stop it first so nothing changes during the copy`,
+    );
   const keys = loadKeyFile(keyFile);
 
   const source = new SqliteDb(file);
@@ -50,7 +53,11 @@ export async function migrateData(o: { from: string; to: string; log: Logger }):
     await migrate(target);
     const tables = await tablesInDependencyOrder(source);
     const targetTables = new Set(
-      (await target.all<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()")).map((r) => r.name),
+      (
+        await target.all<{ name: string }>(
+          'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()',
+        )
+      ).map((r) => r.name),
     );
     for (const t of tables) {
       if (!targetTables.has(t)) throw new Error(`table ${t} of the SQLite database has no PostgreSQL counterpart`);
@@ -58,7 +65,10 @@ export async function migrateData(o: { from: string; to: string; log: Logger }):
     // Only what the migrations seed (default policy, built-in roles) may be there: no deployment has used it yet.
     for (const t of ['users', 'admins', 'audit']) {
       const n = await target.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`);
-      if (n!.n > 0) throw new Error(`${describeDatabase({ engine: 'postgres', url: o.to })} is in use (table ${t} has rows); migrate into a new database`);
+      if (n!.n > 0)
+        throw new Error(
+          `${describeDatabase({ engine: 'postgres', url: o.to })} is in use (table ${t} has rows); migrate into a new database`,
+        );
     }
 
     await target.tx(async (q) => {
@@ -93,12 +103,17 @@ export async function migrateData(o: { from: string; to: string; log: Logger }):
 /** Every table of the SQLite schema, parents before the tables that reference them. */
 async function tablesInDependencyOrder(db: SqliteDb): Promise<string[]> {
   const names = (
-    await db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name")
+    await db.all<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
+    )
   ).map((r) => r.name);
   const parents = new Map<string, string[]>();
   for (const n of names) {
     const fks = await db.all<{ table: string }>(`SELECT "table" FROM pragma_foreign_key_list('${n}')`);
-    parents.set(n, fks.map((f) => f.table).filter((p) => p !== n));
+    parents.set(
+      n,
+      fks.map((f) => f.table).filter((p) => p !== n),
+    );
   }
   const ordered: string[] = [];
   const visit = (n: string, path: string[]) => {
@@ -112,14 +127,19 @@ async function tablesInDependencyOrder(db: SqliteDb): Promise<string[]> {
 }
 
 async function copyTable(source: SqliteDb, q: Queryable, table: string): Promise<number> {
-  const columns = (await source.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}') ORDER BY cid`)).map((c) => c.name);
+  const columns = (
+    await source.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}') ORDER BY cid`)
+  ).map((c) => c.name);
   const quoted = columns.map((c) => `"${c}"`).join(', ');
   const perBatch = Math.max(1, Math.min(1000, Math.floor(MAX_PARAMS / columns.length)));
   const rowPlaceholders = `(${columns.map(() => '?').join(', ')})`;
   let copied = 0;
   // rowid order: stable paging through the table without loading it whole.
   for (let offset = 0; ; offset += perBatch) {
-    const rows = source.raw.prepare(`SELECT ${quoted} FROM ${table} ORDER BY rowid LIMIT ? OFFSET ?`).raw().all(perBatch, offset) as Param[][];
+    const rows = source.raw
+      .prepare(`SELECT ${quoted} FROM ${table} ORDER BY rowid LIMIT ? OFFSET ?`)
+      .raw()
+      .all(perBatch, offset) as Param[][];
     if (rows.length === 0) return copied;
     await q.run(`INSERT INTO ${table} (${quoted}) VALUES ${rows.map(() => rowPlaceholders).join(', ')}`, rows.flat());
     copied += rows.length;
@@ -129,20 +149,29 @@ async function copyTable(source: SqliteDb, q: Queryable, table: string): Promise
 /** A copied table with an id sequence continues after its highest id (rows were inserted with explicit ids). */
 async function advanceSequence(q: Queryable, table: string): Promise<void> {
   // Checked first: asking for the sequence of a missing column is an error, and an error aborts the transaction.
-  const hasId = await q.get("SELECT 1 AS one FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = 'id'", [table]);
+  const hasId = await q.get(
+    "SELECT 1 AS one FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = 'id'",
+    [table],
+  );
   if (!hasId) return;
   const seq = await q.get<{ seq: string | null }>("SELECT pg_get_serial_sequence(?, 'id') AS seq", [table]);
   if (!seq?.seq) return;
-  await q.get(`SELECT setval(CAST(? AS regclass), GREATEST((SELECT MAX(id) FROM ${table}), 1), (SELECT MAX(id) FROM ${table}) IS NOT NULL)`, [seq.seq]);
+  await q.get(
+    `SELECT setval(CAST(? AS regclass), GREATEST((SELECT MAX(id) FROM ${table}), 1), (SELECT MAX(id) FROM ${table}) IS NOT NULL)`,
+    [seq.seq],
+  );
 }
 
 /** The command's report: per-table counts and the audit check; exit code 0 only when everything matched. */
 export async function migrateDataCommand(o: { from: string; to: string; log: Logger }, out: Out): Promise<number> {
   const r = await migrateData(o);
-  for (const t of r.tables) out(`  ${t.name.padEnd(22)} ${String(t.source).padStart(9)} → ${String(t.target).padStart(9)}\n`);
+  for (const t of r.tables)
+    out(`  ${t.name.padEnd(22)} ${String(t.source).padStart(9)} → ${String(t.target).padStart(9)}\n`);
   out(`Audit log on PostgreSQL: ${r.auditRows} rows, chain checked against the checkpoints in ${o.from}.\n`);
   for (const p of r.problems) out(`  PROBLEM: ${p}\n`);
   if (!r.ok) return (out('FAILED: the PostgreSQL copy does not match; do not switch over.\n'), 1);
-  out(`OK. Start every instance with --database <the URL> and a data folder holding a copy of ${path.join(o.from, KEY_FILE)}.\n`);
+  out(
+    `OK. Start every instance with --database <the URL> and a data folder holding a copy of ${path.join(o.from, KEY_FILE)}.\n`,
+  );
   return 0;
 }

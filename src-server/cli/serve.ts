@@ -17,14 +17,24 @@ import { acquireServerLock } from './lock.js';
 const CHECKPOINT_EVERY_MS = 10 * 60 * 1000;
 
 /** Starts the server and resolves once it listens; returns the shutdown routine the signal handlers call. */
-export async function serve(config: ServerConfig, log: Logger, out: { tty: boolean; write: (s: string) => void }): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
+export async function serve(
+  config: ServerConfig,
+  log: Logger,
+  out: { tty: boolean; write: (s: string) => void },
+): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
   const databaseUrl = config.database;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = databaseUrl ? () => undefined : acquireServerLock(config.dataDir);
   let ctx: ServerContext | undefined;
   let sealing: { stop(): Promise<void> } | undefined;
   try {
-    ctx = await openContext({ dataDir: config.dataDir, clock: systemClock, log, pg: config.pg, ...(databaseUrl ? { databaseUrl } : {}) });
+    ctx = await openContext({
+      dataDir: config.dataDir,
+      clock: systemClock,
+      log,
+      pg: config.pg,
+      ...(databaseUrl ? { databaseUrl } : {}),
+    });
     // PostgreSQL: this instance seals the audit chain, or stands by to take over (services/audit-sealer.ts).
     sealing = ctx.audit.startSealing(log);
     return await start(config, log, out, ctx, sealing, releaseLock);
@@ -37,7 +47,14 @@ export async function serve(config: ServerConfig, log: Logger, out: { tty: boole
   }
 }
 
-async function start(config: ServerConfig, log: Logger, out: { tty: boolean; write: (s: string) => void }, ctx: ServerContext, sealing: { stop(): Promise<void> }, releaseLock: () => void): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
+async function start(
+  config: ServerConfig,
+  log: Logger,
+  out: { tty: boolean; write: (s: string) => void },
+  ctx: ServerContext,
+  sealing: { stop(): Promise<void> },
+  releaseLock: () => void,
+): Promise<{ url: string; shutdown: (signal: string) => Promise<void> }> {
   const given = config.initialAdmin;
   const made = await ensureBootstrapAdmin(ctx, {
     ...(given.password ? { password: given.password } : {}),
@@ -54,7 +71,9 @@ async function start(config: ServerConfig, log: Logger, out: { tty: boolean; wri
     );
   }
 
-  const https = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
+  const https = config.tls
+    ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
+    : undefined;
   const admission = config.admission;
   let radius: RadiusServer | undefined;
   const app = await buildApp(ctx, {
@@ -70,7 +89,10 @@ async function start(config: ServerConfig, log: Logger, out: { tty: boolean; wri
   const url = `${https ? 'https' : 'http'}://${shownHost}:${port}`;
 
   try {
-    radius = config.radiusPort !== undefined ? await startRadiusServer(ctx, { host: config.host, port: config.radiusPort, admission: app.admission }) : undefined;
+    radius =
+      config.radiusPort !== undefined
+        ? await startRadiusServer(ctx, { host: config.host, port: config.radiusPort, admission: app.admission })
+        : undefined;
   } catch (err) {
     await app.close();
     throw err;
@@ -78,10 +100,25 @@ async function start(config: ServerConfig, log: Logger, out: { tty: boolean; wri
   await writeCheckpoint(ctx);
   const checkpoints = startCheckpointTimer(ctx, CHECKPOINT_EVERY_MS);
   const housekeeping = startHousekeeping(ctx);
-  const mail = config.smtp ? startNotificationDelivery(ctx, { smtpUrl: config.smtp.url, from: config.smtp.from }) : undefined;
+  const mail = config.smtp
+    ? startNotificationDelivery(ctx, { smtpUrl: config.smtp.url, from: config.smtp.from })
+    : undefined;
 
-  log.info({ component: 'server', url, console: `${url}/console`, api: `${url}/api/v1/openapi.json`, radiusPort: radius?.port ?? null, admission, timeouts: config.timeouts }, 'Lifeline server listening');
-  out.write(`Lifeline server: ${url}\n  console: ${url}/console\n  API:     ${url}/api/v1/openapi.json\n${radius ? `  RADIUS:  udp ${config.host}:${radius.port}\n` : ''}`);
+  log.info(
+    {
+      component: 'server',
+      url,
+      console: `${url}/console`,
+      api: `${url}/api/v1/openapi.json`,
+      radiusPort: radius?.port ?? null,
+      admission,
+      timeouts: config.timeouts,
+    },
+    'Lifeline server listening',
+  );
+  out.write(
+    `Lifeline server: ${url}\n  console: ${url}/console\n  API:     ${url}/api/v1/openapi.json\n${radius ? `  RADIUS:  udp ${config.host}:${radius.port}\n` : ''}`,
+  );
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal: string) =>
@@ -100,4 +137,3 @@ async function start(config: ServerConfig, log: Logger, out: { tty: boolean; wri
     })());
   return { url, shutdown };
 }
-

@@ -11,10 +11,23 @@ import type { Permission } from '../services/roles.js';
 import type { UserRecord } from '../db/queries/users.js';
 import { requireUser, tryNormalizeUsername } from '../services/users.js';
 import { toCsv } from './csv.js';
-import { AuditFilterSchema, AuditStatsSchema, UserOptionsSchema, type AuditFilter, type UserOptions } from './schemas.js';
+import {
+  AuditFilterSchema,
+  AuditStatsSchema,
+  UserOptionsSchema,
+  type AuditFilter,
+  type UserOptions,
+} from './schemas.js';
 
 /** Every helpdesk permission opens the user page; an auditor-only admin does not need it. */
-const USER_READERS: readonly Permission[] = ['users.manage', 'tokens.manage', 'codes.issue', 'codes.revoke', 'offline.reveal', 'devices.manage'];
+const USER_READERS: readonly Permission[] = [
+  'users.manage',
+  'tokens.manage',
+  'codes.issue',
+  'codes.revoke',
+  'offline.reveal',
+  'devices.manage',
+];
 const DAY_MS = 86_400_000;
 /** The chart covers at most this many days; without a range, the last 14. */
 const MAX_CHART_DAYS = 92;
@@ -25,29 +38,87 @@ const CSV_MAX_ROWS = 50_000;
  * what a user may be given (for the user page), the audit CSV export and the per-day chart.
  */
 export async function consoleApiRoutes(app: App, ctx: ServerContext): Promise<void> {
-  app.get('/api/v1/admin/console/users/:username/options', {
-    schema: { tags: ['console'], summary: "What the user may be given under their policy and the enterprise settings", security: ADMIN_SECURITY, params: UsernameParam, response: { 200: UserOptionsSchema, ...ADMIN_ERRORS } },
-    preHandler: adminGuard(ctx, { anyPermission: USER_READERS }),
-  }, async (req) => userOptions(ctx.db, await requireUser(ctx.db, req.params.username)));
+  app.get(
+    '/api/v1/admin/console/users/:username/options',
+    {
+      schema: {
+        tags: ['console'],
+        summary: 'What the user may be given under their policy and the enterprise settings',
+        security: ADMIN_SECURITY,
+        params: UsernameParam,
+        response: { 200: UserOptionsSchema, ...ADMIN_ERRORS },
+      },
+      preHandler: adminGuard(ctx, { anyPermission: USER_READERS }),
+    },
+    async (req) => userOptions(ctx.db, await requireUser(ctx.db, req.params.username)),
+  );
 
-  app.get('/api/v1/admin/console/audit.csv', {
-    schema: { tags: ['console'], summary: 'The filtered audit log as CSV (formula-like cells escaped)', security: ADMIN_SECURITY, querystring: AuditFilterSchema },
-    preHandler: adminGuard(ctx, { permission: 'audit.read' }),
-  }, async (req, reply) => {
-    const rows = await queryAudit(ctx.db, { ...auditFilter(req.query), limit: CSV_MAX_ROWS });
-    const header = ['id', 'time_utc', 'type', 'outcome', 'actor_kind', 'actor', 'subject', 'device', 'purpose', 'method', 'reason', 'details'];
-    const body = toCsv([header, ...rows.map((r) => [r.id, new Date(Number(r.at)).toISOString(), r.type, r.outcome, r.actorKind, r.actor, r.subject, r.device, r.purpose, r.method, r.reason, r.details])]);
-    return reply
-      .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-disposition', 'attachment; filename="lifeline-audit.csv"')
-      .header('cache-control', 'no-store')
-      .send(body);
-  });
+  app.get(
+    '/api/v1/admin/console/audit.csv',
+    {
+      schema: {
+        tags: ['console'],
+        summary: 'The filtered audit log as CSV (formula-like cells escaped)',
+        security: ADMIN_SECURITY,
+        querystring: AuditFilterSchema,
+      },
+      preHandler: adminGuard(ctx, { permission: 'audit.read' }),
+    },
+    async (req, reply) => {
+      const rows = await queryAudit(ctx.db, { ...auditFilter(req.query), limit: CSV_MAX_ROWS });
+      const header = [
+        'id',
+        'time_utc',
+        'type',
+        'outcome',
+        'actor_kind',
+        'actor',
+        'subject',
+        'device',
+        'purpose',
+        'method',
+        'reason',
+        'details',
+      ];
+      const body = toCsv([
+        header,
+        ...rows.map((r) => [
+          r.id,
+          new Date(Number(r.at)).toISOString(),
+          r.type,
+          r.outcome,
+          r.actorKind,
+          r.actor,
+          r.subject,
+          r.device,
+          r.purpose,
+          r.method,
+          r.reason,
+          r.details,
+        ]),
+      ]);
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="lifeline-audit.csv"')
+        .header('cache-control', 'no-store')
+        .send(body);
+    },
+  );
 
-  app.get('/api/v1/admin/console/audit-stats', {
-    schema: { tags: ['console'], summary: 'Codes issued, verifications and offline uses per UTC day', security: ADMIN_SECURITY, querystring: AuditFilterSchema, response: { 200: AuditStatsSchema, ...ADMIN_ERRORS } },
-    preHandler: adminGuard(ctx, { permission: 'audit.read' }),
-  }, async (req) => auditStats(ctx.db, req.query, ctx.clock.now()));
+  app.get(
+    '/api/v1/admin/console/audit-stats',
+    {
+      schema: {
+        tags: ['console'],
+        summary: 'Codes issued, verifications and offline uses per UTC day',
+        security: ADMIN_SECURITY,
+        querystring: AuditFilterSchema,
+        response: { 200: AuditStatsSchema, ...ADMIN_ERRORS },
+      },
+      preHandler: adminGuard(ctx, { permission: 'audit.read' }),
+    },
+    async (req) => auditStats(ctx.db, req.query, ctx.clock.now()),
+  );
 }
 
 async function userOptions(q: Queryable, user: UserRecord): Promise<UserOptions> {
@@ -96,7 +167,12 @@ async function auditStats(q: Queryable, f: AuditFilter, now: number): Promise<z.
   const days = [];
   for (let d = Math.floor(since / DAY_MS); d * DAY_MS < until; d++) {
     const r = byDay.get(d);
-    days.push({ day: new Date(d * DAY_MS).toISOString().slice(0, 10), issued: Number(r?.issued ?? 0), verifications: Number(r?.verifications ?? 0), offline: Number(r?.offline ?? 0) });
+    days.push({
+      day: new Date(d * DAY_MS).toISOString().slice(0, 10),
+      issued: Number(r?.issued ?? 0),
+      verifications: Number(r?.verifications ?? 0),
+      offline: Number(r?.offline ?? 0),
+    });
   }
   return { days };
 }

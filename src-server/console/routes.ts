@@ -41,17 +41,27 @@ function secureHeaders(reply: FastifyReply, type: string): FastifyReply {
 
 export async function consoleRoutes(app: App, ctx: ServerContext): Promise<void> {
   // The page tells the script how long the server keeps an idle session, so the header can show it.
-  const html = (await readFile(FILES.html, 'utf8')).replace('{{IDLE_MINUTES}}', String(Math.round(SESSION_IDLE_MS / 60_000)));
+  const html = (await readFile(FILES.html, 'utf8')).replace(
+    '{{IDLE_MINUTES}}',
+    String(Math.round(SESSION_IDLE_MS / 60_000)),
+  );
   const css = await readFile(FILES.css, 'utf8');
 
-  app.get('/console', { schema: { hide: true } }, async (_req, reply) => secureHeaders(reply, 'text/html; charset=utf-8').send(html));
+  app.get('/console', { schema: { hide: true } }, async (_req, reply) =>
+    secureHeaders(reply, 'text/html; charset=utf-8').send(html),
+  );
   app.get('/console/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console', 301));
-  app.get('/console/console.css', { schema: { hide: true } }, async (_req, reply) => secureHeaders(reply, 'text/css; charset=utf-8').send(css));
+  app.get('/console/console.css', { schema: { hide: true } }, async (_req, reply) =>
+    secureHeaders(reply, 'text/css; charset=utf-8').send(css),
+  );
   app.get('/console/console.js', { schema: { hide: true } }, async (_req, reply) => {
     // Read per request: the bundle is rebuilt beside a running dev server, and is small.
     const js = await readFile(FILES.js, 'utf8').catch(() => undefined);
     if (js === undefined) {
-      return secureHeaders(reply.code(503), 'application/json').send({ error: 'internal', message: 'The console is not built: run `npm run build:web`.' });
+      return secureHeaders(reply.code(503), 'application/json').send({
+        error: 'internal',
+        message: 'The console is not built: run `npm run build:web`.',
+      });
     }
     return secureHeaders(reply, 'text/javascript; charset=utf-8').send(js);
   });

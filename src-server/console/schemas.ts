@@ -24,7 +24,12 @@ export const UserOptionsSchema = z.object({
     multiUseAllowed: z.boolean(),
     pinRequired: z.boolean(),
   }),
-  emergency: z.object({ enabled: z.boolean(), maxCount: z.number(), defaultExpiresInHours: z.number().nullable(), tokenBehaviour: z.string() }),
+  emergency: z.object({
+    enabled: z.boolean(),
+    maxCount: z.number(),
+    defaultExpiresInHours: z.number().nullable(),
+    tokenBehaviour: z.string(),
+  }),
 });
 export type UserOptions = z.infer<typeof UserOptionsSchema>;
 
@@ -51,7 +56,10 @@ export type AuditFilter = z.infer<typeof AuditFilterSchema>;
  * One event as GET /api/v1/admin/audit returns it: the stored row (src-server/services/audit.ts) with `actor_kind`
  * renamed and `details` parsed. A type import only, erased from the web bundle.
  */
-export type AuditEventView = Pick<AuditRow, 'id' | 'at' | 'type' | 'actor' | 'subject' | 'device' | 'purpose' | 'method' | 'reason'> & {
+export type AuditEventView = Pick<
+  AuditRow,
+  'id' | 'at' | 'type' | 'actor' | 'subject' | 'device' | 'purpose' | 'method' | 'reason'
+> & {
   outcome: string;
   actorKind: string;
   details: Record<string, string | number | boolean | null>;

@@ -21,7 +21,11 @@ export function loadMigrations(engine: Db['engine']): Migration[] {
   return readdirSync(dir)
     .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
-    .map((f) => ({ version: Number(f.slice(0, 3)), name: f.slice(4, -4), sql: readFileSync(path.join(dir, f), 'utf8') }));
+    .map((f) => ({
+      version: Number(f.slice(0, 3)),
+      name: f.slice(4, -4),
+      sql: readFileSync(path.join(dir, f), 'utf8'),
+    }));
 }
 
 /** SQL split on `;` at line ends; migrations keep one statement per `;\n` (no procedural bodies). */
@@ -44,13 +48,19 @@ async function applyPending(db: Db): Promise<number[]> {
   await db.run(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
   );
-  const applied = new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+  const applied = new Set(
+    (await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
+  );
   const done: number[] = [];
   for (const m of loadMigrations(db.engine)) {
     if (applied.has(m.version)) continue;
     await db.tx(async (q) => {
       for (const stmt of statements(m.sql)) await q.run(stmt);
-      await q.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()]);
+      await q.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        m.version,
+        m.name,
+        Date.now(),
+      ]);
     });
     done.push(m.version);
   }

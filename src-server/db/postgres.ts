@@ -68,7 +68,16 @@ export function toPgPlaceholders(sql: string): string {
   let n = 0;
   for (let i = 0; i < sql.length; i++) {
     const c = sql[i]!;
-    const closing = c === "'" ? "'" : c === '"' ? '"' : c === '-' && sql[i + 1] === '-' ? '\n' : c === '/' && sql[i + 1] === '*' ? '*/' : undefined;
+    const closing =
+      c === "'"
+        ? "'"
+        : c === '"'
+          ? '"'
+          : c === '-' && sql[i + 1] === '-'
+            ? '\n'
+            : c === '/' && sql[i + 1] === '*'
+              ? '*/'
+              : undefined;
     if (closing !== undefined) {
       const end = sql.indexOf(closing, i + (closing.length === 2 ? 2 : 1));
       const stop = end === -1 ? sql.length : end + closing.length;
@@ -99,7 +108,8 @@ function queryable(client: { query: pg.ClientBase['query'] }, isOpen: () => bool
   };
   return {
     all: async <T = Row>(sql: string, params?: readonly Param[]) => (await query<T>(sql, params)).rows as T[],
-    get: async <T = Row>(sql: string, params?: readonly Param[]) => (await query<T>(sql, params)).rows[0] as T | undefined,
+    get: async <T = Row>(sql: string, params?: readonly Param[]) =>
+      (await query<T>(sql, params)).rows[0] as T | undefined,
     run: async (sql: string, params?: readonly Param[]) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
   };
 }
@@ -167,7 +177,9 @@ export class PgDb implements Db {
     const pending = this.pool.connect();
     if (patience.getStore() || this.pool.totalCount < this.connections || this.pool.idleCount > 0) return pending;
     let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<'waited'>((resolve) => (timer = setTimeout(() => resolve('waited'), this.acquireWaitMs)));
+    const waited = new Promise<'waited'>(
+      (resolve) => (timer = setTimeout(() => resolve('waited'), this.acquireWaitMs)),
+    );
     try {
       const first = await Promise.race([pending, waited]);
       if (first !== 'waited') return first;
@@ -221,7 +233,11 @@ export class PgDb implements Db {
 
   /** A dedicated connection outside the pool (the audit sealer and migrations hold session-level advisory locks). */
   async connectDedicated(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.url, application_name: PG_DEFAULTS.applicationName, types: typeParsers });
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: PG_DEFAULTS.applicationName,
+      types: typeParsers,
+    });
     // A connection lost while idle would otherwise crash the process; the next query on it fails and says why.
     client.on('error', () => undefined);
     await client.connect();

@@ -39,8 +39,11 @@ export class SqliteDb implements Db {
     const conv = (params: readonly Param[] = []) => params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
     return {
       all: async <T = Row>(sql: string, params?: readonly Param[]) => db.prepare(sql).all(...conv(params)) as T[],
-      get: async <T = Row>(sql: string, params?: readonly Param[]) => db.prepare(sql).get(...conv(params)) as T | undefined,
-      run: async (sql: string, params?: readonly Param[]) => ({ changes: db.prepare(sql).run(...conv(params)).changes }),
+      get: async <T = Row>(sql: string, params?: readonly Param[]) =>
+        db.prepare(sql).get(...conv(params)) as T | undefined,
+      run: async (sql: string, params?: readonly Param[]) => ({
+        changes: db.prepare(sql).run(...conv(params)).changes,
+      }),
     };
   }
 

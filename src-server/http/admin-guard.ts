@@ -66,7 +66,8 @@ export function adminGuard(ctx: ServerContext, opts: GuardOptions = {}) {
       }
     }
     const row = await findAdminStatusById(ctx.db, session.adminId);
-    if (!row || row.status !== 'active') throw new LifelineError('unauthorized', 'This admin account is disabled.', 401);
+    if (!row || row.status !== 'active')
+      throw new LifelineError('unauthorized', 'This admin account is disabled.', 401);
     const authority = await authorityOf(ctx.db, row.id);
     req.admin = {
       id: row.id,
@@ -86,7 +87,11 @@ export function adminGuard(ctx: ServerContext, opts: GuardOptions = {}) {
       throw new LifelineError('forbidden', `This needs one of: ${opts.anyPermission.join(', ')}.`, 403);
     }
     if (opts.highAssurance && !isHighAssurance(session, ctx.clock.now())) {
-      throw new LifelineError('step_up_required', 'Confirm with your authenticator code first (POST /api/v1/admin/sessions/step-up).', 403);
+      throw new LifelineError(
+        'step_up_required',
+        'Confirm with your authenticator code first (POST /api/v1/admin/sessions/step-up).',
+        403,
+      );
     }
   };
 }
@@ -96,4 +101,3 @@ export function currentAdmin(req: FastifyRequest): AdminPrincipal {
   if (!req.admin) throw new Error('route is missing adminGuard');
   return req.admin;
 }
-

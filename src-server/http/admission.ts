@@ -3,7 +3,8 @@ import type { ApiError } from '../../src-shared/errors.js';
 import type { AdmissionGate, Release } from '../services/admission.js';
 
 /** The 503 of a shed verification: nothing was decided, nothing counted; the caller may come back or go offline. */
-export const SHED_MESSAGE = 'The server is busy and did not check the code; try again shortly (an agent verifies offline meanwhile).';
+export const SHED_MESSAGE =
+  'The server is busy and did not check the code; try again shortly (an agent verifies offline meanwhile).';
 
 /**
  * The preHandler hook of a gated route, which runs once the body is read and validated and the caller authenticated

@@ -39,13 +39,18 @@ export function nestsDeeperThan(text: string, max: number): boolean {
  * Replaces Fastify's JSON body parser with the same parser (secure-json-parse, prototype poisoning refused) behind a
  * depth check: `400 bad_request` for a body nested deeper than MAX_JSON_DEPTH.
  */
-export function useDepthLimitedJsonParser(app: Pick<FastifyInstance, 'getDefaultJsonParser' | 'removeContentTypeParser' | 'addContentTypeParser'>): void {
+export function useDepthLimitedJsonParser(
+  app: Pick<FastifyInstance, 'getDefaultJsonParser' | 'removeContentTypeParser' | 'addContentTypeParser'>,
+): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
     if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
-      done(new LifelineError('bad_request', `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`, 400), undefined);
+      done(
+        new LifelineError('bad_request', `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`, 400),
+        undefined,
+      );
       return;
     }
     parse(req, text, done);

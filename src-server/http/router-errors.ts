@@ -12,13 +12,18 @@ import type { ApiError } from '../../src-shared/errors.js';
 export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   switch (err.code) {
     case 'FST_ERR_BAD_URL':
-      void reply.code(400).send({ error: 'bad_request', message: 'The URL is not valid (a malformed %-escape).' } satisfies ApiError);
+      void reply
+        .code(400)
+        .send({ error: 'bad_request', message: 'The URL is not valid (a malformed %-escape).' } satisfies ApiError);
       return;
     case 'FST_ERR_MAX_PARAM_LENGTH':
       void reply.code(414).send({ error: 'bad_request', message: 'A part of the URL is too long.' } satisfies ApiError);
       return;
     default:
-      void reply.code(500).send({ error: 'internal', message: 'Something went wrong on the server; it has been logged.' } satisfies ApiError);
+      void reply.code(500).send({
+        error: 'internal',
+        message: 'Something went wrong on the server; it has been logged.',
+      } satisfies ApiError);
   }
 }
 
@@ -29,13 +34,17 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
   const { status, body } = clientErrorAnswer(err.code);
   const json = JSON.stringify(body);
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
   }
   socket.destroy();
 }
 
 function clientErrorAnswer(code: string | undefined): { status: number; body: ApiError } {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, body: { error: 'bad_request', message: 'The request did not arrive in time.' } };
-  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, body: { error: 'bad_request', message: 'The request headers are too large.' } };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return { status: 408, body: { error: 'bad_request', message: 'The request did not arrive in time.' } };
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return { status: 431, body: { error: 'bad_request', message: 'The request headers are too large.' } };
   return { status: 400, body: { error: 'bad_request', message: 'The request is not valid HTTP.' } };
 }

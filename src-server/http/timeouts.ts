@@ -19,7 +19,10 @@ export const HttpTimeoutsSchema = z
     keepAliveMs: z.number().int().min(100).max(600_000),
   })
   // Node refuses a header timeout longer than the request timeout: the headers are part of the request.
-  .refine((t) => t.headersMs <= t.requestMs, { message: 'the headers timeout cannot be longer than the request timeout', path: ['headersMs'] });
+  .refine((t) => t.headersMs <= t.requestMs, {
+    message: 'the headers timeout cannot be longer than the request timeout',
+    path: ['headersMs'],
+  });
 export type HttpTimeouts = z.infer<typeof HttpTimeoutsSchema>;
 
 /**
@@ -28,7 +31,12 @@ export type HttpTimeouts = z.infer<typeof HttpTimeoutsSchema>;
  * default, above the 60 s idle timeout of common balancers so that the server never closes a connection a balancer
  * is about to reuse.
  */
-export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, idleMs: 60_000, keepAliveMs: 72_000 };
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  idleMs: 60_000,
+  keepAliveMs: 72_000,
+};
 
 /** The defaults overlaid with what the operator gave, checked as a whole (a header timeout past the request's is refused). */
 export function resolveHttpTimeouts(given: { [K in keyof HttpTimeouts]?: number | undefined }) {
@@ -50,6 +58,10 @@ export function fastifyTimeoutOptions(t: HttpTimeouts): {
     connectionTimeout: t.idleMs,
     requestTimeout: t.requestMs,
     keepAliveTimeout: t.keepAliveMs,
-    server: { headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: Math.min(1_000, Math.ceil(t.headersMs / 2)) },
+    server: {
+      headersTimeout: t.headersMs,
+      requestTimeout: t.requestMs,
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(t.headersMs / 2)),
+    },
   };
 }

@@ -33,7 +33,9 @@ export const MESSAGES = {
   rejected: 'Access denied.',
   expiredChallenge: 'The sign-in took too long. Start again.',
   locked: (seconds: number) =>
-    seconds > 0 ? `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minute(s).` : 'Too many failed attempts. Call the helpdesk.',
+    seconds > 0
+      ? `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} minute(s).`
+      : 'Too many failed attempts. Call the helpdesk.',
 } as const;
 
 export async function authenticate(
@@ -61,7 +63,11 @@ export async function authenticate(
   } else {
     readings = readPasscode(request.password, kinds, policy.pin.minLength);
     if (readings.length === 0) {
-      return { kind: 'challenge', state: await challenges.create(client.id, request.username, request.password), message: MESSAGES.challenge };
+      return {
+        kind: 'challenge',
+        state: await challenges.create(client.id, request.username, request.password),
+        message: MESSAGES.challenge,
+      };
     }
   }
 
@@ -114,6 +120,7 @@ async function codeKinds(q: Queryable, user: UserRecord | undefined, policy: Pol
       pinNeeded: temporary ? temporary.pinRequired : pin && policy.temporaryCodes.pinRequired,
     });
   }
-  if (settings.emergencyCodesEnabled) kinds.push({ method: 'emergency', length: CODE_LENGTHS.emergency, digitsOnly: false, pinNeeded: pin });
+  if (settings.emergencyCodesEnabled)
+    kinds.push({ method: 'emergency', length: CODE_LENGTHS.emergency, digitsOnly: false, pinNeeded: pin });
   return kinds;
 }

@@ -25,7 +25,14 @@ export class ChallengeStore {
     const sealed = encryptSecret(this.ctx, pinAad(id), plain);
     wipe(plain);
     const now = this.ctx.clock.now();
-    await insertChallenge(this.ctx.db, { id, clientId, username, pinEnc: sealed, createdAt: now, expiresAt: now + this.ttlMs });
+    await insertChallenge(this.ctx.db, {
+      id,
+      clientId,
+      username,
+      pinEnc: sealed,
+      createdAt: now,
+      expiresAt: now + this.ttlMs,
+    });
     return state;
   }
 

@@ -10,7 +10,12 @@ import { decryptSecret } from '../services/secrets.js';
  */
 
 /** One address or CIDR, IPv4 or IPv6: "192.0.2.10", "10.0.0.0/8", "2001:db8::/32". */
-export const CidrSchema = z.string().trim().min(2).max(64).refine((s) => parseCidr(s) !== undefined, 'not an IP address or CIDR');
+export const CidrSchema = z
+  .string()
+  .trim()
+  .min(2)
+  .max(64)
+  .refine((s) => parseCidr(s) !== undefined, 'not an IP address or CIDR');
 
 export interface Cidr {
   network: string;
@@ -60,7 +65,8 @@ const RELOAD_AFTER_MS = 5_000;
  * to the one with the most specific CIDR.
  */
 export class RadiusClientRegistry {
-  private clients: { client: ActiveClient; matchers: { prefix: number; list: BlockList; family: Cidr['family'] }[] }[] = [];
+  private clients: { client: ActiveClient; matchers: { prefix: number; list: BlockList; family: Cidr['family'] }[] }[] =
+    [];
   private loadedAt = -Infinity;
   private loading: Promise<void> | undefined;
   private loadedGeneration = -1;
@@ -68,13 +74,18 @@ export class RadiusClientRegistry {
   constructor(private readonly ctx: ServerContext) {}
 
   async lookup(sourceAddress: string): Promise<ActiveClient | undefined> {
-    if (this.loadedGeneration !== changeGeneration || this.ctx.clock.now() - this.loadedAt > RELOAD_AFTER_MS) await this.reload();
-    const address = sourceAddress.startsWith('::ffff:') && isIP(sourceAddress.slice(7)) === 4 ? sourceAddress.slice(7) : sourceAddress;
+    if (this.loadedGeneration !== changeGeneration || this.ctx.clock.now() - this.loadedAt > RELOAD_AFTER_MS)
+      await this.reload();
+    const address =
+      sourceAddress.startsWith('::ffff:') && isIP(sourceAddress.slice(7)) === 4
+        ? sourceAddress.slice(7)
+        : sourceAddress;
     const family = isIP(address) === 4 ? 'ipv4' : 'ipv6';
     let best: { client: ActiveClient; prefix: number } | undefined;
     for (const { client, matchers } of this.clients) {
       for (const m of matchers) {
-        if (m.family === family && m.list.check(address, family) && (!best || m.prefix > best.prefix)) best = { client, prefix: m.prefix };
+        if (m.family === family && m.list.check(address, family) && (!best || m.prefix > best.prefix))
+          best = { client, prefix: m.prefix };
       }
     }
     return best?.client;

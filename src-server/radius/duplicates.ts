@@ -1,6 +1,12 @@
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import type { ServerContext } from '../context.js';
-import { claimRadiusRequest, readRadiusAnswer, storeRadiusAnswer, unclaimRadiusRequest, type RadiusRequestKey } from '../db/queries/radius-requests.js';
+import {
+  claimRadiusRequest,
+  readRadiusAnswer,
+  storeRadiusAnswer,
+  unclaimRadiusRequest,
+  type RadiusRequestKey,
+} from '../db/queries/radius-requests.js';
 import type { Release } from '../services/admission.js';
 
 /**
@@ -42,7 +48,11 @@ export class DuplicateDetector {
 
   constructor(
     private readonly ctx: Pick<ServerContext, 'db' | 'clock' | 'log'>,
-    private readonly options: { ttlMs: number; waitMs: number; maxLocal: number } = { ttlMs: 30_000, waitMs: 30_000, maxLocal: 65_536 },
+    private readonly options: { ttlMs: number; waitMs: number; maxLocal: number } = {
+      ttlMs: 30_000,
+      waitMs: 30_000,
+      maxLocal: 65_536,
+    },
   ) {}
 
   /**
@@ -50,7 +60,11 @@ export class DuplicateDetector {
    * `admit` gave it a place, else the first copy's bytes (none when not admitted). Throws only when the claim itself
    * could not be made (nothing was verified then).
    */
-  async answer(key: RequestKey, admit: () => Promise<Release | null>, verify: () => Promise<Buffer | undefined | 'retry'>): Promise<Answer> {
+  async answer(
+    key: RequestKey,
+    admit: () => Promise<Release | null>,
+    verify: () => Promise<Buffer | undefined | 'retry'>,
+  ): Promise<Answer> {
     const id = localKey(key);
     const known = this.localOutcome(id);
     if (known) {
@@ -105,7 +119,10 @@ export class DuplicateDetector {
     try {
       await storeRadiusAnswer(this.ctx.db, key, claim, bytes, now, now + this.options.ttlMs);
     } catch (err) {
-      this.ctx.log.error({ component: 'radius', err: { type: (err as Error).name, message: (err as Error).message } }, 'RADIUS answer not shared with other instances');
+      this.ctx.log.error(
+        { component: 'radius', err: { type: (err as Error).name, message: (err as Error).message } },
+        'RADIUS answer not shared with other instances',
+      );
     }
   }
 

@@ -57,7 +57,7 @@ export function parsePacket(datagram: Buffer): RadiusPacket | undefined {
   const raw = datagram.subarray(0, length);
   const attributes: Attribute[] = [];
   let messageAuthenticatorOffset: number | undefined;
-  for (let at = HEADER; at < length; ) {
+  for (let at = HEADER; at < length;) {
     if (at + 2 > length) return undefined;
     const type = raw[at]!;
     const len = raw[at + 1]!;
@@ -102,7 +102,11 @@ export function hasValidMessageAuthenticator(packet: RadiusPacket, secret: Buffe
  * RFC 2865 §5.2: b1 = MD5(S + RA), c1 = p1 xor b1, bi = MD5(S + c(i-1)). The result has its NUL padding removed.
  * Undefined when the attribute has an impossible length (not 16..128 in blocks of 16). The caller wipes the buffer.
  */
-export function decryptUserPassword(encrypted: Buffer, secret: Buffer, requestAuthenticator: Buffer): Buffer | undefined {
+export function decryptUserPassword(
+  encrypted: Buffer,
+  secret: Buffer,
+  requestAuthenticator: Buffer,
+): Buffer | undefined {
   if (encrypted.length < 16 || encrypted.length > 128 || encrypted.length % 16 !== 0) return undefined;
   const plain = Buffer.alloc(encrypted.length);
   let previous = requestAuthenticator;

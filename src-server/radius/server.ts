@@ -10,7 +10,17 @@ import { NoiseBurstDetector } from './burst.js';
 import { ChallengeStore } from './challenges.js';
 import { RadiusClientRegistry, type ActiveClient } from './clients.js';
 import { DuplicateDetector } from './duplicates.js';
-import { ATTR, attribute, buildResponse, CODE, decryptUserPassword, hasValidMessageAuthenticator, parsePacket, textAttributes, type RadiusPacket } from './packet.js';
+import {
+  ATTR,
+  attribute,
+  buildResponse,
+  CODE,
+  decryptUserPassword,
+  hasValidMessageAuthenticator,
+  parsePacket,
+  textAttributes,
+  type RadiusPacket,
+} from './packet.js';
 
 /**
  * The RADIUS authentication server (RFC 2865 over UDP, PAP only). Order of checks per datagram, each failure a
@@ -72,13 +82,26 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     rejected: 0,
     challenged: 0,
     duplicates: 0,
-    dropped: { malformed: 0, unsupportedCode: 0, unknownSource: 0, badMessageAuthenticator: 0, missingMessageAuthenticator: 0, shed: 0, busy: 0, error: 0 },
+    dropped: {
+      malformed: 0,
+      unsupportedCode: 0,
+      unknownSource: 0,
+      badMessageAuthenticator: 0,
+      missingMessageAuthenticator: 0,
+      shed: 0,
+      busy: 0,
+      error: 0,
+    },
     noisyPasswords: 0,
     noiseBursts: 0,
   };
   const log = ctx.log.child({ component: 'radius' });
   const registry = new RadiusClientRegistry(ctx);
-  const duplicates = new DuplicateDetector(ctx, { ttlMs: DUPLICATE_TTL_MS, waitMs: options.duplicateWaitMs ?? DUPLICATE_TTL_MS, maxLocal: 65_536 });
+  const duplicates = new DuplicateDetector(ctx, {
+    ttlMs: DUPLICATE_TTL_MS,
+    waitMs: options.duplicateWaitMs ?? DUPLICATE_TTL_MS,
+    maxLocal: 65_536,
+  });
   const challenges = new ChallengeStore(ctx);
   const noise = new NoiseBurstDetector(ctx.clock);
 
@@ -92,10 +115,17 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     const client = await registry.lookup(from.address);
     if (!client) return drop('unknownSource', from);
     const signed = packet.messageAuthenticatorOffset !== undefined;
-    if (signed && !hasValidMessageAuthenticator(packet, client.secret)) return drop('badMessageAuthenticator', from, client);
+    if (signed && !hasValidMessageAuthenticator(packet, client.secret))
+      return drop('badMessageAuthenticator', from, client);
     if (!signed && client.requireMessageAuthenticator) return drop('missingMessageAuthenticator', from, client);
 
-    const key = { clientId: client.id, address: from.address, port: from.port, identifier: packet.identifier, authenticator: packet.authenticator };
+    const key = {
+      clientId: client.id,
+      address: from.address,
+      port: from.port,
+      identifier: packet.identifier,
+      authenticator: packet.authenticator,
+    };
     const answer = await duplicates.answer(key, admit, () => answerRequest(packet, client, signed));
     if (answer.duplicate) stats.duplicates++;
     send(answer.bytes, from);
@@ -112,14 +142,23 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     return release;
   }
 
-  async function answerRequest(packet: RadiusPacket, client: ActiveClient, signed: boolean): Promise<Buffer | undefined | 'retry'> {
+  async function answerRequest(
+    packet: RadiusPacket,
+    client: ActiveClient,
+    signed: boolean,
+  ): Promise<Buffer | undefined | 'retry'> {
     try {
       const decision = await decide(packet, client, signed);
       if (decision.kind === 'retry') {
         stats.dropped.busy++;
         return 'retry';
       }
-      const code = decision.kind === 'accept' ? CODE.AccessAccept : decision.kind === 'challenge' ? CODE.AccessChallenge : CODE.AccessReject;
+      const code =
+        decision.kind === 'accept'
+          ? CODE.AccessAccept
+          : decision.kind === 'challenge'
+            ? CODE.AccessChallenge
+            : CODE.AccessReject;
       if (decision.kind === 'accept') stats.accepted++;
       else if (decision.kind === 'challenge') stats.challenged++;
       else stats.rejected++;
@@ -129,7 +168,10 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     } catch (err) {
       // No answer rather than a wrong one: the NAS retries or fails over to another server.
       stats.dropped.error++;
-      log.error({ err: { type: (err as Error).name, message: (err as Error).message }, nas: client.name }, 'RADIUS request failed');
+      log.error(
+        { err: { type: (err as Error).name, message: (err as Error).message }, nas: client.name },
+        'RADIUS request failed',
+      );
       return undefined;
     }
   }
@@ -155,7 +197,10 @@ export async function startRadiusServer(ctx: ServerContext, options: RadiusOptio
     stats.noisyPasswords++;
     if (!noise.recordNoise(client.id)) return;
     stats.noiseBursts++;
-    log.warn({ nas: client.name }, 'burst of undecodable passwords without Message-Authenticator: wrong shared secret or forged requests; not counted against users');
+    log.warn(
+      { nas: client.name },
+      'burst of undecodable passwords without Message-Authenticator: wrong shared secret or forged requests; not counted against users',
+    );
     await appendAudit(ctx.db, ctx, {
       type: 'radius.client.noise_burst',
       outcome: 'failure',

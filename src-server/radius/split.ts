@@ -51,7 +51,8 @@ export function readPasscode(password: string, kinds: readonly CodeKind[], minPi
     const split = splitFromEnd(chars, kind.length);
     if (!split || !fitsKind(split.suffix, kind)) continue;
     if (kind.pinNeeded) {
-      if ([...split.prefix].length >= Math.max(1, minPinLength)) readings.push({ pin: split.prefix, code: split.suffix });
+      if ([...split.prefix].length >= Math.max(1, minPinLength))
+        readings.push({ pin: split.prefix, code: split.suffix });
     } else if (split.prefix.trim() === '') {
       readings.push({ code: split.suffix });
     }

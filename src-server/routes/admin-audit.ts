@@ -24,31 +24,52 @@ const AuditEventSchema = z.object({
 
 /** The audit log, newest first, with filters and paging (`before` = the `nextBefore` of the previous page). */
 export async function adminAuditRoutes(app: App, ctx: ServerContext): Promise<void> {
-  app.get('/api/v1/admin/audit', {
-    schema: {
-      tags: ['audit'], summary: 'Read the audit log', security: ADMIN_SECURITY,
-      description: 'Needs audit.read. `type` matches exactly, or as a prefix when it ends in "." (e.g. `verify.`). Times are epoch ms.',
-      querystring: z.strictObject({
-        username: z.string().max(256).optional().describe('Subject user'),
-        type: z.string().max(100).optional(),
-        actor: z.string().max(256).optional(),
-        device: z.string().max(200).optional(),
-        since: EpochMsQuery.optional(),
-        until: EpochMsQuery.optional(),
-        before: z.coerce.number().int().min(1).optional().describe('Only events with a smaller id (paging)'),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
-      }),
-      response: { 200: z.object({ events: z.array(AuditEventSchema), nextBefore: z.number().int().nullable() }), ...ADMIN_ERRORS },
+  app.get(
+    '/api/v1/admin/audit',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: 'Read the audit log',
+        security: ADMIN_SECURITY,
+        description:
+          'Needs audit.read. `type` matches exactly, or as a prefix when it ends in "." (e.g. `verify.`). Times are epoch ms.',
+        querystring: z.strictObject({
+          username: z.string().max(256).optional().describe('Subject user'),
+          type: z.string().max(100).optional(),
+          actor: z.string().max(256).optional(),
+          device: z.string().max(200).optional(),
+          since: EpochMsQuery.optional(),
+          until: EpochMsQuery.optional(),
+          before: z.coerce.number().int().min(1).optional().describe('Only events with a smaller id (paging)'),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+        response: {
+          200: z.object({ events: z.array(AuditEventSchema), nextBefore: z.number().int().nullable() }),
+          ...ADMIN_ERRORS,
+        },
+      },
+      preHandler: adminGuard(ctx, { permission: 'audit.read' }),
     },
-    preHandler: adminGuard(ctx, { permission: 'audit.read' }),
-  }, async (req) => {
-    const { username, ...rest } = req.query;
-    const subject = username === undefined ? undefined : (tryNormalizeUsername(username) ?? username);
-    const rows = await queryAudit(ctx.db, { ...rest, ...(subject !== undefined ? { username: subject } : {}) });
-    const events = rows.map((r) => ({
-      id: Number(r.id), at: Number(r.at), type: r.type, outcome: r.outcome, actorKind: r.actorKind, actor: r.actor, subject: r.subject, device: r.device,
-      purpose: r.purpose, method: r.method, reason: r.reason, details: JSON.parse(r.details) as Record<string, string | number | boolean | null>, hash: r.hash,
-    }));
-    return { events, nextBefore: rows.length === req.query.limit ? Number(rows[rows.length - 1]!.id) : null };
-  });
+    async (req) => {
+      const { username, ...rest } = req.query;
+      const subject = username === undefined ? undefined : (tryNormalizeUsername(username) ?? username);
+      const rows = await queryAudit(ctx.db, { ...rest, ...(subject !== undefined ? { username: subject } : {}) });
+      const events = rows.map((r) => ({
+        id: Number(r.id),
+        at: Number(r.at),
+        type: r.type,
+        outcome: r.outcome,
+        actorKind: r.actorKind,
+        actor: r.actor,
+        subject: r.subject,
+        device: r.device,
+        purpose: r.purpose,
+        method: r.method,
+        reason: r.reason,
+        details: JSON.parse(r.details) as Record<string, string | number | boolean | null>,
+        hash: r.hash,
+      }));
+      return { events, nextBefore: rows.length === req.query.limit ? Number(rows[rows.length - 1]!.id) : null };
+    },
+  );
 }

@@ -19,38 +19,65 @@ const ClientIdParam = z.strictObject({ clientId: z.string().min(1).max(64) });
 export async function adminClientsRoutes(app: App, ctx: ServerContext): Promise<void> {
   const tags = ['api clients'];
 
-  app.post('/api/v1/admin/clients', {
-    schema: {
-      tags,
-      summary: 'Register an API client; returns its key once',
-      description: 'Needs clients.manage and high assurance. The key is stored only as a keyed hash.',
-      security: ADMIN_SECURITY,
-      body: z.strictObject({ name: z.string().trim().min(1).max(100).describe('What calls with this key, e.g. "vpn-gateway-1"') }),
-      response: { 201: z.object({ clientId: z.string(), key: z.string().describe('Send as Authorization: Bearer <key>. Shown this once.'), name: z.string() }), ...ADMIN_ERRORS },
+  app.post(
+    '/api/v1/admin/clients',
+    {
+      schema: {
+        tags,
+        summary: 'Register an API client; returns its key once',
+        description: 'Needs clients.manage and high assurance. The key is stored only as a keyed hash.',
+        security: ADMIN_SECURITY,
+        body: z.strictObject({
+          name: z.string().trim().min(1).max(100).describe('What calls with this key, e.g. "vpn-gateway-1"'),
+        }),
+        response: {
+          201: z.object({
+            clientId: z.string(),
+            key: z.string().describe('Send as Authorization: Bearer <key>. Shown this once.'),
+            name: z.string(),
+          }),
+          ...ADMIN_ERRORS,
+        },
+      },
+      preHandler: adminGuard(ctx, { permission: 'clients.manage', highAssurance: true }),
     },
-    preHandler: adminGuard(ctx, { permission: 'clients.manage', highAssurance: true }),
-  }, async (req, reply) => {
-    const created = await createApiClient(ctx, currentAdmin(req).username, req.body.name);
-    return reply.code(201).header('cache-control', 'no-store').send(created);
-  });
-
-  app.get('/api/v1/admin/clients', {
-    schema: { tags, summary: 'List API clients (never their keys)', security: ADMIN_SECURITY, response: { 200: z.object({ clients: z.array(ClientView) }), ...ADMIN_ERRORS } },
-    preHandler: adminGuard(ctx, { permission: 'clients.manage' }),
-  }, async () => ({ clients: await listApiClients(ctx.db) }));
-
-  app.delete('/api/v1/admin/clients/:clientId', {
-    schema: {
-      tags,
-      summary: 'Revoke an API client: its key stops working at once',
-      description: 'Needs clients.manage and high assurance: revoking a gateway\'s key cuts off every sign-in through it.',
-      security: ADMIN_SECURITY,
-      params: ClientIdParam,
-      response: { 200: OkSchema, ...ADMIN_ERRORS },
+    async (req, reply) => {
+      const created = await createApiClient(ctx, currentAdmin(req).username, req.body.name);
+      return reply.code(201).header('cache-control', 'no-store').send(created);
     },
-    preHandler: adminGuard(ctx, { permission: 'clients.manage', highAssurance: true }),
-  }, async (req) => {
-    await revokeApiClient(ctx, currentAdmin(req).username, req.params.clientId);
-    return { ok: true as const };
-  });
+  );
+
+  app.get(
+    '/api/v1/admin/clients',
+    {
+      schema: {
+        tags,
+        summary: 'List API clients (never their keys)',
+        security: ADMIN_SECURITY,
+        response: { 200: z.object({ clients: z.array(ClientView) }), ...ADMIN_ERRORS },
+      },
+      preHandler: adminGuard(ctx, { permission: 'clients.manage' }),
+    },
+    async () => ({ clients: await listApiClients(ctx.db) }),
+  );
+
+  app.delete(
+    '/api/v1/admin/clients/:clientId',
+    {
+      schema: {
+        tags,
+        summary: 'Revoke an API client: its key stops working at once',
+        description:
+          "Needs clients.manage and high assurance: revoking a gateway's key cuts off every sign-in through it.",
+        security: ADMIN_SECURITY,
+        params: ClientIdParam,
+        response: { 200: OkSchema, ...ADMIN_ERRORS },
+      },
+      preHandler: adminGuard(ctx, { permission: 'clients.manage', highAssurance: true }),
+    },
+    async (req) => {
+      await revokeApiClient(ctx, currentAdmin(req).username, req.params.clientId);
+      return { ok: true as const };
+    },
+  );
 }

@@ -8,7 +8,12 @@ import type { Queryable } from '../db/port.js';
 import { adminGuard, currentAdmin } from '../http/admin-guard.js';
 import { ADMIN_ERRORS, ADMIN_SECURITY, OkSchema, UsernameParam } from '../http/schemas.js';
 import { emergencySetSummary, issueEmergencySet, voidEmergencySet } from '../services/emergency-codes.js';
-import { activeTemporaryCode, issueTemporaryCode, revokeTemporaryCode, temporaryCodeSummary } from '../services/temporary-codes.js';
+import {
+  activeTemporaryCode,
+  issueTemporaryCode,
+  revokeTemporaryCode,
+  temporaryCodeSummary,
+} from '../services/temporary-codes.js';
 import type { RevocationCause } from '../services/audit.js';
 import type { UserRecord } from '../db/queries/users.js';
 import { requireUser } from '../services/users.js';
@@ -16,9 +21,22 @@ import { requireUser } from '../services/users.js';
 const THIRTY_DAYS_MINUTES = 30 * 24 * 60;
 
 const TemporaryCodeBody = z.strictObject({
-  expiresInMinutes: z.number().int().min(1).max(THIRTY_DAYS_MINUTES).optional().describe("Lifetime; within the user's policy bounds (default: the policy's default, 24 h)"),
+  expiresInMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(THIRTY_DAYS_MINUTES)
+    .optional()
+    .describe("Lifetime; within the user's policy bounds (default: the policy's default, 24 h)"),
   multiUse: z.boolean().optional().describe('Usable until it expires (default: once)'),
-  purposes: z.array(z.enum(PURPOSES)).min(1).max(PURPOSES.length).optional().describe("What the code may be used for (default: every purpose the policy allows; 'sign' only where the policy lists it)"),
+  purposes: z
+    .array(z.enum(PURPOSES))
+    .min(1)
+    .max(PURPOSES.length)
+    .optional()
+    .describe(
+      "What the code may be used for (default: every purpose the policy allows; 'sign' only where the policy lists it)",
+    ),
 });
 
 const IssuedTemporaryCode = z.object({
@@ -42,8 +60,18 @@ const TemporaryCodeStatus = z.object({
 
 const EmergencyBody = z.strictObject({
   count: z.number().int().min(1).max(100).describe("How many one-time codes (at most the policy's maxCount)"),
-  expiresInHours: z.number().int().min(1).max(24 * 365).nullable().optional().describe("Lifetime of the set; null: no expiry; omitted: the policy's default"),
-  tokenBehaviour: z.enum(TOKEN_BEHAVIOURS).optional().describe("If the token becomes available (default: the policy's)"),
+  expiresInHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .nullable()
+    .optional()
+    .describe("Lifetime of the set; null: no expiry; omitted: the policy's default"),
+  tokenBehaviour: z
+    .enum(TOKEN_BEHAVIOURS)
+    .optional()
+    .describe("If the token becomes available (default: the policy's)"),
 });
 
 const IssuedEmergencySet = z.object({
@@ -66,7 +94,9 @@ const EmergencyStatus = z.object({
 
 const ISSUE_ERRORS = {
   ...ADMIN_ERRORS,
-  403: ApiErrorSchema.describe('forbidden, step_up_required, feature_disabled (disabled for the enterprise) or not_eligible (policy, or no PIN yet)'),
+  403: ApiErrorSchema.describe(
+    'forbidden, step_up_required, feature_disabled (disabled for the enterprise) or not_eligible (policy, or no PIN yet)',
+  ),
   409: ApiErrorSchema.describe('The user is inactive (user_inactive)'),
   429: ApiErrorSchema.describe('Too many codes for this user this hour (rate_limited, with retryAfterSeconds)'),
 };
@@ -98,7 +128,12 @@ interface CodeKind<Body extends z.ZodType, Issued extends z.ZodType, Status exte
   revoke: {
     summary: string;
     description: string;
-    run: (q: Queryable, ctx: ServerContext, user: UserRecord, cause: RevocationCause & { reason: 'admin'; actorKind: 'admin' }) => Promise<boolean>;
+    run: (
+      q: Queryable,
+      ctx: ServerContext,
+      user: UserRecord,
+      cause: RevocationCause & { reason: 'admin'; actorKind: 'admin' },
+    ) => Promise<boolean>;
     /** The not_found message when the user has nothing live to revoke. */
     noneLive: string;
   };
@@ -108,7 +143,8 @@ const TEMPORARY_CODE: CodeKind<typeof TemporaryCodeBody, typeof IssuedTemporaryC
   resource: 'temporary-code',
   issue: {
     summary: 'Issue a temporary code (replaces the active one)',
-    description: 'Needs codes.issue and high assurance. The code appears only in this response. At most 6 per user per hour.',
+    description:
+      'Needs codes.issue and high assurance. The code appears only in this response. At most 6 per user per hour.',
     body: TemporaryCodeBody,
     response: IssuedTemporaryCode,
     run: issueTemporaryCode,
@@ -133,7 +169,8 @@ const EMERGENCY_SET: CodeKind<typeof EmergencyBody, typeof IssuedEmergencySet, t
   resource: 'emergency-codes',
   issue: {
     summary: 'Issue a set of one-time emergency codes (voids the previous set)',
-    description: "Needs codes.issue and high assurance. The codes appear only in this response. 'allow-after-codes-expire' needs a set that expires.",
+    description:
+      "Needs codes.issue and high assurance. The codes appear only in this response. 'allow-after-codes-expire' needs a set that expires.",
     body: EmergencyBody,
     response: IssuedEmergencySet,
     run: issueEmergencySet,
@@ -158,7 +195,11 @@ export async function adminCodesRoutes(app: App, ctx: ServerContext): Promise<vo
 }
 
 /** Issue (POST), show the terms of (GET) and revoke (DELETE) one kind of a user's codes. */
-function codeRoutes<Body extends z.ZodType, Issued extends z.ZodType, Status extends z.ZodType>(app: App, ctx: ServerContext, kind: CodeKind<Body, Issued, Status>): void {
+function codeRoutes<Body extends z.ZodType, Issued extends z.ZodType, Status extends z.ZodType>(
+  app: App,
+  ctx: ServerContext,
+  kind: CodeKind<Body, Issued, Status>,
+): void {
   const path = `/api/v1/admin/users/:username/${kind.resource}`;
   const tags = ['codes'];
   // The type provider cannot resolve a generic schema; the kind's types were checked where it was defined, and the
@@ -167,52 +208,71 @@ function codeRoutes<Body extends z.ZodType, Issued extends z.ZodType, Status ext
   const issued: z.ZodType = kind.issue.response;
   const status: z.ZodType = kind.status.response;
 
-  app.post(path, {
-    schema: {
-      tags,
-      summary: kind.issue.summary,
-      description: kind.issue.description,
-      security: ADMIN_SECURITY,
-      params: UsernameParam,
-      body: issueBody,
-      response: { 201: issued, ...ISSUE_ERRORS },
+  app.post(
+    path,
+    {
+      schema: {
+        tags,
+        summary: kind.issue.summary,
+        description: kind.issue.description,
+        security: ADMIN_SECURITY,
+        params: UsernameParam,
+        body: issueBody,
+        response: { 201: issued, ...ISSUE_ERRORS },
+      },
+      preHandler: adminGuard(ctx, { permission: 'codes.issue', highAssurance: true }),
     },
-    preHandler: adminGuard(ctx, { permission: 'codes.issue', highAssurance: true }),
-  }, async (req, reply) => {
-    const codes = await kind.issue.run(ctx, currentAdmin(req).username, req.params.username, req.body as z.output<Body>);
-    return reply.code(201).header('cache-control', NO_STORE).send(codes);
-  });
+    async (req, reply) => {
+      const codes = await kind.issue.run(
+        ctx,
+        currentAdmin(req).username,
+        req.params.username,
+        req.body as z.output<Body>,
+      );
+      return reply.code(201).header('cache-control', NO_STORE).send(codes);
+    },
+  );
 
-  app.get(path, {
-    schema: {
-      tags,
-      summary: kind.status.summary,
-      security: ADMIN_SECURITY,
-      params: UsernameParam,
-      response: { 200: status, ...ADMIN_ERRORS },
+  app.get(
+    path,
+    {
+      schema: {
+        tags,
+        summary: kind.status.summary,
+        security: ADMIN_SECURITY,
+        params: UsernameParam,
+        response: { 200: status, ...ADMIN_ERRORS },
+      },
+      preHandler: adminGuard(ctx, { anyPermission: ['codes.issue', 'codes.revoke', 'users.manage'] }),
     },
-    preHandler: adminGuard(ctx, { anyPermission: ['codes.issue', 'codes.revoke', 'users.manage'] }),
-  }, async (req) => {
-    const user = await requireUser(ctx.db, req.params.username);
-    const summary = await kind.status.read(ctx.db, user.id, ctx.clock.now());
-    return summary ? { active: true, ...summary } : { active: false };
-  });
+    async (req) => {
+      const user = await requireUser(ctx.db, req.params.username);
+      const summary = await kind.status.read(ctx.db, user.id, ctx.clock.now());
+      return summary ? { active: true, ...summary } : { active: false };
+    },
+  );
 
-  app.delete(path, {
-    schema: {
-      tags,
-      summary: kind.revoke.summary,
-      description: kind.revoke.description,
-      security: ADMIN_SECURITY,
-      params: UsernameParam,
-      response: { 200: OkSchema, ...ADMIN_ERRORS },
+  app.delete(
+    path,
+    {
+      schema: {
+        tags,
+        summary: kind.revoke.summary,
+        description: kind.revoke.description,
+        security: ADMIN_SECURITY,
+        params: UsernameParam,
+        response: { 200: OkSchema, ...ADMIN_ERRORS },
+      },
+      preHandler: adminGuard(ctx, { permission: 'codes.revoke', highAssurance: true }),
     },
-    preHandler: adminGuard(ctx, { permission: 'codes.revoke', highAssurance: true }),
-  }, async (req) => {
-    const actor = currentAdmin(req).username;
-    const user = await requireUser(ctx.db, req.params.username);
-    const revoked = await ctx.db.tx((q) => kind.revoke.run(q, ctx, user, { reason: 'admin', actorKind: 'admin', actor }));
-    if (!revoked) throw new LifelineError('not_found', kind.revoke.noneLive, 404);
-    return { ok: true as const };
-  });
+    async (req) => {
+      const actor = currentAdmin(req).username;
+      const user = await requireUser(ctx.db, req.params.username);
+      const revoked = await ctx.db.tx((q) =>
+        kind.revoke.run(q, ctx, user, { reason: 'admin', actorKind: 'admin', actor }),
+      );
+      if (!revoked) throw new LifelineError('not_found', kind.revoke.noneLive, 404);
+      return { ok: true as const };
+    },
+  );
 }

@@ -13,12 +13,18 @@ export async function adminEmergencyAccessRoutes(app: App, ctx: ServerContext): 
       preHandler: adminGuard(ctx, { permission: 'offline.reveal', highAssurance: true }),
       schema: {
         tags: ['devices'],
-        summary: 'Reveal the offline emergency code for the request an offline agent shows (each slot once, in order; audited with the reason)',
+        summary:
+          'Reveal the offline emergency code for the request an offline agent shows (each slot once, in order; audited with the reason)',
         security: ADMIN_SECURITY,
         body: EmergencyAccessRequestSchema,
         response: { 200: EmergencyAccessResponseSchema, ...ADMIN_ERRORS },
       },
     },
-    async (req) => revealOfflineEmergencyCode(ctx, { request: req.body.request, reason: req.body.reason, admin: currentAdmin(req).username }),
+    async (req) =>
+      revealOfflineEmergencyCode(ctx, {
+        request: req.body.request,
+        reason: req.body.reason,
+        admin: currentAdmin(req).username,
+      }),
   );
 }

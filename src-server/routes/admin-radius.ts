@@ -25,7 +25,9 @@ const CreateBody = z.strictObject({
   requireMessageAuthenticator: z
     .boolean()
     .default(true)
-    .describe('BlastRADIUS (CVE-2024-3596) protection; turn off only for gateways that cannot send Message-Authenticator (audited)'),
+    .describe(
+      'BlastRADIUS (CVE-2024-3596) protection; turn off only for gateways that cannot send Message-Authenticator (audited)',
+    ),
 });
 
 const ClientView = z.object({
@@ -37,7 +39,13 @@ const ClientView = z.object({
 });
 
 function view(row: RadiusClientRecord): z.infer<typeof ClientView> {
-  return { name: row.name, addresses: row.addresses, requireMessageAuthenticator: row.requireMessageAuthenticator, createdAt: row.createdAt, createdBy: row.createdBy };
+  return {
+    name: row.name,
+    addresses: row.addresses,
+    requireMessageAuthenticator: row.requireMessageAuthenticator,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+  };
 }
 
 export async function adminRadiusRoutes(app: App, ctx: ServerContext): Promise<void> {
@@ -50,7 +58,10 @@ export async function adminRadiusRoutes(app: App, ctx: ServerContext): Promise<v
         summary: 'Register a RADIUS client (NAS); the shared secret is returned once',
         security: ADMIN_SECURITY,
         body: CreateBody,
-        response: { 201: ClientView.extend({ secret: z.string().describe('The shared secret; shown only now') }), ...ADMIN_ERRORS },
+        response: {
+          201: ClientView.extend({ secret: z.string().describe('The shared secret; shown only now') }),
+          ...ADMIN_ERRORS,
+        },
       },
     },
     async (req, reply) => {

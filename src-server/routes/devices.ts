@@ -2,7 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ApiErrorSchema } from '../../src-shared/errors.js';
 import { EnrollRequestSchema, EnrollResponseSchema } from '../../src-shared/protocol/enroll.js';
-import { DeviceLoginRequestSchema, DeviceLoginResponseSchema, DeviceRevokedResponseSchema } from '../../src-shared/protocol/login.js';
+import {
+  DeviceLoginRequestSchema,
+  DeviceLoginResponseSchema,
+  DeviceRevokedResponseSchema,
+} from '../../src-shared/protocol/login.js';
 import { SyncRequestSchema, SyncResponseSchema } from '../../src-shared/protocol/sync.js';
 import type { App } from '../http/app-type.js';
 import type { ServerContext } from '../context.js';
@@ -34,8 +38,12 @@ export const SYNC_BODY_LIMIT = 1024 * 1024;
 const VerifyFailure = VerifyFailureSchema;
 const SIGNED_ERRORS = {
   400: ApiErrorSchema,
-  401: VerifyFailure.describe('invalid_code, or bad_signature (unknown device, bad or replayed signature, clock outside ±5 minutes)'),
-  403: z.union([DeviceRevokedResponseSchema, VerifyFailure]).describe('device_revoked with the signed wipe order (nothing else), or purpose_not_allowed'),
+  401: VerifyFailure.describe(
+    'invalid_code, or bad_signature (unknown device, bad or replayed signature, clock outside ±5 minutes)',
+  ),
+  403: z
+    .union([DeviceRevokedResponseSchema, VerifyFailure])
+    .describe('device_revoked with the signed wipe order (nothing else), or purpose_not_allowed'),
 } as const;
 
 /**
@@ -43,10 +51,19 @@ const SIGNED_ERRORS = {
  * sync by the device's signature over method, path, time, nonce and body, checked before the body is validated.
  */
 export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> {
-  const signedParts = (req: FastifyRequest) => ({ method: req.method, path: req.url.split('?')[0]!, headers: req.headers, body: req.body });
+  const signedParts = (req: FastifyRequest) => ({
+    method: req.method,
+    path: req.url.split('?')[0]!,
+    headers: req.headers,
+    body: req.body,
+  });
   function admitDevice(req: FastifyRequest, reply: FastifyReply, auth: DeviceAuth) {
     if (!auth.ok) {
-      return reply.code(403).send({ error: 'device_revoked', message: 'This device was revoked: wipe its offline data.', wipe: wipeOrder(ctx, auth.revoked.id) });
+      return reply.code(403).send({
+        error: 'device_revoked',
+        message: 'This device was revoked: wipe its offline data.',
+        wipe: wipeOrder(ctx, auth.revoked.id),
+      });
     }
     req.device = { row: auth.device, nonce: auth.nonce };
   }
@@ -67,7 +84,14 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
         tags: ['devices'],
         summary: 'Enroll an agent (pending until an admin approves it, unless the policy approves devices)',
         body: EnrollRequestSchema,
-        response: { 200: EnrollResponseSchema, 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema, 409: ApiErrorSchema, 429: ApiErrorSchema },
+        response: {
+          200: EnrollResponseSchema,
+          400: ApiErrorSchema,
+          401: ApiErrorSchema,
+          403: ApiErrorSchema,
+          409: ApiErrorSchema,
+          429: ApiErrorSchema,
+        },
       },
     },
     async (req) => enrollDevice(ctx, req.body, req.ip),
@@ -85,14 +109,19 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
       schema: {
         tags: ['devices'],
         summary: 'Online login at an agent; a token login on an approved device returns the bundle delta',
-        description: 'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
+        description:
+          'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
         body: DeviceLoginRequestSchema,
         response: {
           200: DeviceLoginResponseSchema,
           ...SIGNED_ERRORS,
           423: VerifyFailure,
-          429: VerifyFailure.describe('busy, with Retry-After: other attempts of this user are being checked; nothing was checked or counted'),
-          503: ApiErrorSchema.describe('unavailable, with Retry-After: the instance is at its limit and checked nothing; the agent verifies offline'),
+          429: VerifyFailure.describe(
+            'busy, with Retry-After: other attempts of this user are being checked; nothing was checked or counted',
+          ),
+          503: ApiErrorSchema.describe(
+            'unavailable, with Retry-After: the instance is at its limit and checked nothing; the agent verifies offline',
+          ),
         },
       },
     },
@@ -111,9 +140,16 @@ export async function deviceRoutes(app: App, ctx: ServerContext): Promise<void> 
       schema: {
         tags: ['devices'],
         summary: 'Upload the outbox; get the signed acknowledgement, resets and server keys',
-        description: 'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
+        description:
+          'Signed by the device key: x-lifeline-device, x-lifeline-timestamp, x-lifeline-nonce, x-lifeline-signature (docs/protocol.md).',
         body: SyncRequestSchema,
-        response: { 200: SyncResponseSchema, ...SIGNED_ERRORS, 429: ApiErrorSchema.describe('rate_limited, with Retry-After: this device synced too often; its events stay in its outbox') },
+        response: {
+          200: SyncResponseSchema,
+          ...SIGNED_ERRORS,
+          429: ApiErrorSchema.describe(
+            'rate_limited, with Retry-After: this device synced too often; its events stay in its outbox',
+          ),
+        },
       },
     },
     async (req) => processSync(ctx, req.device!.row, req.device!.nonce, req.body),

@@ -14,14 +14,28 @@ import { AdmissionStatsSchema } from '../services/admission.js';
  * ready: taking it out of the pool would only move its load onto the others.
  */
 export async function healthRoutes(app: App, ctx: ServerContext): Promise<void> {
-  app.get('/healthz', { schema: { hide: true, response: { 200: z.object({ ok: z.literal(true) }) } } }, async () => ({ ok: true as const }));
-  app.get('/readyz', { schema: { hide: true, response: { 200: z.object({ ok: z.literal(true), admission: AdmissionStatsSchema, radius: RadiusStatsSchema.optional() }), 503: ApiErrorSchema } } }, async (_req, reply) => {
-    try {
-      await ping(ctx.db);
-      const radius = app.radiusStats();
-      return { ok: true as const, admission: app.admission.stats(), ...(radius ? { radius } : {}) };
-    } catch {
-      return reply.code(503).send({ error: 'internal', message: 'The database is not reachable.' });
-    }
-  });
+  app.get('/healthz', { schema: { hide: true, response: { 200: z.object({ ok: z.literal(true) }) } } }, async () => ({
+    ok: true as const,
+  }));
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        hide: true,
+        response: {
+          200: z.object({ ok: z.literal(true), admission: AdmissionStatsSchema, radius: RadiusStatsSchema.optional() }),
+          503: ApiErrorSchema,
+        },
+      },
+    },
+    async (_req, reply) => {
+      try {
+        await ping(ctx.db);
+        const radius = app.radiusStats();
+        return { ok: true as const, admission: app.admission.stats(), ...(radius ? { radius } : {}) };
+      } catch {
+        return reply.code(503).send({ error: 'internal', message: 'The database is not reachable.' });
+      }
+    },
+  );
 }

@@ -28,14 +28,31 @@ export const LOGIN_LIMITS = {
   stepUpPerSession: 10,
 } as const;
 
-const badCredentials = () => new LifelineError('invalid_credentials', 'The username, password or authenticator code is wrong.', 401);
+const badCredentials = () =>
+  new LifelineError('invalid_credentials', 'The username, password or authenticator code is wrong.', 401);
 const adminRunKey = (name: string) => `admin-login:admin:${name}`;
 const adminAddressKey = (name: string, address: string) => `admin-login:admin-addr:${name}:${address}`;
 const stepUpKey = (sessionId: string) => `admin-step-up:session:${sessionId}`;
 
-async function refuse(ctx: ServerContext, type: 'admin.login' | 'admin.step-up', actor: string, address: string, retryAfterSeconds: number): Promise<never> {
-  await appendAudit(ctx.db, ctx, { type, outcome: 'failure', actorKind: 'admin', actor, reason: 'rate_limited', details: { address } });
-  const message = type === 'admin.login' ? 'Too many sign-in attempts; wait and try again.' : 'Too many step-up attempts in this session; wait and try again.';
+async function refuse(
+  ctx: ServerContext,
+  type: 'admin.login' | 'admin.step-up',
+  actor: string,
+  address: string,
+  retryAfterSeconds: number,
+): Promise<never> {
+  await appendAudit(ctx.db, ctx, {
+    type,
+    outcome: 'failure',
+    actorKind: 'admin',
+    actor,
+    reason: 'rate_limited',
+    details: { address },
+  });
+  const message =
+    type === 'admin.login'
+      ? 'Too many sign-in attempts; wait and try again.'
+      : 'Too many step-up attempts in this session; wait and try again.';
   throw new LifelineError('rate_limited', message, 429, { retryAfterSeconds });
 }
 
@@ -67,7 +84,10 @@ export interface LoginResult {
  * name costs a full hash too); the TOTP code is checked and its step consumed only once the password matched, so
  * someone without the password cannot burn the admin's codes.
  */
-export async function loginAdmin(ctx: ServerContext, input: { username: string; password: string; otp: string; address: string; kind: SessionKind }): Promise<LoginResult> {
+export async function loginAdmin(
+  ctx: ServerContext,
+  input: { username: string; password: string; otp: string; address: string; kind: SessionKind },
+): Promise<LoginResult> {
   const name = tryNormalizeUsername(input.username) ?? '(invalid)';
   await limitLogin(ctx, name, input.address);
   const admin: AdminRecord | undefined = name === '(invalid)' ? undefined : await findAdmin(ctx.db, name);
@@ -81,13 +101,26 @@ export async function loginAdmin(ctx: ServerContext, input: { username: string; 
     if (!totp.ok) reason = totp.replay ? 'otp_replayed' : 'bad_otp';
   }
   if (reason || !admin) {
-    await appendAudit(ctx.db, ctx, { type: 'admin.login', outcome: 'failure', actorKind: 'admin', actor: name, reason: reason ?? 'unknown_admin', details: { address: input.address, kind: input.kind } });
+    await appendAudit(ctx.db, ctx, {
+      type: 'admin.login',
+      outcome: 'failure',
+      actorKind: 'admin',
+      actor: name,
+      reason: reason ?? 'unknown_admin',
+      details: { address: input.address, kind: input.kind },
+    });
     throw badCredentials();
   }
   const authority = await authorityOf(ctx.db, admin.id);
   const session = await ctx.db.tx(async (q) => {
     const s = await createSession(q, ctx, admin.id, input.kind);
-    await appendAudit(q, ctx, { type: 'admin.login', outcome: 'success', actorKind: 'admin', actor: admin.username, details: { address: input.address, kind: input.kind } });
+    await appendAudit(q, ctx, {
+      type: 'admin.login',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: admin.username,
+      details: { address: input.address, kind: input.kind },
+    });
     return s;
   });
   await resetRateLimit(ctx.db, adminRunKey(name));
@@ -103,13 +136,28 @@ export async function loginAdmin(ctx: ServerContext, input: { username: string; 
 }
 
 /** A fresh TOTP code renews the session's high assurance for another 15 minutes; attempts are limited per session. */
-export async function stepUp(ctx: ServerContext, input: { adminId: number; username: string; sessionId: string; otp: string; address: string }): Promise<void> {
-  const limit = await hitRateLimit(ctx.db, stepUpKey(input.sessionId), LOGIN_LIMITS.stepUpPerSession, LOGIN_LIMITS.windowMs, ctx.clock.now());
+export async function stepUp(
+  ctx: ServerContext,
+  input: { adminId: number; username: string; sessionId: string; otp: string; address: string },
+): Promise<void> {
+  const limit = await hitRateLimit(
+    ctx.db,
+    stepUpKey(input.sessionId),
+    LOGIN_LIMITS.stepUpPerSession,
+    LOGIN_LIMITS.windowMs,
+    ctx.clock.now(),
+  );
   if (!limit.allowed) await refuse(ctx, 'admin.step-up', input.username, input.address, limit.retryAfterSeconds);
   const admin = await findAdmin(ctx.db, input.username);
   const totp = admin ? await consumeAdminTotp(ctx, admin, input.otp) : { ok: false, replay: false };
   if (!totp.ok) {
-    await appendAudit(ctx.db, ctx, { type: 'admin.step-up', outcome: 'failure', actorKind: 'admin', actor: input.username, reason: totp.replay ? 'otp_replayed' : 'bad_otp' });
+    await appendAudit(ctx.db, ctx, {
+      type: 'admin.step-up',
+      outcome: 'failure',
+      actorKind: 'admin',
+      actor: input.username,
+      reason: totp.replay ? 'otp_replayed' : 'bad_otp',
+    });
     throw new LifelineError('invalid_credentials', 'The authenticator code is wrong or was already used.', 401);
   }
   await ctx.db.tx(async (q) => {

@@ -130,7 +130,13 @@ export class AdmissionGate {
   }
 
   stats(): AdmissionStats {
-    return { limits: { ...this.limits }, inFlight: this.inFlight, waiting: this.queue.length, admitted: this.admitted, shed: { ...this.shed } };
+    return {
+      limits: { ...this.limits },
+      inFlight: this.inFlight,
+      waiting: this.queue.length,
+      admitted: this.admitted,
+      shed: { ...this.shed },
+    };
   }
 
   private take(): Release {
@@ -156,7 +162,10 @@ export class AdmissionGate {
     // One line per second at most: a storm sheds hundreds of requests a second and each is in the request log already.
     const now = performance.now();
     if (now - this.lastShedLog < SHED_LOG_EVERY_MS) return;
-    this.log.warn({ component: 'admission', shed: this.unloggedSheds, reason, inFlight: this.inFlight, waiting: this.queue.length }, 'verifications shed: the instance is at its limit');
+    this.log.warn(
+      { component: 'admission', shed: this.unloggedSheds, reason, inFlight: this.inFlight, waiting: this.queue.length },
+      'verifications shed: the instance is at its limit',
+    );
     this.unloggedSheds = 0;
     this.lastShedLog = now;
   }

@@ -29,15 +29,37 @@ function keyHash(ctx: Pick<ServerContext, 'keys'>, key: string): Buffer {
 }
 
 export function clientView(row: ApiClientRecord): ApiClientView {
-  return { clientId: row.clientId, name: row.name, createdAt: row.createdAt, createdBy: row.createdBy, revokedAt: row.revokedAt };
+  return {
+    clientId: row.clientId,
+    name: row.name,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+    revokedAt: row.revokedAt,
+  };
 }
 
-export async function createApiClient(ctx: ServerContext, actor: string, name: string): Promise<{ clientId: string; key: string; name: string }> {
+export async function createApiClient(
+  ctx: ServerContext,
+  actor: string,
+  name: string,
+): Promise<{ clientId: string; key: string; name: string }> {
   const clientId = `cl_${randomToken(12)}`;
   const key = `${clientId}.${randomToken(32)}`;
   await ctx.db.tx(async (q) => {
-    await apiClients.insertApiClient(q, { clientId, name, keyHash: keyHash(ctx, key), createdAt: ctx.clock.now(), createdBy: actor });
-    await appendAudit(q, ctx, { type: 'client.create', outcome: 'success', actorKind: 'admin', actor, details: { clientId, name } });
+    await apiClients.insertApiClient(q, {
+      clientId,
+      name,
+      keyHash: keyHash(ctx, key),
+      createdAt: ctx.clock.now(),
+      createdBy: actor,
+    });
+    await appendAudit(q, ctx, {
+      type: 'client.create',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor,
+      details: { clientId, name },
+    });
   });
   return { clientId, key, name };
 }
@@ -49,17 +71,28 @@ export async function listApiClients(q: Queryable): Promise<ApiClientView[]> {
 export async function revokeApiClient(ctx: ServerContext, actor: string, clientId: string): Promise<void> {
   await ctx.db.tx(async (q) => {
     if (!(await apiClients.revokeApiClient(q, clientId, ctx.clock.now()))) {
-      if (!(await apiClients.apiClientExists(q, clientId))) throw new LifelineError('not_found', 'No such API client.', 404);
+      if (!(await apiClients.apiClientExists(q, clientId)))
+        throw new LifelineError('not_found', 'No such API client.', 404);
       throw new LifelineError('conflict', 'This API client is already revoked.', 409);
     }
-    await appendAudit(q, ctx, { type: 'client.revoke', outcome: 'success', actorKind: 'admin', actor, details: { clientId } });
+    await appendAudit(q, ctx, {
+      type: 'client.revoke',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor,
+      details: { clientId },
+    });
   });
 }
 
 /** The client a `Authorization: Bearer <key>` header belongs to; anything else is a 401 that says nothing more. */
-export async function authenticateApiClient(ctx: ServerContext, authorization: string | undefined): Promise<ApiClientView> {
+export async function authenticateApiClient(
+  ctx: ServerContext,
+  authorization: string | undefined,
+): Promise<ApiClientView> {
   const refused = new LifelineError('unauthorized', 'Send a valid API client key as Authorization: Bearer <key>.', 401);
-  const m = authorization === undefined ? null : /^Bearer ([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/.exec(authorization);
+  const m =
+    authorization === undefined ? null : /^Bearer ([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/.exec(authorization);
   if (!m || !CLIENT_ID_RE.test(m[1]!)) throw refused;
   const row = await apiClients.findApiClient(ctx.db, m[1]!);
   const presented = keyHash(ctx, `${m[1]}.${m[2]}`);

@@ -45,7 +45,11 @@ export async function writeCheckpoint(ctx: ServerContext): Promise<Checkpoint | 
   const fingerprint = `${head.count}:${head.headId}:${head.headHash}`;
   if (lastWritten.get(ctx) === fingerprint) return undefined;
   const payload = { ...head, at: ctx.clock.now() };
-  const cp: Checkpoint = { ...payload, keyFingerprint: ctx.keys.signing.fingerprint, signature: signPayload(ctx.keys.signing.privateKey, DOMAIN, VERSION, payload) };
+  const cp: Checkpoint = {
+    ...payload,
+    keyFingerprint: ctx.keys.signing.fingerprint,
+    signature: signPayload(ctx.keys.signing.privateKey, DOMAIN, VERSION, payload),
+  };
   const file = checkpointFile(ctx.dataDir);
   appendFileSync(file, JSON.stringify(cp) + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
@@ -57,7 +61,9 @@ export async function writeCheckpoint(ctx: ServerContext): Promise<Checkpoint | 
 /** Writes a checkpoint every `intervalMs` (and never keeps the process alive for it). */
 export function startCheckpointTimer(ctx: ServerContext, intervalMs: number): { stop: () => void } {
   const timer = setInterval(() => {
-    writeCheckpoint(ctx).catch((err: unknown) => ctx.log.error({ component: 'audit', err: String(err) }, 'audit checkpoint failed'));
+    writeCheckpoint(ctx).catch((err: unknown) =>
+      ctx.log.error({ component: 'audit', err: String(err) }, 'audit checkpoint failed'),
+    );
   }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
@@ -105,7 +111,12 @@ function readCheckpoints(file: string, keys: ServerKeys['allSigningKeys'], probl
  * tail (the table ends before a checkpoint's head). Rows the PostgreSQL sealer has not chained yet are fine at the
  * end of the table (they are counted as `unsealed`), and a problem anywhere below a sealed row.
  */
-export async function verifyAudit(q: Queryable, audit: Pick<AuditLog, 'chaining'>, keys: ServerKeys['allSigningKeys'], dataDir: string): Promise<AuditVerifyReport> {
+export async function verifyAudit(
+  q: Queryable,
+  audit: Pick<AuditLog, 'chaining'>,
+  keys: ServerKeys['allSigningKeys'],
+  dataDir: string,
+): Promise<AuditVerifyReport> {
   const problems: string[] = [];
   const checkpoints = readCheckpoints(checkpointFile(dataDir), keys, problems);
   const hashById = new Map<number, string>();
@@ -138,7 +149,8 @@ export async function verifyAudit(q: Queryable, audit: Pick<AuditLog, 'chaining'
       if (firstUnsealed !== undefined) bad(firstUnsealed, `row ${firstUnsealed}: left unchained below chained rows`);
       sealed++;
       lastSealedId = id;
-      if (row.prevHash !== prev) bad(id, `row ${id}: its link does not match the row before it (a row was removed or rewritten before it)`);
+      if (row.prevHash !== prev)
+        bad(id, `row ${id}: its link does not match the row before it (a row was removed or rewritten before it)`);
       else if (row.hash !== auditRowHash(prev, row)) bad(id, `row ${id}: its content was altered (hash mismatch)`);
       prev = row.hash ?? '';
       if (wanted.has(id)) hashById.set(id, row.hash ?? '');
@@ -147,7 +159,9 @@ export async function verifyAudit(q: Queryable, audit: Pick<AuditLog, 'chaining'
   for (const cp of checkpoints) {
     if (cp.count === 0) continue;
     if (sealed < cp.count || !hashById.has(cp.headId)) {
-      problems.push(`the log was cut: a checkpoint signed at ${new Date(cp.at).toISOString()} covers ${cp.count} rows up to row ${cp.headId}, but the chain has ${sealed} rows ending at row ${lastSealedId}`);
+      problems.push(
+        `the log was cut: a checkpoint signed at ${new Date(cp.at).toISOString()} covers ${cp.count} rows up to row ${cp.headId}, but the chain has ${sealed} rows ending at row ${lastSealedId}`,
+      );
       break;
     }
     if (hashById.get(cp.headId) !== cp.headHash) {
@@ -155,5 +169,12 @@ export async function verifyAudit(q: Queryable, audit: Pick<AuditLog, 'chaining'
       break;
     }
   }
-  return { ok: problems.length === 0, rows: sealed + unsealed, unsealed, checkpoints: checkpoints.length, ...(firstBadRowId !== undefined ? { firstBadRowId } : {}), problems };
+  return {
+    ok: problems.length === 0,
+    rows: sealed + unsealed,
+    unsealed,
+    checkpoints: checkpoints.length,
+    ...(firstBadRowId !== undefined ? { firstBadRowId } : {}),
+    problems,
+  };
 }

@@ -80,7 +80,10 @@ export async function sealRound(client: pg.Client, log: Logger, batch = 500): Pr
     if (open.rows[0]!.n === 0) break;
     if (!warned && Date.now() - started > WAIT_WARN_MS) {
       warned = true;
-      log.warn({ component: 'audit-sealer' }, 'a long transaction is delaying the audit chain (rows stay unsealed until it ends)');
+      log.warn(
+        { component: 'audit-sealer' },
+        'a long transaction is delaying the audit chain (rows stay unsealed until it ends)',
+      );
     }
     await sleep(WAIT_POLL_MS);
   }
@@ -96,7 +99,10 @@ export async function sealRound(client: pg.Client, log: Logger, batch = 500): Pr
     if (sealed === 0 && firstId < headId && !reportedBelowHead.has(firstId)) {
       // Cannot happen while every append goes through insertUnsealedAudit; such a row is never chained out of order.
       reportedBelowHead.add(firstId);
-      log.error({ component: 'audit-sealer', rowId: firstId, headId }, 'an unsealed audit row lies below the chain head; left unsealed for audit verify to report');
+      log.error(
+        { component: 'audit-sealer', rowId: firstId, headId },
+        'an unsealed audit row lies below the chain head; left unsealed for audit verify to report',
+      );
     }
     if (rows.length === 0) return sealed;
     const links: { id: number; prevHash: string; hash: string }[] = [];
@@ -153,7 +159,9 @@ export class AuditSealer {
     try {
       if (!this.leader) {
         this.client ??= await this.connect();
-        const got = await this.client.query<{ ok: number }>('SELECT pg_try_advisory_lock($1) AS ok', [PG_LOCKS.auditSealer]);
+        const got = await this.client.query<{ ok: number }>('SELECT pg_try_advisory_lock($1) AS ok', [
+          PG_LOCKS.auditSealer,
+        ]);
         this.leader = got.rows[0]?.ok === 1;
         if (!this.leader) return this.standbyMs;
         this.o.log.info({ component: 'audit-sealer' }, 'this instance now seals the audit chain');
@@ -161,7 +169,8 @@ export class AuditSealer {
       const sealed = await sealRound(this.client!, this.o.log, this.batch);
       return sealed >= this.batch ? 0 : this.idleMs;
     } catch (err) {
-      if (!this.stopped) this.o.log.warn({ component: 'audit-sealer', err: String(err) }, 'audit sealer lost its connection; retrying');
+      if (!this.stopped)
+        this.o.log.warn({ component: 'audit-sealer', err: String(err) }, 'audit sealer lost its connection; retrying');
       this.drop();
       return this.standbyMs;
     }

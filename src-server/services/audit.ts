@@ -35,7 +35,11 @@ function isDb(q: Queryable | Db): q is Db {
  * opens its own transaction, because on SQLite the read of the previous hash and the insert must not interleave with
  * another append.
  */
-export async function appendAudit(q: Queryable | Db, ctx: Pick<ServerContext, 'clock' | 'audit'>, e: AuditEvent): Promise<void> {
+export async function appendAudit(
+  q: Queryable | Db,
+  ctx: Pick<ServerContext, 'clock' | 'audit'>,
+  e: AuditEvent,
+): Promise<void> {
   if (isDb(q)) return q.tx((inner) => appendAudit(inner, ctx, e));
   for (const k of Object.keys(e.details ?? {})) {
     if (SECRET_KEYS.test(k)) throw new Error(`audit details must not carry a secret (key "${k}")`);
@@ -82,7 +86,13 @@ export interface RevocationCause {
  * Audits that a user's codes were revoked (`type`, e.g. a temporary code revoked or an emergency set voided), with
  * who did it and why. Call it in the transaction of the revoke itself.
  */
-export function auditRevocation(q: Queryable, ctx: Pick<ServerContext, 'clock' | 'audit'>, type: string, username: string, cause: RevocationCause): Promise<void> {
+export function auditRevocation(
+  q: Queryable,
+  ctx: Pick<ServerContext, 'clock' | 'audit'>,
+  type: string,
+  username: string,
+  cause: RevocationCause,
+): Promise<void> {
   return appendAudit(q, ctx, {
     type,
     outcome: 'success',

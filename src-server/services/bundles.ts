@@ -32,7 +32,8 @@ export interface WindowToken {
   period: number;
 }
 
-const pluginAlgorithm = (a: TokenWindows['algorithm']): HashAlgorithm => (a === 'SHA256' ? 'sha256' : a === 'SHA512' ? 'sha512' : 'sha1');
+const pluginAlgorithm = (a: TokenWindows['algorithm']): HashAlgorithm =>
+  a === 'SHA256' ? 'sha256' : a === 'SHA512' ? 'sha512' : 'sha1';
 
 /**
  * The codes of steps from..to, concatenated. otplib's generateSync re-validates its options on every call, which
@@ -51,11 +52,19 @@ export function tokenWindowCodes(t: WindowToken, from: number, to: number): stri
     counter.writeUInt32BE(step >>> 0, 4);
     const mac = cryptoPlugin.hmac(algorithm, t.secret, counter);
     const offset = mac[mac.length - 1]! & 0x0f;
-    const binary = ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
+    const binary =
+      ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
     parts[step - from] = String(binary % modulus).padStart(t.digits, '0');
   }
   for (const step of new Set([from, to])) {
-    const expected = generateSync({ strategy: 'hotp', secret: t.secret, counter: step, crypto: cryptoPlugin, algorithm, digits: t.digits });
+    const expected = generateSync({
+      strategy: 'hotp',
+      secret: t.secret,
+      counter: step,
+      crypto: cryptoPlugin,
+      algorithm,
+      digits: t.digits,
+    });
     if (parts[step - from] !== expected) throw new Error('token window codes disagree with otplib');
   }
   return parts.join('');
@@ -76,7 +85,14 @@ function asWindowToken(ctx: ServerContext, userId: number, row: TokenRecord): Wi
 }
 
 /** Which windows a delta carries: from after the step just used (and after what the agent holds), D days ahead. */
-export function windowRange(opts: { now: number; period: number; days: number; usedStep: number; held?: HeldState; user: Pick<UserRecord, 'tokenGeneration' | 'pinGeneration'> }): {
+export function windowRange(opts: {
+  now: number;
+  period: number;
+  days: number;
+  usedStep: number;
+  held?: HeldState;
+  user: Pick<UserRecord, 'tokenGeneration' | 'pinGeneration'>;
+}): {
   from: number;
   to: number;
   replace: boolean;
@@ -84,7 +100,10 @@ export function windowRange(opts: { now: number; period: number; days: number; u
   const current = Math.floor(opts.now / 1000 / opts.period);
   const to = current + Math.floor((opts.days * DAY) / 1000 / opts.period);
   const held = opts.held;
-  const keep = held !== undefined && held.tokenGeneration === opts.user.tokenGeneration && held.pinGeneration === opts.user.pinGeneration;
+  const keep =
+    held !== undefined &&
+    held.tokenGeneration === opts.user.tokenGeneration &&
+    held.pinGeneration === opts.user.pinGeneration;
   const from = Math.max(opts.usedStep + 1, keep ? held.throughStep + 1 : 0);
   return { from, to: Math.max(to, from - 1), replace: !keep };
 }
@@ -104,7 +123,14 @@ export async function buildBundleDelta(
   if (!tokenRow) return undefined;
   const now = ctx.clock.now();
   const token = asWindowToken(ctx, user.id, tokenRow);
-  const range = windowRange({ now, period: token.period, days: policy.offline.days, usedStep: opts.usedStep, user, ...(opts.held ? { held: opts.held } : {}) });
+  const range = windowRange({
+    now,
+    period: token.period,
+    days: policy.offline.days,
+    usedStep: opts.usedStep,
+    user,
+    ...(opts.held ? { held: opts.held } : {}),
+  });
   let codes: string;
   try {
     codes = tokenWindowCodes(token, range.from, range.to); // outside the transaction: it is the slow part
@@ -125,10 +151,22 @@ export async function buildBundleDelta(
       actorKind: 'system',
       subject: user.username,
       device: device.id,
-      details: { sequence: seq, windowsFrom: range.from, windowsTo: range.to, windows, slotsDelivered: slotSet.slots.length, replaceWindows: range.replace },
+      details: {
+        sequence: seq,
+        windowsFrom: range.from,
+        windowsTo: range.to,
+        windows,
+        slotsDelivered: slotSet.slots.length,
+        replaceWindows: range.replace,
+      },
     });
     if (first) {
-      await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'device-received-offline-data', details: { device: device.id, hostname: device.hostname } });
+      await notifyUser(q, ctx, {
+        userId: user.id,
+        username: user.username,
+        kind: 'device-received-offline-data',
+        details: { device: device.id, hostname: device.hostname },
+      });
     }
     return { sequence: seq, slots: slotSet };
   });
@@ -148,7 +186,17 @@ export async function buildBundleDelta(
   };
   const content: BundleContent = {
     v: PROTOCOL_VERSION,
-    ...(codes.length > 0 ? { tokenWindows: { algorithm: token.algorithm, digits: token.digits, period: token.period, firstStep: range.from, codes } } : {}),
+    ...(codes.length > 0
+      ? {
+          tokenWindows: {
+            algorithm: token.algorithm,
+            digits: token.digits,
+            period: token.period,
+            firstStep: range.from,
+            codes,
+          },
+        }
+      : {}),
     slots: slots.slots,
     activeSlots: slots.active,
     offline: policy.offline,

@@ -30,7 +30,10 @@ export async function hashCode(ctx: ServerContext, salt: Buffer, normalizedCode:
  * so skipping the derivation for a 6-digit token code tells a timing observer nothing they did not type themselves.
  */
 export function couldBeStoredCode(normalizedCode: string): boolean {
-  return normalizedCode.length >= Math.min(CODE_LENGTHS.emergency, CODE_LENGTHS.temporaryMin) && normalizedCode.length <= CODE_LENGTHS.temporaryMax;
+  return (
+    normalizedCode.length >= Math.min(CODE_LENGTHS.emergency, CODE_LENGTHS.temporaryMin) &&
+    normalizedCode.length <= CODE_LENGTHS.temporaryMax
+  );
 }
 
 /**

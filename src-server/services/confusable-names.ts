@@ -26,6 +26,10 @@ export async function assertNotConfusable(q: Queryable, table: 'users' | 'admins
   const lookalike = names.find((n) => n !== username && nameSkeleton(n) === skeleton);
   if (lookalike) {
     const what = table === 'users' ? 'user' : 'admin';
-    throw new LifelineError('conflict', `The name "${username}" looks like the existing ${what} "${lookalike}" (letters of another script or full-width forms); choose a name that cannot be mistaken for it.`, 409);
+    throw new LifelineError(
+      'conflict',
+      `The name "${username}" looks like the existing ${what} "${lookalike}" (letters of another script or full-width forms); choose a name that cannot be mistaken for it.`,
+      409,
+    );
   }
 }

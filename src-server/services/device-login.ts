@@ -29,7 +29,13 @@ export async function deviceLogin(ctx: ServerContext, device: DeviceRecord, nonc
 }
 
 /** After a success: the code is spent, so under load this waits for connections rather than fail without its bundle. */
-function loginAnswer(ctx: ServerContext, device: DeviceRecord, nonce: string, body: DeviceLoginRequest, r: Extract<VerifyResult, { ok: true }>) {
+function loginAnswer(
+  ctx: ServerContext,
+  device: DeviceRecord,
+  nonce: string,
+  body: DeviceLoginRequest,
+  r: Extract<VerifyResult, { ok: true }>,
+) {
   return ctx.db.patiently(async () => {
     const [policy, settings] = await Promise.all([policyForUser(ctx.db, r.user), loadSettings(ctx.db)]);
     const deviceStatus = device.status === 'approved' ? 'approved' : 'pending';
@@ -54,7 +60,15 @@ function loginAnswer(ctx: ServerContext, device: DeviceRecord, nonce: string, bo
       policy.offline.allowed &&
       settings.offlineEnabled &&
       (deviceStatus === 'approved' || !policy.offline.devicesNeedApproval);
-    const bundle = eligible ? await buildBundleDelta(ctx, { device, user: r.user, policy, usedStep: r.tokenStep!, ...(body.held ? { held: body.held } : {}) }) : undefined;
+    const bundle = eligible
+      ? await buildBundleDelta(ctx, {
+          device,
+          user: r.user,
+          policy,
+          usedStep: r.tokenStep!,
+          ...(body.held ? { held: body.held } : {}),
+        })
+      : undefined;
     return { ok: true as const, result, ...(bundle ? { bundle } : {}) };
   });
 }

@@ -2,7 +2,15 @@ import { canonicalJson } from '../../src-shared/canonical.js';
 import { batchHead, findChainBreak, verifyBatchHead } from '../../src-shared/crypto/device-messages.js';
 import { LifelineError } from '../../src-shared/errors.js';
 import { PROTOCOL_VERSION, SIGNATURE_DOMAINS } from '../../src-shared/protocol/common.js';
-import { GENESIS_HASH, type Reset, type StoreLoss, type SyncEvent, type SyncRequest, type SyncResponse, type SyncUserState } from '../../src-shared/protocol/sync.js';
+import {
+  GENESIS_HASH,
+  type Reset,
+  type StoreLoss,
+  type SyncEvent,
+  type SyncRequest,
+  type SyncResponse,
+  type SyncUserState,
+} from '../../src-shared/protocol/sync.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
 import { recordDeviceEvent } from '../db/queries/device-events.js';
@@ -54,13 +62,35 @@ const givenUser = (given: Map<string, UserRecord>, username: string): UserRecord
   return name === undefined ? undefined : given.get(name);
 };
 
-export async function processSync(ctx: ServerContext, device: DeviceRecord, requestNonce: string, body: SyncRequest): Promise<SyncResponse> {
+export async function processSync(
+  ctx: ServerContext,
+  device: DeviceRecord,
+  requestNonce: string,
+  body: SyncRequest,
+): Promise<SyncResponse> {
   const limit = ctx.deviceSyncLimit ?? DEVICE_SYNC_LIMIT;
-  const allowed = await hitRateLimit(ctx.db, `device-sync:${device.id}`, limit.maxRequests, limit.windowMs, ctx.clock.now());
-  if (!allowed.allowed) throw new LifelineError('rate_limited', 'Too many syncs from this device; try again later.', 429, { retryAfterSeconds: allowed.retryAfterSeconds });
-  if (findChainBreak(body.events) !== -1) throw new LifelineError('bad_signature', 'The outbox events do not form one hash chain.', 400);
-  if (canonicalJson(batchHead(device.id, body.events)) !== canonicalJson(body.head) || !verifyBatchHead(device.signingPublicKey, body.head, body.headSignature)) {
-    throw new LifelineError('bad_signature', 'The batch head does not match the events or its signature does not verify.', 400);
+  const allowed = await hitRateLimit(
+    ctx.db,
+    `device-sync:${device.id}`,
+    limit.maxRequests,
+    limit.windowMs,
+    ctx.clock.now(),
+  );
+  if (!allowed.allowed)
+    throw new LifelineError('rate_limited', 'Too many syncs from this device; try again later.', 429, {
+      retryAfterSeconds: allowed.retryAfterSeconds,
+    });
+  if (findChainBreak(body.events) !== -1)
+    throw new LifelineError('bad_signature', 'The outbox events do not form one hash chain.', 400);
+  if (
+    canonicalJson(batchHead(device.id, body.events)) !== canonicalJson(body.head) ||
+    !verifyBatchHead(device.signingPublicKey, body.head, body.headSignature)
+  ) {
+    throw new LifelineError(
+      'bad_signature',
+      'The batch head does not match the events or its signature does not verify.',
+      400,
+    );
   }
 
   const acknowledged: string[] = [];
@@ -86,18 +116,32 @@ export async function processSync(ctx: ServerContext, device: DeviceRecord, requ
       return new Map<string, UserRecord>();
     }
     const users = await givenUsers(q, device.id);
-    if (body.storeLost) head = await recordStoreLoss(q, ctx, device, { seq: headSeq, head }, body.storeLost, acknowledged);
+    if (body.storeLost)
+      head = await recordStoreLoss(q, ctx, device, { seq: headSeq, head }, body.storeLost, acknowledged);
     let notGiven = 0;
     for (const event of body.events) {
       acknowledged.push(event.id);
-      const fresh = await recordDeviceEvent(q, { deviceId: device.id, eventId: event.id, seq: event.seq, type: event.type, receivedAt: now });
+      const fresh = await recordDeviceEvent(q, {
+        deviceId: device.id,
+        eventId: event.id,
+        seq: event.seq,
+        type: event.type,
+        receivedAt: now,
+      });
       if (!fresh) {
         duplicates.push(event.id);
         continue;
       }
       if (event.prevHash !== head) {
         // Events lost between batches, or a store restored from an older copy: recorded, the batch still counts.
-        await appendAudit(q, ctx, { type: 'device.sync-chain-gap', outcome: 'info', actorKind: 'device', actor: device.id, device: device.id, details: { lastSeq: headSeq, eventSeq: event.seq } });
+        await appendAudit(q, ctx, {
+          type: 'device.sync-chain-gap',
+          outcome: 'info',
+          actorKind: 'device',
+          actor: device.id,
+          device: device.id,
+          details: { lastSeq: headSeq, eventSeq: event.seq },
+        });
       }
       head = event.hash;
       headSeq = Math.max(headSeq, event.seq);
@@ -113,7 +157,15 @@ export async function processSync(ctx: ServerContext, device: DeviceRecord, requ
     }
     if (notGiven > 0) {
       // No usernames: the names a device sends for users it holds nothing of are its own words, not facts.
-      await appendAudit(q, ctx, { type: 'device.sync-dropped', outcome: 'failure', actorKind: 'device', actor: device.id, device: device.id, reason: 'user_not_given', details: { dropped: notGiven } });
+      await appendAudit(q, ctx, {
+        type: 'device.sync-dropped',
+        outcome: 'failure',
+        actorKind: 'device',
+        actor: device.id,
+        device: device.id,
+        reason: 'user_not_given',
+        details: { dropped: notGiven },
+      });
     }
     await advanceDeviceChain(q, device.id, { seq: headSeq, head }, body.agentVersion);
     return users;
@@ -121,11 +173,26 @@ export async function processSync(ctx: ServerContext, device: DeviceRecord, requ
 
   const serverTime = ctx.clock.now();
   const resets: Reset[] = [];
-  for (const state of body.users) resets.push(...(await resetsFor(ctx, device, givenUser(given, state.username), state, serverTime)));
+  for (const state of body.users)
+    resets.push(...(await resetsFor(ctx, device, givenUser(given, state.username), state, serverTime)));
   return {
     ok: true,
-    ack: signed(ctx, SIGNATURE_DOMAINS.syncAck, { v: PROTOCOL_VERSION, deviceId: device.id, requestNonce, acknowledged, duplicates, anomalies, serverTime }),
-    resets: signed(ctx, SIGNATURE_DOMAINS.reset, { v: PROTOCOL_VERSION, deviceId: device.id, requestNonce, serverTime, resets }),
+    ack: signed(ctx, SIGNATURE_DOMAINS.syncAck, {
+      v: PROTOCOL_VERSION,
+      deviceId: device.id,
+      requestNonce,
+      acknowledged,
+      duplicates,
+      anomalies,
+      serverTime,
+    }),
+    resets: signed(ctx, SIGNATURE_DOMAINS.reset, {
+      v: PROTOCOL_VERSION,
+      deviceId: device.id,
+      requestNonce,
+      serverTime,
+      resets,
+    }),
     keys: keyRotationMessage(ctx),
   };
 }
@@ -137,10 +204,23 @@ export async function processSync(ctx: ServerContext, device: DeviceRecord, requ
  * (one that was given offline data can lose any); otherwise not acknowledged, so the agent reports it again later.
  * Returns the chain head the batch continues from.
  */
-async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceRecord, chain: { seq: number; head: string }, loss: StoreLoss, acknowledged: string[]): Promise<string> {
+async function recordStoreLoss(
+  q: Queryable,
+  ctx: ServerContext,
+  device: DeviceRecord,
+  chain: { seq: number; head: string },
+  loss: StoreLoss,
+  acknowledged: string[],
+): Promise<string> {
   if (device.status !== 'approved') return chain.head;
   acknowledged.push(loss.id);
-  const fresh = await recordDeviceEvent(q, { deviceId: device.id, eventId: loss.id, seq: chain.seq, type: 'store-lost', receivedAt: ctx.clock.now() });
+  const fresh = await recordDeviceEvent(q, {
+    deviceId: device.id,
+    eventId: loss.id,
+    seq: chain.seq,
+    type: 'store-lost',
+    receivedAt: ctx.clock.now(),
+  });
   if (!fresh) return chain.head;
   const lostEvents = loss.lastSeq === null ? null : Math.max(0, loss.lastSeq - chain.seq);
   await appendAudit(q, ctx, {
@@ -150,19 +230,33 @@ async function recordStoreLoss(q: Queryable, ctx: ServerContext, device: DeviceR
     actor: device.id,
     device: device.id,
     reason: loss.reason,
-    details: { reportId: loss.id, stateCounter: loss.stateCounter, lastSeq: loss.lastSeq, acknowledgedSeq: chain.seq, lostEvents, detectedAt: loss.detectedAt },
+    details: {
+      reportId: loss.id,
+      stateCounter: loss.stateCounter,
+      lastSeq: loss.lastSeq,
+      acknowledgedSeq: chain.seq,
+      lostEvents,
+      detectedAt: loss.detectedAt,
+    },
   });
   return GENESIS_HASH;
 }
 
-async function applyEvent(q: Queryable, device: DeviceRecord, event: SyncEvent, user: UserRecord | undefined, now: number): Promise<Applied> {
+async function applyEvent(
+  q: Queryable,
+  device: DeviceRecord,
+  event: SyncEvent,
+  user: UserRecord | undefined,
+  now: number,
+): Promise<Applied> {
   if (event.type !== 'offline-success') return DONE;
   if (!user) return { applied: false, anomaly: false, reason: 'unknown_user' };
   if (event.method === 'token') {
     if (event.step === undefined) return { applied: false, anomaly: true, reason: 'missing_step' };
     const token = await findToken(q, user.id);
     if (!token) return { applied: false, anomaly: false, reason: 'no_token' };
-    if (event.tokenGeneration !== undefined && event.tokenGeneration !== user.tokenGeneration) return { applied: false, anomaly: false, reason: 'stale_token_generation' };
+    if (event.tokenGeneration !== undefined && event.tokenGeneration !== user.tokenGeneration)
+      return { applied: false, anomaly: false, reason: 'stale_token_generation' };
     const serverStep = Math.floor(now / 1000 / token.period);
     if (event.step > serverStep + 1) return { applied: false, anomaly: true, reason: 'future_burn' };
     // Burn the window and all earlier ones, upwards only: an older report can never un-burn a later window.
@@ -181,8 +275,18 @@ async function applyEvent(q: Queryable, device: DeviceRecord, event: SyncEvent, 
   return DONE;
 }
 
-function eventAudit(device: DeviceRecord, event: SyncEvent, user: UserRecord | undefined, outcome: Applied): AuditEvent {
-  const details: Record<string, string | number | boolean | null> = { eventId: event.id, seq: event.seq, agentTime: event.at, applied: outcome.applied };
+function eventAudit(
+  device: DeviceRecord,
+  event: SyncEvent,
+  user: UserRecord | undefined,
+  outcome: Applied,
+): AuditEvent {
+  const details: Record<string, string | number | boolean | null> = {
+    eventId: event.id,
+    seq: event.seq,
+    agentTime: event.at,
+    applied: outcome.applied,
+  };
   let subject: string | undefined = user?.username;
   let purpose: string | undefined;
   let method: string | undefined;
@@ -225,7 +329,12 @@ function eventAudit(device: DeviceRecord, event: SyncEvent, user: UserRecord | u
   const anomaly = outcome.anomaly;
   return {
     type: anomaly ? 'device.sync-anomaly' : `device.${event.type}`,
-    outcome: event.type === 'offline-success' && !anomaly ? 'success' : event.type === 'offline-failure' || anomaly ? 'failure' : 'info',
+    outcome:
+      event.type === 'offline-success' && !anomaly
+        ? 'success'
+        : event.type === 'offline-failure' || anomaly
+          ? 'failure'
+          : 'info',
     actorKind: 'device',
     actor: device.id,
     device: device.id,
@@ -241,21 +350,36 @@ function eventAudit(device: DeviceRecord, event: SyncEvent, user: UserRecord | u
  * What the agent must change for one user: compares what it says it holds with the server's state now. A user this
  * device was not given (`user` undefined), unknown or not, gets the same answer as a disabled one: drop what you hold.
  */
-async function resetsFor(ctx: ServerContext, device: DeviceRecord, user: UserRecord | undefined, state: SyncUserState, now: number): Promise<Reset[]> {
+async function resetsFor(
+  ctx: ServerContext,
+  device: DeviceRecord,
+  user: UserRecord | undefined,
+  state: SyncUserState,
+  now: number,
+): Promise<Reset[]> {
   if (!user || user.status !== 'active') return [{ kind: 'user-disabled', username: state.username }];
   const [policy, settings] = await Promise.all([policyForUser(ctx.db, user), loadSettings(ctx.db)]);
   const out: Reset[] = [];
   const token = await findToken(ctx.db, user.id);
   if (!token) out.push({ kind: 'token-changed', username: user.username, tokenGeneration: null });
-  else if (user.tokenGeneration !== state.tokenGeneration) out.push({ kind: 'token-changed', username: user.username, tokenGeneration: user.tokenGeneration });
-  if (user.pinGeneration !== state.pinGeneration) out.push({ kind: 'pin-changed', username: user.username, pinGeneration: user.pinGeneration });
-  if (state.temporaryExpiresAt !== undefined && !(await activeMultiUseCodeExpiringAt(ctx.db, user.id, state.temporaryExpiresAt, now))) {
+  else if (user.tokenGeneration !== state.tokenGeneration)
+    out.push({ kind: 'token-changed', username: user.username, tokenGeneration: user.tokenGeneration });
+  if (user.pinGeneration !== state.pinGeneration)
+    out.push({ kind: 'pin-changed', username: user.username, pinGeneration: user.pinGeneration });
+  if (
+    state.temporaryExpiresAt !== undefined &&
+    !(await activeMultiUseCodeExpiringAt(ctx.db, user.id, state.temporaryExpiresAt, now))
+  ) {
     out.push({ kind: 'temporary-revoked', username: user.username });
   }
   const live = new Set((await liveSlots(ctx.db, device.id, user.id, now)).map((s) => s.slotIndex));
   const retired = state.slots.filter((s) => !live.has(s));
   if (retired.length > 0) out.push({ kind: 'slots-retired', username: user.username, slots: retired });
   // Offline switched off for the user or the enterprise arrives as allowed=false: the agent wipes the user's data.
-  out.push({ kind: 'policy', username: user.username, offline: { ...policy.offline, allowed: policy.offline.allowed && settings.offlineEnabled } });
+  out.push({
+    kind: 'policy',
+    username: user.username,
+    offline: { ...policy.offline, allowed: policy.offline.allowed && settings.offlineEnabled },
+  });
   return out;
 }

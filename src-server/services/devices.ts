@@ -3,8 +3,18 @@ import { signServerMessage, verifyDeviceRequest, verifyEnrollProof } from '../..
 import { randomCrockford, randomToken } from '../../src-shared/crypto/random.js';
 import { keyFingerprint } from '../../src-shared/crypto/sign.js';
 import { LifelineError } from '../../src-shared/errors.js';
-import { DEVICE_ID_LENGTH, PROTOCOL_VERSION, SIGNATURE_DOMAINS, type ServerKey, type Signed } from '../../src-shared/protocol/common.js';
-import { DEVICE_HEADERS, DeviceRequestHeadersSchema, REQUEST_WINDOW_MS } from '../../src-shared/protocol/device-request.js';
+import {
+  DEVICE_ID_LENGTH,
+  PROTOCOL_VERSION,
+  SIGNATURE_DOMAINS,
+  type ServerKey,
+  type Signed,
+} from '../../src-shared/protocol/common.js';
+import {
+  DEVICE_HEADERS,
+  DeviceRequestHeadersSchema,
+  REQUEST_WINDOW_MS,
+} from '../../src-shared/protocol/device-request.js';
 import type { DeviceStatus, EnrollRequest, EnrollResponse } from '../../src-shared/protocol/enroll.js';
 import type { DeviceSummary } from '../../src-shared/protocol/admin.js';
 import type { KeyRotation, WipeOrder } from '../../src-shared/protocol/sync.js';
@@ -42,17 +52,35 @@ export async function enrollmentSecret(ctx: ServerContext): Promise<string> {
 
 /** The enrollment secret as an admin reads it for installers: every read is audited. */
 export async function readEnrollmentSecretAudited(ctx: ServerContext, admin: string): Promise<string> {
-  await appendAudit(ctx.db, ctx, { type: 'device.enrollment-secret-read', outcome: 'info', actorKind: 'admin', actor: admin });
+  await appendAudit(ctx.db, ctx, {
+    type: 'device.enrollment-secret-read',
+    outcome: 'info',
+    actorKind: 'admin',
+    actor: admin,
+  });
   return enrollmentSecret(ctx);
 }
 
 /** RSA's reset: retires the device's live offline emergency slots (one user's or all) and audits it; returns how many. */
-export async function resetDeviceOffline(ctx: ServerContext, admin: string, deviceId: string, username: string | undefined): Promise<number> {
+export async function resetDeviceOffline(
+  ctx: ServerContext,
+  admin: string,
+  deviceId: string,
+  username: string | undefined,
+): Promise<number> {
   const device = await requireDevice(ctx.db, deviceId);
   const user = username !== undefined ? await requireUser(ctx.db, username) : undefined;
   return ctx.db.tx(async (q) => {
     const n = await retireSlots(q, device.id, user?.id, 'reset', ctx.clock.now());
-    await appendAudit(q, ctx, { type: 'device.reset-offline', outcome: 'success', actorKind: 'admin', actor: admin, device: device.id, ...(user ? { subject: user.username } : {}), details: { retiredSlots: n } });
+    await appendAudit(q, ctx, {
+      type: 'device.reset-offline',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: admin,
+      device: device.id,
+      ...(user ? { subject: user.username } : {}),
+      details: { retiredSlots: n },
+    });
     return n;
   });
 }
@@ -61,17 +89,31 @@ export function serverKeys(ctx: ServerContext): ServerKey[] {
   return ctx.keys.allSigningKeys.map((k) => ({ publicKey: k.publicKey, fingerprint: k.fingerprint }));
 }
 
-export function signed<T>(ctx: ServerContext, domain: (typeof SIGNATURE_DOMAINS)[keyof typeof SIGNATURE_DOMAINS], payload: T): Signed<T> {
+export function signed<T>(
+  ctx: ServerContext,
+  domain: (typeof SIGNATURE_DOMAINS)[keyof typeof SIGNATURE_DOMAINS],
+  payload: T,
+): Signed<T> {
   return signServerMessage(ctx.keys.signing, domain, payload);
 }
 
 export function keyRotationMessage(ctx: ServerContext): Signed<KeyRotation> {
   const [current, ...accepted] = serverKeys(ctx);
-  return signed(ctx, SIGNATURE_DOMAINS.keyRotation, { v: PROTOCOL_VERSION, current: current!, accepted, issuedAt: ctx.clock.now() });
+  return signed(ctx, SIGNATURE_DOMAINS.keyRotation, {
+    v: PROTOCOL_VERSION,
+    current: current!,
+    accepted,
+    issuedAt: ctx.clock.now(),
+  });
 }
 
 export function wipeOrder(ctx: ServerContext, deviceId: string): Signed<WipeOrder> {
-  return signed(ctx, SIGNATURE_DOMAINS.wipe, { v: PROTOCOL_VERSION, deviceId, reason: 'device-revoked', issuedAt: ctx.clock.now() });
+  return signed(ctx, SIGNATURE_DOMAINS.wipe, {
+    v: PROTOCOL_VERSION,
+    deviceId,
+    reason: 'device-revoked',
+    issuedAt: ctx.clock.now(),
+  });
 }
 
 export const findDevice = devices.findDevice;
@@ -89,14 +131,30 @@ async function initialStatus(q: Queryable): Promise<'pending' | 'approved'> {
 }
 
 export async function enrollDevice(ctx: ServerContext, body: EnrollRequest, address: string): Promise<EnrollResponse> {
-  const limit = await hitRateLimit(ctx.db, `device-enroll:${address}`, ENROLL_ATTEMPTS_PER_HOUR, 3_600_000, ctx.clock.now());
-  if (!limit.allowed) throw new LifelineError('rate_limited', 'Too many enrollment attempts from this address.', 429, { retryAfterSeconds: limit.retryAfterSeconds });
+  const limit = await hitRateLimit(
+    ctx.db,
+    `device-enroll:${address}`,
+    ENROLL_ATTEMPTS_PER_HOUR,
+    3_600_000,
+    ctx.clock.now(),
+  );
+  if (!limit.allowed)
+    throw new LifelineError('rate_limited', 'Too many enrollment attempts from this address.', 429, {
+      retryAfterSeconds: limit.retryAfterSeconds,
+    });
   const expected = await enrollmentSecret(ctx);
   if (!constantTimeEqual(body.enrollmentSecret, expected)) {
-    await appendAudit(ctx.db, ctx, { type: 'device.enroll', outcome: 'failure', actorKind: 'device', reason: 'wrong_enrollment_secret', details: { hostname: body.hostname, address } });
+    await appendAudit(ctx.db, ctx, {
+      type: 'device.enroll',
+      outcome: 'failure',
+      actorKind: 'device',
+      reason: 'wrong_enrollment_secret',
+      details: { hostname: body.hostname, address },
+    });
     throw new LifelineError('unauthorized', 'The enrollment secret is not this server’s.', 401);
   }
-  if (!verifyEnrollProof(body)) throw new LifelineError('bad_signature', 'The enrollment proof does not verify with the signing key.', 401);
+  if (!verifyEnrollProof(body))
+    throw new LifelineError('bad_signature', 'The enrollment proof does not verify with the signing key.', 401);
 
   const result = await ctx.db.tx(async (q) => {
     const existing = await devices.findDeviceBySigningKey(q, body.signingPublicKey);
@@ -121,13 +179,27 @@ export async function enrollDevice(ctx: ServerContext, body: EnrollRequest, addr
       actorKind: 'device',
       actor: id,
       device: id,
-      details: { hostname: body.hostname, agentVersion: body.agentVersion, status, address, keyFingerprint: keyFingerprint(body.signingPublicKey) },
+      details: {
+        hostname: body.hostname,
+        agentVersion: body.agentVersion,
+        status,
+        address,
+        keyFingerprint: keyFingerprint(body.signingPublicKey),
+      },
     });
     return (await findDevice(q, id))!;
   });
-  if (result.status === 'revoked') throw new LifelineError('device_revoked', 'This device key was revoked; create new keys and enroll again.', 403);
-  if (result.encryptionPublicKey !== body.encryptionPublicKey) throw new LifelineError('conflict', 'This signing key is enrolled with another encryption key.', 409);
-  return { v: PROTOCOL_VERSION, deviceId: result.id, status: result.status, serverKeys: serverKeys(ctx), serverTime: ctx.clock.now() };
+  if (result.status === 'revoked')
+    throw new LifelineError('device_revoked', 'This device key was revoked; create new keys and enroll again.', 403);
+  if (result.encryptionPublicKey !== body.encryptionPublicKey)
+    throw new LifelineError('conflict', 'This signing key is enrolled with another encryption key.', 409);
+  return {
+    v: PROTOCOL_VERSION,
+    deviceId: result.id,
+    status: result.status,
+    serverKeys: serverKeys(ctx),
+    serverTime: ctx.clock.now(),
+  };
 }
 
 async function unusedDeviceId(q: Queryable): Promise<string> {
@@ -169,7 +241,8 @@ export interface SignedDeviceRequest {
  */
 export async function checkDeviceSignature(ctx: ServerContext, r: DeviceRequest): Promise<SignedDeviceRequest> {
   const parsed = DeviceRequestHeadersSchema.safeParse(r.headers);
-  if (!parsed.success) throw new LifelineError('unauthorized', 'Sign the request with the device key (x-lifeline-* headers).', 401);
+  if (!parsed.success)
+    throw new LifelineError('unauthorized', 'Sign the request with the device key (x-lifeline-* headers).', 401);
   const h = parsed.data;
   const deviceId = h[DEVICE_HEADERS.device];
   const timestamp = h[DEVICE_HEADERS.timestamp];
@@ -178,16 +251,31 @@ export async function checkDeviceSignature(ctx: ServerContext, r: DeviceRequest)
   const device = await findDevice(ctx.db, deviceId);
   const valid =
     device !== undefined &&
-    verifyDeviceRequest(device.signingPublicKey, { method: r.method, path: r.path, deviceId, body: r.body, timestamp, nonce, signature: h[DEVICE_HEADERS.signature] });
+    verifyDeviceRequest(device.signingPublicKey, {
+      method: r.method,
+      path: r.path,
+      deviceId,
+      body: r.body,
+      timestamp,
+      nonce,
+      signature: h[DEVICE_HEADERS.signature],
+    });
   if (!device || !valid) throw new LifelineError('bad_signature', 'The device signature does not verify.', 401);
   if (Math.abs(now - timestamp) > REQUEST_WINDOW_MS) {
-    throw new LifelineError('bad_signature', `The request time is more than ${REQUEST_WINDOW_MS / 60_000} minutes from the server's (${new Date(now).toISOString()}).`, 401);
+    throw new LifelineError(
+      'bad_signature',
+      `The request time is more than ${REQUEST_WINDOW_MS / 60_000} minutes from the server's (${new Date(now).toISOString()}).`,
+      401,
+    );
   }
   return { device, nonce, timestamp };
 }
 
 /** The second half: records the nonce (a replay is `bad_signature`) and sees whether the device was revoked. */
-export async function claimDeviceNonce(ctx: ServerContext, { device, nonce, timestamp }: SignedDeviceRequest): Promise<DeviceAuth> {
+export async function claimDeviceNonce(
+  ctx: ServerContext,
+  { device, nonce, timestamp }: SignedDeviceRequest,
+): Promise<DeviceAuth> {
   const deviceId = device.id;
   const now = ctx.clock.now();
   const fresh = await ctx.db.tx(async (q) => {
@@ -201,27 +289,56 @@ export async function claimDeviceNonce(ctx: ServerContext, { device, nonce, time
   return { ok: true, device, nonce };
 }
 
-export async function setDeviceStatus(ctx: ServerContext, deviceId: string, to: 'approved' | 'revoked', admin: string): Promise<DeviceRecord> {
+export async function setDeviceStatus(
+  ctx: ServerContext,
+  deviceId: string,
+  to: 'approved' | 'revoked',
+  admin: string,
+): Promise<DeviceRecord> {
   return ctx.db.tx(async (q) => {
     const device = await findDevice(q, deviceId);
     if (!device) throw new LifelineError('not_found', 'No such device.', 404);
     const now = ctx.clock.now();
     if (to === 'approved') {
-      if (!(await devices.approvePendingDevice(q, deviceId, admin, now))) throw new LifelineError('conflict', `The device is ${device.status}; only a pending device can be approved.`, 409);
+      if (!(await devices.approvePendingDevice(q, deviceId, admin, now)))
+        throw new LifelineError(
+          'conflict',
+          `The device is ${device.status}; only a pending device can be approved.`,
+          409,
+        );
     } else {
-      if (!(await devices.revokeDevice(q, deviceId, admin, now))) throw new LifelineError('conflict', 'The device is already revoked.', 409);
+      if (!(await devices.revokeDevice(q, deviceId, admin, now)))
+        throw new LifelineError('conflict', 'The device is already revoked.', 409);
       await retireRevokedDeviceSlots(q, deviceId, now);
     }
-    await appendAudit(q, ctx, { type: to === 'approved' ? 'device.approve' : 'device.revoke', outcome: 'success', actorKind: 'admin', actor: admin, device: deviceId, details: { hostname: device.hostname } });
+    await appendAudit(q, ctx, {
+      type: to === 'approved' ? 'device.approve' : 'device.revoke',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: admin,
+      device: deviceId,
+      details: { hostname: device.hostname },
+    });
     return (await findDevice(q, deviceId))!;
   });
 }
 
-export async function listDevices(q: Queryable, filter: { status?: DeviceStatus; q?: string }): Promise<DeviceSummary[]> {
+export async function listDevices(
+  q: Queryable,
+  filter: { status?: DeviceStatus; q?: string },
+): Promise<DeviceSummary[]> {
   const rows = await devices.listDevices(q, filter);
   if (rows.length === 0) return [];
-  const users = await deliveredUsernames(q, rows.map((d) => d.id));
-  return rows.map((d) => toSummary(d, users.filter((u) => u.deviceId === d.id).map((u) => u.username)));
+  const users = await deliveredUsernames(
+    q,
+    rows.map((d) => d.id),
+  );
+  return rows.map((d) =>
+    toSummary(
+      d,
+      users.filter((u) => u.deviceId === d.id).map((u) => u.username),
+    ),
+  );
 }
 
 export function toSummary(d: DeviceRecord, users: string[]): DeviceSummary {

@@ -3,8 +3,21 @@ import { randomCrockford } from '../../src-shared/crypto/random.js';
 import { LifelineError } from '../../src-shared/errors.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
-import { consumeEmergencyCode, countUnusedEmergencyCodes, emergencyCodeCounts, insertEmergencyCode, unusedEmergencyCodes, type EmergencyCodeCandidate } from '../db/queries/emergency-codes.js';
-import { insertEmergencySet, liveEmergencySet, voidLiveEmergencySet, type EmergencySetRecord, type TokenBehaviour } from '../db/queries/emergency-sets.js';
+import {
+  consumeEmergencyCode,
+  countUnusedEmergencyCodes,
+  emergencyCodeCounts,
+  insertEmergencyCode,
+  unusedEmergencyCodes,
+  type EmergencyCodeCandidate,
+} from '../db/queries/emergency-codes.js';
+import {
+  insertEmergencySet,
+  liveEmergencySet,
+  voidLiveEmergencySet,
+  type EmergencySetRecord,
+  type TokenBehaviour,
+} from '../db/queries/emergency-sets.js';
 import type { UserRecord } from '../db/queries/users.js';
 import { auditRevocation } from './audit.js';
 import { hashCode } from './code-hash.js';
@@ -37,17 +50,35 @@ export interface IssuedEmergencySet {
   replaced: boolean;
 }
 
-export async function issueEmergencySet(ctx: ServerContext, actor: string, username: string, input: IssueEmergencyInput): Promise<IssuedEmergencySet> {
+export async function issueEmergencySet(
+  ctx: ServerContext,
+  actor: string,
+  username: string,
+  input: IssueEmergencyInput,
+): Promise<IssuedEmergencySet> {
   const { user, policy } = await userToIssueFor(ctx, username, 'emergencyCodesEnabled', 'Emergency codes');
   const e = policy.emergencyCodes;
-  if (input.count > e.maxCount) throw new LifelineError('policy_violation', `At most ${e.maxCount} emergency codes per set under the user's policy.`, 400);
+  if (input.count > e.maxCount)
+    throw new LifelineError(
+      'policy_violation',
+      `At most ${e.maxCount} emergency codes per set under the user's policy.`,
+      400,
+    );
   const expiresInHours = input.expiresInHours === undefined ? e.defaultExpiresInHours : input.expiresInHours;
   const tokenBehaviour = input.tokenBehaviour ?? e.tokenBehaviour;
   if (tokenBehaviour === 'allow-after-codes-expire' && expiresInHours === null) {
-    throw new LifelineError('policy_violation', "'allow-after-codes-expire' needs a set that expires: give expiresInHours.", 400);
+    throw new LifelineError(
+      'policy_violation',
+      "'allow-after-codes-expire' needs a set that expires: give expiresInHours.",
+      400,
+    );
   }
   if (policy.pin.required && user.pinHash === null) {
-    throw new LifelineError('not_eligible', "The user's policy needs the PIN with emergency codes and the user has no PIN yet: set one first.", 403);
+    throw new LifelineError(
+      'not_eligible',
+      "The user's policy needs the PIN with emergency codes and the user has no PIN yet: set one first.",
+      403,
+    );
   }
 
   const codes = distinctCodes(input.count);
@@ -59,18 +90,34 @@ export async function issueEmergencySet(ctx: ServerContext, actor: string, usern
     await lockUserStillActive(q, user.id, issuedAt);
     const old = await voidLiveSet(q, user.id, issuedAt, 'replaced');
     // emergency_sets_one_live refuses a second live set if two issues race.
-    const setId = await insertEmergencySet(q, { userId: user.id, issuedAt, issuedBy: actor, expiresAt, tokenBehaviour });
+    const setId = await insertEmergencySet(q, {
+      userId: user.id,
+      issuedAt,
+      issuedBy: actor,
+      expiresAt,
+      tokenBehaviour,
+    });
     for (const h of hashes) await insertEmergencyCode(q, setId, h);
     await recordIssue(q, ctx, user, actor, {
       auditType: 'emergency-codes',
       replaced: old,
       details: { count: codes.length, expiresAt, tokenBehaviour, pinRequired: policy.pin.required },
       notice: 'emergency-codes-issued',
-      noticeDetails: { count: codes.length, expiresAt: expiresAt === null ? 'never' : new Date(expiresAt).toISOString(), issuedBy: actor },
+      noticeDetails: {
+        count: codes.length,
+        expiresAt: expiresAt === null ? 'never' : new Date(expiresAt).toISOString(),
+        issuedBy: actor,
+      },
     });
     return old;
   });
-  return { codes: codes.map((c) => formatCode(c)), expiresAt, tokenBehaviour, pinRequired: policy.pin.required, replaced };
+  return {
+    codes: codes.map((c) => formatCode(c)),
+    expiresAt,
+    tokenBehaviour,
+    pinRequired: policy.pin.required,
+    replaced,
+  };
 }
 
 /** N different codes (a repeat within a set would let one typed code burn two entries). */
@@ -92,7 +139,11 @@ export async function voidEmergencySet(
   q: Queryable,
   ctx: Pick<ServerContext, 'clock' | 'audit'>,
   user: Pick<UserRecord, 'id' | 'username'>,
-  why: { reason: 'admin' | 'token-success'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
+  why: {
+    reason: 'admin' | 'token-success';
+    actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system';
+    actor?: string;
+  },
 ): Promise<boolean> {
   if (!(await voidLiveSet(q, user.id, ctx.clock.now(), why.reason))) return false;
   await auditRevocation(q, ctx, 'emergency-codes.void', user.username, why);
@@ -104,7 +155,11 @@ export function setExpired(set: Pick<EmergencySetRecord, 'expiresAt'>, now: numb
 }
 
 /** Unused codes of the live set while it has not expired: the candidates a typed code is compared with. */
-export async function usableEmergencyCodes(q: Queryable, set: EmergencySetRecord | undefined, now: number): Promise<EmergencyCodeCandidate[]> {
+export async function usableEmergencyCodes(
+  q: Queryable,
+  set: EmergencySetRecord | undefined,
+  now: number,
+): Promise<EmergencyCodeCandidate[]> {
   if (!set || setExpired(set, now)) return [];
   return unusedEmergencyCodes(q, set.id);
 }
@@ -117,14 +172,36 @@ export async function tokenBlockedBySet(q: Queryable, userId: number, now: numbe
   const set = await liveEmergencySet(q, userId);
   if (!set || setExpired(set, now)) return undefined;
   if (set.tokenBehaviour === 'allow-after-codes-expire') return 'token_refused_until_emergency_set_expires';
-  if (set.tokenBehaviour === 'deny-token' && (await countUnusedEmergencyCodes(q, set.id)) > 0) return 'token_refused_while_emergency_codes_unused';
+  if (set.tokenBehaviour === 'deny-token' && (await countUnusedEmergencyCodes(q, set.id)) > 0)
+    return 'token_refused_while_emergency_codes_unused';
   return undefined;
 }
 
 /** What an admin may see of the live set: counts and terms, never the codes. */
-export async function emergencySetSummary(q: Queryable, userId: number, now: number): Promise<{ issuedAt: number; expiresAt: number | null; expired: boolean; tokenBehaviour: TokenBehaviour; total: number; unused: number } | undefined> {
+export async function emergencySetSummary(
+  q: Queryable,
+  userId: number,
+  now: number,
+): Promise<
+  | {
+      issuedAt: number;
+      expiresAt: number | null;
+      expired: boolean;
+      tokenBehaviour: TokenBehaviour;
+      total: number;
+      unused: number;
+    }
+  | undefined
+> {
   const set = await liveEmergencySet(q, userId);
   if (!set) return undefined;
   const { total, unused } = await emergencyCodeCounts(q, set.id);
-  return { issuedAt: set.issuedAt, expiresAt: set.expiresAt, expired: setExpired(set, now), tokenBehaviour: set.tokenBehaviour, total, unused };
+  return {
+    issuedAt: set.issuedAt,
+    expiresAt: set.expiresAt,
+    expired: setExpired(set, now),
+    tokenBehaviour: set.tokenBehaviour,
+    total,
+    unused,
+  };
 }

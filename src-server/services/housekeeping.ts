@@ -12,7 +12,9 @@ const DAY = 24 * 60 * 60 * 1000;
  * counters whose window started over a day ago (every limiter's window is at most an hour). Each is one statement
  * that any instance may run at any time.
  */
-export async function pruneExpired(ctx: Pick<ServerContext, 'db' | 'clock'>): Promise<{ sessions: number; rateLimits: number }> {
+export async function pruneExpired(
+  ctx: Pick<ServerContext, 'db' | 'clock'>,
+): Promise<{ sessions: number; rateLimits: number }> {
   const now = ctx.clock.now();
   const sessions = await pruneSessions(ctx.db, now - DAY);
   const rateLimits = await pruneRateLimits(ctx.db, now - DAY);
@@ -24,7 +26,9 @@ export async function pruneExpired(ctx: Pick<ServerContext, 'db' | 'clock'>): Pr
 
 export function startHousekeeping(ctx: ServerContext, intervalMs = 60 * 60 * 1000): { stop: () => void } {
   const timer = setInterval(() => {
-    pruneExpired(ctx).catch((err: unknown) => ctx.log.warn({ component: 'housekeeping', err: String(err) }, 'pruning expired rows failed'));
+    pruneExpired(ctx).catch((err: unknown) =>
+      ctx.log.warn({ component: 'housekeeping', err: String(err) }, 'pruning expired rows failed'),
+    );
   }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };

@@ -1,6 +1,12 @@
 import type { Policy } from '../../src-shared/policy.js';
 import type { Queryable } from '../db/port.js';
-import { addFailure, giveBackAttemptPlace, readLockCounters, takeAttemptPlace, type LockCounterKey } from '../db/queries/lock-counters.js';
+import {
+  addFailure,
+  giveBackAttemptPlace,
+  readLockCounters,
+  takeAttemptPlace,
+  type LockCounterKey,
+} from '../db/queries/lock-counters.js';
 import { rememberName, setNameExpiry } from '../db/queries/name-lockouts.js';
 import { resetUserFailures } from '../db/queries/users.js';
 
@@ -42,12 +48,18 @@ export const ATTEMPT_LEASE_MS = 60_000;
 export const BUSY_RETRY_SECONDS = 1;
 const DAY = 24 * 60 * 60 * 1000;
 
-export async function reserveAttempt(q: Queryable, subject: LockSubject, lockout: Policy['lockout'], now: number): Promise<Reservation> {
+export async function reserveAttempt(
+  q: Queryable,
+  subject: LockSubject,
+  lockout: Policy['lockout'],
+  now: number,
+): Promise<Reservation> {
   if (subject.kind === 'name') await rememberName(q, subject.username, nameExpiry(lockout, now), now);
   const epoch = await takeAttemptPlace(q, subject, lockout.maxFailures, now + ATTEMPT_LEASE_MS, now);
   if (epoch !== undefined) return { allowed: true, slot: { subject, epoch } };
   const lock = await currentLock(q, subject, now);
-  if (lock.locked) return { allowed: false, reason: 'locked', retryAfterSeconds: lock.retryAfterSeconds, permanent: lock.permanent };
+  if (lock.locked)
+    return { allowed: false, reason: 'locked', retryAfterSeconds: lock.retryAfterSeconds, permanent: lock.permanent };
   return { allowed: false, reason: 'busy', retryAfterSeconds: BUSY_RETRY_SECONDS };
 }
 
@@ -67,16 +79,30 @@ export async function countFailure(
   now: number,
 ): Promise<{ locked: false } | { locked: true; permanent: boolean; retryAfterSeconds: number; lockPeriods: number }> {
   const lockedUntil = now + lockout.lockMinutes * 60_000;
-  const row = await addFailure(q, subject, { maxFailures: lockout.maxFailures, maxLockPeriods: lockout.maxLockPeriods, lockedUntil }, now);
+  const row = await addFailure(
+    q,
+    subject,
+    { maxFailures: lockout.maxFailures, maxLockPeriods: lockout.maxLockPeriods, lockedUntil },
+    now,
+  );
   if (subject.kind === 'name') await setNameExpiry(q, subject.username, nameExpiry(lockout, now));
   // Only the failure that locks leaves the count at 0 (any other leaves it at 1 or more).
   if (!row || row.failures !== 0) return { locked: false };
   const permanent = row.lockedPermanently;
-  return { locked: true, permanent, retryAfterSeconds: permanent ? 0 : lockout.lockMinutes * 60, lockPeriods: row.lockPeriods };
+  return {
+    locked: true,
+    permanent,
+    retryAfterSeconds: permanent ? 0 : lockout.lockMinutes * 60,
+    lockPeriods: row.lockPeriods,
+  };
 }
 
 /** How long the subject stays locked, as seen now. */
-export async function currentLock(q: Queryable, subject: LockSubject, now: number): Promise<{ locked: boolean; retryAfterSeconds: number; permanent: boolean }> {
+export async function currentLock(
+  q: Queryable,
+  subject: LockSubject,
+  now: number,
+): Promise<{ locked: boolean; retryAfterSeconds: number; permanent: boolean }> {
   const state = await readLockCounters(q, subject);
   const permanent = state?.lockedPermanently ?? false;
   const until = state?.lockedUntil ?? now;

@@ -1,7 +1,13 @@
 import nodemailer from 'nodemailer';
 import type { ServerContext } from '../context.js';
 import type { Db, Queryable } from '../db/port.js';
-import { claimNotification, insertNotification, pendingNotifications, releaseNotification, type OutboxRecord } from '../db/queries/notifications.js';
+import {
+  claimNotification,
+  insertNotification,
+  pendingNotifications,
+  releaseNotification,
+  type OutboxRecord,
+} from '../db/queries/notifications.js';
 import { userEmail } from '../db/queries/users.js';
 
 export const NOTIFICATION_KINDS = [
@@ -43,9 +49,20 @@ const deliverers = new WeakMap<Db, Deliverer>();
  * Delivery (SMTP, when configured) happens after the commit: the deliverer reads the outbox through the same
  * database, whose queue runs its reads only after the open transaction finished.
  */
-export async function notifyUser(q: Queryable, ctx: Pick<ServerContext, 'clock' | 'db'>, n: Notification): Promise<void> {
+export async function notifyUser(
+  q: Queryable,
+  ctx: Pick<ServerContext, 'clock' | 'db'>,
+  n: Notification,
+): Promise<void> {
   const email = await userEmail(q, n.userId);
-  await insertNotification(q, { userId: n.userId, username: n.username, email, kind: n.kind, details: JSON.stringify(n.details ?? {}), createdAt: ctx.clock.now() });
+  await insertNotification(q, {
+    userId: n.userId,
+    username: n.username,
+    email,
+    kind: n.kind,
+    details: JSON.stringify(n.details ?? {}),
+    createdAt: ctx.clock.now(),
+  });
   deliverers.get(ctx.db)?.kick();
 }
 
@@ -68,7 +85,10 @@ function messageText(row: OutboxRow): string {
  * Sends outbox rows that have an address by SMTP. Each row is claimed with a guarded UPDATE before sending, so two
  * server instances never send the same message; a failed send releases the claim for the next round.
  */
-export function startNotificationDelivery(ctx: ServerContext, options: { smtpUrl: string; from: string; intervalMs?: number }): { stop: () => void; flush: () => Promise<void> } {
+export function startNotificationDelivery(
+  ctx: ServerContext,
+  options: { smtpUrl: string; from: string; intervalMs?: number },
+): { stop: () => void; flush: () => Promise<void> } {
   const transport = nodemailer.createTransport(options.smtpUrl);
   let running: Promise<void> | undefined;
   let again = false;
@@ -78,10 +98,18 @@ export function startNotificationDelivery(ctx: ServerContext, options: { smtpUrl
     for (const row of pending) {
       if (!(await claimNotification(ctx.db, row.id, ctx.clock.now()))) continue;
       try {
-        await transport.sendMail({ from: options.from, to: row.email, subject: SUBJECTS[row.kind], text: messageText(row) });
+        await transport.sendMail({
+          from: options.from,
+          to: row.email,
+          subject: SUBJECTS[row.kind],
+          text: messageText(row),
+        });
       } catch (err) {
         await releaseNotification(ctx.db, row.id);
-        ctx.log.warn({ component: 'notifier', notification: row.id, err: err instanceof Error ? err.message : String(err) }, 'notification not sent; will retry');
+        ctx.log.warn(
+          { component: 'notifier', notification: row.id, err: err instanceof Error ? err.message : String(err) },
+          'notification not sent; will retry',
+        );
       }
     }
   }
@@ -92,7 +120,9 @@ export function startNotificationDelivery(ctx: ServerContext, options: { smtpUrl
       return;
     }
     running = deliverAll()
-      .catch((err: unknown) => ctx.log.error({ component: 'notifier', err: String(err) }, 'notification delivery failed'))
+      .catch((err: unknown) =>
+        ctx.log.error({ component: 'notifier', err: String(err) }, 'notification delivery failed'),
+      )
       .finally(() => {
         running = undefined;
         if (again) {

@@ -5,7 +5,15 @@ import type { Policy } from '../../src-shared/policy.js';
 import type { OfflineSlot } from '../../src-shared/protocol/bundle.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
-import { insertSlot, liveSlots, markSlotDelivered, revealedLiveSlots, topSlotIndex, useSlot, type SlotRecord } from '../db/queries/offline-slots.js';
+import {
+  insertSlot,
+  liveSlots,
+  markSlotDelivered,
+  revealedLiveSlots,
+  topSlotIndex,
+  useSlot,
+  type SlotRecord,
+} from '../db/queries/offline-slots.js';
 import type { UserRecord } from '../db/queries/users.js';
 import { decryptSecret, encryptSecret } from './secrets.js';
 import type { ExtraCandidate, ExtraCandidateSource } from './verification-evidence.js';
@@ -25,12 +33,22 @@ export function slotAad(deviceId: string, userId: number, index: number): string
   return `offline-slot:${deviceId}:${userId}:${index}`;
 }
 
-export function decryptSlotCode(ctx: Pick<ServerContext, 'keys'>, slot: Pick<SlotRecord, 'deviceId' | 'userId' | 'slotIndex' | 'codeEnc'>): Buffer {
+export function decryptSlotCode(
+  ctx: Pick<ServerContext, 'keys'>,
+  slot: Pick<SlotRecord, 'deviceId' | 'userId' | 'slotIndex' | 'codeEnc'>,
+): Buffer {
   return decryptSecret(ctx, slotAad(slot.deviceId, slot.userId, slot.slotIndex), slot.codeEnc);
 }
 
 /** Tops the user's live slots on this device up to the policy's count (inside the bundle's transaction). */
-export async function provisionSlots(q: Queryable, ctx: ServerContext, deviceId: string, user: UserRecord, policy: Policy, now: number): Promise<void> {
+export async function provisionSlots(
+  q: Queryable,
+  ctx: ServerContext,
+  deviceId: string,
+  user: UserRecord,
+  policy: Policy,
+  now: number,
+): Promise<void> {
   const live = await liveSlots(q, deviceId, user.id, now);
   const missing = policy.offline.emergencySlotsPerDevice - live.length;
   if (missing <= 0) return;
@@ -88,15 +106,13 @@ export function onlineSlotCandidates(ctx: ServerContext): ExtraCandidateSource {
     const now = ctx.clock.now();
     const rows = await revealedLiveSlots(q, user.id, now);
     const purposes = PURPOSES.filter((p) => p !== 'sign' || policy.temporaryCodes.purposes.includes('sign'));
-    return rows.map(
-      (s): ExtraCandidate => ({
-        method: 'offline-emergency',
-        secret: { kind: 'plain', value: decryptSlotCode(ctx, s) },
-        pinRequired: false,
-        purposes,
-        consume: (tx, at) => useSlot(tx, s.id, at),
-        auditDetails: { slot: s.slotIndex, slotDevice: s.deviceId, online: true },
-      }),
-    );
+    return rows.map((s): ExtraCandidate => ({
+      method: 'offline-emergency',
+      secret: { kind: 'plain', value: decryptSlotCode(ctx, s) },
+      pinRequired: false,
+      purposes,
+      consume: (tx, at) => useSlot(tx, s.id, at),
+      auditDetails: { slot: s.slotIndex, slotDevice: s.deviceId, online: true },
+    }));
   };
 }

@@ -11,7 +11,12 @@ import type { ServerContext } from '../context.js';
 export const ADMIN_PASSWORD_SCRYPT: ScryptParams = { N: 2 ** 15, r: 8, p: 1 };
 export const ADMIN_PASSWORD_MIN = 12;
 
-async function derive(ctx: Pick<ServerContext, 'keys'>, password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+async function derive(
+  ctx: Pick<ServerContext, 'keys'>,
+  password: string,
+  salt: Buffer,
+  params: ScryptParams,
+): Promise<Buffer> {
   return scryptAsync(hmacSha256(ctx.keys.pepper, 'admin-password', password.normalize('NFC')), salt, params);
 }
 
@@ -23,11 +28,26 @@ export async function hashPassword(ctx: Pick<ServerContext, 'keys'>, password: s
 }
 
 /** Used when the admin does not exist, so an unknown name costs the same time as a wrong password. */
-const DUMMY_HASH = ['scrypt', ADMIN_PASSWORD_SCRYPT.N, ADMIN_PASSWORD_SCRYPT.r, ADMIN_PASSWORD_SCRYPT.p, Buffer.alloc(16).toString('base64url'), Buffer.alloc(32).toString('base64url')].join('$');
+const DUMMY_HASH = [
+  'scrypt',
+  ADMIN_PASSWORD_SCRYPT.N,
+  ADMIN_PASSWORD_SCRYPT.r,
+  ADMIN_PASSWORD_SCRYPT.p,
+  Buffer.alloc(16).toString('base64url'),
+  Buffer.alloc(32).toString('base64url'),
+].join('$');
 
-export async function verifyPassword(ctx: Pick<ServerContext, 'keys'>, stored: string | undefined, password: string): Promise<boolean> {
+export async function verifyPassword(
+  ctx: Pick<ServerContext, 'keys'>,
+  stored: string | undefined,
+  password: string,
+): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = (stored ?? DUMMY_HASH).split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const derived = await derive(ctx, password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
+  const derived = await derive(ctx, password, Buffer.from(salt, 'base64url'), {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
   return constantTimeEqual(derived, Buffer.from(hash, 'base64url')) && stored !== undefined;
 }

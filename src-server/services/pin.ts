@@ -31,7 +31,11 @@ export type StoredPin = Pick<UserRecord, 'pinHash' | 'pinSalt'> | { pin_hash: Bu
  * True only when the user has a PIN and `pin` matches it. Every call costs one derivation and one constant-time
  * comparison, whether or not the user has a PIN or one was given, so timing does not tell them apart.
  */
-export async function checkPin(ctx: Pick<ServerContext, 'keys'>, user: StoredPin, pin: string | undefined): Promise<boolean> {
+export async function checkPin(
+  ctx: Pick<ServerContext, 'keys'>,
+  user: StoredPin,
+  pin: string | undefined,
+): Promise<boolean> {
   const [pinHash, pinSalt] = 'pinHash' in user ? [user.pinHash, user.pinSalt] : [user.pin_hash, user.pin_salt];
   const hasPin = pinHash !== null && pinSalt !== null;
   const digest = await pinDigest(ctx, pin ?? '', hasPin ? pinSalt! : NO_PIN_SALT);

@@ -1,4 +1,11 @@
-import { DEFAULT_POLICY, DEFAULT_SETTINGS, EnterpriseSettingsSchema, PolicySchema, type EnterpriseSettings, type Policy } from '../../src-shared/policy.js';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SETTINGS,
+  EnterpriseSettingsSchema,
+  PolicySchema,
+  type EnterpriseSettings,
+  type Policy,
+} from '../../src-shared/policy.js';
 import type { Queryable } from '../db/port.js';
 import { findDefaultPolicy, findPolicyById } from '../db/queries/policies.js';
 import { readSetting } from '../db/queries/settings.js';
@@ -20,7 +27,8 @@ export function parsePolicyBody(body: string): Policy {
 
 /** The user's policy, else the default policy row, else the built-in defaults (docs/design.md §3). */
 export async function policyForUser(q: Queryable, user: Pick<UserRecord, 'policyId'>): Promise<Policy> {
-  const row = (user.policyId !== null ? await findPolicyById(q, user.policyId) : undefined) ?? (await findDefaultPolicy(q));
+  const row =
+    (user.policyId !== null ? await findPolicyById(q, user.policyId) : undefined) ?? (await findDefaultPolicy(q));
   return row ? parsePolicyBody(row.body) : DEFAULT_POLICY;
 }
 

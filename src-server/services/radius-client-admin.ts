@@ -1,7 +1,12 @@
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import { LifelineError } from '../../src-shared/errors.js';
 import type { ServerContext } from '../context.js';
-import { deleteRadiusClient, insertRadiusClient, listRadiusClients, type RadiusClientRecord } from '../db/queries/radius-clients.js';
+import {
+  deleteRadiusClient,
+  insertRadiusClient,
+  listRadiusClients,
+  type RadiusClientRecord,
+} from '../db/queries/radius-clients.js';
 import { noteRadiusClientsChanged, secretAad } from '../radius/clients.js';
 import { appendAudit } from './audit.js';
 import { encryptSecret } from './secrets.js';
@@ -59,7 +64,13 @@ export async function removeRadiusClient(ctx: ServerContext, admin: string, name
   await ctx.db.tx(async (q) => {
     const removed = await deleteRadiusClient(q, name);
     if (!removed) throw new LifelineError('not_found', 'No such RADIUS client.', 404);
-    await appendAudit(q, ctx, { type: 'radius.client.deleted', outcome: 'success', actorKind: 'admin', actor: admin, details: { radiusClient: removed.name } });
+    await appendAudit(q, ctx, {
+      type: 'radius.client.deleted',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: admin,
+      details: { radiusClient: removed.name },
+    });
   });
   noteRadiusClientsChanged();
 }

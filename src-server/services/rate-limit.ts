@@ -1,5 +1,13 @@
 import type { Queryable } from '../db/port.js';
-import { countRateLimitHit, countRateLimitHitAt, deleteRateLimit, openRateLimit, readRateLimit, replaceRateLimit, restartRateLimitWindow } from '../db/queries/rate-limits.js';
+import {
+  countRateLimitHit,
+  countRateLimitHitAt,
+  deleteRateLimit,
+  openRateLimit,
+  readRateLimit,
+  replaceRateLimit,
+  restartRateLimitWindow,
+} from '../db/queries/rate-limits.js';
 
 export interface RateLimitResult {
   allowed: boolean;
@@ -14,7 +22,13 @@ export interface RateLimitResult {
  *  2. restart it if its window has passed (guarded by window_start),
  *  3. count the hit only while below the limit (`WHERE count < limit`): zero rows changed = refused.
  */
-export async function hitRateLimit(q: Queryable, key: string, limit: number, windowMs: number, now: number): Promise<RateLimitResult> {
+export async function hitRateLimit(
+  q: Queryable,
+  key: string,
+  limit: number,
+  windowMs: number,
+  now: number,
+): Promise<RateLimitResult> {
   await openRateLimit(q, key, now);
   await restartRateLimitWindow(q, key, now, now - windowMs);
   if (await countRateLimitHit(q, key, limit)) return { allowed: true, retryAfterSeconds: 0 };
@@ -49,7 +63,12 @@ export function backoffDelayMs(policy: BackoffPolicy, attempts: number): number 
  * `WHERE count < free - 1` count as in hitRateLimit; past them a compare-and-set on the row as read (zero rows
  * changed = a concurrent attempt took this turn). `resetRateLimit(key)` ends the run (a successful sign-in).
  */
-export async function claimBackoffAttempt(q: Queryable, key: string, policy: BackoffPolicy, now: number): Promise<RateLimitResult> {
+export async function claimBackoffAttempt(
+  q: Queryable,
+  key: string,
+  policy: BackoffPolicy,
+  now: number,
+): Promise<RateLimitResult> {
   await openRateLimit(q, key, now);
   await restartRateLimitWindow(q, key, now, now - policy.forgetMs);
   if (await countRateLimitHitAt(q, key, policy.free - 1, now)) return { allowed: true, retryAfterSeconds: 0 };
@@ -57,6 +76,11 @@ export async function claimBackoffAttempt(q: Queryable, key: string, policy: Bac
   const count = row?.count ?? 0;
   const nextAt = row?.windowStart ?? now;
   if (now < nextAt) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((nextAt - now) / 1000)) };
-  const claimed = await replaceRateLimit(q, key, { count, windowStart: nextAt }, { count: count + 1, windowStart: now + backoffDelayMs(policy, count + 1) });
+  const claimed = await replaceRateLimit(
+    q,
+    key,
+    { count, windowStart: nextAt },
+    { count: count + 1, windowStart: now + backoffDelayMs(policy, count + 1) },
+  );
   return claimed ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: 1 };
 }

@@ -45,9 +45,11 @@ export async function authorityOf(q: Queryable, adminId: number): Promise<AdminA
  */
 export function assertMayGrant(granter: AdminAuthority, roleName: string, permissions: readonly Permission[]): void {
   if (granter.isSuperadmin) return;
-  if (roleName === SUPERADMIN_ROLE) throw new LifelineError('forbidden', 'Only a superadmin may grant the superadmin role.', 403);
+  if (roleName === SUPERADMIN_ROLE)
+    throw new LifelineError('forbidden', 'Only a superadmin may grant the superadmin role.', 403);
   const missing = permissions.filter((p) => !granter.permissions.has(p));
-  if (missing.length) throw new LifelineError('forbidden', `You cannot grant permissions you do not hold: ${missing.join(', ')}.`, 403);
+  if (missing.length)
+    throw new LifelineError('forbidden', `You cannot grant permissions you do not hold: ${missing.join(', ')}.`, 403);
 }
 
 export { findRole, listRoles } from '../db/queries/roles.js';

@@ -4,7 +4,11 @@ import { LifelineError } from '../../src-shared/errors.js';
 import type { EnterpriseSettings, Policy } from '../../src-shared/policy.js';
 import type { ServerContext } from '../context.js';
 import type { Queryable } from '../db/port.js';
-import { insertTemporaryCode, revokeUserTemporaryCodes, type TemporaryCodeRecord } from '../db/queries/temporary-codes.js';
+import {
+  insertTemporaryCode,
+  revokeUserTemporaryCodes,
+  type TemporaryCodeRecord,
+} from '../db/queries/temporary-codes.js';
 import { touchActiveUser, type UserRecord } from '../db/queries/users.js';
 import { appendAudit, auditRevocation, type AuditEvent } from './audit.js';
 import { hashCode } from './code-hash.js';
@@ -43,27 +47,50 @@ export function rateLimitKey(userId: number): string {
 }
 
 /** The terms of a new code under the policy, or the stable error saying which rule it breaks. */
-function termsUnderPolicy(policy: Policy, user: UserRecord, input: IssueTemporaryCodeInput): { lifetimeMinutes: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean } {
+function termsUnderPolicy(
+  policy: Policy,
+  user: UserRecord,
+  input: IssueTemporaryCodeInput,
+): { lifetimeMinutes: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean } {
   const t = policy.temporaryCodes;
   if (!t.allowed) throw new LifelineError('not_eligible', "The user's policy does not allow temporary codes.", 403);
   const lifetimeMinutes = input.expiresInMinutes ?? t.defaultLifetimeMinutes;
   if (lifetimeMinutes < t.minLifetimeMinutes || lifetimeMinutes > t.maxLifetimeMinutes) {
-    throw new LifelineError('policy_violation', `The lifetime must be between ${t.minLifetimeMinutes} and ${t.maxLifetimeMinutes} minutes under the user's policy.`, 400);
+    throw new LifelineError(
+      'policy_violation',
+      `The lifetime must be between ${t.minLifetimeMinutes} and ${t.maxLifetimeMinutes} minutes under the user's policy.`,
+      400,
+    );
   }
   const multiUse = input.multiUse ?? false;
-  if (multiUse && !t.multiUseAllowed) throw new LifelineError('policy_violation', "The user's policy allows single-use temporary codes only.", 400);
+  if (multiUse && !t.multiUseAllowed)
+    throw new LifelineError('policy_violation', "The user's policy allows single-use temporary codes only.", 400);
   const purposes = input.purposes ? [...new Set(input.purposes)] : [...t.purposes];
   const refused = purposes.filter((p) => !t.purposes.includes(p));
-  if (refused.length > 0) throw new LifelineError('policy_violation', `The user's policy does not allow temporary codes for: ${refused.join(', ')}.`, 400);
+  if (refused.length > 0)
+    throw new LifelineError(
+      'policy_violation',
+      `The user's policy does not allow temporary codes for: ${refused.join(', ')}.`,
+      400,
+    );
   // A policy without PINs (contractors) needs none with its codes either; otherwise the code's own switch decides.
   const pinRequired = policy.pin.required && t.pinRequired;
   if (pinRequired && user.pinHash === null) {
-    throw new LifelineError('not_eligible', "The user's policy needs the PIN with a temporary code and the user has no PIN yet: set one first.", 403);
+    throw new LifelineError(
+      'not_eligible',
+      "The user's policy needs the PIN with a temporary code and the user has no PIN yet: set one first.",
+      403,
+    );
   }
   return { lifetimeMinutes, multiUse, purposes, pinRequired };
 }
 
-export async function issueTemporaryCode(ctx: ServerContext, actor: string, username: string, input: IssueTemporaryCodeInput): Promise<IssuedTemporaryCode> {
+export async function issueTemporaryCode(
+  ctx: ServerContext,
+  actor: string,
+  username: string,
+  input: IssueTemporaryCodeInput,
+): Promise<IssuedTemporaryCode> {
   const { user, policy } = await userToIssueFor(ctx, username, 'temporaryCodesEnabled', 'Temporary codes');
   const terms = termsUnderPolicy(policy, user, input);
   const t = policy.temporaryCodes;
@@ -78,22 +105,53 @@ export async function issueTemporaryCode(ctx: ServerContext, actor: string, user
     // Counted inside the transaction: a refused or failed issue does not use up one of the hour's codes.
     const limit = await hitRateLimit(q, rateLimitKey(user.id), t.maxPerHour, HOUR, issuedAt);
     if (!limit.allowed) {
-      throw new LifelineError('rate_limited', `At most ${t.maxPerHour} temporary codes can be issued per user per hour.`, 429, { retryAfterSeconds: limit.retryAfterSeconds });
+      throw new LifelineError(
+        'rate_limited',
+        `At most ${t.maxPerHour} temporary codes can be issued per user per hour.`,
+        429,
+        { retryAfterSeconds: limit.retryAfterSeconds },
+      );
     }
     const old = await revokeUserTemporaryCodes(q, user.id, 'replaced', issuedAt);
     // The partial unique index temporary_codes_one_active refuses a second active code if two issues race.
-    await insertTemporaryCode(q, { userId: user.id, codeHash: hash, codeLength: code.length, multiUse: terms.multiUse, purposes: terms.purposes, pinRequired: terms.pinRequired, issuedAt, issuedBy: actor, expiresAt });
+    await insertTemporaryCode(q, {
+      userId: user.id,
+      codeHash: hash,
+      codeLength: code.length,
+      multiUse: terms.multiUse,
+      purposes: terms.purposes,
+      pinRequired: terms.pinRequired,
+      issuedAt,
+      issuedBy: actor,
+      expiresAt,
+    });
     const wasReplace = old > 0;
     await recordIssue(q, ctx, user, actor, {
       auditType: 'temporary-code',
       replaced: wasReplace,
-      details: { expiresAt, multiUse: terms.multiUse, purposes: terms.purposes.join(','), pinRequired: terms.pinRequired },
+      details: {
+        expiresAt,
+        multiUse: terms.multiUse,
+        purposes: terms.purposes.join(','),
+        pinRequired: terms.pinRequired,
+      },
       notice: 'temporary-code-issued',
-      noticeDetails: { expiresAt: new Date(expiresAt).toISOString(), issuedBy: actor, use: terms.multiUse ? 'multiple times until expiry' : 'once' },
+      noticeDetails: {
+        expiresAt: new Date(expiresAt).toISOString(),
+        issuedBy: actor,
+        use: terms.multiUse ? 'multiple times until expiry' : 'once',
+      },
     });
     return wasReplace;
   });
-  return { code: formatCode(code), expiresAt, multiUse: terms.multiUse, purposes: terms.purposes, pinRequired: terms.pinRequired, replaced };
+  return {
+    code: formatCode(code),
+    expiresAt,
+    multiUse: terms.multiUse,
+    purposes: terms.purposes,
+    pinRequired: terms.pinRequired,
+    replaced,
+  };
 }
 
 // What issuing a temporary code and issuing an emergency set (emergency-codes.ts) have in common.
@@ -115,7 +173,8 @@ export async function userToIssueFor(
 ): Promise<{ user: UserRecord; policy: Policy }> {
   const user = await requireUser(ctx.db, username);
   const settings = await loadSettings(ctx.db);
-  if (!settings[enabledBy]) throw new LifelineError('feature_disabled', `${kindName} are disabled for this enterprise.`, 403);
+  if (!settings[enabledBy])
+    throw new LifelineError('feature_disabled', `${kindName} are disabled for this enterprise.`, 403);
   if (user.status !== 'active') throw inactiveUser();
   return { user, policy: await policyForUser(ctx.db, user) };
 }
@@ -138,7 +197,13 @@ export async function recordIssue(
   ctx: ServerContext,
   user: Pick<UserRecord, 'id' | 'username'>,
   actor: string,
-  issue: { auditType: string; replaced: boolean; details: AuditEvent['details']; notice: Notification['kind']; noticeDetails: Notification['details'] },
+  issue: {
+    auditType: string;
+    replaced: boolean;
+    details: AuditEvent['details'];
+    notice: Notification['kind'];
+    noticeDetails: Notification['details'];
+  },
 ): Promise<void> {
   await appendAudit(q, ctx, {
     type: `${issue.auditType}.${issue.replaced ? 'replace' : 'issue'}`,
@@ -148,7 +213,12 @@ export async function recordIssue(
     subject: user.username,
     details: issue.details,
   });
-  await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: issue.notice, details: issue.noticeDetails });
+  await notifyUser(q, ctx, {
+    userId: user.id,
+    username: user.username,
+    kind: issue.notice,
+    details: issue.noticeDetails,
+  });
 }
 
 /**
@@ -159,7 +229,11 @@ export async function revokeTemporaryCode(
   q: Queryable,
   ctx: Pick<ServerContext, 'clock' | 'audit'>,
   user: Pick<UserRecord, 'id' | 'username'>,
-  why: { reason: 'admin' | 'token-success' | 'token-enrolled' | 'user-deactivated'; actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system'; actor?: string },
+  why: {
+    reason: 'admin' | 'token-success' | 'token-enrolled' | 'user-deactivated';
+    actorKind: 'admin' | 'client' | 'device' | 'radius' | 'system';
+    actor?: string;
+  },
 ): Promise<boolean> {
   const now = ctx.clock.now();
   if ((await revokeUserTemporaryCodes(q, user.id, why.reason, now)) === 0) return false;
@@ -168,6 +242,20 @@ export async function revokeTemporaryCode(
 }
 
 /** What an admin may see of the active code: never the code, only its terms. */
-export function temporaryCodeSummary(row: TemporaryCodeRecord): { expiresAt: number; multiUse: boolean; purposes: Purpose[]; pinRequired: boolean; issuedAt: number; issuedBy: string } {
-  return { expiresAt: row.expiresAt, multiUse: row.multiUse, purposes: row.purposes, pinRequired: row.pinRequired, issuedAt: row.issuedAt, issuedBy: row.issuedBy };
+export function temporaryCodeSummary(row: TemporaryCodeRecord): {
+  expiresAt: number;
+  multiUse: boolean;
+  purposes: Purpose[];
+  pinRequired: boolean;
+  issuedAt: number;
+  issuedBy: string;
+} {
+  return {
+    expiresAt: row.expiresAt,
+    multiUse: row.multiUse,
+    purposes: row.purposes,
+    pinRequired: row.pinRequired,
+    issuedAt: row.issuedAt,
+    issuedBy: row.issuedBy,
+  };
 }

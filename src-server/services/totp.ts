@@ -26,7 +26,14 @@ export function newTotpSecret(): string {
 }
 
 export function otpauthUri(secret: string, issuer: string, account: string, params: TotpParams = DEFAULT_TOTP): string {
-  return generateURI({ issuer, label: account, secret, algorithm: otplibAlgorithm(params.algorithm), digits: params.digits, period: params.period });
+  return generateURI({
+    issuer,
+    label: account,
+    secret,
+    algorithm: otplibAlgorithm(params.algorithm),
+    digits: params.digits,
+    period: params.period,
+  });
 }
 
 export interface TokenParams {
@@ -42,8 +49,14 @@ export interface TokenParams {
  * The time step the code belongs to (within ±1 step of `nowMs` for clock drift), or undefined. Codes of a step at or
  * below `afterStep` are refused here already, as a cheap first filter before the guarded update.
  */
-export async function matchTokenStep(token: TokenParams, code: string, nowMs: number, afterStep?: number): Promise<number | undefined> {
-  if ((token.digits !== 6 && token.digits !== 8) || !new RegExp(`^[0-9]{${token.digits}}$`).test(code)) return undefined;
+export async function matchTokenStep(
+  token: TokenParams,
+  code: string,
+  nowMs: number,
+  afterStep?: number,
+): Promise<number | undefined> {
+  if ((token.digits !== 6 && token.digits !== 8) || !new RegExp(`^[0-9]{${token.digits}}$`).test(code))
+    return undefined;
   try {
     const epoch = Math.floor(nowMs / 1000);
     const result = await verify({

@@ -5,7 +5,15 @@ import type { Queryable } from '../db/port.js';
 import { findPolicyById, findPolicyByName } from '../db/queries/policies.js';
 import { activeTemporaryCode } from '../db/queries/temporary-codes.js';
 import { deleteToken as deleteTokenRow, findToken, upsertToken } from '../db/queries/tokens.js';
-import { bumpTokenGeneration, insertUser, setUserPin, updateUserFields, userNameTaken, type UserFieldsPatch, type UserRecord } from '../db/queries/users.js';
+import {
+  bumpTokenGeneration,
+  insertUser,
+  setUserPin,
+  updateUserFields,
+  userNameTaken,
+  type UserFieldsPatch,
+  type UserRecord,
+} from '../db/queries/users.js';
 import { appendAudit } from './audit.js';
 import { assertNotConfusable } from './confusable-names.js';
 import { emergencySetSummary } from './emergency-codes.js';
@@ -44,7 +52,9 @@ export async function userView(q: Queryable, user: UserRecord, now: number) {
     hasPin: user.pinHash !== null,
     pinGeneration: user.pinGeneration,
     tokenGeneration: user.tokenGeneration,
-    token: token ? { algorithm: token.algorithm, digits: token.digits, period: token.period, enrolledAt: token.enrolledAt } : null,
+    token: token
+      ? { algorithm: token.algorithm, digits: token.digits, period: token.period, enrolledAt: token.enrolledAt }
+      : null,
     lock: lockState(user, now),
     temporaryCode: temp ? temporaryCodeSummary(temp) : null,
     emergencyCodes: (await emergencySetSummary(q, user.id, now)) ?? null,
@@ -53,22 +63,46 @@ export async function userView(q: Queryable, user: UserRecord, now: number) {
   };
 }
 
-export async function createUser(ctx: ServerContext, actor: Actor, input: { username: string; displayName?: string; email?: string; policy?: string; status?: 'active' | 'inactive' }): Promise<UserRecord> {
+export async function createUser(
+  ctx: ServerContext,
+  actor: Actor,
+  input: { username: string; displayName?: string; email?: string; policy?: string; status?: 'active' | 'inactive' },
+): Promise<UserRecord> {
   const username = normalizeUsername(input.username);
   await assertNotConfusable(ctx.db, 'users', username);
   const now = ctx.clock.now();
   return ctx.db.tx(async (q) => {
     if (await userNameTaken(q, username)) throw new LifelineError('conflict', 'A user with this name exists.', 409);
     const policyId = input.policy !== undefined ? await policyIdByName(q, input.policy) : null;
-    const row = await insertUser(q, { username, displayName: input.displayName ?? null, email: input.email ?? null, status: input.status ?? 'active', policyId, codeSalt: randomBytes(16), now });
-    await appendAudit(q, ctx, { type: 'user.created', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: username, details: { policy: input.policy ?? 'default', status: input.status ?? 'active' } });
+    const row = await insertUser(q, {
+      username,
+      displayName: input.displayName ?? null,
+      email: input.email ?? null,
+      status: input.status ?? 'active',
+      policyId,
+      codeSalt: randomBytes(16),
+      now,
+    });
+    await appendAudit(q, ctx, {
+      type: 'user.created',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: actor.username,
+      subject: username,
+      details: { policy: input.policy ?? 'default', status: input.status ?? 'active' },
+    });
     return row;
   });
 }
 
 export { searchUsers } from '../db/queries/users.js';
 
-export async function updateUser(ctx: ServerContext, actor: Actor, username: string, patch: { status?: 'active' | 'inactive'; policy?: string; displayName?: string | null; email?: string | null }): Promise<UserRecord> {
+export async function updateUser(
+  ctx: ServerContext,
+  actor: Actor,
+  username: string,
+  patch: { status?: 'active' | 'inactive'; policy?: string; displayName?: string | null; email?: string | null },
+): Promise<UserRecord> {
   const now = ctx.clock.now();
   return ctx.db.tx(async (q) => {
     const user = await requireUser(q, username);
@@ -92,10 +126,21 @@ export async function updateUser(ctx: ServerContext, actor: Actor, username: str
     }
     if (Object.keys(fields).length === 0) return user;
     const updated = await updateUserFields(q, user.id, fields, now);
-    await appendAudit(q, ctx, { type: 'user.updated', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username, details: changed });
+    await appendAudit(q, ctx, {
+      type: 'user.updated',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: actor.username,
+      subject: user.username,
+      details: changed,
+    });
     // An inactive user gets nothing online (docs/design.md §3): its temporary code goes with the deactivation.
     if (patch.status === 'inactive' && user.status === 'active') {
-      await revokeTemporaryCode(q, ctx, user, { reason: 'user-deactivated', actorKind: 'admin', actor: actor.username });
+      await revokeTemporaryCode(q, ctx, user, {
+        reason: 'user-deactivated',
+        actorKind: 'admin',
+        actor: actor.username,
+      });
     }
     return updated;
   });
@@ -112,7 +157,12 @@ export async function unlockUser(ctx: ServerContext, actor: Actor, username: str
       actorKind: 'admin',
       actor: actor.username,
       subject: user.username,
-      details: { wasLocked, failures: user.failures, lockPeriods: user.lockPeriods, wasLockedPermanently: user.lockedPermanently },
+      details: {
+        wasLocked,
+        failures: user.failures,
+        lockPeriods: user.lockPeriods,
+        wasLockedPermanently: user.lockedPermanently,
+      },
     });
     return (await requireUser(q, username))!;
   });
@@ -123,23 +173,55 @@ export async function unlockUser(ctx: ServerContext, actor: Actor, username: str
  * A new token means new offline data (token_generation) and, by default policy, the end of any temporary code
  * (Imprivata: temporary codes go when the user is back on the normal factor).
  */
-export async function enrollToken(ctx: ServerContext, actor: Actor, username: string, params: { algorithm?: TotpAlgorithm; digits?: 6 | 8 }): Promise<{ otpauthUri: string; algorithm: TotpAlgorithm; digits: 6 | 8; period: number }> {
+export async function enrollToken(
+  ctx: ServerContext,
+  actor: Actor,
+  username: string,
+  params: { algorithm?: TotpAlgorithm; digits?: 6 | 8 },
+): Promise<{ otpauthUri: string; algorithm: TotpAlgorithm; digits: 6 | 8; period: number }> {
   const totp = { ...DEFAULT_TOTP, ...params };
   const secret = newTotpSecret();
   const now = ctx.clock.now();
   const label = await ctx.db.tx(async (q) => {
     const user = await requireUser(q, username);
     const policy = await policyForUser(q, user);
-    if (!policy.enrollmentAllowed) throw new LifelineError('policy_violation', 'The user’s policy does not allow enrolling a token.', 403);
+    if (!policy.enrollmentAllowed)
+      throw new LifelineError('policy_violation', 'The user’s policy does not allow enrolling a token.', 403);
     const sealed = encryptSecret(ctx, `token:${user.id}`, Buffer.from(secret, 'utf8'));
-    await upsertToken(q, { userId: user.id, seedEnc: sealed, algorithm: totp.algorithm, digits: totp.digits, period: totp.period, enrolledAt: now, enrolledBy: actor.username });
+    await upsertToken(q, {
+      userId: user.id,
+      seedEnc: sealed,
+      algorithm: totp.algorithm,
+      digits: totp.digits,
+      period: totp.period,
+      enrolledAt: now,
+      enrolledBy: actor.username,
+    });
     await bumpTokenGeneration(q, user.id, now);
-    await appendAudit(q, ctx, { type: 'token.enrolled', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username, details: { algorithm: totp.algorithm, digits: totp.digits } });
-    if (policy.temporaryCodes.revokeOnTokenSuccess) await revokeTemporaryCode(q, ctx, user, { reason: 'token-enrolled', actorKind: 'admin', actor: actor.username });
-    await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'token-enrolled', details: { by: actor.username } });
+    await appendAudit(q, ctx, {
+      type: 'token.enrolled',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: actor.username,
+      subject: user.username,
+      details: { algorithm: totp.algorithm, digits: totp.digits },
+    });
+    if (policy.temporaryCodes.revokeOnTokenSuccess)
+      await revokeTemporaryCode(q, ctx, user, { reason: 'token-enrolled', actorKind: 'admin', actor: actor.username });
+    await notifyUser(q, ctx, {
+      userId: user.id,
+      username: user.username,
+      kind: 'token-enrolled',
+      details: { by: actor.username },
+    });
     return user.username;
   });
-  return { otpauthUri: otpauthUri(secret, TOTP_ISSUER, label, totp), algorithm: totp.algorithm, digits: totp.digits, period: totp.period };
+  return {
+    otpauthUri: otpauthUri(secret, TOTP_ISSUER, label, totp),
+    algorithm: totp.algorithm,
+    digits: totp.digits,
+    period: totp.period,
+  };
 }
 
 /** The stolen-device case: the enrollment goes, and agents drop the token's offline windows at their next sync. */
@@ -147,10 +229,22 @@ export async function deleteToken(ctx: ServerContext, actor: Actor, username: st
   const now = ctx.clock.now();
   await ctx.db.tx(async (q) => {
     const user = await requireUser(q, username);
-    if (!(await deleteTokenRow(q, user.id))) throw new LifelineError('not_found', 'The user has no enrolled token.', 404);
+    if (!(await deleteTokenRow(q, user.id)))
+      throw new LifelineError('not_found', 'The user has no enrolled token.', 404);
     await bumpTokenGeneration(q, user.id, now);
-    await appendAudit(q, ctx, { type: 'token.deleted', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username });
-    await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'token-deleted', details: { by: actor.username } });
+    await appendAudit(q, ctx, {
+      type: 'token.deleted',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: actor.username,
+      subject: user.username,
+    });
+    await notifyUser(q, ctx, {
+      userId: user.id,
+      username: user.username,
+      kind: 'token-deleted',
+      details: { by: actor.username },
+    });
   });
 }
 
@@ -160,13 +254,27 @@ export async function setPin(ctx: ServerContext, actor: Actor, username: string,
   const user = await requireUser(ctx.db, username);
   const policy = await policyForUser(ctx.db, user);
   const length = [...pin.normalize('NFC')].length;
-  if (length < policy.pin.minLength) throw new LifelineError('policy_violation', `The PIN must have at least ${policy.pin.minLength} characters.`, 400);
-  if (length > PIN_MAX || /[\p{C}]/u.test(pin)) throw new LifelineError('validation_failed', `A PIN has at most ${PIN_MAX} printable characters.`, 400);
+  if (length < policy.pin.minLength)
+    throw new LifelineError('policy_violation', `The PIN must have at least ${policy.pin.minLength} characters.`, 400);
+  if (length > PIN_MAX || /[\p{C}]/u.test(pin))
+    throw new LifelineError('validation_failed', `A PIN has at most ${PIN_MAX} printable characters.`, 400);
   const { hash, salt } = await hashPin(ctx, pin);
   const now = ctx.clock.now();
   await ctx.db.tx(async (q) => {
-    if (!(await setUserPin(q, user.id, { hash, salt }, now))) throw new LifelineError('not_found', 'No such user.', 404);
-    await appendAudit(q, ctx, { type: 'pin.set', outcome: 'success', actorKind: 'admin', actor: actor.username, subject: user.username });
-    await notifyUser(q, ctx, { userId: user.id, username: user.username, kind: 'pin-set', details: { by: actor.username } });
+    if (!(await setUserPin(q, user.id, { hash, salt }, now)))
+      throw new LifelineError('not_found', 'No such user.', 404);
+    await appendAudit(q, ctx, {
+      type: 'pin.set',
+      outcome: 'success',
+      actorKind: 'admin',
+      actor: actor.username,
+      subject: user.username,
+    });
+    await notifyUser(q, ctx, {
+      userId: user.id,
+      username: user.username,
+      kind: 'pin-set',
+      details: { by: actor.username },
+    });
   });
 }

@@ -9,7 +9,11 @@ export { tryNormalizeUsername, USERNAME_MAX };
 export function normalizeUsername(input: string): string {
   const s = tryNormalizeUsername(input);
   if (s === undefined) {
-    throw new LifelineError('validation_failed', `A username is 1-${USERNAME_MAX} letters, digits, '.', '_', '@' or '-', starting with a letter or digit.`, 400);
+    throw new LifelineError(
+      'validation_failed',
+      `A username is 1-${USERNAME_MAX} letters, digits, '.', '_', '@' or '-', starting with a letter or digit.`,
+      400,
+    );
   }
   return s;
 }
@@ -29,8 +33,17 @@ export async function requireUser(q: Queryable, username: string): Promise<UserR
 }
 
 /** The lock state an admin sees; `locked` is true while a timed lock runs or after the permanent lock. */
-export function lockState(user: UserRecord, now: number): { locked: boolean; lockedUntil: number | null; lockedPermanently: boolean; failures: number; lockPeriods: number } {
+export function lockState(
+  user: UserRecord,
+  now: number,
+): { locked: boolean; lockedUntil: number | null; lockedPermanently: boolean; failures: number; lockPeriods: number } {
   const permanent = user.lockedPermanently;
   const timed = user.lockedUntil !== null && user.lockedUntil > now;
-  return { locked: permanent || timed, lockedUntil: timed ? user.lockedUntil : null, lockedPermanently: permanent, failures: user.failures, lockPeriods: user.lockPeriods };
+  return {
+    locked: permanent || timed,
+    lockedUntil: timed ? user.lockedUntil : null,
+    lockedPermanently: permanent,
+    failures: user.failures,
+    lockPeriods: user.lockPeriods,
+  };
 }

@@ -75,7 +75,8 @@ export async function gatherEvidence(
     let match: Match | undefined;
     if (tokenStep !== undefined) match = { method: 'token', step: tokenStep };
     else if (storedIndex === 0 && temporary) match = { method: 'temporary', row: temporary };
-    else if (storedIndex >= 0) match = { method: 'emergency', codeId: emergency[storedIndex - (temporary ? 1 : 0)]!.id };
+    else if (storedIndex >= 0)
+      match = { method: 'emergency', codeId: emergency[storedIndex - (temporary ? 1 : 0)]!.id };
     else if (extraIndex >= 0) match = { method: 'extra', candidate: extras[extraIndex]! };
     return { match, pinOk };
   } finally {
@@ -84,10 +85,20 @@ export async function gatherEvidence(
 }
 
 /** The token step the typed code belongs to (now ±1), or undefined; the seed is decrypted only for this check. */
-async function matchToken(ctx: ServerContext, userId: number, token: TokenRecord, typed: string, now: number): Promise<number | undefined> {
+async function matchToken(
+  ctx: ServerContext,
+  userId: number,
+  token: TokenRecord,
+  typed: string,
+  now: number,
+): Promise<number | undefined> {
   const seed = decryptSecret(ctx, `token:${userId}`, token.seedEnc);
   try {
-    return await matchTokenStep({ secret: seed.toString('utf8'), algorithm: token.algorithm, digits: token.digits, period: token.period }, typed, now);
+    return await matchTokenStep(
+      { secret: seed.toString('utf8'), algorithm: token.algorithm, digits: token.digits, period: token.period },
+      typed,
+      now,
+    );
   } finally {
     wipe(seed);
   }
@@ -99,7 +110,10 @@ function matchExtras(extras: readonly ExtraCandidate[], typed: string, hash: Buf
   const typedBytes = Buffer.from(typed, 'utf8');
   for (let i = 0; i < extras.length; i++) {
     const s = extras[i]!.secret;
-    const equal = s.kind === 'plain' ? constantTimeEqual(typedBytes, s.value) : hash !== undefined && constantTimeEqual(hash, s.value);
+    const equal =
+      s.kind === 'plain'
+        ? constantTimeEqual(typedBytes, s.value)
+        : hash !== undefined && constantTimeEqual(hash, s.value);
     if (equal && found === -1) found = i;
     if (s.kind === 'plain') wipe(s.value);
   }
@@ -147,12 +161,20 @@ const DUMMY_TOTP_SECRET = 'A'.repeat(32); // 20 zero bytes in base32: only ever 
  * The work a real verification does (one code derivation when the input could be a stored code, one PIN derivation,
  * three token HMACs), for an unknown or inactive user, so response times do not reveal which usernames exist.
  */
-export async function spendLikeAVerification(ctx: ServerContext, typed: string, pin: string | undefined): Promise<void> {
+export async function spendLikeAVerification(
+  ctx: ServerContext,
+  typed: string,
+  pin: string | undefined,
+): Promise<void> {
   const salt = hmacSha256(ctx.keys.pepper, DUMMY_SALT_LABEL).subarray(0, 16);
   const [hash] = await Promise.all([
     couldBeStoredCode(typed) ? hashCode(ctx, salt, typed) : Promise.resolve(undefined),
     checkPin(ctx, { pin_hash: null, pin_salt: null }, pin),
   ]);
-  await matchTokenStep({ secret: DUMMY_TOTP_SECRET, algorithm: 'SHA1', digits: 6, period: 30 }, '000000', ctx.clock.now());
+  await matchTokenStep(
+    { secret: DUMMY_TOTP_SECRET, algorithm: 'SHA1', digits: 6, period: 30 },
+    '000000',
+    ctx.clock.now(),
+  );
   wipe(hash);
 }

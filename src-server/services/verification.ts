@@ -8,11 +8,27 @@ import { advanceTokenStep } from '../db/queries/tokens.js';
 import type { UserRecord } from '../db/queries/users.js';
 import { appendAudit, type AuditEvent } from './audit.js';
 import { liveEmergencySet, setExpired, tokenBlockedBySet, voidEmergencySet } from './emergency-codes.js';
-import { BUSY_RETRY_SECONDS, countFailure, releaseSlot, reserveAttempt, resetFailures, type LockSubject, type Slot } from './lockout.js';
+import {
+  BUSY_RETRY_SECONDS,
+  countFailure,
+  releaseSlot,
+  reserveAttempt,
+  resetFailures,
+  type LockSubject,
+  type Slot,
+} from './lockout.js';
 import { policyForUser } from './policy.js';
 import { revokeTemporaryCode } from './temporary-codes.js';
 import { findUserByUsername, tryNormalizeUsername } from './users.js';
-import { gatherEvidence, methodOf, pinRequiredFor, purposesFor, spendLikeAVerification, type ExtraCandidateSource, type Match } from './verification-evidence.js';
+import {
+  gatherEvidence,
+  methodOf,
+  pinRequiredFor,
+  purposesFor,
+  spendLikeAVerification,
+  type ExtraCandidateSource,
+  type Match,
+} from './verification-evidence.js';
 
 export type { ExtraCandidate, ExtraCandidateSource } from './verification-evidence.js';
 
@@ -45,15 +61,19 @@ export interface VerifyRequest {
   extraCandidates?: ExtraCandidateSource;
 }
 
-
 export type VerifyResult =
-  | { ok: true; method: CodeMethod; user: UserRecord; temporary?: { multiUse: boolean; expiresAt: number }; tokenStep?: number }
+  | {
+      ok: true;
+      method: CodeMethod;
+      user: UserRecord;
+      temporary?: { multiUse: boolean; expiresAt: number };
+      tokenStep?: number;
+    }
   | { ok: false; error: 'invalid_code' }
   | { ok: false; error: 'locked'; retryAfterSeconds: number; /** only an admin can unlock */ permanent: boolean }
   /** Other attempts of this user are being checked and hold every place: nothing was checked or counted. */
   | { ok: false; error: 'busy'; retryAfterSeconds: number }
   | { ok: false; error: 'purpose_not_allowed' };
-
 
 const INVALID = { ok: false, error: 'invalid_code' } as const;
 /** The answer of an attempt that outlived its place (lockout.ts, ATTEMPT_LEASE_MS): its outcome is not revealed. */
@@ -80,9 +100,20 @@ export async function verifyCode(ctx: ServerContext, req: VerifyRequest): Promis
   const reservation = await reserveAttempt(ctx.db, subject, policy.lockout, ctx.clock.now());
   if (!reservation.allowed) {
     // Busy: nothing was checked, like an attempt the admission gate shed, so nothing is audited either.
-    if (reservation.reason === 'busy') return { ok: false, error: 'busy', retryAfterSeconds: reservation.retryAfterSeconds };
-    await appendAudit(ctx.db, ctx, { ...base, outcome: 'failure', reason: 'locked', details: { permanent: reservation.permanent } });
-    return { ok: false, error: 'locked', retryAfterSeconds: reservation.retryAfterSeconds, permanent: reservation.permanent };
+    if (reservation.reason === 'busy')
+      return { ok: false, error: 'busy', retryAfterSeconds: reservation.retryAfterSeconds };
+    await appendAudit(ctx.db, ctx, {
+      ...base,
+      outcome: 'failure',
+      reason: 'locked',
+      details: { permanent: reservation.permanent },
+    });
+    return {
+      ok: false,
+      error: 'locked',
+      retryAfterSeconds: reservation.retryAfterSeconds,
+      permanent: reservation.permanent,
+    };
   }
   const attempt: Attempt = { ctx, base, slot: reservation.slot, policy };
 
@@ -113,7 +144,12 @@ async function failOnError<T>(attempt: Attempt, work: () => Promise<T>): Promise
   }
 }
 
-async function checkReservedAttempt(attempt: Attempt, req: VerifyRequest, user: UserRecord, typed: string): Promise<VerifyResult> {
+async function checkReservedAttempt(
+  attempt: Attempt,
+  req: VerifyRequest,
+  user: UserRecord,
+  typed: string,
+): Promise<VerifyResult> {
   const { ctx, base, slot, policy } = attempt;
   const { match, pinOk } = await failOnError(attempt, () => gatherEvidence(ctx, req, user, policy, typed));
   // One reason for both: the audit log is read by helpdesk staff, and "wrong PIN" would tell whoever reads it (or
@@ -138,10 +174,16 @@ async function checkReservedAttempt(attempt: Attempt, req: VerifyRequest, user: 
     if (refused) return countedFailure(q, attempt, refused, method);
     await resetFailures(q, user.id, now);
     if (match.method === 'token') await afterTokenSuccess(q, ctx, user, policy, req.channel, now);
-    const details = match.method === 'extra' ? match.candidate.auditDetails : match.method === 'token' ? { step: match.step } : undefined;
+    const details =
+      match.method === 'extra'
+        ? match.candidate.auditDetails
+        : match.method === 'token'
+          ? { step: match.step }
+          : undefined;
     await appendAudit(q, ctx, { ...base, method, outcome: 'success', ...(details ? { details } : {}) });
     const result: VerifyResult = { ok: true, method, user };
-    if (match.method === 'temporary') result.temporary = { multiUse: match.row.multiUse, expiresAt: match.row.expiresAt };
+    if (match.method === 'temporary')
+      result.temporary = { multiUse: match.row.multiUse, expiresAt: match.row.expiresAt };
     if (match.method === 'token') result.tokenStep = match.step;
     return result;
   });
@@ -158,7 +200,6 @@ function auditBase(req: VerifyRequest, user: UserRecord | undefined): Omit<Audit
     ...(req.device !== undefined ? { device: req.device } : {}),
   };
 }
-
 
 /** Consumes the matched code with one guarded statement; returns the failure reason when it may not be used. */
 async function consume(q: Queryable, match: Match, user: UserRecord, now: number): Promise<string | undefined> {
@@ -178,7 +219,14 @@ async function consume(q: Queryable, match: Match, user: UserRecord, now: number
 }
 
 /** Imprivata: back on the normal token, the temporary code goes (policy); RSA: `allow-and-disable-codes` voids the set. */
-async function afterTokenSuccess(q: Queryable, ctx: ServerContext, user: UserRecord, policy: Policy, channel: VerifyChannel, now: number): Promise<void> {
+async function afterTokenSuccess(
+  q: Queryable,
+  ctx: ServerContext,
+  user: UserRecord,
+  policy: Policy,
+  channel: VerifyChannel,
+  now: number,
+): Promise<void> {
   if (policy.temporaryCodes.revokeOnTokenSuccess) {
     await revokeTemporaryCode(q, ctx, user, { reason: 'token-success', actorKind: channel.kind, actor: channel.id });
   }
@@ -190,11 +238,18 @@ async function afterTokenSuccess(q: Queryable, ctx: ServerContext, user: UserRec
 
 /** A failed attempt: its place given back and the failure counted, in one transaction with its audit row. */
 async function recordFailure(attempt: Attempt, reason: string): Promise<VerifyResult> {
-  return attempt.ctx.db.tx(async (q) => ((await releaseSlot(q, attempt.slot)) ? countedFailure(q, attempt, reason) : outlived(q, attempt, undefined, reason)));
+  return attempt.ctx.db.tx(async (q) =>
+    (await releaseSlot(q, attempt.slot)) ? countedFailure(q, attempt, reason) : outlived(q, attempt, undefined, reason),
+  );
 }
 
 /** Counts the failure (its place is already given back); audits it, and the lockout when it started one. */
-async function countedFailure(q: Queryable, attempt: Attempt, reason: string, method?: CodeMethod): Promise<VerifyResult> {
+async function countedFailure(
+  q: Queryable,
+  attempt: Attempt,
+  reason: string,
+  method?: CodeMethod,
+): Promise<VerifyResult> {
   const { ctx, base, slot, policy } = attempt;
   await appendAudit(q, ctx, { ...base, outcome: 'failure', reason, ...(method ? { method } : {}) });
   const lock = await countFailure(q, slot.subject, policy.lockout, ctx.clock.now());
@@ -216,8 +271,19 @@ async function countedFailure(q: Queryable, attempt: Attempt, reason: string, me
  * client's patience): its comparison ran outside the budget, so its outcome is not revealed and nothing is consumed.
  * A failure still counts; the caller hears `busy` and may try again.
  */
-async function outlived(q: Queryable, attempt: Attempt, method: CodeMethod | undefined, failure?: string): Promise<VerifyResult> {
-  await appendAudit(q, attempt.ctx, { ...attempt.base, outcome: 'failure', reason: 'attempt_outlived_lease', ...(method ? { method } : {}) });
-  if (failure !== undefined) await countFailure(q, attempt.slot.subject, attempt.policy.lockout, attempt.ctx.clock.now());
+async function outlived(
+  q: Queryable,
+  attempt: Attempt,
+  method: CodeMethod | undefined,
+  failure?: string,
+): Promise<VerifyResult> {
+  await appendAudit(q, attempt.ctx, {
+    ...attempt.base,
+    outcome: 'failure',
+    reason: 'attempt_outlived_lease',
+    ...(method ? { method } : {}),
+  });
+  if (failure !== undefined)
+    await countFailure(q, attempt.slot.subject, attempt.policy.lockout, attempt.ctx.clock.now());
   return OUTLIVED;
 }

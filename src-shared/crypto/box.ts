@@ -15,7 +15,10 @@ export interface X25519KeyPair {
 export function generateX25519(): X25519KeyPair {
   const { publicKey, privateKey } = generateKeyPairSync('x25519');
   const jwk = publicKey.export({ format: 'jwk' });
-  return { publicKey: jwk.x as string, privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64url') };
+  return {
+    publicKey: jwk.x as string,
+    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64url'),
+  };
 }
 
 export interface SealedBox {
@@ -36,7 +39,11 @@ export function sealTo(recipientPublicRaw: string, plaintext: Buffer, context: s
 }
 
 export function openBox(recipient: X25519KeyPair, box: SealedBox, context: string): Buffer {
-  const privateKey = createPrivateKey({ key: Buffer.from(recipient.privateKey, 'base64url'), format: 'der', type: 'pkcs8' });
+  const privateKey = createPrivateKey({
+    key: Buffer.from(recipient.privateKey, 'base64url'),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const shared = diffieHellman({ privateKey, publicKey: publicFromRaw(box.ephemeralPublicKey, 'X25519') });
   const key = boxKey(shared, box.ephemeralPublicKey, recipient.publicKey, context);
   return open(key, Buffer.from(box.ciphertext, 'base64url'), context);

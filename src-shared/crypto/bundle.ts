@@ -1,4 +1,11 @@
-import { BundleContentSchema, BundleDeltaSchema, bundleSealContext, type BundleContent, type BundleDelta, type BundleHeader } from '../protocol/bundle.js';
+import {
+  BundleContentSchema,
+  BundleDeltaSchema,
+  bundleSealContext,
+  type BundleContent,
+  type BundleDelta,
+  type BundleHeader,
+} from '../protocol/bundle.js';
 import { PROTOCOL_VERSION, SIGNATURE_DOMAINS, type ServerKey } from '../protocol/common.js';
 import { openBox, sealTo, type X25519KeyPair } from './box.js';
 import { signPayload, verifyPayload } from './sign.js';
@@ -22,14 +29,20 @@ export function sealBundle(opts: {
   const plaintext = Buffer.from(JSON.stringify(opts.content), 'utf8');
   try {
     const box = sealTo(opts.devicePublicKey, plaintext, bundleSealContext(opts.header));
-    const signature = signPayload(opts.signing.privateKey, SIGNATURE_DOMAINS.bundle, PROTOCOL_VERSION, signedPart(opts.header, box));
+    const signature = signPayload(
+      opts.signing.privateKey,
+      SIGNATURE_DOMAINS.bundle,
+      PROTOCOL_VERSION,
+      signedPart(opts.header, box),
+    );
     return { header: opts.header, box, keyFingerprint: opts.signing.fingerprint, signature };
   } finally {
     plaintext.fill(0); // it held token and slot codes
   }
 }
 
-export type BundleCheckError = 'malformed' | 'unknown_key' | 'bad_signature' | 'wrong_device' | 'wrong_user' | 'stale_sequence' | 'expired';
+export type BundleCheckError =
+  'malformed' | 'unknown_key' | 'bad_signature' | 'wrong_device' | 'wrong_user' | 'stale_sequence' | 'expired';
 
 export function verifyBundle(
   input: unknown,
@@ -40,12 +53,22 @@ export function verifyBundle(
   const delta = parsed.data;
   const key = expect.pinned.find((k) => k.fingerprint === delta.keyFingerprint);
   if (!key) return { ok: false, error: 'unknown_key' };
-  if (!verifyPayload(key.publicKey, delta.signature, SIGNATURE_DOMAINS.bundle, PROTOCOL_VERSION, signedPart(delta.header, delta.box))) {
+  if (
+    !verifyPayload(
+      key.publicKey,
+      delta.signature,
+      SIGNATURE_DOMAINS.bundle,
+      PROTOCOL_VERSION,
+      signedPart(delta.header, delta.box),
+    )
+  ) {
     return { ok: false, error: 'bad_signature' };
   }
   if (delta.header.deviceId !== expect.deviceId) return { ok: false, error: 'wrong_device' };
-  if (expect.username !== undefined && delta.header.username !== expect.username) return { ok: false, error: 'wrong_user' };
-  if (expect.lastSequence !== undefined && delta.header.sequence <= expect.lastSequence) return { ok: false, error: 'stale_sequence' };
+  if (expect.username !== undefined && delta.header.username !== expect.username)
+    return { ok: false, error: 'wrong_user' };
+  if (expect.lastSequence !== undefined && delta.header.sequence <= expect.lastSequence)
+    return { ok: false, error: 'stale_sequence' };
   if (expect.now !== undefined && delta.header.expiresAt <= expect.now) return { ok: false, error: 'expired' };
   return { ok: true, delta };
 }

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../canonical.js';
-import { PROTOCOL_VERSION, SIGNATURE_DOMAINS, type ServerKey, type Signed, type SignatureDomain } from '../protocol/common.js';
+import {
+  PROTOCOL_VERSION,
+  SIGNATURE_DOMAINS,
+  type ServerKey,
+  type Signed,
+  type SignatureDomain,
+} from '../protocol/common.js';
 import { DEVICE_HEADERS, deviceRequestPayload } from '../protocol/device-request.js';
 import { enrollProofPayload, type EnrollRequest } from '../protocol/enroll.js';
 import { GENESIS_HASH, type SyncBatchHead, type SyncEvent, type SyncEventBody } from '../protocol/sync.js';
@@ -29,8 +35,20 @@ export interface DeviceRequestParts {
 }
 
 /** The headers an agent sends with a signed request. */
-export function signDeviceRequest(privateKey: string, r: DeviceRequestParts, now: number, nonce = randomBytes(16).toString('base64url')): Record<string, string> {
-  const payload = deviceRequestPayload({ method: r.method, path: r.path, deviceId: r.deviceId, timestamp: now, nonce, bodySha256: bodyDigest(r.body) });
+export function signDeviceRequest(
+  privateKey: string,
+  r: DeviceRequestParts,
+  now: number,
+  nonce = randomBytes(16).toString('base64url'),
+): Record<string, string> {
+  const payload = deviceRequestPayload({
+    method: r.method,
+    path: r.path,
+    deviceId: r.deviceId,
+    timestamp: now,
+    nonce,
+    bodySha256: bodyDigest(r.body),
+  });
   return {
     [DEVICE_HEADERS.device]: r.deviceId,
     [DEVICE_HEADERS.timestamp]: String(now),
@@ -39,8 +57,18 @@ export function signDeviceRequest(privateKey: string, r: DeviceRequestParts, now
   };
 }
 
-export function verifyDeviceRequest(publicKey: string, r: DeviceRequestParts & { timestamp: number; nonce: string; signature: string }): boolean {
-  const payload = deviceRequestPayload({ method: r.method, path: r.path, deviceId: r.deviceId, timestamp: r.timestamp, nonce: r.nonce, bodySha256: bodyDigest(r.body) });
+export function verifyDeviceRequest(
+  publicKey: string,
+  r: DeviceRequestParts & { timestamp: number; nonce: string; signature: string },
+): boolean {
+  const payload = deviceRequestPayload({
+    method: r.method,
+    path: r.path,
+    deviceId: r.deviceId,
+    timestamp: r.timestamp,
+    nonce: r.nonce,
+    bodySha256: bodyDigest(r.body),
+  });
   return verifyPayload(publicKey, r.signature, SIGNATURE_DOMAINS.request, PROTOCOL_VERSION, payload);
 }
 
@@ -76,7 +104,13 @@ export function findChainBreak(events: readonly SyncEvent[]): number {
 
 export function batchHead(deviceId: string, events: readonly SyncEvent[]): SyncBatchHead {
   const last = events.at(-1);
-  return { v: PROTOCOL_VERSION, deviceId, lastSeq: last?.seq ?? 0, headHash: last?.hash ?? GENESIS_HASH, count: events.length };
+  return {
+    v: PROTOCOL_VERSION,
+    deviceId,
+    lastSeq: last?.seq ?? 0,
+    headHash: last?.hash ?? GENESIS_HASH,
+    count: events.length,
+  };
 }
 
 export function signBatchHead(privateKey: string, head: SyncBatchHead): string {
@@ -88,12 +122,24 @@ export function verifyBatchHead(publicKey: string, head: SyncBatchHead, signatur
 }
 
 /** A server-signed message: the payload with the fingerprint of the signing key. */
-export function signServerMessage<T>(key: { privateKey: string; fingerprint: string }, domain: SignatureDomain, payload: T): Signed<T> {
-  return { payload, keyFingerprint: key.fingerprint, signature: signPayload(key.privateKey, domain, PROTOCOL_VERSION, payload) };
+export function signServerMessage<T>(
+  key: { privateKey: string; fingerprint: string },
+  domain: SignatureDomain,
+  payload: T,
+): Signed<T> {
+  return {
+    payload,
+    keyFingerprint: key.fingerprint,
+    signature: signPayload(key.privateKey, domain, PROTOCOL_VERSION, payload),
+  };
 }
 
 /** True only when a pinned key with that fingerprint signed exactly this payload under this domain. */
-export function verifyServerMessage<T>(pinned: readonly ServerKey[], domain: SignatureDomain, signed: Signed<T>): boolean {
+export function verifyServerMessage<T>(
+  pinned: readonly ServerKey[],
+  domain: SignatureDomain,
+  signed: Signed<T>,
+): boolean {
   const key = pinned.find((k) => k.fingerprint === signed.keyFingerprint);
   return key !== undefined && verifyPayload(key.publicKey, signed.signature, domain, PROTOCOL_VERSION, signed.payload);
 }

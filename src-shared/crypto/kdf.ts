@@ -17,7 +17,12 @@ export const SERVER_CODE_SCRYPT: ScryptParams = { N: 2 ** 12, r: 8, p: 1 };
 /** scrypt in libuv's thread pool, so a verification never blocks the event loop. */
 export function scryptAsync(secret: Buffer | string, salt: Buffer | string, params: ScryptParams): Promise<Buffer> {
   const keyLength = params.keyLength ?? 32;
-  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 };
+  const options: ScryptOptions = {
+    N: params.N,
+    r: params.r,
+    p: params.p,
+    maxmem: 256 * params.N * params.r + 1024 * 1024,
+  };
   return new Promise((resolve, reject) =>
     scrypt(secret, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))),
   );

@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { canonicalJson } from '../canonical.js';
 
 /**
@@ -17,7 +25,10 @@ export interface Ed25519KeyPair {
 
 export function generateEd25519(): Ed25519KeyPair {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  return { publicKey: exportRawPublic(publicKey), privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64url') };
+  return {
+    publicKey: exportRawPublic(publicKey),
+    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64url'),
+  };
 }
 
 function exportRawPublic(key: KeyObject): string {
@@ -35,9 +46,20 @@ export function signPayload(privateKeyB64: string, domain: string, version: numb
   return sign(null, signingInput(domain, version, payload), key).toString('base64url');
 }
 
-export function verifyPayload(publicKeyRaw: string, signature: string, domain: string, version: number, payload: unknown): boolean {
+export function verifyPayload(
+  publicKeyRaw: string,
+  signature: string,
+  domain: string,
+  version: number,
+  payload: unknown,
+): boolean {
   try {
-    return verify(null, signingInput(domain, version, payload), publicFromRaw(publicKeyRaw, 'Ed25519'), Buffer.from(signature, 'base64url'));
+    return verify(
+      null,
+      signingInput(domain, version, payload),
+      publicFromRaw(publicKeyRaw, 'Ed25519'),
+      Buffer.from(signature, 'base64url'),
+    );
   } catch {
     return false;
   }

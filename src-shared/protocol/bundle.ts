@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { OfflinePolicySchema } from '../policy.js';
-import { Base64UrlSchema, DeviceIdSchema, EpochMsSchema, PublicKeySchema, Sha256HexSchema, SignatureSchema, StepSchema, UsernameSchema, VersionSchema } from './common.js';
+import {
+  Base64UrlSchema,
+  DeviceIdSchema,
+  EpochMsSchema,
+  PublicKeySchema,
+  Sha256HexSchema,
+  SignatureSchema,
+  StepSchema,
+  UsernameSchema,
+  VersionSchema,
+} from './common.js';
 
 /**
  * The bundle delta (docs/design.md §5): what an approved device receives after a successful online login with the user's
@@ -9,25 +19,27 @@ import { Base64UrlSchema, DeviceIdSchema, EpochMsSchema, PublicKeySchema, Sha256
  * header and box together (domain SIGNATURE_DOMAINS.bundle). Build, verify and open it with
  * src-shared/crypto/bundle.ts, never by hand.
  */
-export const BundleHeaderSchema = z.strictObject({
-  v: VersionSchema,
-  deviceId: DeviceIdSchema,
-  username: UsernameSchema,
-  /** Strictly increasing per device and user: the agent refuses a bundle whose sequence is not above the last one. */
-  sequence: z.number().int().positive(),
-  issuedAt: EpochMsSchema,
-  /** After this time the agent uses nothing it learnt from this bundle (issuedAt + maxDaysWithoutContact). */
-  expiresAt: EpochMsSchema,
-  /** The user's PIN generation on the server; verifiers built under another generation are void. */
-  pinGeneration: z.number().int().nonnegative(),
-  /** The user's token generation; when it differs from what the agent holds, the agent drops its windows. */
-  tokenGeneration: z.number().int().nonnegative(),
-  /** The token windows in this delta, inclusive; `windowsTo = windowsFrom - 1` means none. */
-  windowsFrom: StepSchema,
-  windowsTo: z.number().int().min(-1),
-  /** True when the agent must discard every window it holds for this user before adding these. */
-  replaceWindows: z.boolean(),
-}).refine((h) => h.windowsTo >= h.windowsFrom - 1, { message: 'windowsTo must be ≥ windowsFrom - 1' });
+export const BundleHeaderSchema = z
+  .strictObject({
+    v: VersionSchema,
+    deviceId: DeviceIdSchema,
+    username: UsernameSchema,
+    /** Strictly increasing per device and user: the agent refuses a bundle whose sequence is not above the last one. */
+    sequence: z.number().int().positive(),
+    issuedAt: EpochMsSchema,
+    /** After this time the agent uses nothing it learnt from this bundle (issuedAt + maxDaysWithoutContact). */
+    expiresAt: EpochMsSchema,
+    /** The user's PIN generation on the server; verifiers built under another generation are void. */
+    pinGeneration: z.number().int().nonnegative(),
+    /** The user's token generation; when it differs from what the agent holds, the agent drops its windows. */
+    tokenGeneration: z.number().int().nonnegative(),
+    /** The token windows in this delta, inclusive; `windowsTo = windowsFrom - 1` means none. */
+    windowsFrom: StepSchema,
+    windowsTo: z.number().int().min(-1),
+    /** True when the agent must discard every window it holds for this user before adding these. */
+    replaceWindows: z.boolean(),
+  })
+  .refine((h) => h.windowsTo >= h.windowsFrom - 1, { message: 'windowsTo must be ≥ windowsFrom - 1' });
 export type BundleHeader = z.infer<typeof BundleHeaderSchema>;
 
 export const SealedBoxSchema = z.strictObject({ ephemeralPublicKey: PublicKeySchema, ciphertext: Base64UrlSchema });
@@ -42,14 +54,16 @@ export type BundleDelta = z.infer<typeof BundleDeltaSchema>;
 
 export const TOKEN_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const;
 
-export const TokenWindowsSchema = z.strictObject({
-  algorithm: z.enum(TOKEN_ALGORITHMS),
-  digits: z.union([z.literal(6), z.literal(8)]),
-  period: z.number().int().positive(),
-  firstStep: StepSchema,
-  /** The codes of steps firstStep, firstStep+1, … concatenated (each `digits` long): compact for 20 000 windows. */
-  codes: z.string().regex(/^[0-9]*$/),
-}).refine((t) => t.codes.length % t.digits === 0, { message: 'codes must be a whole number of codes' });
+export const TokenWindowsSchema = z
+  .strictObject({
+    algorithm: z.enum(TOKEN_ALGORITHMS),
+    digits: z.union([z.literal(6), z.literal(8)]),
+    period: z.number().int().positive(),
+    firstStep: StepSchema,
+    /** The codes of steps firstStep, firstStep+1, … concatenated (each `digits` long): compact for 20 000 windows. */
+    codes: z.string().regex(/^[0-9]*$/),
+  })
+  .refine((t) => t.codes.length % t.digits === 0, { message: 'codes must be a whole number of codes' });
 export type TokenWindows = z.infer<typeof TokenWindowsSchema>;
 
 export const OfflineSlotSchema = z.strictObject({

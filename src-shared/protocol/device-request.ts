@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { DeviceIdSchema, EpochMsSchema, NonceSchema, PROTOCOL_VERSION, Sha256HexSchema, SignatureSchema } from './common.js';
+import {
+  DeviceIdSchema,
+  EpochMsSchema,
+  NonceSchema,
+  PROTOCOL_VERSION,
+  Sha256HexSchema,
+  SignatureSchema,
+} from './common.js';
 
 /**
  * Device request authentication. After enrollment every request of an agent carries these headers; the signature
@@ -19,7 +26,10 @@ export const REQUEST_WINDOW_MS = 5 * 60 * 1000;
 
 export const DeviceRequestHeadersSchema = z.object({
   [DEVICE_HEADERS.device]: DeviceIdSchema,
-  [DEVICE_HEADERS.timestamp]: z.string().regex(/^\d{1,16}$/).transform(Number),
+  [DEVICE_HEADERS.timestamp]: z
+    .string()
+    .regex(/^\d{1,16}$/)
+    .transform(Number),
   [DEVICE_HEADERS.nonce]: NonceSchema,
   [DEVICE_HEADERS.signature]: SignatureSchema,
 });
@@ -37,6 +47,8 @@ export const DeviceRequestPayloadSchema = z.strictObject({
 });
 export type DeviceRequestPayload = z.infer<typeof DeviceRequestPayloadSchema>;
 
-export function deviceRequestPayload(p: Omit<DeviceRequestPayload, 'v' | 'method'> & { method: string }): DeviceRequestPayload {
+export function deviceRequestPayload(
+  p: Omit<DeviceRequestPayload, 'v' | 'method'> & { method: string },
+): DeviceRequestPayload {
   return { v: PROTOCOL_VERSION, ...p, method: p.method.toUpperCase() };
 }

@@ -65,9 +65,11 @@ export function luhn32(body: string): string {
 
 /** The request the agent shows, unformatted (use formatEmergencyRequest for display). */
 export function encodeEmergencyRequest(r: { deviceId: string; username: string; slot: number }): string {
-  if (r.deviceId.length !== DEVICE_ID_LENGTH || !isCrockford(r.deviceId)) throw new Error('encodeEmergencyRequest: bad device id');
+  if (r.deviceId.length !== DEVICE_ID_LENGTH || !isCrockford(r.deviceId))
+    throw new Error('encodeEmergencyRequest: bad device id');
   if (!Number.isInteger(r.slot) || r.slot < 0) throw new Error('encodeEmergencyRequest: bad slot');
-  const body = r.deviceId + toSymbols(userTag(r.username), USER_TAG_SYMBOLS) + toSymbols(r.slot % SLOT_MODULUS, SLOT_SYMBOLS);
+  const body =
+    r.deviceId + toSymbols(userTag(r.username), USER_TAG_SYMBOLS) + toSymbols(r.slot % SLOT_MODULUS, SLOT_SYMBOLS);
   return body + luhn32(body);
 }
 

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { DeviceIdSchema, EpochMsSchema, PublicKeySchema, ServerKeySchema, Sha256HexSchema, SignatureSchema, VersionSchema } from './common.js';
+import {
+  DeviceIdSchema,
+  EpochMsSchema,
+  PublicKeySchema,
+  ServerKeySchema,
+  Sha256HexSchema,
+  SignatureSchema,
+  VersionSchema,
+} from './common.js';
 
 /**
  * POST /api/v1/devices/enroll (not device-signed: the device has no registered key yet). The enrollment secret

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { CODE_METHODS, PURPOSES } from '../codes.js';
 import { BundleDeltaSchema } from './bundle.js';
-import { DeviceIdSchema, EpochMsSchema, NonceSchema, signedSchema, StepSchema, UsernameSchema, VersionSchema } from './common.js';
+import {
+  DeviceIdSchema,
+  EpochMsSchema,
+  NonceSchema,
+  signedSchema,
+  StepSchema,
+  UsernameSchema,
+  VersionSchema,
+} from './common.js';
 import { WipeOrderSchema } from './sync.js';
 
 /**

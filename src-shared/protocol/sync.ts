@@ -61,24 +61,57 @@ export const SyncEventSchema = z.discriminatedUnion('type', [
     /** The last of those attempts (`at` is the first). */
     lastAt: EpochMsSchema.optional(),
   }),
-  z.strictObject({ ...EventCommon, type: z.literal('offline-lockout'), username: UsernameSchema, until: EpochMsSchema, failures: z.number().int().nonnegative() }),
+  z.strictObject({
+    ...EventCommon,
+    type: z.literal('offline-lockout'),
+    username: UsernameSchema,
+    until: EpochMsSchema,
+    failures: z.number().int().nonnegative(),
+  }),
   z.strictObject({
     ...EventCommon,
     type: z.literal('offline-wipe'),
     /** null: the whole store (revoked device). */
     username: UsernameSchema.nullable(),
-    reason: z.enum(['max-failures', 'device-revoked', 'user-disabled', 'token-changed', 'pin-changed', 'reset', 'offline-disabled', 'tampering']),
+    reason: z.enum([
+      'max-failures',
+      'device-revoked',
+      'user-disabled',
+      'token-changed',
+      'pin-changed',
+      'reset',
+      'offline-disabled',
+      'tampering',
+    ]),
   }),
   /** The wall clock went back past the high-water mark. */
-  z.strictObject({ ...EventCommon, type: z.literal('clock-rollback'), highWaterMark: EpochMsSchema, observed: EpochMsSchema }),
+  z.strictObject({
+    ...EventCommon,
+    type: z.literal('clock-rollback'),
+    highWaterMark: EpochMsSchema,
+    observed: EpochMsSchema,
+  }),
   /** The store is older than the keychain's state counter says, or a keychain entry is missing beside a store. */
-  z.strictObject({ ...EventCommon, type: z.literal('store-tampering'), reason: z.enum(['store-rollback', 'keychain-missing', 'machine-mismatch']) }),
+  z.strictObject({
+    ...EventCommon,
+    type: z.literal('store-tampering'),
+    reason: z.enum(['store-rollback', 'keychain-missing', 'machine-mismatch']),
+  }),
   /** The outbox was full: this many failures from `at` to `lastAt` were counted, not recorded one by one. */
-  z.strictObject({ ...EventCommon, type: z.literal('outbox-overflow'), dropped: z.number().int().positive(), lastAt: EpochMsSchema }),
+  z.strictObject({
+    ...EventCommon,
+    type: z.literal('outbox-overflow'),
+    dropped: z.number().int().positive(),
+    lastAt: EpochMsSchema,
+  }),
 ]);
 export type SyncEvent = z.infer<typeof SyncEventSchema>;
 /** An event before it is linked into the chain. */
-export type SyncEventBody = SyncEvent extends infer E ? (E extends SyncEvent ? Omit<E, 'prevHash' | 'hash'> : never) : never;
+export type SyncEventBody = SyncEvent extends infer E
+  ? E extends SyncEvent
+    ? Omit<E, 'prevHash' | 'hash'>
+    : never
+  : never;
 
 /** What the agent holds for each user, so the server can answer with the resets that apply. */
 export const SyncUserStateSchema = z.strictObject({
@@ -149,12 +182,24 @@ export const ResetSchema = z.discriminatedUnion('kind', [
   /** Drop the cached temporary-code verifier. */
   z.strictObject({ kind: z.literal('temporary-revoked'), username: UsernameSchema }),
   /** Token deleted (tokenGeneration null) or re-enrolled: drop every window of the user. */
-  z.strictObject({ kind: z.literal('token-changed'), username: UsernameSchema, tokenGeneration: z.number().int().nonnegative().nullable() }),
+  z.strictObject({
+    kind: z.literal('token-changed'),
+    username: UsernameSchema,
+    tokenGeneration: z.number().int().nonnegative().nullable(),
+  }),
   /** PIN changed: every PIN-bound verifier (windows, temporary code) is void; slots stay. */
-  z.strictObject({ kind: z.literal('pin-changed'), username: UsernameSchema, pinGeneration: z.number().int().nonnegative() }),
+  z.strictObject({
+    kind: z.literal('pin-changed'),
+    username: UsernameSchema,
+    pinGeneration: z.number().int().nonnegative(),
+  }),
   /** User disabled, deleted or no longer allowed offline: wipe all of the user's offline data. */
   z.strictObject({ kind: z.literal('user-disabled'), username: UsernameSchema }),
-  z.strictObject({ kind: z.literal('slots-retired'), username: UsernameSchema, slots: z.array(z.number().int().nonnegative()) }),
+  z.strictObject({
+    kind: z.literal('slots-retired'),
+    username: UsernameSchema,
+    slots: z.array(z.number().int().nonnegative()),
+  }),
   /** The user's current offline rules (sent at every sync; the agent applies them). */
   z.strictObject({ kind: z.literal('policy'), username: UsernameSchema, offline: OfflinePolicySchema }),
 ]);

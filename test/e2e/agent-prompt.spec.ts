@@ -9,7 +9,14 @@ import { expect, test, type Page } from '@playwright/test';
 import { launchBrowserShell, type LaunchedAgent } from '../../src-main/browser-shell/launch.js';
 import { OsKeychain } from '../../src-main/core/keychain.js';
 import { UserRecordSchema } from '../../src-main/core/user-record.js';
-import { bootstrap, createUser, loginAdmin, TEST_ADMIN_PASSWORD, type AdminHarness, type Http } from '../helpers/admin.js';
+import {
+  bootstrap,
+  createUser,
+  loginAdmin,
+  TEST_ADMIN_PASSWORD,
+  type AdminHarness,
+  type Http,
+} from '../helpers/admin.js';
 import { oathtool } from '../helpers/oathtool.js';
 import { startTestServer, TEST_VERIFIER_FLOOR, type TestServer } from '../helpers/server.js';
 
@@ -37,7 +44,10 @@ const DAY = 86_400_000;
 class Relay {
   target: number | null = null;
   private readonly sockets = new Set<Socket>();
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   static async start(): Promise<Relay> {
     const server = createServer();
@@ -54,7 +64,10 @@ class Relay {
     for (const s of [client, upstream]) {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
-      s.on('error', () => { client.destroy(); upstream.destroy(); });
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
     }
     upstream.connect(this.target, '127.0.0.1', () => {
       client.pipe(upstream);
@@ -80,13 +93,18 @@ function adminHttp(server: () => TestServer, token: () => string): Http {
     const bearer = tok === null ? undefined : (tok ?? token());
     if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(server().url + p, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const res = await fetch(server().url + p, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   };
 }
 
-async function expectOk(what: string, p: Promise<{ status: number; body: unknown }>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function expectOk(what: string, p: Promise<{ status: number; body: unknown }>): Promise<any> {
   const res = await p;
   if (res.status < 200 || res.status >= 300) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
@@ -151,18 +169,30 @@ test.beforeAll(async () => {
   const server = await startTestServer({ dataDir });
   const h = await bootstrap(server);
   // Two days of offline data with light verifier hashing: test servers and agents lower the floor (TEST_VERIFIER_FLOOR).
-  await expectOk('policy', h.http('PATCH', '/api/v1/admin/settings', {
-    policies: { default: { offline: { days: 2, verifierScrypt: { N: 16, r: 8, p: 1 } } } },
-  }));
+  await expectOk(
+    'policy',
+    h.http('PATCH', '/api/v1/admin/settings', {
+      policies: { default: { offline: { days: 2, verifierScrypt: { N: 16, r: 8, p: 1 } } } },
+    }),
+  );
   const alice = await createUser(h, 'alice', { pin: PIN, withToken: true });
   const bob = await createUser(h, 'bob', { pin: BOB_PIN, withToken: true });
-  const { enrollmentSecret } = await expectOk('enrollment secret', h.http('GET', '/api/v1/admin/devices/enrollment-secret'));
+  const { enrollmentSecret } = await expectOk(
+    'enrollment secret',
+    h.http('GET', '/api/v1/admin/devices/enrollment-secret'),
+  );
   const relay = await Relay.start();
   relay.target = Number(new URL(server.url).port);
   const agent = await launchBrowserShell({
     rendererDir: RENDERER_DIR,
     deps: {
-      config: { serverUrl: relay.url, enrollmentSecret, serverKeyFingerprints: [server.ctx.keys.signing.fingerprint], dataDir: agentDir, reachabilityBudgetMs: 1_500 },
+      config: {
+        serverUrl: relay.url,
+        enrollmentSecret,
+        serverKeyFingerprints: [server.ctx.keys.signing.fingerprint],
+        dataDir: agentDir,
+        reachabilityBudgetMs: 1_500,
+      },
       keychain: new OsKeychain(`lifeline-e2e-${randomBytes(6).toString('hex')}`),
       machineId: { hash: async () => createHash('sha256').update('e2e-workstation').digest('hex') },
       clock: server.clock,
@@ -173,7 +203,17 @@ test.beforeAll(async () => {
   const device = await agent.core.ensureEnrolled(5_000);
   expect(device?.status).toBe('pending');
   await expectOk('approve', h.http('POST', `/api/v1/admin/devices/${device!.deviceId}/approve`));
-  env = { dataDir, agentDir, server, h, adminToken: h.adminToken, relay, agent, alice: alice.totpSecret!, bob: bob.totpSecret! };
+  env = {
+    dataDir,
+    agentDir,
+    server,
+    h,
+    adminToken: h.adminToken,
+    relay,
+    agent,
+    alice: alice.totpSecret!,
+    bob: bob.totpSecret!,
+  };
 });
 
 test.afterAll(async () => {
@@ -188,7 +228,12 @@ test('online sign-in with an oathtool code, keyboard only, launch token gone fro
   expect(await page.evaluate(() => location.hash)).toBe('');
   await expect(page.getByLabel('Username')).toHaveValue(userInfo().username);
   // Bob signs in online too, so he has offline data for the lockout test later.
-  const bobOnline = await env.agent.service.login({ username: 'bob', pin: BOB_PIN, code: oathtool(env.bob, freshStep()), purpose: 'logon' });
+  const bobOnline = await env.agent.service.login({
+    username: 'bob',
+    pin: BOB_PIN,
+    code: oathtool(env.bob, freshStep()),
+    purpose: 'logon',
+  });
   expect(bobOnline).toMatchObject({ ok: true, mode: 'online' });
 
   await page.getByLabel('Username').fill('alice');
@@ -267,10 +312,15 @@ test('wrong codes: tries left, then the lock with a live countdown', async ({ pa
   await shot(page, 'locked');
 });
 
-test("'I don't have my token': the request, the helpdesk reveals the code, the code is accepted offline", async ({ page }) => {
+test("'I don't have my token': the request, the helpdesk reveals the code, the code is accepted offline", async ({
+  page,
+}) => {
   // The helpdesk's server is back, the workstation is still offline.
   env.server = await startTestServer({ dataDir: env.dataDir, clock: env.server.clock });
-  const http = adminHttp(() => env.server, () => env.adminToken);
+  const http = adminHttp(
+    () => env.server,
+    () => env.adminToken,
+  );
   env.adminToken = await loginAdmin({ server: env.server, http }, 'admin', TEST_ADMIN_PASSWORD, env.h.adminTotpSecret);
 
   await openPrompt(page);
@@ -281,7 +331,13 @@ test("'I don't have my token': the request, the helpdesk reveals the code, the c
   await expect(page.getByRole('textbox', { name: 'Code from the helpdesk' })).toBeFocused();
   await shot(page, 'emergency-request');
 
-  const revealed = await expectOk('reveal', http('POST', '/api/v1/admin/emergency-access', { request: await request.textContent(), reason: 'e2e: alice called, identity checked' }));
+  const revealed = await expectOk(
+    'reveal',
+    http('POST', '/api/v1/admin/emergency-access', {
+      request: await request.textContent(),
+      reason: 'e2e: alice called, identity checked',
+    }),
+  );
   expect(revealed.username).toBe('alice');
   await page.getByRole('textbox', { name: 'Code from the helpdesk' }).fill(revealed.code as string);
   await page.getByRole('textbox', { name: 'Code from the helpdesk' }).press('Enter'); // no PIN: the user may have forgotten it
@@ -306,10 +362,21 @@ test("server restarted: 'sync now' empties the queue", async ({ page }) => {
   await shot(page, 'synced');
 });
 
-test('a multi-use temporary code from the helpdesk: accepted, and the prompt warns that it expires soon', async ({ page }) => {
-  const http = adminHttp(() => env.server, () => env.adminToken);
-  await expectOk('enable temporary codes', http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }));
-  const issued = await expectOk('issue', http('POST', '/api/v1/admin/users/alice/temporary-code', { expiresInMinutes: 90, multiUse: true }));
+test('a multi-use temporary code from the helpdesk: accepted, and the prompt warns that it expires soon', async ({
+  page,
+}) => {
+  const http = adminHttp(
+    () => env.server,
+    () => env.adminToken,
+  );
+  await expectOk(
+    'enable temporary codes',
+    http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }),
+  );
+  const issued = await expectOk(
+    'issue',
+    http('POST', '/api/v1/admin/users/alice/temporary-code', { expiresInMinutes: 90, multiUse: true }),
+  );
   await openPrompt(page);
   await signIn(page, 'alice', PIN, issued.code as string);
   await expect(result(page)).toContainText('Signed in');
@@ -317,11 +384,18 @@ test('a multi-use temporary code from the helpdesk: accepted, and the prompt war
   await expect(result(page)).toHaveAttribute('data-tone', 'warn');
   await shot(page, 'temporary-code');
   await page.getByRole('button', { name: 'Status' }).click();
-  await expect(page.locator('#status-users tr[data-username="alice"] td').nth(2)).toContainText(/\d\d:\d\d \(in \d+ minutes\)/);
+  await expect(page.locator('#status-users tr[data-username="alice"] td').nth(2)).toContainText(
+    /\d\d:\d\d \(in \d+ minutes\)/,
+  );
 });
 
-test('accessibility: no serious or critical axe violations on the prompt, a result and the status view', async ({ page }) => {
-  const serious = async () => (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+test('accessibility: no serious or critical axe violations on the prompt, a result and the status view', async ({
+  page,
+}) => {
+  const serious = async () =>
+    (await new AxeBuilder({ page }).analyze()).violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help}`);
   await openPrompt(page);
   expect(await serious()).toEqual([]);
   await signIn(page, 'alice', PIN, '000000');

@@ -2,7 +2,15 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { createAdminAndLogin, createUser, enableTemporaryCodes, nextTotp } from '../helpers/admin.js';
 import { TestDevice } from '../integration/devices/test-device.js';
-import { closeCodeDialog, freshApiSession, generateTemporaryCode, openUser, signIn, startConsole, type ConsoleEnv } from './console-support.js';
+import {
+  closeCodeDialog,
+  freshApiSession,
+  generateTemporaryCode,
+  openUser,
+  signIn,
+  startConsole,
+  type ConsoleEnv,
+} from './console-support.js';
 
 /**
  * Every page and dialog of the console scanned with axe-core (WCAG 2.1 A and AA rules): no serious or critical
@@ -43,12 +51,20 @@ test.afterEach(() => {
 async function scan(page: Page, what: string, shot?: string): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${what}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
-  if (shot) await page.screenshot({ path: `docs/img/console-${shot}.png`, fullPage: !(await page.locator('dialog[open]').count()) });
+  expect(bad.map((v) => `${what}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual(
+    [],
+  );
+  if (shot)
+    await page.screenshot({
+      path: `docs/img/console-${shot}.png`,
+      fullPage: !(await page.locator('dialog[open]').count()),
+    });
 }
 
 async function go(page: Page, hash: string, heading: string): Promise<void> {
-  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.evaluate((h) => {
+    location.hash = h;
+  }, hash);
   await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible();
   await page.waitForLoadState('networkidle');
 }

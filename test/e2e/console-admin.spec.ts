@@ -2,7 +2,15 @@ import { expect, test } from '@playwright/test';
 import { createUser } from '../helpers/admin.js';
 import { oathtool } from '../helpers/oathtool.js';
 import { TestDevice } from '../integration/devices/test-device.js';
-import { apiClientKey, freshApiSession, openUser, signIn, startConsole, verify, type ConsoleEnv } from './console-support.js';
+import {
+  apiClientKey,
+  freshApiSession,
+  openUser,
+  signIn,
+  startConsole,
+  verify,
+  type ConsoleEnv,
+} from './console-support.js';
 
 /** Administration through the console, each result checked through the API: users, token, PIN, unlock, settings, clients, devices. */
 let env: ConsoleEnv;
@@ -18,7 +26,9 @@ test.beforeEach(async () => {
   await freshApiSession(env);
 });
 
-test('a new user: added, PIN set, token enrolled from the QR dialog; the token then verifies with the PIN', async ({ page }) => {
+test('a new user: added, PIN set, token enrolled from the QR dialog; the token then verifies with the PIN', async ({
+  page,
+}) => {
   const key = await apiClientKey(env);
   await signIn(page, env);
   await page.getByLabel('Username').fill('Lena');
@@ -42,21 +52,29 @@ test('a new user: added, PIN set, token enrolled from the QR dialog; the token t
   await expect(page.getByRole('region', { name: 'Token' })).toContainText('Authenticator app (TOTP, SHA1, 6 digits)');
 
   const code = oathtool(secret, env.server.clock.now());
-  expect(await verify(env, key, { username: 'lena', code, pin: PIN })).toMatchObject({ status: 200, body: { method: 'token' } });
+  expect(await verify(env, key, { username: 'lena', code, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'token' },
+  });
 });
 
 test('a locked user is unlocked from the user page', async ({ page }) => {
   const key = await apiClientKey(env, 'portal');
   const mia = await createUser(env.h, 'mia', { pin: PIN, withToken: true });
   for (let i = 0; i < 3; i++) await verify(env, key, { username: 'mia', code: '000000', pin: PIN });
-  expect((await verify(env, key, { username: 'mia', code: oathtool(mia.totpSecret!, env.server.clock.now()), pin: PIN })).status).toBe(423);
+  expect(
+    (await verify(env, key, { username: 'mia', code: oathtool(mia.totpSecret!, env.server.clock.now()), pin: PIN }))
+      .status,
+  ).toBe(423);
   await signIn(page, env);
   await openUser(page, 'mia');
   await expect(page.locator('dl.summary')).toContainText('Locked until');
   await page.getByRole('button', { name: 'Unlock' }).click();
   await expect(page.locator('dl.summary')).toContainText('Not locked');
   env.server.clock.advance(30_000);
-  expect(await verify(env, key, { username: 'mia', code: oathtool(mia.totpSecret!, env.server.clock.now()), pin: PIN })).toMatchObject({ status: 200 });
+  expect(
+    await verify(env, key, { username: 'mia', code: oathtool(mia.totpSecret!, env.server.clock.now()), pin: PIN }),
+  ).toMatchObject({ status: 200 });
 });
 
 test('deactivating a user: the active temporary code stops working and the section disappears', async ({ page }) => {
@@ -72,7 +90,10 @@ test('deactivating a user: the active temporary code stops working and the secti
   await page.getByRole('alertdialog', { name: 'Deactivate omar?' }).getByRole('button', { name: 'Deactivate' }).click();
   await expect(page.locator('dl.summary')).toContainText('Inactive');
   await expect(page.locator('#temporary-code')).toHaveCount(0);
-  expect(await verify(env, key, { username: 'omar', code: issued.body.code as string, pin: PIN })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+  expect(await verify(env, key, { username: 'omar', code: issued.body.code as string, pin: PIN })).toMatchObject({
+    status: 401,
+    body: { error: 'invalid_code' },
+  });
   await page.getByRole('button', { name: 'Activate user' }).click();
   await expect(page.locator('dl.summary')).toContainText('Active');
 });
@@ -89,7 +110,9 @@ test('settings: temporary codes are enabled for the enterprise from the console'
   expect((await env.h.http('GET', '/api/v1/admin/settings')).body.settings.temporaryCodesEnabled).toBe(true);
 });
 
-test('policies: the longest temporary code lifetime is set in the default policy, and the API then holds to it', async ({ page }) => {
+test('policies: the longest temporary code lifetime is set in the default policy, and the API then holds to it', async ({
+  page,
+}) => {
   await signIn(page, env);
   await page.getByRole('link', { name: 'Settings' }).click();
   const form = page.getByRole('form', { name: 'Policy “default” (default)' });
@@ -97,11 +120,16 @@ test('policies: the longest temporary code lifetime is set in the default policy
   await form.getByLabel('Longest lifetime: unit').selectOption('days');
   await form.getByRole('button', { name: 'Save policy default' }).click();
   await expect(page.getByRole('status')).toContainText('Policy default saved.');
-  const policies = (await env.h.http('GET', '/api/v1/admin/settings')).body.policies as { name: string; policy: { temporaryCodes: { maxLifetimeMinutes: number } } }[];
+  const policies = (await env.h.http('GET', '/api/v1/admin/settings')).body.policies as {
+    name: string;
+    policy: { temporaryCodes: { maxLifetimeMinutes: number } };
+  }[];
   expect(policies.find((p) => p.name === 'default')?.policy.temporaryCodes.maxLifetimeMinutes).toBe(7 * 24 * 60);
   await createUser(env.h, 'nina', { pin: PIN });
   await env.h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } });
-  const refused = await env.h.http('POST', '/api/v1/admin/users/nina/temporary-code', { expiresInMinutes: 8 * 24 * 60 });
+  const refused = await env.h.http('POST', '/api/v1/admin/users/nina/temporary-code', {
+    expiresInMinutes: 8 * 24 * 60,
+  });
   expect(refused.body.error).toBe('policy_violation');
 });
 
@@ -116,18 +144,27 @@ test('API clients: the key is shown once and works; a revoked client is refused'
   await dialog.getByRole('button', { name: 'Done' }).click();
   expect(await page.content()).not.toContain(key);
   // A known client gets a verdict on the code (401 invalid_code), not 401 unauthorized.
-  expect(await verify(env, key, { username: 'nobody', code: '123456' })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+  expect(await verify(env, key, { username: 'nobody', code: '123456' })).toMatchObject({
+    status: 401,
+    body: { error: 'invalid_code' },
+  });
   await page.getByRole('button', { name: 'Revoke remote-portal' }).click();
   await page.getByRole('alertdialog').getByRole('button', { name: 'Revoke client' }).click();
   await expect(page.getByRole('table')).toContainText('revoked');
-  expect(await verify(env, key, { username: 'nobody', code: '123456' })).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+  expect(await verify(env, key, { username: 'nobody', code: '123456' })).toMatchObject({
+    status: 401,
+    body: { error: 'unauthorized' },
+  });
 });
 
 test('devices: a pending device is approved, its offline data reset, then it is revoked', async ({ page }) => {
   const secret = (await env.h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
   const device = new TestDevice(env.server, 'ws-field-07');
   expect((await device.enroll(secret)).status).toBe(200);
-  const status = async () => ((await env.h.http('GET', '/api/v1/admin/devices')).body.devices as { deviceId: string; status: string }[]).find((d) => d.deviceId === device.deviceId)?.status;
+  const status = async () =>
+    ((await env.h.http('GET', '/api/v1/admin/devices')).body.devices as { deviceId: string; status: string }[]).find(
+      (d) => d.deviceId === device.deviceId,
+    )?.status;
   expect(await status()).toBe('pending');
 
   await signIn(page, env);
@@ -139,7 +176,9 @@ test('devices: a pending device is approved, its offline data reset, then it is 
   await page.getByRole('button', { name: `Reset offline data of ${device.deviceId}` }).click();
   await page.getByRole('alertdialog').getByRole('button', { name: 'Reset offline data' }).click();
   await expect(page.getByRole('status')).toContainText('reset');
-  const resets = (await env.h.http('GET', '/api/v1/admin/audit?type=device.reset-offline')).body.events as { device: string }[];
+  const resets = (await env.h.http('GET', '/api/v1/admin/audit?type=device.reset-offline')).body.events as {
+    device: string;
+  }[];
   expect(resets.map((e) => e.device)).toContain(device.deviceId);
 
   await page.getByRole('button', { name: `Revoke ${device.deviceId}` }).click();

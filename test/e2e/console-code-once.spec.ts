@@ -1,7 +1,17 @@
 import { expect, test } from '@playwright/test';
 import { appendAudit } from '../../src-server/services/audit.js';
 import { createUser, enableTemporaryCodes } from '../helpers/admin.js';
-import { apiClientKey, closeCodeDialog, generateTemporaryCode, openUser, pageHolds, signIn, startConsole, verify, type ConsoleEnv } from './console-support.js';
+import {
+  apiClientKey,
+  closeCodeDialog,
+  generateTemporaryCode,
+  openUser,
+  pageHolds,
+  signIn,
+  startConsole,
+  verify,
+  type ConsoleEnv,
+} from './console-support.js';
 
 /**
  * "After you click Done, the code is hidden from view and cannot be viewed again" (Imprivata, Salesforce): after the
@@ -36,15 +46,29 @@ test('after Done the code is nowhere: not in any page, storage or later response
 
   const later: { url: string; body: string }[] = [];
   page.on('response', (res) => {
-    void res.text().then((body) => later.push({ url: res.url(), body })).catch(() => undefined);
+    void res
+      .text()
+      .then((body) => later.push({ url: res.url(), body }))
+      .catch(() => undefined);
   });
   await closeCodeDialog(page);
   expect(await pageHolds(page, needles)).toEqual([]);
 
   // Walk every page the admin can reach, and the user page again.
-  const pages = ['#/users', '#/emergency-access', '#/audit', '#/admin/settings', '#/admin/roles', '#/admin/admins', '#/admin/clients', '#/admin/devices'];
+  const pages = [
+    '#/users',
+    '#/emergency-access',
+    '#/audit',
+    '#/admin/settings',
+    '#/admin/roles',
+    '#/admin/admins',
+    '#/admin/clients',
+    '#/admin/devices',
+  ];
   for (const hash of pages) {
-    await page.evaluate((h) => { location.hash = h; }, hash);
+    await page.evaluate((h) => {
+      location.hash = h;
+    }, hash);
     await expect(page.locator('main h1')).toBeVisible();
     await page.waitForLoadState('networkidle');
     expect(await pageHolds(page, needles)).toEqual([]);
@@ -57,13 +81,30 @@ test('after Done the code is nowhere: not in any page, storage or later response
   for (const r of later) for (const n of needles) expect(r.body.includes(n), `${r.url} carries the code`).toBe(false);
 
   // The code is still valid: it was hidden, not revoked.
-  expect(await verify(env, key, { username: 'kim', code, pin: PIN })).toMatchObject({ status: 200, body: { method: 'temporary' } });
+  expect(await verify(env, key, { username: 'kim', code, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'temporary' },
+  });
 });
 
 test('audit: filters, the per-day chart and a CSV export whose formula-like cells are escaped', async ({ page }) => {
   // A reason typed by someone outside the helpdesk could be a spreadsheet formula.
-  await appendAudit(env.server.ctx.db, env.server.ctx, { type: 'device.offline-success', outcome: 'success', actorKind: 'device', actor: 'DEV0000001', subject: 'kim', reason: '=HYPERLINK("http://evil.example","x")' });
-  await appendAudit(env.server.ctx.db, env.server.ctx, { type: 'device.offline-failure', outcome: 'failure', actorKind: 'device', actor: 'DEV0000001', subject: 'kim', reason: '@SUM(1+1)' });
+  await appendAudit(env.server.ctx.db, env.server.ctx, {
+    type: 'device.offline-success',
+    outcome: 'success',
+    actorKind: 'device',
+    actor: 'DEV0000001',
+    subject: 'kim',
+    reason: '=HYPERLINK("http://evil.example","x")',
+  });
+  await appendAudit(env.server.ctx.db, env.server.ctx, {
+    type: 'device.offline-failure',
+    outcome: 'failure',
+    actorKind: 'device',
+    actor: 'DEV0000001',
+    subject: 'kim',
+    reason: '@SUM(1+1)',
+  });
   await signIn(page, env);
   await page.getByRole('link', { name: 'Audit' }).click();
   // Wait for the page itself: until it replaces the users page, 'User' also names that page's fields.
@@ -87,11 +128,22 @@ test('audit: filters, the per-day chart and a CSV export whose formula-like cell
   const chart = page.getByRole('figure');
   await expect(chart.getByRole('img')).toHaveAttribute('aria-label', /1 codes issued, 1 verifications, 1 offline uses/);
   await chart.getByText('Numbers per day').click();
-  await expect(chart.getByRole('row', { name: new RegExp(`^${today}`) })).toHaveText(new RegExp(`${today}\\s*1\\s*1\\s*1`));
+  await expect(chart.getByRole('row', { name: new RegExp(`^${today}`) })).toHaveText(
+    new RegExp(`${today}\\s*1\\s*1\\s*1`),
+  );
 
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
-  const csv = await (await download.createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8'));
-  expect(csv.split('\r\n')[0]).toBe('id,time_utc,type,outcome,actor_kind,actor,subject,device,purpose,method,reason,details');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export CSV' }).click(),
+  ]);
+  const csv = await (
+    await download.createReadStream()
+  )
+    .toArray()
+    .then((chunks) => Buffer.concat(chunks).toString('utf8'));
+  expect(csv.split('\r\n')[0]).toBe(
+    'id,time_utc,type,outcome,actor_kind,actor,subject,device,purpose,method,reason,details',
+  );
   expect(csv).toContain(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
   expect(csv).toContain("'@SUM(1+1)");
   expect(csv).not.toMatch(/(^|,)[=+\-@]/m);

@@ -1,7 +1,17 @@
 import { expect, test } from '@playwright/test';
 import { createUser, enableTemporaryCodes, nextTotp } from '../helpers/admin.js';
 import { oathtool } from '../helpers/oathtool.js';
-import { apiClientKey, closeCodeDialog, freshApiSession, generateTemporaryCode, openUser, signIn, startConsole, verify, type ConsoleEnv } from './console-support.js';
+import {
+  apiClientKey,
+  closeCodeDialog,
+  freshApiSession,
+  generateTemporaryCode,
+  openUser,
+  signIn,
+  startConsole,
+  verify,
+  type ConsoleEnv,
+} from './console-support.js';
 
 /**
  * The helpdesk procedures of the Imprivata and Salesforce seeds, done in the console in Chromium and checked through
@@ -16,7 +26,9 @@ test.beforeAll(async () => {
   env = await startConsole();
   await enableTemporaryCodes(env.h);
   key = await apiClientKey(env);
-  const contractors = await env.h.http('PATCH', '/api/v1/admin/settings', { policies: { contractors: { enrollmentAllowed: false } } });
+  const contractors = await env.h.http('PATCH', '/api/v1/admin/settings', {
+    policies: { contractors: { enrollmentAllowed: false } },
+  });
   expect(contractors.status).toBe(200);
 });
 test.afterAll(async () => {
@@ -26,7 +38,9 @@ test.beforeEach(async () => {
   await freshApiSession(env);
 });
 
-test('misplaced device: a multi-use code with the chosen expiry works, then the normal token revokes it', async ({ page }) => {
+test('misplaced device: a multi-use code with the chosen expiry works, then the normal token revokes it', async ({
+  page,
+}) => {
   const alice = await createUser(env.h, 'alice', { pin: PIN, withToken: true });
   await signIn(page, env);
   await openUser(page, 'alice');
@@ -38,18 +52,33 @@ test('misplaced device: a multi-use code with the chosen expiry works, then the 
   expect(dialogText).toContain('It cannot be used to sign orders');
   expect(dialogText).toContain('enter your PIN and this code');
   // The expiry read out is the chosen one: three days from issue, as the browser formats it for the helpdesk.
-  const expected = await page.evaluate((ms) => new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' }).format(new Date(ms)), issuedAt + 3 * DAY);
+  const expected = await page.evaluate(
+    (ms) => new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' }).format(new Date(ms)),
+    issuedAt + 3 * DAY,
+  );
   expect(dialogText).toContain(`The code expires on ${expected}.`);
   await closeCodeDialog(page);
   await expect(page.locator('#temporary-code')).toContainText('An active multi-use code expires');
 
-  expect(await verify(env, key, { username: 'alice', code, pin: PIN })).toMatchObject({ status: 200, body: { ok: true, method: 'temporary' } });
+  expect(await verify(env, key, { username: 'alice', code, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { ok: true, method: 'temporary' },
+  });
   env.server.clock.advance(DAY);
-  expect(await verify(env, key, { username: 'alice', code, pin: PIN })).toMatchObject({ status: 200, body: { method: 'temporary' } });
+  expect(await verify(env, key, { username: 'alice', code, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'temporary' },
+  });
   // Past the chosen expiry it would fail; before that, the user finds the phone and uses it once:
   const token = oathtool(alice.totpSecret!, env.server.clock.now());
-  expect(await verify(env, key, { username: 'alice', code: token, pin: PIN })).toMatchObject({ status: 200, body: { method: 'token' } });
-  expect(await verify(env, key, { username: 'alice', code, pin: PIN })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+  expect(await verify(env, key, { username: 'alice', code: token, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'token' },
+  });
+  expect(await verify(env, key, { username: 'alice', code, pin: PIN })).toMatchObject({
+    status: 401,
+    body: { error: 'invalid_code' },
+  });
   await page.reload();
   await signIn(page, env);
   await openUser(page, 'alice');
@@ -69,8 +98,14 @@ test('stolen device: the enrollment is deleted after a confirmation, then a code
   await closeCodeDialog(page);
 
   const stolenToken = oathtool(bob.totpSecret!, env.server.clock.now());
-  expect(await verify(env, key, { username: 'bob', code: stolenToken, pin: PIN })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
-  expect(await verify(env, key, { username: 'bob', code, pin: PIN })).toMatchObject({ status: 200, body: { method: 'temporary' } });
+  expect(await verify(env, key, { username: 'bob', code: stolenToken, pin: PIN })).toMatchObject({
+    status: 401,
+    body: { error: 'invalid_code' },
+  });
+  expect(await verify(env, key, { username: 'bob', code, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'temporary' },
+  });
 });
 
 test('contractor: a 14-day code works; a longer lifetime is refused by the policy', async ({ page }) => {
@@ -87,14 +122,20 @@ test('contractor: a 14-day code works; a longer lifetime is refused by the polic
   await section.getByRole('button', { name: 'Generate code' }).click();
   await expect(section.getByRole('alert')).toContainText('from 5 minutes to 14 days');
   await expect(page.locator('dialog')).toHaveCount(0);
-  const direct = await env.h.http('POST', '/api/v1/admin/users/carol/temporary-code', { expiresInMinutes: 15 * 24 * 60, multiUse: true });
+  const direct = await env.h.http('POST', '/api/v1/admin/users/carol/temporary-code', {
+    expiresInMinutes: 15 * 24 * 60,
+    multiUse: true,
+  });
   expect(direct.status).toBe(400);
   expect(direct.body.error).toBe('policy_violation');
 
   const { code } = await generateTemporaryCode(page, { amount: 14, unit: 'days', multiUse: true });
   await closeCodeDialog(page);
   env.server.clock.advance(13 * DAY);
-  expect(await verify(env, key, { username: 'carol', code, pin: PIN })).toMatchObject({ status: 200, body: { method: 'temporary' } });
+  expect(await verify(env, key, { username: 'carol', code, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'temporary' },
+  });
   env.server.clock.advance(2 * DAY);
   expect(await verify(env, key, { username: 'carol', code, pin: PIN })).toMatchObject({ status: 401 });
 });
@@ -109,7 +150,10 @@ test('revoke: after Revoke code the code no longer verifies', async ({ page }) =
   await page.getByRole('button', { name: 'Revoke code' }).click();
   await page.getByRole('alertdialog').getByRole('button', { name: 'Revoke code' }).click();
   await expect(page.locator('#temporary-code')).toContainText('No active temporary code.');
-  expect(await verify(env, key, { username: 'dave', code, pin: PIN })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+  expect(await verify(env, key, { username: 'dave', code, pin: PIN })).toMatchObject({
+    status: 401,
+    body: { error: 'invalid_code' },
+  });
 });
 
 test('replace: the user forgot the code; the new one works and the old one does not', async ({ page }) => {
@@ -122,7 +166,10 @@ test('replace: the user forgot the code; the new one works and the old one does 
   await closeCodeDialog(page);
   expect(second.code).not.toBe(first.code);
   expect(await verify(env, key, { username: 'erin', code: first.code, pin: PIN })).toMatchObject({ status: 401 });
-  expect(await verify(env, key, { username: 'erin', code: second.code, pin: PIN })).toMatchObject({ status: 200, body: { method: 'temporary' } });
+  expect(await verify(env, key, { username: 'erin', code: second.code, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'temporary' },
+  });
   // Single-use: a second use fails.
   expect(await verify(env, key, { username: 'erin', code: second.code, pin: PIN })).toMatchObject({ status: 401 });
 });
@@ -145,7 +192,9 @@ test('step-up: after 15 minutes the console asks for a fresh code and then finis
   expect(await verify(env, key, { username: 'frank', code, pin: PIN })).toMatchObject({ status: 200 });
 });
 
-test('emergency code set: generated, printable, each code works once with the PIN, voided from the console', async ({ page }) => {
+test('emergency code set: generated, printable, each code works once with the PIN, voided from the console', async ({
+  page,
+}) => {
   await createUser(env.h, 'gina', { pin: PIN });
   await signIn(page, env);
   await openUser(page, 'gina');
@@ -157,7 +206,10 @@ test('emergency code set: generated, printable, each code works once with the PI
   const codes = await dialog.locator('ol.codes li').allTextContents();
   await closeCodeDialog(page);
   await expect(page.getByRole('region', { name: 'Emergency code sets' })).toContainText('4 of 4 codes unused');
-  expect(await verify(env, key, { username: 'gina', code: codes[0]!, pin: PIN })).toMatchObject({ status: 200, body: { method: 'emergency' } });
+  expect(await verify(env, key, { username: 'gina', code: codes[0]!, pin: PIN })).toMatchObject({
+    status: 200,
+    body: { method: 'emergency' },
+  });
   expect(await verify(env, key, { username: 'gina', code: codes[0]!, pin: PIN })).toMatchObject({ status: 401 });
   // Voided from the console, the unused rest stop working.
   await page.reload();

@@ -21,7 +21,9 @@ test.afterAll(async () => {
   await w?.close();
 });
 
-test('offline emergency access: request → reason → code read back → accepted by the agent offline, once', async ({ page }) => {
+test('offline emergency access: request → reason → code read back → accepted by the agent offline, once', async ({
+  page,
+}) => {
   await w.relay.down();
   const shown = w.agent.emergencyRequest('alice');
   if (!shown.ok) throw new Error(`no request: ${JSON.stringify(shown)}`);
@@ -44,12 +46,17 @@ test('offline emergency access: request → reason → code read back → accept
   await page.getByRole('button', { name: 'Get the code' }).click();
   await expect(page.locator('dialog')).toHaveCount(0);
 
-  await page.getByLabel('Reason (recorded in the audit log)').fill('field visit, no phone signal, token left in the car');
+  await page
+    .getByLabel('Reason (recorded in the audit log)')
+    .fill('field visit, no phone signal, token left in the car');
   await page.getByRole('button', { name: 'Get the code' }).click();
   const dialog = page.getByRole('dialog', { name: 'Offline emergency code for alice' });
   await expect(dialog).toContainText(`device ${w.agent.device().deviceId}`);
   await expect(dialog.locator('.code')).toBeHidden();
-  const serious = async () => (await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
+  const serious = async () =>
+    (await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()).violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => v.id);
   expect(await serious()).toEqual([]);
   await dialog.getByRole('button', { name: 'The caller is alice: show the code' }).click();
   expect(await serious()).toEqual([]);
@@ -59,22 +66,37 @@ test('offline emergency access: request → reason → code read back → accept
   await expect(page.locator('dialog')).toHaveCount(0);
   expect(await page.content()).not.toContain(code);
 
-  expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({ ok: true, mode: 'offline', method: 'offline-emergency' });
+  expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({
+    ok: true,
+    mode: 'offline',
+    method: 'offline-emergency',
+  });
   expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({ ok: false });
 
   // The user page lists the workstation that holds alice's offline data.
   await openUser(page, 'alice');
-  await expect(page.getByRole('region', { name: 'Devices' })).toContainText(w.agent.device().deviceId ?? 'no device id');
+  await expect(page.getByRole('region', { name: 'Devices' })).toContainText(
+    w.agent.device().deviceId ?? 'no device id',
+  );
 
   // RSA's reset for this user on this workstation, from the user page.
   await page.getByRole('button', { name: /^Reset offline data on / }).click();
   await page.getByRole('alertdialog').getByRole('button', { name: 'Reset offline data' }).click();
   await expect(page.getByRole('status')).toContainText('is reset');
-  const resets = (await w.h.http('GET', '/api/v1/admin/audit?type=device.reset-offline')).body.events as { subject: string | null; device: string | null }[];
+  const resets = (await w.h.http('GET', '/api/v1/admin/audit?type=device.reset-offline')).body.events as {
+    subject: string | null;
+    device: string | null;
+  }[];
   expect(resets.at(0)).toMatchObject({ subject: 'alice', device: w.agent.device().deviceId });
 
   // The reveal is audited with its reason, never with the code.
-  const reveals = (await w.h.http('GET', '/api/v1/admin/audit?type=offline.emergency-reveal')).body.events as { reason: string | null; subject: string | null }[];
-  expect(reveals.at(0)).toMatchObject({ subject: 'alice', reason: 'field visit, no phone signal, token left in the car' });
+  const reveals = (await w.h.http('GET', '/api/v1/admin/audit?type=offline.emergency-reveal')).body.events as {
+    reason: string | null;
+    subject: string | null;
+  }[];
+  expect(reveals.at(0)).toMatchObject({
+    subject: 'alice',
+    reason: 'field visit, no phone signal, token left in the car',
+  });
   expect(JSON.stringify(reveals)).not.toContain(code.replace(/-/g, ''));
 });

@@ -4,7 +4,14 @@ import { createAdminAndLogin, createUser, nextTotp } from '../helpers/admin.js';
 import { oathtool } from '../helpers/oathtool.js';
 import { radclient } from '../integration/radius/radclient.js';
 import { TestDevice } from '../integration/devices/test-device.js';
-import { freshApiSession, pageHolds, seriousA11yViolations, signIn, startConsole, type ConsoleEnv } from './console-support.js';
+import {
+  freshApiSession,
+  pageHolds,
+  seriousA11yViolations,
+  signIn,
+  startConsole,
+  type ConsoleEnv,
+} from './console-support.js';
 
 /**
  * RADIUS clients in the console: a gateway registered on the page gets a shared secret shown once, FreeRADIUS's
@@ -37,7 +44,9 @@ function accessRequest(secret: string): ReturnType<typeof radclient> {
   return radclient(radius.port, secret, { 'User-Name': 'alice', 'User-Password': PIN + code });
 }
 
-test('register a RADIUS client: secret shown once, accepted by radclient; deleted after step-up, then requests are dropped', async ({ page }) => {
+test('register a RADIUS client: secret shown once, accepted by radclient; deleted after step-up, then requests are dropped', async ({
+  page,
+}) => {
   await signIn(page, env);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'RADIUS clients' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'RADIUS clients' })).toBeVisible();
@@ -66,7 +75,10 @@ test('register a RADIUS client: secret shown once, accepted by radclient; delete
 
   const later: { url: string; body: string }[] = [];
   page.on('response', (res) => {
-    void res.text().then((body) => later.push({ url: res.url(), body })).catch(() => undefined);
+    void res
+      .text()
+      .then((body) => later.push({ url: res.url(), body }))
+      .catch(() => undefined);
   });
   await dialog.getByRole('button', { name: 'Done' }).click();
   await expect(page.locator('dialog')).toHaveCount(0);
@@ -83,7 +95,9 @@ test('register a RADIUS client: secret shown once, accepted by radclient; delete
 
   // The secret is in no page, storage or later response.
   for (const hash of ['#/users', '#/audit', '#/admin/clients', '#/admin/devices', '#/admin/radius-clients']) {
-    await page.evaluate((h) => { location.hash = h; }, hash);
+    await page.evaluate((h) => {
+      location.hash = h;
+    }, hash);
     await expect(page.locator('main h1')).toBeVisible();
     await page.waitForLoadState('networkidle');
     expect(await pageHolds(page, [secret])).toEqual([]);
@@ -110,19 +124,26 @@ test('register a RADIUS client: secret shown once, accepted by radclient; delete
   expect(radius.stats.dropped.unknownSource).toBe(droppedBefore + 1);
 });
 
-test('an admin without clients.manage sees no RADIUS page in the menu and is refused at its address', async ({ page }) => {
+test('an admin without clients.manage sees no RADIUS page in the menu and is refused at its address', async ({
+  page,
+}) => {
   const hugo = await createAdminAndLogin(env.h, 'hugo', ['helpdesk']);
   await signIn(page, env, { username: 'hugo', password: hugo.password, totpSecret: hugo.totpSecret });
   const nav = page.getByRole('navigation', { name: 'Main' });
   await expect(nav.getByRole('link', { name: 'Users', exact: true })).toBeVisible();
   await expect(nav.getByRole('link', { name: 'RADIUS clients' })).toHaveCount(0);
-  await page.evaluate(() => { location.hash = '#/admin/radius-clients'; });
+  await page.evaluate(() => {
+    location.hash = '#/admin/radius-clients';
+  });
   await expect(page.getByRole('heading', { level: 1, name: 'Not allowed' })).toBeVisible();
   await expect(page.getByLabel('Name')).toHaveCount(0);
 });
 
-test('devices: each agent version is listed and the ones older than the newest are marked outdated', async ({ page }) => {
-  const enrollmentSecret = (await env.h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
+test('devices: each agent version is listed and the ones older than the newest are marked outdated', async ({
+  page,
+}) => {
+  const enrollmentSecret = (await env.h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body
+    .enrollmentSecret as string;
   const current = new TestDevice(env.server, 'ws-current-01');
   const straggler = new TestDevice(env.server, 'ws-straggler-02');
   expect((await current.enroll(enrollmentSecret)).status).toBe(200);
@@ -133,7 +154,9 @@ test('devices: each agent version is listed and the ones older than the newest a
   await signIn(page, env);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Devices' })).toBeVisible();
-  await expect(page.locator('#agent-versions')).toHaveText('Newest agent version seen: 0.2.0. 1 device runs an older version (marked “outdated” below).');
+  await expect(page.locator('#agent-versions')).toHaveText(
+    'Newest agent version seen: 0.2.0. 1 device runs an older version (marked “outdated” below).',
+  );
   const rowOf = (host: string) => page.getByRole('row', { name: new RegExp(host) });
   await expect(rowOf('ws-current-01')).toContainText('0.2.0');
   await expect(rowOf('ws-current-01')).not.toContainText('outdated');

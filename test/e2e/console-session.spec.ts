@@ -36,13 +36,20 @@ test('sign-in sets an httpOnly SameSite=Strict cookie and keeps nothing in stora
 test('a change without the CSRF token is refused even with the session cookie', async ({ page }) => {
   await signIn(page, env);
   const result = await page.evaluate(async () => {
-    const res = await fetch('/api/v1/admin/sessions/step-up', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ otp: '000000' }), credentials: 'same-origin' });
+    const res = await fetch('/api/v1/admin/sessions/step-up', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ otp: '000000' }),
+      credentials: 'same-origin',
+    });
     return { status: res.status, body: (await res.json()) as { error: string } };
   });
   expect(result.status).toBe(403);
   expect(result.body.error).toBe('csrf_failed');
   // A read with the cookie alone still works: CSRF guards changes, not reads.
-  const me = await page.evaluate(async () => (await fetch('/api/v1/admin/sessions/current', { credentials: 'same-origin' })).status);
+  const me = await page.evaluate(
+    async () => (await fetch('/api/v1/admin/sessions/current', { credentials: 'same-origin' })).status,
+  );
   expect(me).toBe(200);
 });
 
@@ -50,7 +57,9 @@ test('signing out ends the server session', async ({ page }) => {
   await signIn(page, env);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('heading', { name: 'Lifeline helpdesk console' })).toBeVisible();
-  const status = await page.evaluate(async () => (await fetch('/api/v1/admin/sessions/current', { credentials: 'same-origin' })).status);
+  const status = await page.evaluate(
+    async () => (await fetch('/api/v1/admin/sessions/current', { credentials: 'same-origin' })).status,
+  );
   expect(status).toBe(401);
 });
 
@@ -94,7 +103,8 @@ test('keyboard only: find a user with "/", generate a code, read it, close it', 
   await page.keyboard.press('Enter');
   await expect(page.getByRole('heading', { level: 1, name: 'olga' })).toBeVisible();
   const generate = page.locator('#temporary-code').getByRole('button', { name: 'Generate code' });
-  for (let i = 0; i < 40 && !(await generate.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
+  for (let i = 0; i < 40 && !(await generate.evaluate((el) => el === document.activeElement)); i++)
+    await page.keyboard.press('Tab');
   await expect(generate).toBeFocused();
   await page.keyboard.press('Enter');
   const dialog = page.getByRole('dialog', { name: 'Temporary code for olga' });

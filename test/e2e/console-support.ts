@@ -26,7 +26,15 @@ export async function startConsole(): Promise<ConsoleEnv> {
 }
 
 /** Signs in through the page with password and a fresh oathtool code at the server's (manual) time. */
-export async function signIn(page: Page, env: ConsoleEnv, who: { username: string; password: string; totpSecret: string } = { username: 'admin', password: TEST_ADMIN_PASSWORD, totpSecret: env.h.adminTotpSecret }): Promise<void> {
+export async function signIn(
+  page: Page,
+  env: ConsoleEnv,
+  who: { username: string; password: string; totpSecret: string } = {
+    username: 'admin',
+    password: TEST_ADMIN_PASSWORD,
+    totpSecret: env.h.adminTotpSecret,
+  },
+): Promise<void> {
   await page.goto(`${env.server.url}/console`);
   await page.getByLabel('Administrator name').fill(who.username);
   await page.getByLabel('Password').fill(who.password);
@@ -43,7 +51,11 @@ export async function apiClientKey(env: ConsoleEnv, name = 'vpn-gateway'): Promi
 }
 
 /** POST /api/v1/verify as that client: the result every journey is checked against. */
-export async function verify(env: ConsoleEnv, key: string, body: { username: string; code: string; pin?: string; purpose?: string }): Promise<{ status: number; body: { ok?: boolean; method?: string; error?: string } }> {
+export async function verify(
+  env: ConsoleEnv,
+  key: string,
+  body: { username: string; code: string; pin?: string; purpose?: string },
+): Promise<{ status: number; body: { ok?: boolean; method?: string; error?: string } }> {
   const res = await env.h.http('POST', '/api/v1/verify', { purpose: 'remote-access', ...body }, key);
   return { status: res.status, body: res.body };
 }
@@ -61,7 +73,10 @@ export async function openUser(page: Page, username: string): Promise<void> {
  * Generates a temporary code in the user's Temporary Code section and returns it as the dialog showed it, after
  * checking the dialog's script. The dialog is left open; the caller clicks Done.
  */
-export async function generateTemporaryCode(page: Page, opts: { amount: number; unit: 'minutes' | 'hours' | 'days'; multiUse: boolean; replace?: boolean }): Promise<{ code: string; dialogText: string }> {
+export async function generateTemporaryCode(
+  page: Page,
+  opts: { amount: number; unit: 'minutes' | 'hours' | 'days'; multiUse: boolean; replace?: boolean },
+): Promise<{ code: string; dialogText: string }> {
   const section = page.locator('#temporary-code');
   await section.getByLabel('Lifetime', { exact: true }).fill(String(opts.amount));
   await section.getByLabel('Lifetime: unit').selectOption(opts.unit);
@@ -107,5 +122,7 @@ export async function pageHolds(page: Page, needles: string[]): Promise<string[]
 /** axe-core (WCAG 2.1 A and AA rules) on the page as it is now: the serious and critical violations, as readable lines. */
 export async function seriousA11yViolations(page: Page): Promise<string[]> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }

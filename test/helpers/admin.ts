@@ -28,7 +28,11 @@ function makeHttp(server: TestServer, defaultToken: () => string | undefined): H
     const headers: Record<string, string> = {};
     if (bearer) headers.authorization = `Bearer ${bearer}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(server.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const res = await fetch(server.url + path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     const text = await res.text();
     let parsed: unknown = text;
     try {
@@ -50,8 +54,18 @@ export function nextTotp(server: TestServer, secret: string): string {
 }
 
 /** Signs in over HTTP (password + oathtool code of a fresh step) and returns the bearer token. */
-export async function loginAdmin(h: Pick<AdminHarness, 'server' | 'http'>, username: string, password: string, totpSecret: string): Promise<string> {
-  const res = await h.http('POST', '/api/v1/admin/sessions', { username, password, otp: nextTotp(h.server, totpSecret) }, null);
+export async function loginAdmin(
+  h: Pick<AdminHarness, 'server' | 'http'>,
+  username: string,
+  password: string,
+  totpSecret: string,
+): Promise<string> {
+  const res = await h.http(
+    'POST',
+    '/api/v1/admin/sessions',
+    { username, password, otp: nextTotp(h.server, totpSecret) },
+    null,
+  );
   if (res.status !== 200) throw new Error(`login of ${username} failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.token as string;
 }
@@ -84,7 +98,8 @@ export async function stepUp(h: AdminHarness, token = h.adminToken, totpSecret =
 }
 
 function expectOk(what: string, res: HttpResult): void {
-  if (res.status < 200 || res.status >= 300) throw new Error(`${what} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status < 200 || res.status >= 300)
+    throw new Error(`${what} failed: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 /** The base32 secret inside an otpauth:// URI. */
@@ -95,9 +110,24 @@ export function secretFromUri(uri: string): string {
 }
 
 /** Creates a user through the admin API, optionally with a PIN, a named policy and an enrolled TOTP token. */
-export async function createUser(h: AdminHarness, username: string, opts: { pin?: string; policy?: string; withToken?: boolean; email?: string } = {}): Promise<{ username: string; totpSecret?: string }> {
-  expectOk('create user', await h.http('POST', '/api/v1/admin/users', { username, ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.email ? { email: opts.email } : {}) }));
-  if (opts.pin !== undefined) expectOk('set PIN', await h.http('PUT', `/api/v1/admin/users/${encodeURIComponent(username)}/pin`, { pin: opts.pin }));
+export async function createUser(
+  h: AdminHarness,
+  username: string,
+  opts: { pin?: string; policy?: string; withToken?: boolean; email?: string } = {},
+): Promise<{ username: string; totpSecret?: string }> {
+  expectOk(
+    'create user',
+    await h.http('POST', '/api/v1/admin/users', {
+      username,
+      ...(opts.policy ? { policy: opts.policy } : {}),
+      ...(opts.email ? { email: opts.email } : {}),
+    }),
+  );
+  if (opts.pin !== undefined)
+    expectOk(
+      'set PIN',
+      await h.http('PUT', `/api/v1/admin/users/${encodeURIComponent(username)}/pin`, { pin: opts.pin }),
+    );
   if (!opts.withToken) return { username };
   const res = await h.http('POST', `/api/v1/admin/users/${encodeURIComponent(username)}/token`, {});
   expectOk('enroll token', res);
@@ -106,11 +136,18 @@ export async function createUser(h: AdminHarness, username: string, opts: { pin?
 
 /** Turns temporary codes on for the enterprise (off by default, docs/design.md §3). */
 export async function enableTemporaryCodes(h: AdminHarness): Promise<void> {
-  expectOk('enable temporary codes', await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }));
+  expectOk(
+    'enable temporary codes',
+    await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }),
+  );
 }
 
 /** Creates another admin through the API and signs it in. */
-export async function createAdminAndLogin(h: AdminHarness, username: string, roles: string[]): Promise<{ token: string; totpSecret: string; password: string }> {
+export async function createAdminAndLogin(
+  h: AdminHarness,
+  username: string,
+  roles: string[],
+): Promise<{ token: string; totpSecret: string; password: string }> {
   const password = `pw-${username}-0123456789`;
   const res = await h.http('POST', '/api/v1/admin/admins', { username, password, roles });
   expectOk('create admin', res);

@@ -6,7 +6,11 @@ import type { TestServer } from './server.js';
  * ('each'), `use` hands it to the file's own variables, and its server is closed after them. Kept apart from
  * admin.ts because Playwright specs and benchmarks import that file, and they must not load vitest.
  */
-export function useHarness<H extends { server: TestServer }>(scope: 'all' | 'each', start: () => Promise<H>, use: (harness: H) => void): void {
+export function useHarness<H extends { server: TestServer }>(
+  scope: 'all' | 'each',
+  start: () => Promise<H>,
+  use: (harness: H) => void,
+): void {
   let current: H | undefined;
   (scope === 'all' ? beforeAll : beforeEach)(async () => {
     current = await start();

@@ -1,11 +1,22 @@
 import { generateX25519 } from '../../src-shared/crypto/box.js';
-import { batchHead, chainEvent, signBatchHead, signDeviceRequest, signEnrollProof } from '../../src-shared/crypto/device-messages.js';
+import {
+  batchHead,
+  chainEvent,
+  signBatchHead,
+  signDeviceRequest,
+  signEnrollProof,
+} from '../../src-shared/crypto/device-messages.js';
 import { randomBytes } from '../../src-shared/crypto/random.js';
 import { generateEd25519 } from '../../src-shared/crypto/sign.js';
 import type { ServerKey } from '../../src-shared/protocol/common.js';
 import { DEVICE_HEADERS } from '../../src-shared/protocol/device-request.js';
 import type { HeldState } from '../../src-shared/protocol/login.js';
-import { GENESIS_HASH, type SyncEvent, type SyncEventBody, type SyncUserState } from '../../src-shared/protocol/sync.js';
+import {
+  GENESIS_HASH,
+  type SyncEvent,
+  type SyncEventBody,
+  type SyncUserState,
+} from '../../src-shared/protocol/sync.js';
 
 export interface Reply {
   status: number;
@@ -16,7 +27,11 @@ export interface Reply {
 /** A reply to a signed request, with the headers it was signed with and their nonce (the server binds its signed answer to it). */
 export type SignedReply = Reply & { headers: Record<string, string>; nonce: string };
 
-export type EventInput = SyncEventBody extends infer E ? (E extends SyncEventBody ? Omit<E, 'id' | 'seq'> : never) : never;
+export type EventInput = SyncEventBody extends infer E
+  ? E extends SyncEventBody
+    ? Omit<E, 'id' | 'seq'>
+    : never
+  : never;
 
 /**
  * A scripted workstation for tests and benchmarks: real Ed25519 and X25519 keys, real signatures and a real
@@ -53,7 +68,11 @@ export abstract class ScriptedDevice {
       hostname: this.hostname,
       agentVersion: this.agentVersion,
     };
-    const res = await this.post('/api/v1/devices/enroll', { ...base, enrollmentSecret, proof: signEnrollProof(this.signing.privateKey, base) }, {});
+    const res = await this.post(
+      '/api/v1/devices/enroll',
+      { ...base, enrollmentSecret, proof: signEnrollProof(this.signing.privateKey, base) },
+      {},
+    );
     if (res.status === 200) {
       this.deviceId = res.body.deviceId;
       this.pinned = res.body.serverKeys;
@@ -62,13 +81,36 @@ export abstract class ScriptedDevice {
   }
 
   /** A signed request; `headers` overrides let tests replay or skew them. */
-  async signed(path: string, body: unknown, override: { headers?: Record<string, string>; timestamp?: number } = {}): Promise<SignedReply> {
-    const headers = override.headers ?? signDeviceRequest(this.signing.privateKey, { method: 'POST', path, deviceId: this.deviceId, body }, override.timestamp ?? this.now());
+  async signed(
+    path: string,
+    body: unknown,
+    override: { headers?: Record<string, string>; timestamp?: number } = {},
+  ): Promise<SignedReply> {
+    const headers =
+      override.headers ??
+      signDeviceRequest(
+        this.signing.privateKey,
+        { method: 'POST', path, deviceId: this.deviceId, body },
+        override.timestamp ?? this.now(),
+      );
     return { ...(await this.post(path, body, headers)), headers, nonce: headers[DEVICE_HEADERS.nonce]! };
   }
 
-  login(username: string, pin: string | undefined, code: string, held?: HeldState, purpose = 'logon'): Promise<SignedReply> {
-    return this.signed('/api/v1/devices/login', { v: 1, username, ...(pin !== undefined ? { pin } : {}), code, purpose, ...(held ? { held } : {}) });
+  login(
+    username: string,
+    pin: string | undefined,
+    code: string,
+    held?: HeldState,
+    purpose = 'logon',
+  ): Promise<SignedReply> {
+    return this.signed('/api/v1/devices/login', {
+      v: 1,
+      username,
+      ...(pin !== undefined ? { pin } : {}),
+      code,
+      purpose,
+      ...(held ? { held } : {}),
+    });
   }
 
   /** Appends an event to this device's outbox chain. */
@@ -80,6 +122,13 @@ export abstract class ScriptedDevice {
 
   sync(events: SyncEvent[], users: SyncUserState[] = []): Promise<SignedReply> {
     const head = batchHead(this.deviceId, events);
-    return this.signed('/api/v1/devices/sync', { v: 1, agentVersion: this.agentVersion, users, events, head, headSignature: signBatchHead(this.signing.privateKey, head) });
+    return this.signed('/api/v1/devices/sync', {
+      v: 1,
+      agentVersion: this.agentVersion,
+      users,
+      events,
+      head,
+      headSignature: signBatchHead(this.signing.privateKey, head),
+    });
   }
 }

@@ -68,19 +68,31 @@ export async function startTestServer(
   const dataDir = options.dataDir ?? tmp!.dir;
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 10, 23, 9, 0, 0));
   const logLines: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
-  const log = createLogger({ level: 'debug', destination: sink });
-  const ctx = await openContext({ dataDir, clock, log, ...(options.pg ? { pg: options.pg } : {}), ...(deployment ? { databaseUrl: deployment.databaseUrl, keyFile: deployment.keyFile } : {}) }).catch(
-    async (err: unknown) => {
-      await fresh?.cleanup();
-      throw err;
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(String(chunk));
+      cb();
     },
-  );
+  });
+  const log = createLogger({ level: 'debug', destination: sink });
+  const ctx = await openContext({
+    dataDir,
+    clock,
+    log,
+    ...(options.pg ? { pg: options.pg } : {}),
+    ...(deployment ? { databaseUrl: deployment.databaseUrl, keyFile: deployment.keyFile } : {}),
+  }).catch(async (err: unknown) => {
+    await fresh?.cleanup();
+    throw err;
+  });
   // What the serve command does: on PostgreSQL this instance seals the audit chain or stands by (audit-sealer.ts).
   const sealing = ctx.audit.startSealing(log);
   ctx.verifierScryptFloor = options.verifierScryptFloor ?? TEST_VERIFIER_FLOOR;
   ctx.deviceSyncLimit = options.deviceSyncLimit ?? { maxRequests: 1_000_000, windowMs: 60_000 };
-  const app = await buildApp(ctx, { admission: options.admission ?? WIDE_OPEN_GATE, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
+  const app = await buildApp(ctx, {
+    admission: options.admission ?? WIDE_OPEN_GATE,
+    ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return {

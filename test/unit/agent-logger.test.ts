@@ -16,7 +16,14 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
+const lines = (file: string) =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 
 describe('agent logger', () => {
   it('writes structured lines at the configured level to a 0600 file', () => {
@@ -27,14 +34,17 @@ describe('agent logger', () => {
     log.error('[verifiers] building offline data failed', { reason: 'x' });
     log.close();
     const file = path.join(dir, LOG_FILE_NAME);
-    expect(lines(file).map((l) => [l.level, l.msg])).toEqual([[40, '[store] keychain entries without a store'], [50, '[verifiers] building offline data failed']]);
+    expect(lines(file).map((l) => [l.level, l.msg])).toEqual([
+      [40, '[store] keychain entries without a store'],
+      [50, '[verifiers] building offline data failed'],
+    ]);
     if (process.platform !== 'win32') expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
-  it('censors secret fields and bodies with the server\'s paths, and keeps an error code readable', () => {
+  it("censors secret fields and bodies with the server's paths, and keeps an error code readable", () => {
     const dir = logDir();
     const log = createAgentLogger({ dir, level: 'info', console: false });
-    log.warn('[http] the server\'s TLS certificate is not trusted', { path: '/api', code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    log.warn("[http] the server's TLS certificate is not trusted", { path: '/api', code: 'SELF_SIGNED_CERT_IN_CHAIN' });
     log.warn('[test] secrets', { pin: '246810', key: 'k3y', token: 't0k', verifier: 'v3r', seed: 's33d' });
     (log.warn as (m: string, f: unknown) => void)('[test] a body', { body: { code: '123456' } });
     log.close();

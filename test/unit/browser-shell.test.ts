@@ -9,16 +9,27 @@ import { startBrowserShell, type BrowserShell } from '../../src-main/browser-she
  * refused before any core would see them, which is what `reached` proves.
  */
 
-interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
-function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+function send(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, setHost: !options.headers?.host }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = httpRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, setHost: !options.headers?.host },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -28,7 +39,10 @@ const reached: string[] = [];
 const api = Object.fromEntries(
   Object.values(IPC_CONTRACT).map(({ method }) => [
     method,
-    async () => (reached.push(method), { ok: true, osUsername: 'alice', serverUrl: 'https://x', kiosk: false, version: '0' }),
+    async () => (
+      reached.push(method),
+      { ok: true, osUsername: 'alice', serverUrl: 'https://x', kiosk: false, version: '0' }
+    ),
   ]),
 ) as unknown as AgentApi;
 
@@ -50,7 +64,11 @@ async function exchange(token: string, headers: Record<string, string> = {}): Pr
 }
 
 function ipc(channel: string, headers: Record<string, string>, body = '{}'): Promise<Reply> {
-  return send(`${shell.origin}/ipc/${channel}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return send(`${shell.origin}/ipc/${channel}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
 }
 
 beforeAll(async () => {
@@ -117,7 +135,11 @@ describe('browser shell', () => {
     const cases: Array<[string, Record<string, string>, number]> = [
       ['no session header', { origin: shell.origin }, 401],
       ['forged session header', { origin: shell.origin, [BROWSER_SESSION_HEADER]: 'x'.repeat(43) }, 401],
-      ['session id as a cookie', { origin: shell.origin, cookie: `lifeline_agent=${session[BROWSER_SESSION_HEADER]}` }, 401],
+      [
+        'session id as a cookie',
+        { origin: shell.origin, cookie: `lifeline_agent=${session[BROWSER_SESSION_HEADER]}` },
+        401,
+      ],
       ['foreign origin', { origin: 'http://evil.example', ...session }, 403],
       ['null origin', { origin: 'null', ...session }, 403],
       ['localhost origin', { origin: shell.origin.replace('127.0.0.1', 'localhost'), ...session }, 403],
@@ -142,8 +164,14 @@ describe('browser shell', () => {
   it('validates every payload with the contract and refuses non-JSON, oversized and unknown channels', async () => {
     reached.length = 0;
     const ok = { ...session, origin: shell.origin };
-    expect(JSON.parse((await ipc('agent:login', ok, '{"username":"a"}')).body)).toMatchObject({ ok: false, error: 'validation_failed' });
-    expect(JSON.parse((await ipc('agent:status', ok, '{"x":1}')).body)).toMatchObject({ ok: false, error: 'validation_failed' });
+    expect(JSON.parse((await ipc('agent:login', ok, '{"username":"a"}')).body)).toMatchObject({
+      ok: false,
+      error: 'validation_failed',
+    });
+    expect(JSON.parse((await ipc('agent:status', ok, '{"x":1}')).body)).toMatchObject({
+      ok: false,
+      error: 'validation_failed',
+    });
     expect((await ipc('agent:login', ok, 'not json')).status).toBe(400);
     expect((await ipc('agent:login', { ...ok, 'content-type': 'text/plain' })).status).toBe(415);
     expect((await ipc('agent:login', ok, JSON.stringify({ username: 'a'.repeat(20_000) }))).status).toBe(413);

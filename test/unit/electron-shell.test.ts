@@ -41,8 +41,12 @@ class FakeBrowserWindow extends EventEmitter {
   setAlwaysOnTop(flag: boolean, level: string): void {
     this.alwaysOnTop = [flag, level];
   }
-  isDestroyed(): boolean { return false; }
-  isMinimized(): boolean { return false; }
+  isDestroyed(): boolean {
+    return false;
+  }
+  isMinimized(): boolean {
+    return false;
+  }
   show(): void {}
   focus(): void {}
   restore(): void {}
@@ -102,12 +106,24 @@ function fakeElectron(options: { singleInstance?: boolean } = {}) {
 function recordingCore(): { api: AgentApi; reached: string[] } {
   const reached: string[] = [];
   const api: AgentApi = {
-    config: async () => (reached.push('config'), { ok: true, osUsername: 'alice', serverUrl: 'https://x', kiosk: false, version: '0' }),
+    config: async () => (
+      reached.push('config'),
+      { ok: true, osUsername: 'alice', serverUrl: 'https://x', kiosk: false, version: '0' }
+    ),
     status: async () => (reached.push('status'), { ok: false, error: 'internal', message: 'n/a' }),
     login: async (r) => (reached.push('login'), { ok: true, mode: 'online', method: 'token', username: r.username }),
-    emergencyRequest: async () => (reached.push('emergencyRequest'), { ok: false, error: 'offline_unavailable', message: 'n/a' }),
-    emergencySubmit: async () => (reached.push('emergencySubmit'), { ok: false, error: 'invalid_code', message: 'n/a' }),
-    syncNow: async () => (reached.push('syncNow'), { ok: true, uploaded: 0, pendingEvents: 0, resetsApplied: 0, syncedAt: 1 }),
+    emergencyRequest: async () => (
+      reached.push('emergencyRequest'),
+      { ok: false, error: 'offline_unavailable', message: 'n/a' }
+    ),
+    emergencySubmit: async () => (
+      reached.push('emergencySubmit'),
+      { ok: false, error: 'invalid_code', message: 'n/a' }
+    ),
+    syncNow: async () => (
+      reached.push('syncNow'),
+      { ok: true, uploaded: 0, pendingEvents: 0, resetsApplied: 0, syncedAt: 1 }
+    ),
     resetStore: async () => (reached.push('resetStore'), { ok: true, setAsideTo: null }),
   };
   return { api, reached };
@@ -145,7 +161,9 @@ describe('Electron shell wiring (Electron APIs faked)', () => {
   it('sandboxes every renderer, takes the single-instance lock and registers app:// as a secure standard scheme', () => {
     const f = start();
     expect(f.calls).toContain('enableSandbox');
-    expect(f.privileged).toEqual([expect.objectContaining({ scheme: 'app', privileges: expect.objectContaining({ standard: true, secure: true }) })]);
+    expect(f.privileged).toEqual([
+      expect.objectContaining({ scheme: 'app', privileges: expect.objectContaining({ standard: true, secure: true }) }),
+    ]);
   });
 
   it('quits when another instance holds the lock', () => {
@@ -183,7 +201,10 @@ describe('Electron shell wiring (Electron APIs faked)', () => {
     for (const channel of IPC_CHANNELS) {
       const handler = f.handlers.get(channel)!;
       for (const junk of [null, 42, 'x', [], { extra: true }, { username: 1, pin: [], code: {} }]) {
-        expect(await handler(frame('app://lifeline/index.html'), junk)).toMatchObject({ ok: false, error: 'validation_failed' });
+        expect(await handler(frame('app://lifeline/index.html'), junk)).toMatchObject({
+          ok: false,
+          error: 'validation_failed',
+        });
       }
     }
     expect(f.core.reached).toEqual([]);
@@ -252,7 +273,12 @@ describe('Electron shell wiring (Electron APIs faked)', () => {
     const page = await f.protocolHandler()(new Request('app://lifeline/index.html'));
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toBe(RENDERER_CSP);
-    for (const url of ['app://lifeline/../package.json', 'app://lifeline/dist/../../etc/passwd', 'app://other/index.html', 'app://lifeline/preload.cjs']) {
+    for (const url of [
+      'app://lifeline/../package.json',
+      'app://lifeline/dist/../../etc/passwd',
+      'app://other/index.html',
+      'app://lifeline/preload.cjs',
+    ]) {
       expect((await rendererResponse(rendererDir(), url)).status, url).toBe(404);
     }
   });
@@ -262,13 +288,32 @@ describe('tray (Electron APIs faked)', () => {
   it('shows whether the server is reachable and how many events wait, and offers show, sync and quit', async () => {
     const core = recordingCore();
     core.api.status = async () => ({
-      ok: true, now: 1, server: { url: 'https://x', reachable: false, checkedAt: 1, lastContactAt: null }, device: { id: 'D', state: 'approved' },
-      offline: { available: true, reason: null, message: null }, lastSyncAt: null, pendingEvents: 3, sync: { running: false, done: 0, total: 0, lastError: null }, users: [],
+      ok: true,
+      now: 1,
+      server: { url: 'https://x', reachable: false, checkedAt: 1, lastContactAt: null },
+      device: { id: 'D', state: 'approved' },
+      offline: { available: true, reason: null, message: null },
+      lastSyncAt: null,
+      pendingEvents: 3,
+      sync: { running: false, done: 0, total: 0, lastError: null },
+      users: [],
     });
     const shown: string[] = [];
-    const { tooltip, template } = await trayTemplate(core.api, { showPrompt: () => shown.push('show'), quit: () => shown.push('quit') }, () => undefined);
+    const { tooltip, template } = await trayTemplate(
+      core.api,
+      { showPrompt: () => shown.push('show'), quit: () => shown.push('quit') },
+      () => undefined,
+    );
     expect(tooltip).toContain('not reachable');
-    expect(template.map((i) => i.label ?? i.type)).toEqual(['Server: not reachable (offline mode)', 'Events waiting to sync: 3', 'separator', 'Show sign-in', 'Sync now', 'separator', 'Quit Lifeline']);
+    expect(template.map((i) => i.label ?? i.type)).toEqual([
+      'Server: not reachable (offline mode)',
+      'Events waiting to sync: 3',
+      'separator',
+      'Show sign-in',
+      'Sync now',
+      'separator',
+      'Quit Lifeline',
+    ]);
     template.find((i) => i.label === 'Show sign-in')!.click!({} as never, undefined, {} as never);
     template.find((i) => i.label === 'Quit Lifeline')!.click!({} as never, undefined, {} as never);
     expect(shown).toEqual(['show', 'quit']);
@@ -279,12 +324,24 @@ describe('preload API', () => {
   it('offers one function per channel, each a single invoke on its own channel, and is frozen', async () => {
     const invoked: Array<[string, unknown]> = [];
     const api = buildRendererApi(async (channel, request) => (invoked.push([channel, request]), { ok: true }));
-    expect(Object.keys(api).sort()).toEqual(['config', 'emergencyRequest', 'emergencySubmit', 'login', 'resetStore', 'status', 'syncNow']);
+    expect(Object.keys(api).sort()).toEqual([
+      'config',
+      'emergencyRequest',
+      'emergencySubmit',
+      'login',
+      'resetStore',
+      'status',
+      'syncNow',
+    ]);
     expect(Object.isFrozen(api)).toBe(true);
     await api.login({ username: 'a', pin: 'p', code: 'c' });
     await api.status({});
     await api.resetStore({});
-    expect(invoked).toEqual([['agent:login', { username: 'a', pin: 'p', code: 'c' }], ['agent:status', {}], ['agent:reset-store', {}]]);
+    expect(invoked).toEqual([
+      ['agent:login', { username: 'a', pin: 'p', code: 'c' }],
+      ['agent:status', {}],
+      ['agent:reset-store', {}],
+    ]);
   });
 });
 
@@ -303,9 +360,17 @@ describe('agent log (Electron app faked)', () => {
       } finally {
         process.stderr.write = stderrWrite;
       }
-      const lines = readFileSync(path.join(userData, 'logs', 'agent.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines).toEqual([expect.objectContaining({ level: 40, msg: '[store] a warning', reason: 'store_damaged' })]);
-      expect(written.filter((w) => w.includes('[store] a warning')), `packaged: ${isPackaged}`).toHaveLength(isPackaged ? 0 : 1);
+      const lines = readFileSync(path.join(userData, 'logs', 'agent.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 40, msg: '[store] a warning', reason: 'store_damaged' }),
+      ]);
+      expect(
+        written.filter((w) => w.includes('[store] a warning')),
+        `packaged: ${isPackaged}`,
+      ).toHaveLength(isPackaged ? 0 : 1);
     }
   });
 });

@@ -34,7 +34,8 @@ const JUNK: unknown[] = [
   { username: 'alice', pin: '123456', code: '123456', purpose: 'root' },
 ];
 
-const SECRET_FIELD = /^(pin|pins|code|codes|key|keys|privatekey|datakey|secret|secrets|seed|seeds|verifier|verifiers|password|token|tokens|otp)$/i;
+const SECRET_FIELD =
+  /^(pin|pins|code|codes|key|keys|privatekey|datakey|secret|secrets|seed|seeds|verifier|verifiers|password|token|tokens|otp)$/i;
 
 function recordingCore(answer: (method: string) => unknown = () => ({ ok: false, error: 'internal', message: 'n/a' })) {
   const reached: string[] = [];
@@ -85,7 +86,10 @@ describe('IPC contract', () => {
         const answer = await dispatchIpc(api, channel, junk);
         expect(answer, `${channel} ${JSON.stringify(junk)}`).toMatchObject({ ok: false, error: 'validation_failed' });
       }
-      expect(await dispatchIpc(api, channel, { ...(VALID[channel] as object), injected: 1 })).toMatchObject({ ok: false, error: 'validation_failed' });
+      expect(await dispatchIpc(api, channel, { ...(VALID[channel] as object), injected: 1 })).toMatchObject({
+        ok: false,
+        error: 'validation_failed',
+      });
     }
     expect(reached).toEqual([]);
   });
@@ -102,18 +106,40 @@ describe('IPC contract', () => {
     for (const channel of IPC_CHANNELS) {
       const names = [...fieldNames(IPC_CONTRACT[channel].response)];
       expect(names.length, channel).toBeGreaterThan(2);
-      expect(names.filter((n) => SECRET_FIELD.test(n)), channel).toEqual([]);
+      expect(
+        names.filter((n) => SECRET_FIELD.test(n)),
+        channel,
+      ).toEqual([]);
     }
   });
 
   it('drops whatever secret a core puts in an answer by mistake', async () => {
     const leaky: AgentApi = {
-      config: async () => ({ ok: true, osUsername: 'a', serverUrl: 'u', kiosk: false, version: '1', enrollmentSecret: 's3cr3t' }) as never,
+      config: async () =>
+        ({
+          ok: true,
+          osUsername: 'a',
+          serverUrl: 'u',
+          kiosk: false,
+          version: '1',
+          enrollmentSecret: 's3cr3t',
+        }) as never,
       status: async () => ({ ok: false, error: 'internal', message: 'x', dataKey: 'k3y' }) as never,
-      login: async () => ({ ok: true, mode: 'offline', method: 'token', username: 'a', verifier: 'v', pin: '123456', code: '654321' }) as never,
-      emergencyRequest: async () => ({ ok: true, username: 'a', request: 'R', slotsLeft: 1, slotCode: 'ABCDEFGHJKMN' }) as never,
+      login: async () =>
+        ({
+          ok: true,
+          mode: 'offline',
+          method: 'token',
+          username: 'a',
+          verifier: 'v',
+          pin: '123456',
+          code: '654321',
+        }) as never,
+      emergencyRequest: async () =>
+        ({ ok: true, username: 'a', request: 'R', slotsLeft: 1, slotCode: 'ABCDEFGHJKMN' }) as never,
       emergencySubmit: async () => ({ ok: false, error: 'invalid_code', message: 'x', seed: 'JBSWY3DP' }) as never,
-      syncNow: async () => ({ ok: true, uploaded: 0, pendingEvents: 0, resetsApplied: 0, syncedAt: 1, devicePrivateKey: 'k' }) as never,
+      syncNow: async () =>
+        ({ ok: true, uploaded: 0, pendingEvents: 0, resetsApplied: 0, syncedAt: 1, devicePrivateKey: 'k' }) as never,
       resetStore: async () => ({ ok: true, setAsideTo: null, dataKey: 'k3y' }) as never,
     };
     for (const channel of IPC_CHANNELS) {
@@ -133,12 +159,21 @@ describe('IPC contract', () => {
     throwing.api.login = async () => {
       throw new LifelineError('locked', 'Locked.', 423, { retryAfterSeconds: 60 });
     };
-    expect(await dispatchIpc(throwing.api, 'agent:login', VALID['agent:login'])).toEqual({ ok: false, error: 'locked', message: 'Locked.', retryAfterSeconds: 60 });
+    expect(await dispatchIpc(throwing.api, 'agent:login', VALID['agent:login'])).toEqual({
+      ok: false,
+      error: 'locked',
+      message: 'Locked.',
+      retryAfterSeconds: 60,
+    });
   });
 
   it('gives the renderer exactly the contract methods and nothing that reads state by other means', () => {
     const api = buildRendererApi(async () => ({ ok: true }));
-    expect(Object.keys(api).sort()).toEqual(Object.values(IPC_CONTRACT).map((e) => e.method).sort());
+    expect(Object.keys(api).sort()).toEqual(
+      Object.values(IPC_CONTRACT)
+        .map((e) => e.method)
+        .sort(),
+    );
     for (const value of Object.values(api)) expect(typeof value).toBe('function');
     expect(() => Object.assign(api, { readKey: () => 'x' })).toThrow();
   });

@@ -6,7 +6,15 @@ import { createLogger } from '../../src-server/logger.js';
 
 function gate(limits = { maxInFlight: 2, maxWaiting: 2, maxWaitMs: 200 }) {
   const lines: string[] = [];
-  const log = createLogger({ level: 'info', destination: new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }) });
+  const log = createLogger({
+    level: 'info',
+    destination: new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    }),
+  });
   return { gate: new AdmissionGate(limits, log), lines };
 }
 
@@ -55,7 +63,12 @@ describe('AdmissionGate', () => {
     expect(g.stats()).toMatchObject({ inFlight: 1, waiting: 0, shed: { queueFull: 0, waitedTooLong: 3 } });
     hold();
     expect(lines).toHaveLength(1); // three sheds within a second: one line
-    expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'admission', shed: 1, reason: 'waitedTooLong', msg: 'verifications shed: the instance is at its limit' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      component: 'admission',
+      shed: 1,
+      reason: 'waitedTooLong',
+      msg: 'verifications shed: the instance is at its limit',
+    });
   });
 
   it('a waiter whose client went away leaves the queue without a place and is not counted as shed', async () => {
@@ -72,7 +85,10 @@ describe('AdmissionGate', () => {
   });
 
   it('with maxWaiting 0 or maxWaitMs 0 nothing waits', async () => {
-    for (const limits of [{ maxInFlight: 1, maxWaiting: 0, maxWaitMs: 500 }, { maxInFlight: 1, maxWaiting: 3, maxWaitMs: 0 }]) {
+    for (const limits of [
+      { maxInFlight: 1, maxWaiting: 0, maxWaitMs: 500 },
+      { maxInFlight: 1, maxWaiting: 3, maxWaitMs: 0 },
+    ]) {
       const { gate: g } = gate(limits);
       const hold = (await g.enter())!;
       expect(await g.enter()).toBeNull();
@@ -81,13 +97,13 @@ describe('AdmissionGate', () => {
     }
   });
 
-  it('tells a shed client to come back after the queue\'s horizon, at least one second', () => {
+  it("tells a shed client to come back after the queue's horizon, at least one second", () => {
     expect(gate({ maxInFlight: 1, maxWaiting: 1, maxWaitMs: 400 }).gate.retryAfterSeconds).toBe(1);
     expect(gate({ maxInFlight: 1, maxWaiting: 1, maxWaitMs: 2_500 }).gate.retryAfterSeconds).toBe(3);
   });
 });
 
-describe('admission limits: flags over environment over the machine\'s defaults', () => {
+describe("admission limits: flags over environment over the machine's defaults", () => {
   it('admits no more verifications at once than the database pool has connections', () => {
     const limits = { maxInFlight: 8, maxWaiting: 32, maxWaitMs: 1000 };
     expect(withinConnections(limits, 2)).toEqual({ maxInFlight: 2, maxWaiting: 32, maxWaitMs: 1000 });
@@ -98,7 +114,11 @@ describe('admission limits: flags over environment over the machine\'s defaults'
   it('derives the defaults from the threadpool size', () => {
     expect(defaultAdmissionLimits()).toEqual({ maxInFlight: 8, maxWaiting: 32, maxWaitMs: 1_000 });
     expect(resolveAdmissionLimits({}, {})).toEqual(defaultAdmissionLimits());
-    expect(resolveAdmissionLimits({}, { UV_THREADPOOL_SIZE: '16' })).toEqual({ maxInFlight: 32, maxWaiting: 128, maxWaitMs: 1_000 });
+    expect(resolveAdmissionLimits({}, { UV_THREADPOOL_SIZE: '16' })).toEqual({
+      maxInFlight: 32,
+      maxWaiting: 128,
+      maxWaitMs: 1_000,
+    });
   });
 
   it('takes LIFELINE_VERIFY_* from the environment and the --verify-* flags over them', () => {
@@ -114,7 +134,9 @@ describe('admission limits: flags over environment over the machine\'s defaults'
     expect(() => parseCli(['--verify-concurrency', '0'])).toThrow(UsageError);
     expect(() => parseCli(['--verify-queue', 'many'])).toThrow(/--verify-queue/);
     expect(() => parseCli(['--verify-queue-wait', '-1'])).toThrow(/--verify-queue-wait/);
-    expect(() => resolveAdmissionLimits({}, { LIFELINE_VERIFY_CONCURRENCY: 'lots' })).toThrow(/LIFELINE_VERIFY_CONCURRENCY/);
+    expect(() => resolveAdmissionLimits({}, { LIFELINE_VERIFY_CONCURRENCY: 'lots' })).toThrow(
+      /LIFELINE_VERIFY_CONCURRENCY/,
+    );
     expect(() => resolveAdmissionLimits({}, { UV_THREADPOOL_SIZE: '0' })).toThrow(/UV_THREADPOOL_SIZE/);
   });
 });

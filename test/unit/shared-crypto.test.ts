@@ -26,7 +26,9 @@ describe('code normalisation', () => {
 
 describe('shared crypto constructions', () => {
   it('canonical JSON sorts keys at every depth', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}',
+    );
   });
   it('AES-GCM refuses a changed byte and a changed context', () => {
     const key = randomBytes(32);

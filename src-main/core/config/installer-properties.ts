@@ -26,7 +26,10 @@ export function propertyFlag(property: InstallerProperty): string {
 export function propertyValue(property: InstallerProperty, raw: string): unknown {
   switch (INSTALLER_PROPERTIES[property]) {
     case 'serverKeyFingerprints':
-      return raw.split(/[,;\s]+/).filter(Boolean).map((s) => s.toLowerCase());
+      return raw
+        .split(/[,;\s]+/)
+        .filter(Boolean)
+        .map((s) => s.toLowerCase());
     case 'kiosk':
     case 'alwaysOnTop':
       return /^(1|true|yes|on)$/i.test(raw.trim()) ? true : /^(0|false|no|off|)$/i.test(raw.trim()) ? false : raw;

@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import type { z } from 'zod';
 import { INSTALLER_PROPERTIES, propertyFlag, propertyValue, type InstallerProperty } from './installer-properties.js';
-import { CONFIG_KEYS, DEFAULTS, PartialConfigSchema, type ConfigKey, type MergedConfig, type PartialConfig } from './schema.js';
+import {
+  CONFIG_KEYS,
+  DEFAULTS,
+  PartialConfigSchema,
+  type ConfigKey,
+  type MergedConfig,
+  type PartialConfig,
+} from './schema.js';
 
 /** An invalid configuration stops the agent with a message naming the file, the key and the problem. */
 export class ConfigError extends Error {
@@ -31,8 +38,11 @@ export function machinePolicyPath(platform: NodeJS.Platform, env: NodeJS.Process
 function firstIssue(source: string, error: z.ZodError): ConfigError {
   const issue = error.issues[0]!;
   const key = issue.path.length ? issue.path.join('.') : '(file)';
-  const problem = issue.code === 'unrecognized_keys' ? `is not a configuration key (known keys: ${CONFIG_KEYS.join(', ')})` : issue.message;
-  const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] ?? key : key;
+  const problem =
+    issue.code === 'unrecognized_keys'
+      ? `is not a configuration key (known keys: ${CONFIG_KEYS.join(', ')})`
+      : issue.message;
+  const unknownKey = issue.code === 'unrecognized_keys' ? (issue.keys[0] ?? key) : key;
   return new ConfigError(source, unknownKey, problem);
 }
 
@@ -72,9 +82,14 @@ export function loadAgentConfig(options: { machinePolicyFile: string; userSettin
 }
 
 /** Writes one user setting, refusing keys the machine policy manages. Atomic: a crash leaves the old file. */
-export function setUserSetting(options: { machinePolicyFile: string; userSettingsFile: string }, key: ConfigKey, value: unknown): void {
+export function setUserSetting(
+  options: { machinePolicyFile: string; userSettingsFile: string },
+  key: ConfigKey,
+  value: unknown,
+): void {
   const { managedKeys } = loadAgentConfig(options);
-  if (managedKeys.has(key)) throw new ConfigError(options.userSettingsFile, key, 'is managed by your IT department and cannot be changed here');
+  if (managedKeys.has(key))
+    throw new ConfigError(options.userSettingsFile, key, 'is managed by your IT department and cannot be changed here');
   const next = { ...readSource(options.userSettingsFile), [key]: value };
   const parsed = PartialConfigSchema.safeParse(next);
   if (!parsed.success) throw firstIssue(options.userSettingsFile, parsed.error);

@@ -14,7 +14,10 @@ const parseUrl = (s: string): URL | undefined => (URL.canParse(s) ? new URL(s) :
 
 const ServerUrl = z
   .string()
-  .refine((s) => parseUrl(s) !== undefined, { message: 'must be an absolute URL such as https://lifeline.example.org', abort: true })
+  .refine((s) => parseUrl(s) !== undefined, {
+    message: 'must be an absolute URL such as https://lifeline.example.org',
+    abort: true,
+  })
   .refine((s) => {
     const u = parseUrl(s)!;
     return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname));
@@ -23,7 +26,10 @@ const ServerUrl = z
 
 const Fingerprint = z
   .string()
-  .regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 key fingerprint: 64 lower-case hex characters (shown by the server at start-up)');
+  .regex(
+    /^[0-9a-f]{64}$/,
+    'must be a SHA-256 key fingerprint: 64 lower-case hex characters (shown by the server at start-up)',
+  );
 
 export const AgentConfigFields = {
   serverUrl: ServerUrl,
@@ -59,4 +65,5 @@ export const DEFAULTS = {
  * configuration: it becomes one (agent-config.ts) once the shell has checked the server URL and enrollment secret
  * are set and added its own fields.
  */
-export type MergedConfig = PartialConfig & Required<Pick<PartialConfig, keyof typeof DEFAULTS | 'serverKeyFingerprints'>>;
+export type MergedConfig = PartialConfig &
+  Required<Pick<PartialConfig, keyof typeof DEFAULTS | 'serverKeyFingerprints'>>;

@@ -15,10 +15,15 @@ export class StoreUnavailable extends LifelineError {
   }
 }
 
-const RESET_HINT = 'Online sign-in still works. To use offline mode again, reset the offline data in the status view (the files are kept aside for IT)';
+const RESET_HINT =
+  'Online sign-in still works. To use offline mode again, reset the offline data in the status view (the files are kept aside for IT)';
 
 export function tampered(reason: string, opts: { foreign?: boolean } = {}): StoreUnavailable {
-  return new StoreUnavailable('store_tampered', `Offline mode is off: ${reason}. ${opts.foreign ? 'Ask IT to reset this computer\'s agent: this copy cannot act as its device' : RESET_HINT}.`, opts.foreign);
+  return new StoreUnavailable(
+    'store_tampered',
+    `Offline mode is off: ${reason}. ${opts.foreign ? "Ask IT to reset this computer's agent: this copy cannot act as its device" : RESET_HINT}.`,
+    opts.foreign,
+  );
 }
 
 /**
@@ -30,7 +35,10 @@ export function storeDamaged(err: unknown): LifelineError {
 }
 
 export function damaged(reason: string): StoreUnavailable {
-  return new StoreUnavailable('store_damaged', `Offline mode is off: the offline store cannot be used (${reason}). ${RESET_HINT}; if it keeps happening, ask IT to check the disk and the folder's permissions.`);
+  return new StoreUnavailable(
+    'store_damaged',
+    `Offline mode is off: the offline store cannot be used (${reason}). ${RESET_HINT}; if it keeps happening, ask IT to check the disk and the folder's permissions.`,
+  );
 }
 
 export function describe(err: unknown): string {

@@ -14,7 +14,10 @@ export async function takeLock(file: string): Promise<StoreLock> {
     return await StoreLock.acquire(`${file}.lock`);
   } catch (err) {
     if (err instanceof StoreBusy) {
-      throw new StoreUnavailable('store_busy', `Offline mode is off: the offline store is in use by another agent core (process ${err.pid}) on this computer. Online sign-in still works; close the other agent and restart this one.`);
+      throw new StoreUnavailable(
+        'store_busy',
+        `Offline mode is off: the offline store is in use by another agent core (process ${err.pid}) on this computer. Online sign-in still works; close the other agent and restart this one.`,
+      );
     }
     throw damaged(`its lock file cannot be written (${describe(err)})`);
   }
@@ -46,7 +49,9 @@ export function openDatabase(file: string, existed: boolean): Database.Database 
       if (check !== 'ok') throw new Error(`integrity check: ${String(check).slice(0, 120)}`);
     }
     migrate(db);
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('opened-at', String(Date.now()));
+    db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run('opened-at', String(Date.now()));
     return db;
   } catch (err) {
     db?.close();

@@ -26,7 +26,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > SCHEMA_VERSION) throw new Error(`store schema ${current} is newer than this agent understands (${SCHEMA_VERSION})`);
+  if (current > SCHEMA_VERSION)
+    throw new Error(`store schema ${current} is newer than this agent understands (${SCHEMA_VERSION})`);
   for (let v = current; v < SCHEMA_VERSION; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!);

@@ -44,7 +44,9 @@ export class SealedRows {
   }
 
   putState(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO state (key, sealed) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed').run(key, this.seal(`state/${key}`, value));
+    this.db
+      .prepare('INSERT INTO state (key, sealed) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed')
+      .run(key, this.seal(`state/${key}`, value));
   }
 
   deleteState(key: string): void {
@@ -52,18 +54,25 @@ export class SealedRows {
   }
 
   getUser<T>(userRef: string, schema?: z.ZodType<T>): T | undefined {
-    const row = this.db.prepare('SELECT sealed FROM users WHERE user_ref = ?').get(userRef) as { sealed: Buffer } | undefined;
+    const row = this.db.prepare('SELECT sealed FROM users WHERE user_ref = ?').get(userRef) as
+      { sealed: Buffer } | undefined;
     if (!row) return undefined;
     const value = this.unseal<unknown>(`user/${userRef}`, row.sealed);
     return schema ? schema.parse(value) : (value as T);
   }
 
   listUserRefs(): string[] {
-    return (this.db.prepare('SELECT user_ref FROM users ORDER BY user_ref').all() as { user_ref: string }[]).map((r) => r.user_ref);
+    return (this.db.prepare('SELECT user_ref FROM users ORDER BY user_ref').all() as { user_ref: string }[]).map(
+      (r) => r.user_ref,
+    );
   }
 
   putUser(userRef: string, value: unknown): void {
-    this.db.prepare('INSERT INTO users (user_ref, sealed) VALUES (?, ?) ON CONFLICT (user_ref) DO UPDATE SET sealed = excluded.sealed').run(userRef, this.seal(`user/${userRef}`, value));
+    this.db
+      .prepare(
+        'INSERT INTO users (user_ref, sealed) VALUES (?, ?) ON CONFLICT (user_ref) DO UPDATE SET sealed = excluded.sealed',
+      )
+      .run(userRef, this.seal(`user/${userRef}`, value));
   }
 
   deleteUser(userRef: string): void {
@@ -77,45 +86,77 @@ export class SealedRows {
 
   putVerifier(userRef: string, kind: VerifierKind, position: number, value: unknown): void {
     this.db
-      .prepare('INSERT INTO verifiers (user_ref, kind, position, sealed) VALUES (?, ?, ?, ?) ON CONFLICT (user_ref, kind, position) DO UPDATE SET sealed = excluded.sealed')
+      .prepare(
+        'INSERT INTO verifiers (user_ref, kind, position, sealed) VALUES (?, ?, ?, ?) ON CONFLICT (user_ref, kind, position) DO UPDATE SET sealed = excluded.sealed',
+      )
       .run(userRef, kind, position, this.seal(this.verifierAad(userRef, kind, position), value));
   }
 
-  verifiers(userRef: string, kind: VerifierKind, from = Number.MIN_SAFE_INTEGER, to = Number.MAX_SAFE_INTEGER): VerifierRow[] {
+  verifiers(
+    userRef: string,
+    kind: VerifierKind,
+    from = Number.MIN_SAFE_INTEGER,
+    to = Number.MAX_SAFE_INTEGER,
+  ): VerifierRow[] {
     return this.db
-      .prepare('SELECT position, sealed FROM verifiers WHERE user_ref = ? AND kind = ? AND position BETWEEN ? AND ? ORDER BY position')
+      .prepare(
+        'SELECT position, sealed FROM verifiers WHERE user_ref = ? AND kind = ? AND position BETWEEN ? AND ? ORDER BY position',
+      )
       .all(userRef, kind, from, to) as VerifierRow[];
   }
 
   /** The rows of `verifiers`, each opened (with its identity as AAD, so a row moved to another user or window fails). */
   openVerifiers<T>(userRef: string, kind: VerifierKind, from?: number, to?: number): (VerifierRow & { value: T })[] {
-    return this.verifiers(userRef, kind, from, to).map((row) => ({ ...row, value: this.unseal<T>(this.verifierAad(userRef, kind, row.position), row.sealed) }));
+    return this.verifiers(userRef, kind, from, to).map((row) => ({
+      ...row,
+      value: this.unseal<T>(this.verifierAad(userRef, kind, row.position), row.sealed),
+    }));
   }
 
   countVerifiers(userRef: string, kind: VerifierKind, from = Number.MIN_SAFE_INTEGER): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM verifiers WHERE user_ref = ? AND kind = ? AND position >= ?').get(userRef, kind, from) as { n: number }).n;
+    return (
+      this.db
+        .prepare('SELECT COUNT(*) AS n FROM verifiers WHERE user_ref = ? AND kind = ? AND position >= ?')
+        .get(userRef, kind, from) as { n: number }
+    ).n;
   }
 
   maxVerifierPosition(userRef: string, kind: VerifierKind): number | undefined {
-    const row = this.db.prepare('SELECT MAX(position) AS m FROM verifiers WHERE user_ref = ? AND kind = ?').get(userRef, kind) as { m: number | null };
+    const row = this.db
+      .prepare('SELECT MAX(position) AS m FROM verifiers WHERE user_ref = ? AND kind = ?')
+      .get(userRef, kind) as { m: number | null };
     return row.m ?? undefined;
   }
 
   deleteVerifiers(userRef: string, kind: VerifierKind, upTo = Number.MAX_SAFE_INTEGER): number {
-    return this.db.prepare('DELETE FROM verifiers WHERE user_ref = ? AND kind = ? AND position <= ?').run(userRef, kind, upTo).changes;
+    return this.db
+      .prepare('DELETE FROM verifiers WHERE user_ref = ? AND kind = ? AND position <= ?')
+      .run(userRef, kind, upTo).changes;
   }
 
   deleteVerifier(userRef: string, kind: VerifierKind, position: number): number {
-    return this.db.prepare('DELETE FROM verifiers WHERE user_ref = ? AND kind = ? AND position = ?').run(userRef, kind, position).changes;
+    return this.db
+      .prepare('DELETE FROM verifiers WHERE user_ref = ? AND kind = ? AND position = ?')
+      .run(userRef, kind, position).changes;
   }
 
   appendOutboxRow(eventId: string, value: unknown): void {
-    this.db.prepare('INSERT INTO outbox (event_id, sealed) VALUES (?, ?)').run(eventId, this.seal(`outbox/${eventId}`, value));
+    this.db
+      .prepare('INSERT INTO outbox (event_id, sealed) VALUES (?, ?)')
+      .run(eventId, this.seal(`outbox/${eventId}`, value));
   }
 
   outboxRows<T>(limit: number): { seq: number; eventId: string; value: T }[] {
-    const rows = this.db.prepare('SELECT seq, event_id, sealed FROM outbox ORDER BY seq LIMIT ?').all(limit) as { seq: number; event_id: string; sealed: Buffer }[];
-    return rows.map((r) => ({ seq: r.seq, eventId: r.event_id, value: this.unseal<T>(`outbox/${r.event_id}`, r.sealed) }));
+    const rows = this.db.prepare('SELECT seq, event_id, sealed FROM outbox ORDER BY seq LIMIT ?').all(limit) as {
+      seq: number;
+      event_id: string;
+      sealed: Buffer;
+    }[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      eventId: r.event_id,
+      value: this.unseal<T>(`outbox/${r.event_id}`, r.sealed),
+    }));
   }
 
   outboxSize(): number {

@@ -58,7 +58,9 @@ export class AgentStore extends SealedRows {
    * Sets the store aside (its files moved, never deleted, to a timestamped folder beside it: the evidence stays for
    * IT) and opens a new one, which reports the loss at the next sync. Refused while another live core holds it.
    */
-  static async reset(opts: StoreOpenOptions & { at: number }): Promise<{ store: AgentStore; setAsideTo: string | null }> {
+  static async reset(
+    opts: StoreOpenOptions & { at: number },
+  ): Promise<{ store: AgentStore; setAsideTo: string | null }> {
     await opts.keychain.probe();
     const file = prepareDir(opts.dataDir);
     const lock = await takeLock(file);
@@ -73,7 +75,12 @@ export class AgentStore extends SealedRows {
     return { store: await AgentStore.openLocked(opts, file, lock, 'reset'), setAsideTo };
   }
 
-  private static async openLocked(opts: StoreOpenOptions, file: string, lock: StoreLock, lossReason: StoreLoss['reason']): Promise<AgentStore> {
+  private static async openLocked(
+    opts: StoreOpenOptions,
+    file: string,
+    lock: StoreLock,
+    lossReason: StoreLoss['reason'],
+  ): Promise<AgentStore> {
     const { keychain, log } = opts;
     try {
       const machine = await opts.machineId.hash();
@@ -87,10 +94,20 @@ export class AgentStore extends SealedRows {
       if (exists && !remembered) throw tampered('the keychain state counter is unreadable');
       // The keychain says a store existed and its file is gone (deleted, wiped, set aside): the new store carries
       // on from the old one's counters, keeps the device keys (so the device keeps its id) and reports the loss.
-      const loss: StoreLoss | null = !exists && (dataKeyText !== null || counterText !== null)
-        ? { id: randomUUID(), reason: lossReason, stateCounter: remembered?.counter ?? null, lastSeq: remembered?.seq ?? null, detectedAt: Date.now() }
-        : null;
-      if (loss && lossReason === 'missing') log.warn('[store] the store file is gone although the keychain says one existed: a new store reports the loss at the next sync');
+      const loss: StoreLoss | null =
+        !exists && (dataKeyText !== null || counterText !== null)
+          ? {
+              id: randomUUID(),
+              reason: lossReason,
+              stateCounter: remembered?.counter ?? null,
+              lastSeq: remembered?.seq ?? null,
+              detectedAt: Date.now(),
+            }
+          : null;
+      if (loss && lossReason === 'missing')
+        log.warn(
+          '[store] the store file is gone although the keychain says one existed: a new store reports the loss at the next sync',
+        );
       if (!dataKeyText) {
         dataKeyText = randomBytes(32).toString('base64url');
         await keychain.set(KEYCHAIN.dataKey, dataKeyText);
@@ -137,12 +154,13 @@ export class AgentStore extends SealedRows {
       })();
       return;
     }
-    if (row.value !== machine) throw tampered('the store was made on a machine with another machine id', { foreign: true });
+    if (row.value !== machine)
+      throw tampered('the store was made on a machine with another machine id', { foreign: true });
     let bound: { machine?: string } | undefined;
     try {
       bound = this.getState<{ machine?: string }>('binding');
     } catch {
-      throw tampered('the store cannot be opened with this machine\'s key (copied from another machine or edited)');
+      throw tampered("the store cannot be opened with this machine's key (copied from another machine or edited)");
     }
     if (bound?.machine !== machine) throw tampered('the store binding does not match this machine');
   }
@@ -156,12 +174,17 @@ export class AgentStore extends SealedRows {
       // let its counter catch up and pass for current. Only a sync with the server clears it.
       this.rolledBack = true;
       if (!remembered.flagged) {
-        log.warn('[store] the store is older than the keychain state counter: offline verification is off until the next sync');
+        log.warn(
+          '[store] the store is older than the keychain state counter: offline verification is off until the next sync',
+        );
         await this.keychain.set(KEYCHAIN.counter, formatCounter({ ...remembered, flagged: true }));
       }
     } else if (stored > remembered.counter) {
       // The agent stopped between committing and mirroring: the file is the newer truth.
-      await this.keychain.set(KEYCHAIN.counter, formatCounter({ flagged: false, counter: stored, seq: this.outboxSeq() }));
+      await this.keychain.set(
+        KEYCHAIN.counter,
+        formatCounter({ flagged: false, counter: stored, seq: this.outboxSeq() }),
+      );
     }
   }
 
@@ -185,14 +208,16 @@ export class AgentStore extends SealedRows {
    */
   async commit<T>(fn: () => T, options: { bump: boolean } = { bump: true }): Promise<T> {
     let counter = this.counter;
-    const result = this.db.transaction(() => {
-      const r = fn();
-      if (options.bump) {
-        counter = this.counter + 1;
-        this.putState('counter', counter);
-      }
-      return r;
-    }).immediate();
+    const result = this.db
+      .transaction(() => {
+        const r = fn();
+        if (options.bump) {
+          counter = this.counter + 1;
+          this.putState('counter', counter);
+        }
+        return r;
+      })
+      .immediate();
     if (options.bump) {
       this.counter = counter;
       if (!this.rolledBack) await this.mirrorCounter();

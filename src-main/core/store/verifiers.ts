@@ -21,7 +21,9 @@ export class VerifierRepo {
   constructor(private readonly store: AgentStore) {}
 
   list(ref: string, kind: VerifierKind, from?: number, to?: number): StoredVerifier[] {
-    return this.store.openVerifiers<SealedVerifier>(ref, kind, from, to).map((row) => ({ position: row.position, verifier: row.value, sealed: row.sealed }));
+    return this.store
+      .openVerifiers<SealedVerifier>(ref, kind, from, to)
+      .map((row) => ({ position: row.position, verifier: row.value, sealed: row.sealed }));
   }
 
   positions(ref: string, kind: VerifierKind): number[] {

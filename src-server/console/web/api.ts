@@ -68,11 +68,22 @@ async function parse(res: Response): Promise<Record<string, unknown>> {
   }
 }
 
-export async function api<T = Record<string, unknown>>(method: Method, path: string, body?: unknown, options: { noSignOut?: boolean } = {}): Promise<T> {
+export async function api<T = Record<string, unknown>>(
+  method: Method,
+  path: string,
+  body?: unknown,
+  options: { noSignOut?: boolean } = {},
+): Promise<T> {
   let res = await send(method, path, body);
   let data = await parse(res);
   if (res.status === 403 && data.error === 'step_up_required' && hooks) {
-    if (!(await hooks.stepUp())) throw new ApiFailure(403, 'step_up_cancelled', 'The action was cancelled: it needs a fresh code from your authenticator.', data);
+    if (!(await hooks.stepUp()))
+      throw new ApiFailure(
+        403,
+        'step_up_cancelled',
+        'The action was cancelled: it needs a fresh code from your authenticator.',
+        data,
+      );
     res = await send(method, path, body);
     data = await parse(res);
   }
@@ -91,7 +102,12 @@ export async function download(path: string, filename: string): Promise<void> {
   const res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' });
   if (!res.ok) {
     const data = await parse(res);
-    throw new ApiFailure(res.status, String(data.error ?? 'http_' + res.status), String(data.message ?? 'Export failed.'), data);
+    throw new ApiFailure(
+      res.status,
+      String(data.error ?? 'http_' + res.status),
+      String(data.message ?? 'Export failed.'),
+      data,
+    );
   }
   const url = URL.createObjectURL(await res.blob());
   const a = document.createElement('a');

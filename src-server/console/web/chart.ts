@@ -30,7 +30,10 @@ export function dailyChart(stats: AuditStats): HTMLElement {
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
   const total = (k: (typeof SERIES)[number]['key']): number => days.reduce((n, d) => n + d[k], 0);
-  svg.setAttribute('aria-label', `Per day from ${days[0]?.day ?? '—'} to ${days.at(-1)?.day ?? '—'}: ${SERIES.map((s) => `${total(s.key)} ${s.label.toLowerCase()}`).join(', ')}. The table below has each day.`);
+  svg.setAttribute(
+    'aria-label',
+    `Per day from ${days[0]?.day ?? '—'} to ${days.at(-1)?.day ?? '—'}: ${SERIES.map((s) => `${total(s.key)} ${s.label.toLowerCase()}`).join(', ')}. The table below has each day.`,
+  );
   const el = (tag: string, attrs: Record<string, string | number>, text?: string): SVGElement => {
     const e = document.createElementNS(ns, tag);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
@@ -49,9 +52,20 @@ export function dailyChart(stats: AuditStats): HTMLElement {
       rect.append(el('title', {}, `${d.day}: ${v} ${s.label.toLowerCase()}`));
       svg.append(rect);
     });
-    if (days.length <= 16 || i % Math.ceil(days.length / 16) === 0) svg.append(el('text', { x: x0 + (barW * SERIES.length) / 2, y: top + height + 16, 'text-anchor': 'middle', class: 'tick' }, d.day.slice(5)));
+    if (days.length <= 16 || i % Math.ceil(days.length / 16) === 0)
+      svg.append(
+        el(
+          'text',
+          { x: x0 + (barW * SERIES.length) / 2, y: top + height + 16, 'text-anchor': 'middle', class: 'tick' },
+          d.day.slice(5),
+        ),
+      );
   });
-  const legend = h('ul', { class: 'legend' }, ...SERIES.map((s) => h('li', {}, h('span', { class: `swatch ${s.cls}`, 'aria-hidden': 'true' }), s.label)));
+  const legend = h(
+    'ul',
+    { class: 'legend' },
+    ...SERIES.map((s) => h('li', {}, h('span', { class: `swatch ${s.cls}`, 'aria-hidden': 'true' }), s.label)),
+  );
   const data = h(
     'details',
     {},
@@ -60,8 +74,18 @@ export function dailyChart(stats: AuditStats): HTMLElement {
       'table',
       {},
       h('caption', {}, 'Codes issued, verifications and offline uses per day'),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), ...SERIES.map((s) => h('th', { scope: 'col' }, s.label)))),
-      h('tbody', {}, ...days.map((d) => h('tr', {}, h('th', { scope: 'row' }, d.day), ...SERIES.map((s) => h('td', {}, String(d[s.key])))))),
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', { scope: 'col' }, 'Day'), ...SERIES.map((s) => h('th', { scope: 'col' }, s.label))),
+      ),
+      h(
+        'tbody',
+        {},
+        ...days.map((d) =>
+          h('tr', {}, h('th', { scope: 'row' }, d.day), ...SERIES.map((s) => h('td', {}, String(d[s.key])))),
+        ),
+      ),
     ),
   );
   return h('figure', { class: 'card' }, h('figcaption', {}, 'Activity per day (UTC)'), svg, legend, data);

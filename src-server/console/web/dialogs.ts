@@ -6,11 +6,19 @@ import { announce, field, h, uid } from './dom.js';
  * control that opened it. A closed dialog is removed from the document, so what it showed (a code, a key, a QR
  * code) does not linger in the DOM.
  */
-export function modal<T>(title: string, build: (close: (value: T | null) => void, titleId: string) => Node[], options: { wide?: boolean; role?: 'dialog' | 'alertdialog' } = {}): Promise<T | null> {
+export function modal<T>(
+  title: string,
+  build: (close: (value: T | null) => void, titleId: string) => Node[],
+  options: { wide?: boolean; role?: 'dialog' | 'alertdialog' } = {},
+): Promise<T | null> {
   return new Promise((resolve) => {
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const titleId = uid('dlg-title');
-    const dialog = h('dialog', { 'aria-labelledby': titleId, class: options.wide ? 'wide' : null, role: options.role === 'alertdialog' ? 'alertdialog' : null });
+    const dialog = h('dialog', {
+      'aria-labelledby': titleId,
+      class: options.wide ? 'wide' : null,
+      role: options.role === 'alertdialog' ? 'alertdialog' : null,
+    });
     let settled = false;
     const close = (value: T | null): void => {
       if (settled) return;
@@ -32,16 +40,25 @@ export function modal<T>(title: string, build: (close: (value: T | null) => void
   });
 }
 
-export function confirmDialog(title: string, paragraphs: string[], confirmLabel: string, danger = false): Promise<boolean> {
-  return modal<boolean>(title, (close) => [
-    ...paragraphs.map((p) => h('p', {}, p)),
-    h(
-      'div',
-      { class: 'actions' },
-      h('button', { type: 'button', onclick: () => close(false), autofocus: true }, 'Cancel'),
-      h('button', { type: 'button', class: danger ? 'danger' : 'primary', onclick: () => close(true) }, confirmLabel),
-    ),
-  ], { role: 'alertdialog' }).then((v) => v === true);
+export function confirmDialog(
+  title: string,
+  paragraphs: string[],
+  confirmLabel: string,
+  danger = false,
+): Promise<boolean> {
+  return modal<boolean>(
+    title,
+    (close) => [
+      ...paragraphs.map((p) => h('p', {}, p)),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'button', onclick: () => close(false), autofocus: true }, 'Cancel'),
+        h('button', { type: 'button', class: danger ? 'danger' : 'primary', onclick: () => close(true) }, confirmLabel),
+      ),
+    ],
+    { role: 'alertdialog' },
+  ).then((v) => v === true);
 }
 
 /** What a confirmation dialog asks (confirmDialog's arguments); `danger` marks an action that destroys something. */
@@ -56,7 +73,11 @@ export interface Confirmation {
  * Asks first, then runs `action`; Cancel does nothing. A failure of the action goes to `fail`, by default the status
  * region (a button outside a form has no error slot of its own).
  */
-export function confirmThen(q: Confirmation, action: () => Promise<unknown>, fail: (message: string) => void = (m) => announce(m, 'error')): void {
+export function confirmThen(
+  q: Confirmation,
+  action: () => Promise<unknown>,
+  fail: (message: string) => void = (m) => announce(m, 'error'),
+): void {
   void confirmDialog(q.title, q.paragraphs, q.confirmLabel, q.danger).then((ok) => {
     if (!ok) return;
     action().catch((err: unknown) => fail(messageOf(err)));
@@ -64,8 +85,17 @@ export function confirmThen(q: Confirmation, action: () => Promise<unknown>, fai
 }
 
 /** A button for a confirmed action (revoke, delete, void): red when `q.danger`. */
-export function confirmButton(label: string, q: Confirmation, action: () => Promise<unknown>, fail?: (message: string) => void): HTMLButtonElement {
-  return h('button', { type: 'button', class: q.danger ? 'danger' : null, onclick: () => confirmThen(q, action, fail) }, label);
+export function confirmButton(
+  label: string,
+  q: Confirmation,
+  action: () => Promise<unknown>,
+  fail?: (message: string) => void,
+): HTMLButtonElement {
+  return h(
+    'button',
+    { type: 'button', class: q.danger ? 'danger' : null, onclick: () => confirmThen(q, action, fail) },
+    label,
+  );
 }
 
 /**
@@ -73,12 +103,20 @@ export function confirmButton(label: string, q: Confirmation, action: () => Prom
  * dialog is then the only place it appears, and it leaves the document on Done.
  */
 export function secretOnceDialog(title: string, secret: string, before: string[], after: string[]): Promise<void> {
-  return modal<true>(title, (close) => [
-    ...before.map((p) => h('p', {}, p)),
-    h('p', { class: 'code small', 'data-once': '' }, secret),
-    ...after.map((p) => h('p', {}, p)),
-    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => close(true) }, 'Done')),
-  ], { wide: true }).then(() => undefined);
+  return modal<true>(
+    title,
+    (close) => [
+      ...before.map((p) => h('p', {}, p)),
+      h('p', { class: 'code small', 'data-once': '' }, secret),
+      ...after.map((p) => h('p', {}, p)),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'button', class: 'primary', onclick: () => close(true) }, 'Done'),
+      ),
+    ],
+    { wide: true },
+  ).then(() => undefined);
 }
 
 export interface ErrorSlot {
@@ -111,7 +149,12 @@ export function messageOf(err: unknown): string {
  * the promise it returns is shown in the slot, then `afterError` runs (to clear a field or move focus); an action
  * that returns nothing stopped on its own, after showing its own message.
  */
-export function onSubmit(form: HTMLFormElement, err: ErrorSlot, action: () => Promise<unknown> | undefined, afterError?: () => void): void {
+export function onSubmit(
+  form: HTMLFormElement,
+  err: ErrorSlot,
+  action: () => Promise<unknown> | undefined,
+  afterError?: () => void,
+): void {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     err.clear();
@@ -128,7 +171,14 @@ export function onSubmit(form: HTMLFormElement, err: ErrorSlot, action: () => Pr
  */
 export function stepUpDialog(): Promise<boolean> {
   return modal<boolean>('Confirm it is you', (close) => {
-    const otp = h('input', { name: 'otp', inputmode: 'numeric', autocomplete: 'one-time-code', required: true, pattern: '[0-9 ]{6,9}', autofocus: true });
+    const otp = h('input', {
+      name: 'otp',
+      inputmode: 'numeric',
+      autocomplete: 'one-time-code',
+      required: true,
+      pattern: '[0-9 ]{6,9}',
+      autofocus: true,
+    });
     const err = errorSlot();
     const form = h(
       'form',
@@ -136,12 +186,23 @@ export function stepUpDialog(): Promise<boolean> {
       h('p', {}, 'This action needs a recent sign-in. Enter a new code from your authenticator app.'),
       field('Authenticator code', otp),
       err.el,
-      h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'), h('button', { type: 'submit', class: 'primary' }, 'Confirm')),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'),
+        h('button', { type: 'submit', class: 'primary' }, 'Confirm'),
+      ),
     );
-    onSubmit(form, err, () => api('POST', PATHS.stepUp, { otp: otp.value.replace(/\s/g, '') }, { noSignOut: true }).then(() => close(true)), () => {
-      otp.value = '';
-      otp.focus();
-    });
+    onSubmit(
+      form,
+      err,
+      () =>
+        api('POST', PATHS.stepUp, { otp: otp.value.replace(/\s/g, '') }, { noSignOut: true }).then(() => close(true)),
+      () => {
+        otp.value = '';
+        otp.focus();
+      },
+    );
     return [form];
   }).then((v) => v === true);
 }

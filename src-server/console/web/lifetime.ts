@@ -22,11 +22,29 @@ export function describeMinutes(minutes: number): string {
  * A number and a unit, labelled as one group ("Lifetime" + "Unit" for screen readers), starting from `minutes`
  * in the largest unit that divides it. `minutes()` reads the choice back, NaN when it is not a whole number.
  */
-export function lifetimeControl(label: string, minutes: number, hintId?: string): { el: HTMLElement; amount: HTMLInputElement; minutes(): number } {
+export function lifetimeControl(
+  label: string,
+  minutes: number,
+  hintId?: string,
+): { el: HTMLElement; amount: HTMLInputElement; minutes(): number } {
   const unit0 = [...UNITS].reverse().find((u) => minutes % u.minutes === 0) ?? UNITS[0];
   const id = uid('lifetime');
-  const amount = h('input', { type: 'number', id, name: 'lifetime', min: 1, step: 1, required: true, value: minutes / unit0.minutes, class: 'short', 'aria-describedby': hintId ?? null });
-  const unit = h('select', { name: 'unit', 'aria-label': `${label}: unit` }, ...UNITS.map((u) => h('option', { value: u.value, selected: u === unit0 }, u.label)));
+  const amount = h('input', {
+    type: 'number',
+    id,
+    name: 'lifetime',
+    min: 1,
+    step: 1,
+    required: true,
+    value: minutes / unit0.minutes,
+    class: 'short',
+    'aria-describedby': hintId ?? null,
+  });
+  const unit = h(
+    'select',
+    { name: 'unit', 'aria-label': `${label}: unit` },
+    ...UNITS.map((u) => h('option', { value: u.value, selected: u === unit0 }, u.label)),
+  );
   return {
     el: h('div', { class: 'inline' }, h('label', { for: id, class: 'visually-hidden' }, label), amount, unit),
     amount,

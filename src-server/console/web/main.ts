@@ -25,15 +25,67 @@ interface Route {
 
 const routes: Route[] = [
   { path: /^#\/users$/, title: 'Users', nav: { label: 'Users', href: '#/users' }, render: renderUsers },
-  { path: /^#\/users\/([^/]+)$/, title: 'User', render: (ctx, name) => renderUser(ctx, decodeURIComponent(name ?? '')) },
-  { path: /^#\/emergency-access$/, title: 'Offline emergency access', nav: { label: 'Offline emergency access', href: '#/emergency-access' }, permission: 'offline.reveal', render: renderEmergencyAccess },
-  { path: /^#\/audit$/, title: 'Audit', nav: { label: 'Audit', href: '#/audit' }, permission: 'audit.read', render: renderAudit },
-  { path: /^#\/admin\/settings$/, title: 'Settings and policies', nav: { label: 'Settings', href: '#/admin/settings' }, permission: 'settings.manage', render: renderSettings },
-  { path: /^#\/admin\/roles$/, title: 'Roles', nav: { label: 'Roles', href: '#/admin/roles' }, permission: 'roles.manage', render: renderRoles },
-  { path: /^#\/admin\/admins$/, title: 'Administrators', nav: { label: 'Administrators', href: '#/admin/admins' }, permission: 'roles.manage', render: renderAdmins },
-  { path: /^#\/admin\/clients$/, title: 'API clients', nav: { label: 'API clients', href: '#/admin/clients' }, permission: 'clients.manage', render: renderClients },
-  { path: /^#\/admin\/radius-clients$/, title: 'RADIUS clients', nav: { label: 'RADIUS clients', href: '#/admin/radius-clients' }, permission: 'clients.manage', render: renderRadiusClients },
-  { path: /^#\/admin\/devices$/, title: 'Devices', nav: { label: 'Devices', href: '#/admin/devices' }, permission: 'devices.manage', render: renderDevices },
+  {
+    path: /^#\/users\/([^/]+)$/,
+    title: 'User',
+    render: (ctx, name) => renderUser(ctx, decodeURIComponent(name ?? '')),
+  },
+  {
+    path: /^#\/emergency-access$/,
+    title: 'Offline emergency access',
+    nav: { label: 'Offline emergency access', href: '#/emergency-access' },
+    permission: 'offline.reveal',
+    render: renderEmergencyAccess,
+  },
+  {
+    path: /^#\/audit$/,
+    title: 'Audit',
+    nav: { label: 'Audit', href: '#/audit' },
+    permission: 'audit.read',
+    render: renderAudit,
+  },
+  {
+    path: /^#\/admin\/settings$/,
+    title: 'Settings and policies',
+    nav: { label: 'Settings', href: '#/admin/settings' },
+    permission: 'settings.manage',
+    render: renderSettings,
+  },
+  {
+    path: /^#\/admin\/roles$/,
+    title: 'Roles',
+    nav: { label: 'Roles', href: '#/admin/roles' },
+    permission: 'roles.manage',
+    render: renderRoles,
+  },
+  {
+    path: /^#\/admin\/admins$/,
+    title: 'Administrators',
+    nav: { label: 'Administrators', href: '#/admin/admins' },
+    permission: 'roles.manage',
+    render: renderAdmins,
+  },
+  {
+    path: /^#\/admin\/clients$/,
+    title: 'API clients',
+    nav: { label: 'API clients', href: '#/admin/clients' },
+    permission: 'clients.manage',
+    render: renderClients,
+  },
+  {
+    path: /^#\/admin\/radius-clients$/,
+    title: 'RADIUS clients',
+    nav: { label: 'RADIUS clients', href: '#/admin/radius-clients' },
+    permission: 'clients.manage',
+    render: renderRadiusClients,
+  },
+  {
+    path: /^#\/admin\/devices$/,
+    title: 'Devices',
+    nav: { label: 'Devices', href: '#/admin/devices' },
+    permission: 'devices.manage',
+    render: renderDevices,
+  },
 ];
 
 const root = document.getElementById('app') as HTMLElement;
@@ -64,7 +116,13 @@ function renderSignIn(message?: string): void {
   clear(root);
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, autofocus: true });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-  const otp = h('input', { name: 'otp', inputmode: 'numeric', autocomplete: 'one-time-code', required: true, pattern: '[0-9 ]{6,9}' });
+  const otp = h('input', {
+    name: 'otp',
+    inputmode: 'numeric',
+    autocomplete: 'one-time-code',
+    required: true,
+    pattern: '[0-9 ]{6,9}',
+  });
   const err = errorSlot();
   if (message) err.show(message);
   const form = h(
@@ -81,7 +139,12 @@ function renderSignIn(message?: string): void {
     form,
     err,
     () =>
-      api<{ csrfToken?: string }>('POST', PATHS.consoleSession, { username: username.value, password: password.value, otp: otp.value.replace(/\s/g, '') }, { noSignOut: true }).then(async (res) => {
+      api<{ csrfToken?: string }>(
+        'POST',
+        PATHS.consoleSession,
+        { username: username.value, password: password.value, otp: otp.value.replace(/\s/g, '') },
+        { noSignOut: true },
+      ).then(async (res) => {
         password.value = '';
         if (typeof res.csrfToken !== 'string') throw new Error('no CSRF token');
         setCsrfToken(res.csrfToken);
@@ -93,7 +156,10 @@ function renderSignIn(message?: string): void {
       username.focus();
     },
   );
-  root.append(h('main', { id: 'main', class: 'signin-page' }, form), h('div', { id: 'status', role: 'status', class: 'status' }));
+  root.append(
+    h('main', { id: 'main', class: 'signin-page' }, form),
+    h('div', { id: 'status', role: 'status', class: 'status' }),
+  );
   username.focus();
 }
 
@@ -102,7 +168,8 @@ async function startSession(): Promise<void> {
   idleDeadline = Date.now() + me.idleTimeoutMinutes * 60_000;
   window.clearInterval(idleTimer);
   idleTimer = window.setInterval(() => {
-    if (me && Date.now() > idleDeadline) signOutLocally(`You were signed out after ${me.idleTimeoutMinutes} minutes without activity.`);
+    if (me && Date.now() > idleDeadline)
+      signOutLocally(`You were signed out after ${me.idleTimeoutMinutes} minutes without activity.`);
   }, 10_000);
   if (!location.hash || location.hash === '#/') history.replaceState(null, '', '#/users');
   renderShell();
@@ -120,25 +187,49 @@ function renderShell(): void {
   if (!me) return;
   const current = me;
   clear(root);
-  const links = routes
-    .flatMap((r) => (r.nav && (!r.permission || can(current, r.permission)) ? [h('li', {}, h('a', { href: r.nav.href }, r.nav.label))] : []));
-  const signOut = h('button', {
-    type: 'button',
-    class: 'link',
-    onclick: () => {
-      api('DELETE', PATHS.consoleSession, undefined, { noSignOut: true })
-        .catch(() => undefined)
-        .finally(() => signOutLocally('You have signed out.'));
+  const links = routes.flatMap((r) =>
+    r.nav && (!r.permission || can(current, r.permission))
+      ? [h('li', {}, h('a', { href: r.nav.href }, r.nav.label))]
+      : [],
+  );
+  const signOut = h(
+    'button',
+    {
+      type: 'button',
+      class: 'link',
+      onclick: () => {
+        api('DELETE', PATHS.consoleSession, undefined, { noSignOut: true })
+          .catch(() => undefined)
+          .finally(() => signOutLocally('You have signed out.'));
+      },
     },
-  }, 'Sign out');
+    'Sign out',
+  );
   root.append(
-    h('a', { class: 'skip', href: '#main', onclick: (e: Event) => { e.preventDefault(); document.getElementById('main')?.focus(); } }, 'Skip to content'),
+    h(
+      'a',
+      {
+        class: 'skip',
+        href: '#main',
+        onclick: (e: Event) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        },
+      },
+      'Skip to content',
+    ),
     h(
       'header',
       { class: 'top' },
       h('span', { class: 'brand' }, 'Lifeline'),
       h('nav', { 'aria-label': 'Main' }, h('ul', {}, ...links)),
-      h('div', { class: 'who' }, h('span', {}, `Signed in as ${current.username}`), h('span', { id: 'idle', class: 'idle' }), signOut),
+      h(
+        'div',
+        { class: 'who' },
+        h('span', {}, `Signed in as ${current.username}`),
+        h('span', { id: 'idle', class: 'idle' }),
+        signOut,
+      ),
     ),
     h('main', { id: 'main', tabindex: '-1' }),
     h('p', { class: 'visually-hidden' }, 'Press / to search users.'),
@@ -156,17 +247,30 @@ async function route(): Promise<void> {
     clear(main);
     announce('');
     for (const a of Array.from(document.querySelectorAll('nav a'))) {
-      if (a.getAttribute('href') === location.hash || (r.title === 'User' && a.getAttribute('href') === '#/users')) a.setAttribute('aria-current', 'page');
+      if (a.getAttribute('href') === location.hash || (r.title === 'User' && a.getAttribute('href') === '#/users'))
+        a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
     if (r.permission && !can(me, r.permission)) {
       document.title = 'Not allowed · Lifeline console';
-      main.append(h('h1', {}, 'Not allowed'), h('p', {}, 'Your administrator role does not include this page. Contact your Lifeline administrator.'));
+      main.append(
+        h('h1', {}, 'Not allowed'),
+        h('p', {}, 'Your administrator role does not include this page. Contact your Lifeline administrator.'),
+      );
       return;
     }
     document.title = `${r.title} · Lifeline console`;
     try {
-      await r.render({ me, main, navigate: (hash) => { location.hash = hash; } }, ...m.slice(1));
+      await r.render(
+        {
+          me,
+          main,
+          navigate: (hash) => {
+            location.hash = hash;
+          },
+        },
+        ...m.slice(1),
+      );
     } catch (error) {
       main.append(h('p', { class: 'form-error', role: 'alert' }, messageOf(error)));
     }

@@ -24,7 +24,12 @@ export type Permission =
 export async function loadMe(): Promise<Me> {
   const me = await api<{ username: string; roles: string[]; permissions: string[] }>('GET', PATHS.me);
   const idle = Number(document.body.dataset.idleMinutes);
-  return { username: me.username, roles: me.roles, permissions: me.permissions, idleTimeoutMinutes: Number.isFinite(idle) && idle > 0 ? idle : 30 };
+  return {
+    username: me.username,
+    roles: me.roles,
+    permissions: me.permissions,
+    idleTimeoutMinutes: Number.isFinite(idle) && idle > 0 ? idle : 30,
+  };
 }
 
 export function can(me: Me, permission: Permission): boolean {

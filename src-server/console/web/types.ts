@@ -11,6 +11,19 @@ export interface AdminUser {
   hasPin: boolean;
   token: { algorithm: string; digits: number; period: number; enrolledAt: number } | null;
   lock: { locked: boolean; lockedUntil: number | null; lockedPermanently: boolean; failures: number };
-  temporaryCode: { expiresAt: number; multiUse: boolean; pinRequired: boolean; issuedAt: number; issuedBy: string } | null;
-  emergencyCodes: { issuedAt: number; expiresAt: number | null; expired: boolean; tokenBehaviour: string; total: number; unused: number } | null;
+  temporaryCode: {
+    expiresAt: number;
+    multiUse: boolean;
+    pinRequired: boolean;
+    issuedAt: number;
+    issuedBy: string;
+  } | null;
+  emergencyCodes: {
+    issuedAt: number;
+    expiresAt: number | null;
+    expired: boolean;
+    tokenBehaviour: string;
+    total: number;
+    unused: number;
+  } | null;
 }

@@ -9,7 +9,10 @@ export async function grantRole(q: Queryable, adminId: number, roleId: number): 
 
 /** Grants the role of that name (nothing when there is none). */
 export async function grantRoleByName(q: Queryable, adminId: number, roleName: string): Promise<void> {
-  await q.run('INSERT INTO admin_roles (admin_id, role_id) SELECT ?, id FROM roles WHERE name = ?', [adminId, roleName]);
+  await q.run('INSERT INTO admin_roles (admin_id, role_id) SELECT ?, id FROM roles WHERE name = ?', [
+    adminId,
+    roleName,
+  ]);
 }
 
 export async function revokeAllRoles(q: Queryable, adminId: number): Promise<void> {
@@ -18,14 +21,25 @@ export async function revokeAllRoles(q: Queryable, adminId: number): Promise<voi
 
 /** The admin's roles, by name. */
 export async function rolesOfAdmin(q: Queryable, adminId: number): Promise<RoleRecord[]> {
-  return (await q.all('SELECT r.* FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ? ORDER BY r.name', [adminId])).map(toRoleRecord);
+  return (
+    await q.all(
+      'SELECT r.* FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ? ORDER BY r.name',
+      [adminId],
+    )
+  ).map(toRoleRecord);
 }
 
 /** The names of the admin's roles; `ordered` sorts them by name (else in the engine's order). */
 export async function roleNamesOfAdmin(q: Queryable, adminId: number, ordered = false): Promise<string[]> {
   const rows = ordered
-    ? await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ? ORDER BY r.name', [adminId])
-    : await q.all<{ name: string }>('SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ?', [adminId]);
+    ? await q.all<{ name: string }>(
+        'SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ? ORDER BY r.name',
+        [adminId],
+      )
+    : await q.all<{ name: string }>(
+        'SELECT r.name FROM roles r JOIN admin_roles ar ON ar.role_id = r.id WHERE ar.admin_id = ?',
+        [adminId],
+      );
   return rows.map((r) => r.name);
 }
 

@@ -23,8 +23,17 @@ function toApiClientRecord(r: Row): ApiClientRecord {
   };
 }
 
-export async function insertApiClient(q: Queryable, c: { clientId: string; name: string; keyHash: Buffer; createdAt: number; createdBy: string }): Promise<void> {
-  await q.run('INSERT INTO api_clients (client_id, name, key_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)', [c.clientId, c.name, c.keyHash, c.createdAt, c.createdBy]);
+export async function insertApiClient(
+  q: Queryable,
+  c: { clientId: string; name: string; keyHash: Buffer; createdAt: number; createdBy: string },
+): Promise<void> {
+  await q.run('INSERT INTO api_clients (client_id, name, key_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)', [
+    c.clientId,
+    c.name,
+    c.keyHash,
+    c.createdAt,
+    c.createdBy,
+  ]);
 }
 
 export async function listApiClients(q: Queryable): Promise<ApiClientRecord[]> {
@@ -42,5 +51,8 @@ export async function apiClientExists(q: Queryable, clientId: string): Promise<b
 
 /** False when there is no such client or it was revoked already. */
 export async function revokeApiClient(q: Queryable, clientId: string, now: number): Promise<boolean> {
-  return (await q.run('UPDATE api_clients SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL', [now, clientId])).changes > 0;
+  return (
+    (await q.run('UPDATE api_clients SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL', [now, clientId]))
+      .changes > 0
+  );
 }

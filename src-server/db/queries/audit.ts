@@ -41,7 +41,19 @@ function toAuditRow(r: AuditTableRow): AuditRow {
   };
 }
 
-const values = (row: NewAuditRow): Param[] => [row.at, row.type, row.outcome, row.actorKind, row.actor, row.subject, row.device, row.purpose, row.method, row.reason, row.details];
+const values = (row: NewAuditRow): Param[] => [
+  row.at,
+  row.type,
+  row.outcome,
+  row.actorKind,
+  row.actor,
+  row.subject,
+  row.device,
+  row.purpose,
+  row.method,
+  row.reason,
+  row.details,
+];
 
 /** The hash of the newest row (null when it is not chained), undefined when the table is empty. */
 export async function newestAuditHash(q: Queryable): Promise<string | null | undefined> {
@@ -115,20 +127,30 @@ export async function selectAudit(q: Queryable, f: AuditFilter): Promise<AuditRo
 
 /** Up to `limit` rows with ids above `afterId`, in id order (paging through the whole chain). */
 export async function auditRowsAfter(q: Queryable, afterId: number, limit: number): Promise<AuditRow[]> {
-  return (await q.all<AuditTableRow>('SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?', [afterId, limit])).map(toAuditRow);
+  return (await q.all<AuditTableRow>('SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?', [afterId, limit])).map(
+    toAuditRow,
+  );
 }
 
 /** How many rows are chained and the newest chained row (id 0 when none is). */
-export async function chainedAuditHead(q: Queryable): Promise<{ count: number; headId: number; headHash: string | null }> {
-  const agg = await q.get<{ n: number; head: number | null }>('SELECT COUNT(*) AS n, MAX(id) AS head FROM audit WHERE hash IS NOT NULL');
+export async function chainedAuditHead(
+  q: Queryable,
+): Promise<{ count: number; headId: number; headHash: string | null }> {
+  const agg = await q.get<{ n: number; head: number | null }>(
+    'SELECT COUNT(*) AS n, MAX(id) AS head FROM audit WHERE hash IS NOT NULL',
+  );
   const headId = Number(agg?.head ?? 0);
-  const head = headId ? await q.get<{ hash: string | null }>('SELECT hash FROM audit WHERE id = ?', [headId]) : undefined;
+  const head = headId
+    ? await q.get<{ hash: string | null }>('SELECT hash FROM audit WHERE id = ?', [headId])
+    : undefined;
   return { count: Number(agg?.n ?? 0), headId, headHash: head?.hash ?? null };
 }
 
 /** The newest chained row by id order, if any. */
 export async function newestChainedAudit(q: Queryable): Promise<{ id: number; hash: string } | undefined> {
-  return q.get<{ id: number; hash: string }>('SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1');
+  return q.get<{ id: number; hash: string }>(
+    'SELECT id, hash FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1',
+  );
 }
 
 /** PostgreSQL only: the highest id the sequence has handed out (0 before the first). */
@@ -146,15 +168,27 @@ export async function highestAuditId(q: Queryable): Promise<number> {
 }
 
 /** Unchained rows with ids in (afterId, upToId], in id order. */
-export async function unchainedAuditRows(q: Queryable, afterId: number, upToId: number, limit: number): Promise<AuditRow[]> {
-  return (await q.all<AuditTableRow>('SELECT * FROM audit WHERE hash IS NULL AND id > ? AND id <= ? ORDER BY id LIMIT ?', [afterId, upToId, limit])).map(toAuditRow);
+export async function unchainedAuditRows(
+  q: Queryable,
+  afterId: number,
+  upToId: number,
+  limit: number,
+): Promise<AuditRow[]> {
+  return (
+    await q.all<AuditTableRow>('SELECT * FROM audit WHERE hash IS NULL AND id > ? AND id <= ? ORDER BY id LIMIT ?', [
+      afterId,
+      upToId,
+      limit,
+    ])
+  ).map(toAuditRow);
 }
 
 /** Unchained rows, all of them or those up to an id. */
 export async function countUnchainedAudit(q: Queryable, upToId?: number): Promise<number> {
-  const row = upToId === undefined
-    ? await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL')
-    : await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL AND id <= ?', [upToId]);
+  const row =
+    upToId === undefined
+      ? await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL')
+      : await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL AND id <= ?', [upToId]);
   return Number(row?.n ?? 0);
 }
 
@@ -162,7 +196,10 @@ export async function countUnchainedAudit(q: Queryable, upToId?: number): Promis
  * PostgreSQL only: writes the chain columns of many rows in one statement, each only if it is still unchained.
  * Returns how many rows were chained.
  */
-export async function chainAuditRows(q: Queryable, links: readonly { id: number; prevHash: string; hash: string }[]): Promise<number> {
+export async function chainAuditRows(
+  q: Queryable,
+  links: readonly { id: number; prevHash: string; hash: string }[],
+): Promise<number> {
   const res = await q.run(
     `UPDATE audit AS a SET prev_hash = v.prev_hash, hash = v.hash
      FROM json_to_recordset(CAST(? AS json)) AS v (id bigint, prev_hash text, hash text)
@@ -178,7 +215,8 @@ export async function chainAuditRows(q: Queryable, links: readonly { id: number;
  * successful offline logins that agents uploaded at their sync.
  */
 const STAT_CASES = {
-  issued: "type IN ('temporary-code.issue', 'temporary-code.replace', 'emergency-codes.issue', 'emergency-codes.replace', 'offline.emergency-reveal')",
+  issued:
+    "type IN ('temporary-code.issue', 'temporary-code.replace', 'emergency-codes.issue', 'emergency-codes.replace', 'offline.emergency-reveal')",
   verifications: "type = 'verify.attempt'",
   offline: "type = 'device.offline-success'",
 } as const;
@@ -188,11 +226,21 @@ const DAY_MS = 86_400_000;
 /** Per UTC day (epoch day number) in [since, until), of the rows matching the filter: issued, verifications, offline uses. */
 export async function auditCountsByDay(
   q: Queryable,
-  f: { since: number; until: number; username?: string | undefined; actor?: string | undefined; device?: string | undefined },
+  f: {
+    since: number;
+    until: number;
+    username?: string | undefined;
+    actor?: string | undefined;
+    device?: string | undefined;
+  },
 ): Promise<{ day: number; issued: number; verifications: number; offline: number }[]> {
   const where: string[] = ['at >= ?', 'at < ?'];
   const params: (string | number)[] = [f.since, f.until];
-  for (const [clause, value] of [['subject = ?', f.username], ['actor = ?', f.actor], ['device = ?', f.device]] as const) {
+  for (const [clause, value] of [
+    ['subject = ?', f.username],
+    ['actor = ?', f.actor],
+    ['device = ?', f.device],
+  ] as const) {
     if (value === undefined) continue;
     where.push(clause);
     params.push(value);

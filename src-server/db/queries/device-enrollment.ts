@@ -8,5 +8,8 @@ export async function readEnrollmentSecret(q: Queryable): Promise<Buffer | undef
 
 /** Stores it unless one exists already (a race creates it once). */
 export async function insertEnrollmentSecret(q: Queryable, secretEnc: Buffer, now: number): Promise<void> {
-  await q.run('INSERT INTO device_enrollment (id, secret_enc, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING', [secretEnc, now]);
+  await q.run(
+    'INSERT INTO device_enrollment (id, secret_enc, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING',
+    [secretEnc, now],
+  );
 }

@@ -7,7 +7,15 @@ export async function pruneDeviceNonces(q: Queryable, deviceId: string, now: num
 }
 
 /** False when the device used this nonce before (a replay). */
-export async function recordDeviceNonce(q: Queryable, deviceId: string, nonce: string, expiresAt: number): Promise<boolean> {
-  const r = await q.run('INSERT INTO device_nonces (device_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (device_id, nonce) DO NOTHING', [deviceId, nonce, expiresAt]);
+export async function recordDeviceNonce(
+  q: Queryable,
+  deviceId: string,
+  nonce: string,
+  expiresAt: number,
+): Promise<boolean> {
+  const r = await q.run(
+    'INSERT INTO device_nonces (device_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (device_id, nonce) DO NOTHING',
+    [deviceId, nonce, expiresAt],
+  );
   return r.changes === 1;
 }

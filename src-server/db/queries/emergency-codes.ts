@@ -12,7 +12,10 @@ export async function insertEmergencyCode(q: Queryable, setId: number, codeHash:
 
 /** The unused codes of a set, in id order: what a typed code is compared with. */
 export async function unusedEmergencyCodes(q: Queryable, setId: number): Promise<EmergencyCodeCandidate[]> {
-  const rows = await q.all<{ id: number; code_hash: Buffer }>('SELECT id, code_hash FROM emergency_codes WHERE set_id = ? AND used_at IS NULL ORDER BY id', [setId]);
+  const rows = await q.all<{ id: number; code_hash: Buffer }>(
+    'SELECT id, code_hash FROM emergency_codes WHERE set_id = ? AND used_at IS NULL ORDER BY id',
+    [setId],
+  );
   return rows.map((r) => ({ id: Number(r.id), codeHash: r.code_hash }));
 }
 
@@ -27,7 +30,10 @@ export async function consumeEmergencyCode(q: Queryable, codeId: number, now: nu
 }
 
 export async function countUnusedEmergencyCodes(q: Queryable, setId: number): Promise<number> {
-  const unused = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM emergency_codes WHERE set_id = ? AND used_at IS NULL', [setId]);
+  const unused = await q.get<{ n: number }>(
+    'SELECT COUNT(*) AS n FROM emergency_codes WHERE set_id = ? AND used_at IS NULL',
+    [setId],
+  );
   return Number(unused?.n ?? 0);
 }
 

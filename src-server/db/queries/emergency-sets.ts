@@ -37,19 +37,27 @@ export async function liveEmergencySet(q: Queryable, userId: number): Promise<Em
 }
 
 /** emergency_sets_one_live refuses a second live set if two issues race. Returns the new set's id. */
-export async function insertEmergencySet(q: Queryable, s: { userId: number; issuedAt: number; issuedBy: string; expiresAt: number | null; tokenBehaviour: TokenBehaviour }): Promise<number> {
-  const row = await q.get<{ id: number }>('INSERT INTO emergency_sets (user_id, issued_at, issued_by, expires_at, token_behaviour) VALUES (?, ?, ?, ?, ?) RETURNING id', [
-    s.userId,
-    s.issuedAt,
-    s.issuedBy,
-    s.expiresAt,
-    s.tokenBehaviour,
-  ]);
+export async function insertEmergencySet(
+  q: Queryable,
+  s: { userId: number; issuedAt: number; issuedBy: string; expiresAt: number | null; tokenBehaviour: TokenBehaviour },
+): Promise<number> {
+  const row = await q.get<{ id: number }>(
+    'INSERT INTO emergency_sets (user_id, issued_at, issued_by, expires_at, token_behaviour) VALUES (?, ?, ?, ?, ?) RETURNING id',
+    [s.userId, s.issuedAt, s.issuedBy, s.expiresAt, s.tokenBehaviour],
+  );
   return Number(row!.id);
 }
 
 /** Voids the user's live set; false when there was none. */
-export async function voidLiveEmergencySet(q: Queryable, userId: number, reason: string, now: number): Promise<boolean> {
-  const voided = await q.all('UPDATE emergency_sets SET voided_at = ?, void_reason = ? WHERE user_id = ? AND voided_at IS NULL RETURNING id', [now, reason, userId]);
+export async function voidLiveEmergencySet(
+  q: Queryable,
+  userId: number,
+  reason: string,
+  now: number,
+): Promise<boolean> {
+  const voided = await q.all(
+    'UPDATE emergency_sets SET voided_at = ?, void_reason = ? WHERE user_id = ? AND voided_at IS NULL RETURNING id',
+    [now, reason, userId],
+  );
   return voided.length > 0;
 }

@@ -23,7 +23,12 @@ function where(subject: LockCounterKey): { table: string; key: string; value: nu
   return { ...t, value: subject.kind === 'user' ? subject.id : subject.username };
 }
 
-function toLockCounterRecord(r: { failures: unknown; lock_periods: unknown; locked_until: unknown; locked_permanently: unknown }): LockCounterRecord {
+function toLockCounterRecord(r: {
+  failures: unknown;
+  lock_periods: unknown;
+  locked_until: unknown;
+  locked_permanently: unknown;
+}): LockCounterRecord {
   return {
     failures: Number(r.failures),
     lockPeriods: Number(r.lock_periods),
@@ -39,7 +44,13 @@ const LIVE = '(CASE WHEN in_flight_until > ? THEN attempts_in_flight ELSE 0 END)
  * Takes one place, only while unlocked and while failures plus the live places stay below `maxFailures`; a stale
  * count (lease run out) is dropped first and the epoch moves on. Returns the place's epoch, or undefined if refused.
  */
-export async function takeAttemptPlace(q: Queryable, subject: LockCounterKey, maxFailures: number, leaseUntil: number, now: number): Promise<number | undefined> {
+export async function takeAttemptPlace(
+  q: Queryable,
+  subject: LockCounterKey,
+  maxFailures: number,
+  leaseUntil: number,
+  now: number,
+): Promise<number | undefined> {
   const { table, key, value } = where(subject);
   const row = await q.get<{ in_flight_epoch: number | string }>(
     `UPDATE ${table} SET
@@ -57,7 +68,10 @@ export async function takeAttemptPlace(q: Queryable, subject: LockCounterKey, ma
 /** Gives a place back; false when the count of that epoch was dropped meanwhile. */
 export async function giveBackAttemptPlace(q: Queryable, subject: LockCounterKey, epoch: number): Promise<boolean> {
   const { table, key, value } = where(subject);
-  const r = await q.run(`UPDATE ${table} SET attempts_in_flight = attempts_in_flight - 1 WHERE ${key} = ? AND in_flight_epoch = ? AND attempts_in_flight > 0`, [value, epoch]);
+  const r = await q.run(
+    `UPDATE ${table} SET attempts_in_flight = attempts_in_flight - 1 WHERE ${key} = ? AND in_flight_epoch = ? AND attempts_in_flight > 0`,
+    [value, epoch],
+  );
   return r.changes === 1;
 }
 
@@ -73,7 +87,12 @@ export async function addFailure(
 ): Promise<LockCounterRecord | undefined> {
   const { table, key, value } = where(subject);
   const max = limits.maxFailures;
-  const row = await q.get<{ failures: unknown; lock_periods: unknown; locked_until: unknown; locked_permanently: unknown }>(
+  const row = await q.get<{
+    failures: unknown;
+    lock_periods: unknown;
+    locked_until: unknown;
+    locked_permanently: unknown;
+  }>(
     `UPDATE ${table} SET
        failures = CASE WHEN failures + 1 >= ? THEN 0 ELSE failures + 1 END,
        locked_until = CASE WHEN failures + 1 >= ? THEN ? ELSE locked_until END,
@@ -89,9 +108,11 @@ export async function addFailure(
 
 export async function readLockCounters(q: Queryable, subject: LockCounterKey): Promise<LockCounterRecord | undefined> {
   const { table, key, value } = where(subject);
-  const row = await q.get<{ failures: unknown; lock_periods: unknown; locked_until: unknown; locked_permanently: unknown }>(
-    `SELECT failures, lock_periods, locked_until, locked_permanently FROM ${table} WHERE ${key} = ?`,
-    [value],
-  );
+  const row = await q.get<{
+    failures: unknown;
+    lock_periods: unknown;
+    locked_until: unknown;
+    locked_permanently: unknown;
+  }>(`SELECT failures, lock_periods, locked_until, locked_permanently FROM ${table} WHERE ${key} = ?`, [value]);
   return row ? toLockCounterRecord(row) : undefined;
 }

@@ -11,11 +11,10 @@ import type { Queryable } from '../port.js';
  */
 export async function rememberName(q: Queryable, username: string, expiresAt: number, now: number): Promise<void> {
   await q.run('DELETE FROM name_lockouts WHERE username = ? AND expires_at <= ?', [username, now]);
-  await q.run('INSERT INTO name_lockouts (username, updated_at, expires_at) VALUES (?, ?, ?) ON CONFLICT (username) DO UPDATE SET expires_at = excluded.expires_at', [
-    username,
-    now,
-    expiresAt,
-  ]);
+  await q.run(
+    'INSERT INTO name_lockouts (username, updated_at, expires_at) VALUES (?, ?, ?) ON CONFLICT (username) DO UPDATE SET expires_at = excluded.expires_at',
+    [username, now, expiresAt],
+  );
 }
 
 export async function setNameExpiry(q: Queryable, username: string, expiresAt: number): Promise<void> {

@@ -40,34 +40,44 @@ function toSlotRecord(r: Row): SlotRecord {
 
 /** Neither used nor retired nor expired, by index. */
 export async function liveSlots(q: Queryable, deviceId: string, userId: number, now: number): Promise<SlotRecord[]> {
-  const rows = await q.all('SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND used_at IS NULL AND retired_at IS NULL AND expires_at > ? ORDER BY slot_index', [
-    deviceId,
-    userId,
-    now,
-  ]);
+  const rows = await q.all(
+    'SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND used_at IS NULL AND retired_at IS NULL AND expires_at > ? ORDER BY slot_index',
+    [deviceId, userId, now],
+  );
   return rows.map(toSlotRecord);
 }
 
-export async function findSlotByIndex(q: Queryable, deviceId: string, userId: number, slotIndex: number): Promise<SlotRecord | undefined> {
-  const row = await q.get('SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND slot_index = ?', [deviceId, userId, slotIndex]);
+export async function findSlotByIndex(
+  q: Queryable,
+  deviceId: string,
+  userId: number,
+  slotIndex: number,
+): Promise<SlotRecord | undefined> {
+  const row = await q.get('SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND slot_index = ?', [
+    deviceId,
+    userId,
+    slotIndex,
+  ]);
   return row ? toSlotRecord(row) : undefined;
 }
 
 /** The highest index ever given on this device for this user (indexes only grow), or undefined for none. */
 export async function topSlotIndex(q: Queryable, deviceId: string, userId: number): Promise<number | undefined> {
-  const top = await q.get<{ top: number | null }>('SELECT MAX(slot_index) AS top FROM offline_slots WHERE device_id = ? AND user_id = ?', [deviceId, userId]);
+  const top = await q.get<{ top: number | null }>(
+    'SELECT MAX(slot_index) AS top FROM offline_slots WHERE device_id = ? AND user_id = ?',
+    [deviceId, userId],
+  );
   return top?.top === null || top?.top === undefined ? undefined : Number(top.top);
 }
 
-export async function insertSlot(q: Queryable, s: { deviceId: string; userId: number; slotIndex: number; codeEnc: Buffer; createdAt: number; expiresAt: number }): Promise<void> {
-  await q.run('INSERT INTO offline_slots (device_id, user_id, slot_index, code_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
-    s.deviceId,
-    s.userId,
-    s.slotIndex,
-    s.codeEnc,
-    s.createdAt,
-    s.expiresAt,
-  ]);
+export async function insertSlot(
+  q: Queryable,
+  s: { deviceId: string; userId: number; slotIndex: number; codeEnc: Buffer; createdAt: number; expiresAt: number },
+): Promise<void> {
+  await q.run(
+    'INSERT INTO offline_slots (device_id, user_id, slot_index, code_enc, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+    [s.deviceId, s.userId, s.slotIndex, s.codeEnc, s.createdAt, s.expiresAt],
+  );
 }
 
 /** Keeps the first delivery time. */
@@ -76,7 +86,13 @@ export async function markSlotDelivered(q: Queryable, slotId: number, now: numbe
 }
 
 /** Retires the live (unused) slots of a device, for one user or all; returns how many. */
-export async function retireSlots(q: Queryable, deviceId: string, userId: number | undefined, reason: string, now: number): Promise<number> {
+export async function retireSlots(
+  q: Queryable,
+  deviceId: string,
+  userId: number | undefined,
+  reason: string,
+  now: number,
+): Promise<number> {
   const r = await q.run(
     `UPDATE offline_slots SET retired_at = ?, retire_reason = ? WHERE device_id = ? ${userId !== undefined ? 'AND user_id = ?' : ''} AND retired_at IS NULL AND used_at IS NULL`,
     userId !== undefined ? [now, reason, deviceId, userId] : [now, reason, deviceId],
@@ -86,17 +102,25 @@ export async function retireSlots(q: Queryable, deviceId: string, userId: number
 
 /** A revoked device: every slot not retired yet goes, used or not. */
 export async function retireRevokedDeviceSlots(q: Queryable, deviceId: string, now: number): Promise<void> {
-  await q.run("UPDATE offline_slots SET retired_at = ?, retire_reason = 'device-revoked' WHERE device_id = ? AND retired_at IS NULL", [now, deviceId]);
+  await q.run(
+    "UPDATE offline_slots SET retired_at = ?, retire_reason = 'device-revoked' WHERE device_id = ? AND retired_at IS NULL",
+    [now, deviceId],
+  );
 }
 
 /** Marks a slot used, one guarded statement; false when it was used already. */
 export async function useSlot(q: Queryable, slotId: number, now: number): Promise<boolean> {
-  return (await q.run('UPDATE offline_slots SET used_at = ? WHERE id = ? AND used_at IS NULL', [now, slotId])).changes === 1;
+  return (
+    (await q.run('UPDATE offline_slots SET used_at = ? WHERE id = ? AND used_at IS NULL', [now, slotId])).changes === 1
+  );
 }
 
 /** The user's revealed, live slots on any device, in id order (the codes accepted online when the policy says so). */
 export async function revealedLiveSlots(q: Queryable, userId: number, now: number): Promise<SlotRecord[]> {
-  const rows = await q.all('SELECT * FROM offline_slots WHERE user_id = ? AND revealed_at IS NOT NULL AND used_at IS NULL AND retired_at IS NULL AND expires_at > ? ORDER BY id', [userId, now]);
+  const rows = await q.all(
+    'SELECT * FROM offline_slots WHERE user_id = ? AND revealed_at IS NOT NULL AND used_at IS NULL AND retired_at IS NULL AND expires_at > ? ORDER BY id',
+    [userId, now],
+  );
   return rows.map(toSlotRecord);
 }
 
@@ -110,7 +134,12 @@ export async function slotHolders(q: Queryable, deviceId: string): Promise<{ id:
 }
 
 /** Delivered, never revealed and live, by index: the slots the helpdesk may still reveal. */
-export async function revealableSlots(q: Queryable, deviceId: string, userId: number, now: number): Promise<SlotRecord[]> {
+export async function revealableSlots(
+  q: Queryable,
+  deviceId: string,
+  userId: number,
+  now: number,
+): Promise<SlotRecord[]> {
   const rows = await q.all(
     `SELECT * FROM offline_slots WHERE device_id = ? AND user_id = ? AND delivered_at IS NOT NULL AND revealed_at IS NULL
        AND used_at IS NULL AND retired_at IS NULL AND expires_at > ? ORDER BY slot_index`,
@@ -121,6 +150,9 @@ export async function revealableSlots(q: Queryable, deviceId: string, userId: nu
 
 /** Reveals a slot at most once, one guarded statement; false when revealed, used or retired meanwhile. */
 export async function revealSlot(q: Queryable, slotId: number, admin: string, now: number): Promise<boolean> {
-  const r = await q.run('UPDATE offline_slots SET revealed_at = ?, revealed_by = ? WHERE id = ? AND revealed_at IS NULL AND used_at IS NULL AND retired_at IS NULL', [now, admin, slotId]);
+  const r = await q.run(
+    'UPDATE offline_slots SET revealed_at = ?, revealed_by = ? WHERE id = ? AND revealed_at IS NULL AND used_at IS NULL AND retired_at IS NULL',
+    [now, admin, slotId],
+  );
   return r.changes === 1;
 }

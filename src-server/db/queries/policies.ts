@@ -10,7 +10,13 @@ export interface PolicyRecord {
 }
 
 function toPolicyRecord(r: Row): PolicyRecord {
-  return { id: Number(r.id), name: r.name as string, isDefault: Number(r.is_default) === 1, body: r.body as string, updatedAt: Number(r.updated_at) };
+  return {
+    id: Number(r.id),
+    name: r.name as string,
+    isDefault: Number(r.is_default) === 1,
+    body: r.body as string,
+    updatedAt: Number(r.updated_at),
+  };
 }
 const maybe = (r: Row | undefined) => (r ? toPolicyRecord(r) : undefined);
 

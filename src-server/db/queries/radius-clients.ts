@@ -26,7 +26,14 @@ function toRadiusClientRecord(r: Row): RadiusClientRecord {
 /** Undefined when the name is taken. */
 export async function insertRadiusClient(
   q: Queryable,
-  c: { name: string; addresses: readonly string[]; secretEnc: Buffer; requireMessageAuthenticator: boolean; createdAt: number; createdBy: string },
+  c: {
+    name: string;
+    addresses: readonly string[];
+    secretEnc: Buffer;
+    requireMessageAuthenticator: boolean;
+    createdAt: number;
+    createdBy: string;
+  },
 ): Promise<RadiusClientRecord | undefined> {
   const row = await q.get(
     `INSERT INTO radius_clients (name, addresses, secret_enc, require_message_authenticator, created_at, created_by)

@@ -13,7 +13,13 @@ export interface RadiusRequestKey {
  * One guarded statement on both engines: a new key is inserted, an expired one taken over, a live one left alone
  * (RETURNING yields no row, false). Under READ COMMITTED a racing copy waits on the row and then sees it live.
  */
-export async function claimRadiusRequest(q: Queryable, key: RadiusRequestKey, claim: Buffer, now: number, expiresAt: number): Promise<boolean> {
+export async function claimRadiusRequest(
+  q: Queryable,
+  key: RadiusRequestKey,
+  claim: Buffer,
+  now: number,
+  expiresAt: number,
+): Promise<boolean> {
   const row = await q.get(
     `INSERT INTO radius_requests (client_id, source_address, source_port, identifier, authenticator, claim, created_at, expires_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -28,18 +34,21 @@ export async function claimRadiusRequest(q: Queryable, key: RadiusRequestKey, cl
 
 /** Gives the key back, only when `claim` is still the one that holds it. */
 export async function unclaimRadiusRequest(q: Queryable, key: RadiusRequestKey, claim: Buffer): Promise<void> {
-  await q.run('DELETE FROM radius_requests WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ? AND claim = ?', [
-    key.clientId,
-    key.address,
-    key.port,
-    key.identifier,
-    key.authenticator,
-    claim,
-  ]);
+  await q.run(
+    'DELETE FROM radius_requests WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ? AND claim = ?',
+    [key.clientId, key.address, key.port, key.identifier, key.authenticator, claim],
+  );
 }
 
 /** Publishes the answer (undefined: nothing was sent), only under this instance's claim. */
-export async function storeRadiusAnswer(q: Queryable, key: RadiusRequestKey, claim: Buffer, answer: Buffer | undefined, now: number, expiresAt: number): Promise<void> {
+export async function storeRadiusAnswer(
+  q: Queryable,
+  key: RadiusRequestKey,
+  claim: Buffer,
+  answer: Buffer | undefined,
+  now: number,
+  expiresAt: number,
+): Promise<void> {
   await q.run(
     `UPDATE radius_requests SET answer = ?, answered_at = ?, expires_at = ?
          WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ? AND claim = ?`,
@@ -48,14 +57,20 @@ export async function storeRadiusAnswer(q: Queryable, key: RadiusRequestKey, cla
 }
 
 /** Undefined when the key is not claimed; `answeredAt` null while the claiming instance is verifying. */
-export async function readRadiusAnswer(q: Queryable, key: RadiusRequestKey): Promise<{ answer: Buffer | null; answeredAt: number | null } | undefined> {
+export async function readRadiusAnswer(
+  q: Queryable,
+  key: RadiusRequestKey,
+): Promise<{ answer: Buffer | null; answeredAt: number | null } | undefined> {
   const row = await q.get<{ answer: Buffer | null; answered_at: number | null }>(
     `SELECT answer, answered_at FROM radius_requests
          WHERE client_id = ? AND source_address = ? AND source_port = ? AND identifier = ? AND authenticator = ?`,
     [key.clientId, key.address, key.port, key.identifier, key.authenticator],
   );
   if (!row) return undefined;
-  return { answer: row.answer ? Buffer.from(row.answer) : null, answeredAt: row.answered_at === null ? null : Number(row.answered_at) };
+  return {
+    answer: row.answer ? Buffer.from(row.answer) : null,
+    answeredAt: row.answered_at === null ? null : Number(row.answered_at),
+  };
 }
 
 /** Housekeeping: keys past their window. */

@@ -9,7 +9,12 @@ export interface RoleRecord {
 }
 
 export function toRoleRecord(r: Row): RoleRecord {
-  return { id: Number(r.id), name: r.name as string, builtin: Number(r.builtin) === 1, permissions: r.permissions as string };
+  return {
+    id: Number(r.id),
+    name: r.name as string,
+    builtin: Number(r.builtin) === 1,
+    permissions: r.permissions as string,
+  };
 }
 
 /** Built-in roles first, then by name. */

@@ -29,17 +29,14 @@ function toSessionRecord(r: Row): SessionRecord {
   };
 }
 
-export async function insertSession(q: Queryable, s: { id: string; adminId: number; kind: SessionKind; csrfHash: string | null; now: number; expiresAt: number }): Promise<void> {
-  await q.run('INSERT INTO sessions (id, admin_id, kind, csrf_hash, created_at, mfa_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-    s.id,
-    s.adminId,
-    s.kind,
-    s.csrfHash,
-    s.now,
-    s.now,
-    s.now,
-    s.expiresAt,
-  ]);
+export async function insertSession(
+  q: Queryable,
+  s: { id: string; adminId: number; kind: SessionKind; csrfHash: string | null; now: number; expiresAt: number },
+): Promise<void> {
+  await q.run(
+    'INSERT INTO sessions (id, admin_id, kind, csrf_hash, created_at, mfa_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    [s.id, s.adminId, s.kind, s.csrfHash, s.now, s.now, s.now, s.expiresAt],
+  );
 }
 
 export async function findSession(q: Queryable, id: string, kind: SessionKind): Promise<SessionRecord | undefined> {

@@ -11,9 +11,15 @@ export async function readSetting(q: Queryable, key: string): Promise<string | u
  * READ COMMITTED a concurrent change then waits and reads what the first committed.
  */
 export async function lockSetting(q: Queryable, key: string, initial: string): Promise<void> {
-  await q.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = settings.value', [key, initial]);
+  await q.run(
+    'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = settings.value',
+    [key, initial],
+  );
 }
 
 export async function writeSetting(q: Queryable, key: string, value: string): Promise<void> {
-  await q.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  await q.run(
+    'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    [key, value],
+  );
 }

@@ -43,7 +43,18 @@ export async function advanceTokenStep(q: Queryable, userId: number, step: numbe
 }
 
 /** Enrolls or replaces the user's token; the step history starts over. */
-export async function upsertToken(q: Queryable, t: { userId: number; seedEnc: Buffer; algorithm: string; digits: number; period: number; enrolledAt: number; enrolledBy: string }): Promise<void> {
+export async function upsertToken(
+  q: Queryable,
+  t: {
+    userId: number;
+    seedEnc: Buffer;
+    algorithm: string;
+    digits: number;
+    period: number;
+    enrolledAt: number;
+    enrolledBy: string;
+  },
+): Promise<void> {
   await q.run(
     `INSERT INTO tokens (user_id, seed_enc, algorithm, digits, period, last_step, enrolled_at, enrolled_by) VALUES (?, ?, ?, ?, ?, -1, ?, ?)
      ON CONFLICT (user_id) DO UPDATE SET seed_enc = excluded.seed_enc, algorithm = excluded.algorithm, digits = excluded.digits,

@@ -63,7 +63,15 @@ export async function allUsernames(q: Queryable): Promise<string[]> {
 
 export async function insertUser(
   q: Queryable,
-  u: { username: string; displayName: string | null; email: string | null; status: UserRecord['status']; policyId: number | null; codeSalt: Buffer; now: number },
+  u: {
+    username: string;
+    displayName: string | null;
+    email: string | null;
+    status: UserRecord['status'];
+    policyId: number | null;
+    codeSalt: Buffer;
+    now: number;
+  },
 ): Promise<UserRecord> {
   const row = await q.get(
     `INSERT INTO users (username, display_name, email, status, policy_id, code_salt, created_at, updated_at)
@@ -74,15 +82,29 @@ export async function insertUser(
 }
 
 /** Users whose name, display name or email contains `search` (any case), by username. */
-export async function searchUsers(q: Queryable, search: string | undefined, limit: number, offset: number): Promise<UserRecord[]> {
+export async function searchUsers(
+  q: Queryable,
+  search: string | undefined,
+  limit: number,
+  offset: number,
+): Promise<UserRecord[]> {
   const params: Param[] = [];
   let where = '';
   if (search) {
-    const like = '%' + search.normalize('NFC').toLowerCase().replace(/[%_\\]/g, '\\$&') + '%';
-    where = "WHERE username LIKE ? ESCAPE '\\' OR LOWER(display_name) LIKE ? ESCAPE '\\' OR LOWER(email) LIKE ? ESCAPE '\\'";
+    const like =
+      '%' +
+      search
+        .normalize('NFC')
+        .toLowerCase()
+        .replace(/[%_\\]/g, '\\$&') +
+      '%';
+    where =
+      "WHERE username LIKE ? ESCAPE '\\' OR LOWER(display_name) LIKE ? ESCAPE '\\' OR LOWER(email) LIKE ? ESCAPE '\\'";
     params.push(like, like, like);
   }
-  return (await q.all(`SELECT * FROM users ${where} ORDER BY username LIMIT ? OFFSET ?`, [...params, limit, offset])).map(toUserRecord);
+  return (
+    await q.all(`SELECT * FROM users ${where} ORDER BY username LIMIT ? OFFSET ?`, [...params, limit, offset])
+  ).map(toUserRecord);
 }
 
 /** The admin-editable fields; only those given are written (with updated_at). */
@@ -94,7 +116,12 @@ export interface UserFieldsPatch {
 }
 const PATCH_COLUMNS = { status: 'status', policyId: 'policy_id', displayName: 'display_name', email: 'email' } as const;
 
-export async function updateUserFields(q: Queryable, userId: number, patch: UserFieldsPatch, now: number): Promise<UserRecord> {
+export async function updateUserFields(
+  q: Queryable,
+  userId: number,
+  patch: UserFieldsPatch,
+  now: number,
+): Promise<UserRecord> {
   const sets: string[] = [];
   const params: Param[] = [];
   for (const [field, column] of Object.entries(PATCH_COLUMNS) as [keyof UserFieldsPatch, string][]) {
@@ -102,7 +129,11 @@ export async function updateUserFields(q: Queryable, userId: number, patch: User
     sets.push(`${column} = ?`);
     params.push(patch[field] ?? null);
   }
-  const row = await q.get(`UPDATE users SET ${sets.join(', ')}, updated_at = ? WHERE id = ? RETURNING *`, [...params, now, userId]);
+  const row = await q.get(`UPDATE users SET ${sets.join(', ')}, updated_at = ? WHERE id = ? RETURNING *`, [
+    ...params,
+    now,
+    userId,
+  ]);
   return toUserRecord(row!);
 }
 
@@ -111,7 +142,9 @@ export async function updateUserFields(q: Queryable, userId: number, patch: User
  * concurrent issues for one user run one after the other on PostgreSQL too.
  */
 export async function touchActiveUser(q: Queryable, userId: number, now: number): Promise<boolean> {
-  return (await q.run("UPDATE users SET updated_at = ? WHERE id = ? AND status = 'active'", [now, userId])).changes === 1;
+  return (
+    (await q.run("UPDATE users SET updated_at = ? WHERE id = ? AND status = 'active'", [now, userId])).changes === 1
+  );
 }
 
 /** A new or deleted token: agents drop the old token's offline windows. */
@@ -120,14 +153,25 @@ export async function bumpTokenGeneration(q: Queryable, userId: number, now: num
 }
 
 /** False when there is no such user. */
-export async function setUserPin(q: Queryable, userId: number, pin: { hash: Buffer; salt: Buffer }, now: number): Promise<boolean> {
-  const r = await q.run('UPDATE users SET pin_hash = ?, pin_salt = ?, pin_generation = pin_generation + 1, updated_at = ? WHERE id = ?', [pin.hash, pin.salt, now, userId]);
+export async function setUserPin(
+  q: Queryable,
+  userId: number,
+  pin: { hash: Buffer; salt: Buffer },
+  now: number,
+): Promise<boolean> {
+  const r = await q.run(
+    'UPDATE users SET pin_hash = ?, pin_salt = ?, pin_generation = pin_generation + 1, updated_at = ? WHERE id = ?',
+    [pin.hash, pin.salt, now, userId],
+  );
   return r.changes === 1;
 }
 
 /** A success ends the lock period count (places in flight stay theirs). */
 export async function resetUserFailures(q: Queryable, userId: number, now: number): Promise<void> {
-  await q.run('UPDATE users SET failures = 0, lock_periods = 0, locked_until = NULL, locked_permanently = 0, updated_at = ? WHERE id = ?', [now, userId]);
+  await q.run(
+    'UPDATE users SET failures = 0, lock_periods = 0, locked_until = NULL, locked_permanently = 0, updated_at = ? WHERE id = ?',
+    [now, userId],
+  );
 }
 
 export async function userEmail(q: Queryable, userId: number): Promise<string | null> {

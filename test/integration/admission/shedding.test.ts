@@ -36,7 +36,8 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
   let server: TestServer;
   let h: AdminHarness;
   let clientKey: string;
-  const verify = (body: Record<string, unknown>) => h.http('POST', '/api/v1/verify', { purpose: 'logon', ...body }, clientKey);
+  const verify = (body: Record<string, unknown>) =>
+    h.http('POST', '/api/v1/verify', { purpose: 'logon', ...body }, clientKey);
   const gate = () => server.app.admission;
   const held: (() => void)[] = [];
   /** Takes the gate's place as a long verification would; given back by the test, or after it if it failed first. */
@@ -51,8 +52,15 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
   });
   const nextStep = () => server.clock.set((Math.floor(server.clock.now() / STEP) + 1) * STEP + 10_000);
   const attempts = (username: string) =>
-    server.ctx.db.all<{ outcome: string; reason: string | null }>("SELECT outcome, reason FROM audit WHERE type = 'verify.attempt' AND subject = ? ORDER BY id", [username]);
-  const failures = async (username: string) => Number((await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', [username]))!.failures);
+    server.ctx.db.all<{ outcome: string; reason: string | null }>(
+      "SELECT outcome, reason FROM audit WHERE type = 'verify.attempt' AND subject = ? ORDER BY id",
+      [username],
+    );
+  const failures = async (username: string) =>
+    Number(
+      (await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', [username]))!
+        .failures,
+    );
 
   beforeAll(async () => {
     server = await startTestServer({ engine, admission: LIMITS });
@@ -70,8 +78,13 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
     nextStep();
     const before = gate().stats();
     const hold = await takePlace();
-    const burst = Promise.all(Array.from({ length: 10 }, () => verify({ username: 'burst', code: '000000', pin: PIN })));
-    await until(() => gate().stats().shed.queueFull - before.shed.queueFull === 9 && gate().stats().waiting === 1, 'nine are shed and one waits');
+    const burst = Promise.all(
+      Array.from({ length: 10 }, () => verify({ username: 'burst', code: '000000', pin: PIN })),
+    );
+    await until(
+      () => gate().stats().shed.queueFull - before.shed.queueFull === 9 && gate().stats().waiting === 1,
+      'nine are shed and one waits',
+    );
     hold();
     const answers = await burst;
 
@@ -83,11 +96,13 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
     // policy locks at 3, so nine counted failures would have locked the user.
     expect(await attempts('burst')).toEqual([{ outcome: 'failure', reason: 'wrong_pin_or_code' }]);
     expect(await failures('burst')).toBe(1);
-    expect(await verify({ username: 'burst', code: oathtool(u.totpSecret!, server.clock.now()), pin: PIN })).toMatchObject({ status: 200, body: { ok: true, method: 'token' } });
+    expect(
+      await verify({ username: 'burst', code: oathtool(u.totpSecret!, server.clock.now()), pin: PIN }),
+    ).toMatchObject({ status: 200, body: { ok: true, method: 'token' } });
     expect(await failures('burst')).toBe(0);
   });
 
-  it('a request that waits longer than the wait is shed right after it (not after the queue\'s work), and audited nowhere', async () => {
+  it("a request that waits longer than the wait is shed right after it (not after the queue's work), and audited nowhere", async () => {
     await createUser(h, 'patient', { pin: PIN, withToken: true });
     const before = gate().stats().shed.waitedTooLong;
     const hold = await takePlace();
@@ -129,7 +144,9 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
   });
 
   it('a free-running burst of right codes: every answer is 200 or 503; each 200 audited once, each shed one untouched and accepted afterwards', async () => {
-    const users = await Promise.all(Array.from({ length: 8 }, (_, i) => createUser(h, `free-${i}`, { pin: PIN, withToken: true })));
+    const users = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => createUser(h, `free-${i}`, { pin: PIN, withToken: true })),
+    );
     nextStep();
     const codes = users.map((u) => oathtool(u.totpSecret!, server.clock.now()));
     const answers = await Promise.all(users.map((u, i) => verify({ username: u.username, code: codes[i], pin: PIN })));
@@ -150,7 +167,10 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
   it('every way a request ends gives its place back: refused by a later hook, bad body, a client that leaves while waiting', async () => {
     const before = gate().stats();
     // A bad client key and a body that does not match the schema are refused before the gate: they take no place.
-    expect((await h.http('POST', '/api/v1/verify', { username: 'x', code: '1', purpose: 'logon' }, 'not-a-client-key')).status).toBe(401);
+    expect(
+      (await h.http('POST', '/api/v1/verify', { username: 'x', code: '1', purpose: 'logon' }, 'not-a-client-key'))
+        .status,
+    ).toBe(401);
     expect((await verify({ username: 'x', code: '123456', unknown: 1 })).status).toBe(400);
     expect(gate().stats().admitted).toBe(before.admitted);
     // Admitted and then refused: a device login answered by the handler, and its replay, refused by the nonce check
@@ -161,7 +181,10 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
     const login = await device.login('x', PIN, '123456');
     expect(login.status).toBe(401);
     const body = { v: 1, username: 'x', pin: PIN, code: '123456', purpose: 'logon' };
-    expect(await device.signed('/api/v1/devices/login', body, { headers: login.headers })).toMatchObject({ status: 401, body: { error: 'bad_signature' } });
+    expect(await device.signed('/api/v1/devices/login', body, { headers: login.headers })).toMatchObject({
+      status: 401,
+      body: { error: 'bad_signature' },
+    });
     await until(() => gate().stats().inFlight === 0, 'both places are back');
 
     const hold = await takePlace();
@@ -184,7 +207,10 @@ forEachEngine('verification admission control over real HTTP', (engine) => {
     const res = await h.http('GET', '/readyz', undefined, null);
     expect(res.status).toBe(200);
     const s = gate().stats();
-    expect(res.body).toEqual({ ok: true, admission: { limits: LIMITS, inFlight: 0, waiting: 0, admitted: s.admitted, shed: s.shed } });
+    expect(res.body).toEqual({
+      ok: true,
+      admission: { limits: LIMITS, inFlight: 0, waiting: 0, admitted: s.admitted, shed: s.shed },
+    });
     expect(s.shed.queueFull).toBeGreaterThanOrEqual(10);
     expect(s.shed.waitedTooLong).toBeGreaterThanOrEqual(1);
   });

@@ -31,7 +31,9 @@ function slowRequest(url: string, path: string, opened: Socket[]): Socket {
   const { port } = new URL(url);
   const socket = connect(Number(port), '127.0.0.1');
   socket.on('error', () => undefined); // the server may close it; that is the point of the second test
-  socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{`);
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{`,
+  );
   opened.push(socket);
   return socket;
 }
@@ -65,7 +67,10 @@ forEachEngine('slow and silent connections cannot starve verification', (engine)
     const client = await h.http('POST', '/api/v1/admin/clients', { name: 'vpn-gateway' });
     expect(client.status).toBe(201);
     clientKey = client.body.key as string;
-    const nasClient = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'vpn-radius', addresses: ['127.0.0.1/32'] });
+    const nasClient = await h.http('POST', '/api/v1/admin/radius-clients', {
+      name: 'vpn-radius',
+      addresses: ['127.0.0.1/32'],
+    });
     expect(nasClient.status).toBe(201);
     radiusSecret = nasClient.body.secret as string;
     radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0, admission: gate() });
@@ -86,8 +91,9 @@ forEachEngine('slow and silent connections cannot starve verification', (engine)
     // More slow requests than places and queue together, on both gated routes.
     const attackers = limits.maxInFlight + limits.maxWaiting + 8;
     const received = requestsReceived;
-    for (let i = 0; i < attackers; i++) slowRequest(server.url, i % 2 === 0 ? '/api/v1/verify' : '/api/v1/devices/login', opened);
-    await until(() => requestsReceived - received === attackers, 'the server has every slow request\'s headers');
+    for (let i = 0; i < attackers; i++)
+      slowRequest(server.url, i % 2 === 0 ? '/api/v1/verify' : '/api/v1/devices/login', opened);
+    await until(() => requestsReceived - received === attackers, "the server has every slow request's headers");
     // Give a hook that would take a place for them time to run: a place is taken within a turn of the event loop.
     await new Promise((r) => setTimeout(r, 100));
     expect(gate().stats()).toMatchObject({ inFlight: 0, waiting: 0, admitted: before.admitted, shed: before.shed });
@@ -95,7 +101,12 @@ forEachEngine('slow and silent connections cannot starve verification', (engine)
     // While every slow connection is still open: the verify API answers a right code.
     const u = await createUser(h, 'alice', { pin: PIN, withToken: true });
     nextStep();
-    const verified = await h.http('POST', '/api/v1/verify', { purpose: 'logon', username: 'alice', code: oathtool(u.totpSecret!, server.clock.now()), pin: PIN }, clientKey);
+    const verified = await h.http(
+      'POST',
+      '/api/v1/verify',
+      { purpose: 'logon', username: 'alice', code: oathtool(u.totpSecret!, server.clock.now()), pin: PIN },
+      clientKey,
+    );
     expect(verified).toMatchObject({ status: 200, body: { ok: true, method: 'token' } });
 
     // An agent's login.
@@ -104,13 +115,27 @@ forEachEngine('slow and silent connections cannot starve verification', (engine)
     expect((await device.enroll(secret)).status).toBe(200);
     const agentUser = await createUser(h, 'bob', { pin: PIN, withToken: true });
     nextStep();
-    expect(await device.login('bob', PIN, oathtool(agentUser.totpSecret!, server.clock.now()))).toMatchObject({ status: 200, body: { ok: true } });
+    expect(await device.login('bob', PIN, oathtool(agentUser.totpSecret!, server.clock.now()))).toMatchObject({
+      status: 200,
+      body: { ok: true },
+    });
 
     // A NAS's Access-Request (RADIUS shares the gate and drops what it cannot admit).
     await createUser(h, 'carol', { pin: PIN });
-    const issued = await h.http('POST', '/api/v1/admin/users/carol/temporary-code', { expiresInMinutes: 60, multiUse: false });
+    const issued = await h.http('POST', '/api/v1/admin/users/carol/temporary-code', {
+      expiresInMinutes: 60,
+      multiUse: false,
+    });
     expect(issued.status).toBe(201);
-    nas.send(accessRequest({ identifier: 31, secret: radiusSecret, username: 'carol', password: PIN + (issued.body.code as string) }), radius.port);
+    nas.send(
+      accessRequest({
+        identifier: 31,
+        secret: radiusSecret,
+        username: 'carol',
+        password: PIN + (issued.body.code as string),
+      }),
+      radius.port,
+    );
     expect((await nas.answer(radius.port))?.[0]).toBe(CODE.AccessAccept);
 
     expect(opened.every((s) => !s.destroyed)).toBe(true); // the attack lasted the whole test

@@ -45,7 +45,13 @@ async function launch(): Promise<LaunchedAgent> {
     rendererDir: RENDERER_DIR,
     log: { level: 'info', console: false },
     deps: {
-      config: { serverUrl: `http://127.0.0.1:${relay.port}`, enrollmentSecret, serverKeyFingerprints: server.ctx.keys.allSigningKeys.map((k) => k.fingerprint), dataDir, reachabilityBudgetMs: 2_000 },
+      config: {
+        serverUrl: `http://127.0.0.1:${relay.port}`,
+        enrollmentSecret,
+        serverKeyFingerprints: server.ctx.keys.allSigningKeys.map((k) => k.fingerprint),
+        dataDir,
+        reachabilityBudgetMs: 2_000,
+      },
       keychain,
       machineId: machine('log-workstation'),
       clock: { now: () => server.clock.now() },
@@ -57,14 +63,24 @@ async function launch(): Promise<LaunchedAgent> {
 
 function logText(): string {
   const file = path.join(dataDir, 'logs', LOG_FILE_NAME);
-  return [file, `${file}.1`, `${file}.2`].filter(existsSync).map((f) => readFileSync(f, 'utf8')).join('');
+  return [file, `${file}.1`, `${file}.2`]
+    .filter(existsSync)
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('');
 }
-const logLines = () => logText().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string });
+const logLines = () =>
+  logText()
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
 
 beforeAll(async () => {
   server = await startTestServer();
   h = await bootstrap(server);
-  const patch = await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { days: 1, verifierScrypt: TEST_SCRYPT } } } });
+  const patch = await h.http('PATCH', '/api/v1/admin/settings', {
+    policies: { default: { offline: { days: 1, verifierScrypt: TEST_SCRYPT } } },
+  });
   expect(patch.status).toBe(200);
   enrollmentSecret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
   secrets.add(enrollmentSecret);
@@ -95,7 +111,10 @@ describe('agent log file', () => {
     expect(await login(PIN, code())).toMatchObject({ ok: true, mode: 'online' });
     await agent.core.whenIdle();
     const store = agent.core.store!;
-    const sealed = store.verifiers(store.userRef('alice'), 'token').slice(0, 50).map((v) => v.sealed);
+    const sealed = store
+      .verifiers(store.userRef('alice'), 'token')
+      .slice(0, 50)
+      .map((v) => v.sealed);
     expect(sealed.length).toBeGreaterThan(0);
     expect(await login(PIN, wrongCode(code()))).toMatchObject({ ok: false, mode: 'online' });
     expect(await login('135799', code())).toMatchObject({ ok: false, mode: 'online' });
@@ -124,9 +143,13 @@ describe('agent log file', () => {
     }
     const text = logText();
     for (const secret of secrets) {
-      const hit = /^[0-9]+$/.test(secret) ? new RegExp(`(?<![0-9A-Za-z])${secret}(?![0-9A-Za-z])`).test(text) : text.includes(secret);
+      const hit = /^[0-9]+$/.test(secret)
+        ? new RegExp(`(?<![0-9A-Za-z])${secret}(?![0-9A-Za-z])`).test(text)
+        : text.includes(secret);
       expect(hit, `a secret of ${secret.length} characters is in the log`).toBe(false);
     }
-    for (const s of sealed) for (const form of [s.toString('base64'), s.toString('base64url'), s.toString('hex')]) expect(text).not.toContain(form);
+    for (const s of sealed)
+      for (const form of [s.toString('base64'), s.toString('base64url'), s.toString('hex')])
+        expect(text).not.toContain(form);
   }, 120_000);
 });

@@ -26,14 +26,24 @@ let otherOrigin: string;
 let dataDir: string;
 const seenByOther: IncomingHttpHeaders[] = [];
 
-function post(url: string, headers: Record<string, string>, body = '{}'): Promise<{ status: number; body: Record<string, unknown> }> {
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body = '{}',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
-    });
+    const req = httpRequest(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -85,13 +95,21 @@ describe('browser shell session', () => {
       for (const headers of seenByOther) expect(Object.keys(headers)).not.toContain(BROWSER_SESSION_HEADER);
 
       // Replayed with every header a client can forge (this shell's Origin and Host), the jar opens nothing.
-      const replay = await post(`${agent.shell.origin}/ipc/agent:config`, { origin: agent.shell.origin, ...(jar ? { cookie: jar } : {}) });
+      const replay = await post(`${agent.shell.origin}/ipc/agent:config`, {
+        origin: agent.shell.origin,
+        ...(jar ? { cookie: jar } : {}),
+      });
       expect(replay.status).toBe(401);
       expect(replay.body).toMatchObject({ ok: false, error: 'unauthorized' });
       // And the other port's page, in the browser, cannot call the shell either (it has no session to send).
       const fromOtherPort = await page.evaluate(async (url) => {
         try {
-          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', credentials: 'include' });
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{}',
+            credentials: 'include',
+          });
           return res.status;
         } catch {
           return 'blocked';
@@ -104,7 +122,11 @@ describe('browser shell session', () => {
   }, 60_000);
 
   it('refuses a call without the session header, or with one that was never issued, with a stable code', async () => {
-    const attempts: Record<string, string>[] = [{}, { [BROWSER_SESSION_HEADER]: 'A'.repeat(43) }, { [BROWSER_SESSION_HEADER]: '' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { [BROWSER_SESSION_HEADER]: 'A'.repeat(43) },
+      { [BROWSER_SESSION_HEADER]: '' },
+    ];
     for (const headers of attempts) {
       const res = await post(`${agent.shell.origin}/ipc/agent:config`, { origin: agent.shell.origin, ...headers });
       expect(res.status).toBe(401);

@@ -13,7 +13,16 @@ const env = (name: string): string => {
   return v;
 };
 
-const core = await createAgent(agentDeps(env('AGENT_DATA_DIR'), new OsKeychain(env('AGENT_KEYCHAIN_SERVICE')), { clock: new ManualClock(Number(env('AGENT_NOW'))) }));
-const result = await core.login({ username: 'alice', pin: env('AGENT_PIN'), code: env('AGENT_CODE'), purpose: 'logon' });
+const core = await createAgent(
+  agentDeps(env('AGENT_DATA_DIR'), new OsKeychain(env('AGENT_KEYCHAIN_SERVICE')), {
+    clock: new ManualClock(Number(env('AGENT_NOW'))),
+  }),
+);
+const result = await core.login({
+  username: 'alice',
+  pin: env('AGENT_PIN'),
+  code: env('AGENT_CODE'),
+  purpose: 'logon',
+});
 process.stdout.write(`${JSON.stringify({ ok: result.ok, mode: result.ok ? result.mode : null })}\n`);
 setInterval(() => undefined, 60_000);

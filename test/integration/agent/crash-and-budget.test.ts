@@ -25,7 +25,14 @@ describe('agent core under a crash and a silent server', () => {
     const code = codeAt(at);
 
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'child-agent.ts')], {
-      env: { ...process.env, AGENT_DATA_DIR: t.dir, AGENT_KEYCHAIN_SERVICE: keychain.service, AGENT_NOW: String(at), AGENT_PIN: PIN, AGENT_CODE: code },
+      env: {
+        ...process.env,
+        AGENT_DATA_DIR: t.dir,
+        AGENT_KEYCHAIN_SERVICE: keychain.service,
+        AGENT_NOW: String(at),
+        AGENT_PIN: PIN,
+        AGENT_CODE: code,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const line = await new Promise<string>((resolve, reject) => {
@@ -46,20 +53,32 @@ describe('agent core under a crash and a silent server', () => {
     const restarted = await startAgent(t.dir, keychain, { clock: new ManualClock(at) }); // takes over the stale lock
     cleanups.push(() => restarted.close());
     expect(restarted.store!.rolledBack).toBe(false);
-    expect(await restarted.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
+    expect(await restarted.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({
+      ok: false,
+      mode: 'offline',
+      error: 'invalid_code',
+    });
   });
 
   it('decides offline within the budget plus half a second when the server accepts connections and never answers', async () => {
     const sockets: Socket[] = [];
     const silent: Server = createServer((s) => sockets.push(s)); // accepts, reads nothing, answers nothing
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => { sockets.forEach((s) => s.destroy()); silent.close(() => r()); }));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          sockets.forEach((s) => s.destroy());
+          silent.close(() => r());
+        }),
+    );
     const port = (silent.address() as { port: number }).port;
 
     const t = tempDir('lifeline-agent-silent-');
     cleanups.push(t.cleanup);
     const keychain = testKeychain();
-    const core = await createAgent(agentDeps(t.dir, keychain, { serverUrl: `http://127.0.0.1:${port}`, clock: new ManualClock(NOW) }));
+    const core = await createAgent(
+      agentDeps(t.dir, keychain, { serverUrl: `http://127.0.0.1:${port}`, clock: new ManualClock(NOW) }),
+    );
     cleanups.push(() => core.close());
     await seedUser(core.store!, keychain, { username: 'alice', pin: PIN, from: stepAt(NOW) - 1, windows: 4 });
 

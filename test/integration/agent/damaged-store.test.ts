@@ -1,5 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,8 +68,16 @@ const DAMAGES: { name: string; code: string; damage: () => Promise<(() => void) 
   },
   { name: 'a truncated file', code: 'store_damaged', damage: async () => truncateSync(storePath(), 8192) },
   { name: 'a read-only file', code: 'store_damaged', damage: async () => readOnly(storePath()) },
-  { name: 'a missing keychain data key', code: 'store_tampered', damage: async () => void (await w.keychain.delete(KEYCHAIN.dataKey)) },
-  { name: 'a missing keychain state counter', code: 'store_tampered', damage: async () => void (await w.keychain.delete(KEYCHAIN.counter)) },
+  {
+    name: 'a missing keychain data key',
+    code: 'store_tampered',
+    damage: async () => void (await w.keychain.delete(KEYCHAIN.dataKey)),
+  },
+  {
+    name: 'a missing keychain state counter',
+    code: 'store_tampered',
+    damage: async () => void (await w.keychain.delete(KEYCHAIN.counter)),
+  },
 ];
 
 describe('a damaged store does not take online sign-in down (real agent core, real keychain, real server)', () => {
@@ -135,7 +152,13 @@ describe('a damaged store does not take online sign-in down (real agent core, re
     await approvedWorld();
     // A second core on the same folder and keychain, while the first runs.
     const core = await createAgent({
-      config: { serverUrl: `http://127.0.0.1:${w.relay.port}`, enrollmentSecret: w.enrollmentSecret, serverKeyFingerprints: w.fingerprints, dataDir: w.dataDir, reachabilityBudgetMs: 2_000 },
+      config: {
+        serverUrl: `http://127.0.0.1:${w.relay.port}`,
+        enrollmentSecret: w.enrollmentSecret,
+        serverKeyFingerprints: w.fingerprints,
+        dataDir: w.dataDir,
+        reachabilityBudgetMs: 2_000,
+      },
       keychain: w.keychain,
       machineId: machine('machine-a'),
       clock: { now: () => w.server.clock.now() },
@@ -145,7 +168,10 @@ describe('a damaged store does not take online sign-in down (real agent core, re
     expect(core.offlineError?.code).toBe('store_busy');
     expect(core.offlineError?.message).toContain(`process ${process.pid}`);
     w.nextStep();
-    expect(await core.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' })).toMatchObject({ ok: true, mode: 'online' });
+    expect(await core.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' })).toMatchObject({
+      ok: true,
+      mode: 'online',
+    });
     expect(await new AgentService(core).resetStore()).toMatchObject({ ok: false, error: 'store_busy' });
   });
 });
@@ -164,7 +190,13 @@ describe('stale lock takeover is atomic', () => {
     const startAt = Date.now() + 4_000; // every racer has loaded by then, even on a busy machine
     const children = Array.from({ length: racers }, () =>
       spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lock-racer.ts')], {
-        env: { ...process.env, RACE_DIR: dir, RACE_ROUNDS: String(rounds), RACE_START_AT: String(startAt), RACE_SPACING_MS: '150' },
+        env: {
+          ...process.env,
+          RACE_DIR: dir,
+          RACE_ROUNDS: String(rounds),
+          RACE_START_AT: String(startAt),
+          RACE_SPACING_MS: '150',
+        },
         stdio: ['pipe', 'pipe', 'inherit'],
       }),
     );
@@ -182,7 +214,11 @@ describe('stale lock takeover is atomic', () => {
       ),
     );
     for (const child of children) child.stdin.end();
-    await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
+    await Promise.all(
+      children.map(
+        (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve))),
+      ),
+    );
     for (let r = 0; r < rounds; r++) {
       const winners = outputs.filter((o) => o.find((x) => x.round === r)?.acquired).length;
       expect(winners, `round ${r}`).toBe(1);

@@ -26,13 +26,24 @@ describe('offline emergency access, lockout, wipe and revocation against a real 
     const request = shown.ok ? shown.request : '';
 
     // The helpdesk (console → server directly) reads the code for the request the user reads out.
-    const reveal = await w.h.http('POST', '/api/v1/admin/emergency-access', { request: request.toLowerCase(), reason: 'user on a train without phone' });
+    const reveal = await w.h.http('POST', '/api/v1/admin/emergency-access', {
+      request: request.toLowerCase(),
+      reason: 'user on a train without phone',
+    });
     expect(reveal.status).toBe(200);
     expect(reveal.body).toMatchObject({ username: 'alice', device: w.agent.device().deviceId });
     const code = reveal.body.code as string;
 
-    expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({ ok: true, mode: 'offline', method: 'offline-emergency' });
-    expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
+    expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({
+      ok: true,
+      mode: 'offline',
+      method: 'offline-emergency',
+    });
+    expect(await w.agent.emergencySubmit({ username: 'alice', code })).toMatchObject({
+      ok: false,
+      mode: 'offline',
+      error: 'invalid_code',
+    });
     expect(slotVerifiers(w.agent)).toBe(4);
 
     await w.relay.up();

@@ -66,7 +66,17 @@ export interface World {
   nextStep(steps?: number): void;
   restartAgent(opts?: { machineName?: string; fetch?: HttpFetch }): Promise<Agent>;
   startOtherAgent(opts?: { fetch?: HttpFetch }): Promise<Agent>;
-  audit(type: string): Promise<{ type: string; outcome: string; device?: string | null; subject?: string | null; method?: string | null; reason?: string | null; details?: Record<string, unknown> | null }[]>;
+  audit(type: string): Promise<
+    {
+      type: string;
+      outcome: string;
+      device?: string | null;
+      subject?: string | null;
+      method?: string | null;
+      reason?: string | null;
+      details?: Record<string, unknown> | null;
+    }[]
+  >;
   close(): Promise<void>;
 }
 
@@ -90,10 +100,16 @@ export async function world(
   const h = await bootstrap(server);
   const patch = await h.http('PATCH', '/api/v1/admin/settings', {
     settings: { temporaryCodesEnabled: true },
-    policies: { default: { offline: { days: 1, verifierScrypt: TEST_SCRYPT, ...opts.offline }, ...(opts.autoApprove ? { autoApproveDevices: true } : {}) } },
+    policies: {
+      default: {
+        offline: { days: 1, verifierScrypt: TEST_SCRYPT, ...opts.offline },
+        ...(opts.autoApprove ? { autoApproveDevices: true } : {}),
+      },
+    },
   });
   if (patch.status !== 200) throw new Error(`policy patch failed: ${JSON.stringify(patch.body)}`);
-  const enrollmentSecret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
+  const enrollmentSecret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body
+    .enrollmentSecret as string;
   const fingerprints = server.ctx.keys.allSigningKeys.map((k) => k.fingerprint);
   const alice = await createUser(h, 'alice', { pin: PIN, withToken: true });
   const relay = new Relay(Number(new URL(server.url).port));
@@ -107,7 +123,13 @@ export async function world(
 
   const start = (dir: string, kc: OsKeychain, machineName: string, fetchFn?: HttpFetch) =>
     createAgent({
-      config: { serverUrl: `http://127.0.0.1:${relay.port}`, enrollmentSecret, serverKeyFingerprints: fingerprints, dataDir: dir, reachabilityBudgetMs: 2_000 },
+      config: {
+        serverUrl: `http://127.0.0.1:${relay.port}`,
+        enrollmentSecret,
+        serverKeyFingerprints: fingerprints,
+        dataDir: dir,
+        reachabilityBudgetMs: 2_000,
+      },
       keychain: kc,
       machineId: machine(machineName),
       clock,
@@ -164,7 +186,8 @@ export async function world(
 
 /** Log lines as text, so tests can see why something was refused (and that no secret is ever logged). */
 function captureLog(lines: string[]): AgentLogger {
-  const line = (level: string) => (msg: string, fields?: Record<string, unknown>) => lines.push(`${level} ${msg} ${fields ? JSON.stringify(fields) : ''}`);
+  const line = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    lines.push(`${level} ${msg} ${fields ? JSON.stringify(fields) : ''}`);
   return { info: line('info'), warn: line('warn'), error: line('error') };
 }
 

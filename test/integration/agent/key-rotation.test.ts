@@ -35,7 +35,13 @@ let enrollmentSecret: string;
 /** The agent (same store and keychain) with the server-key fingerprints IT pinned in its configuration. */
 async function startAgent(serverKeyFingerprints: string[]): Promise<Agent> {
   return createAgent({
-    config: { serverUrl: `http://127.0.0.1:${relay.port}`, enrollmentSecret, serverKeyFingerprints, dataDir: agentDir.dir, reachabilityBudgetMs: 2_000 },
+    config: {
+      serverUrl: `http://127.0.0.1:${relay.port}`,
+      enrollmentSecret,
+      serverKeyFingerprints,
+      dataDir: agentDir.dir,
+      reachabilityBudgetMs: 2_000,
+    },
     keychain,
     machineId: machine('machine-a'),
     clock,
@@ -72,9 +78,12 @@ const record = (username: string) => agent.store!.getUser(agent.store!.userRef(u
 beforeAll(async () => {
   server = await startTestServer({ dataDir: serverDir.dir, clock });
   h = await bootstrap(server);
-  const patch = await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { days: 1, verifierScrypt: TEST_SCRYPT } } } });
+  const patch = await h.http('PATCH', '/api/v1/admin/settings', {
+    policies: { default: { offline: { days: 1, verifierScrypt: TEST_SCRYPT } } },
+  });
   expect(patch.status).toBe(200);
-  for (const name of ['alice', 'bob']) users[name] = (await createUser(h, name, { pin: PIN, withToken: true })).totpSecret!;
+  for (const name of ['alice', 'bob'])
+    users[name] = (await createUser(h, name, { pin: PIN, withToken: true })).totpSecret!;
   enrollmentSecret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
   fp1 = server.ctx.keys.signing.fingerprint;
   relay = new Relay(Number(new URL(server.url).port));
@@ -132,11 +141,13 @@ describe('server signing-key rotation (stage → sync → activate → retire) w
     await relay.down();
     nextStep();
     nextStep();
-    expect(await agent.login({ username: 'bob', pin: PIN, code: oathtool(users.bob!, clock.now()), purpose: 'logon' })).toMatchObject({ ok: true, mode: 'offline' });
+    expect(
+      await agent.login({ username: 'bob', pin: PIN, code: oathtool(users.bob!, clock.now()), purpose: 'logon' }),
+    ).toMatchObject({ ok: true, mode: 'offline' });
     await relay.up();
   });
 
-  it('keys retire + restart: the old key is dropped from the agent\'s pins at the next sync', async () => {
+  it("keys retire + restart: the old key is dropped from the agent's pins at the next sync", async () => {
     retireSigningKey(keyFile, fp1.slice(0, 16));
     await restartServer();
     expect(await agent.runSync()).toMatchObject({ ok: true });

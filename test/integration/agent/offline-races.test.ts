@@ -51,7 +51,8 @@ afterEach(async () => {
 });
 
 const atOnce = <T>(n: number, f: () => Promise<T>) => Promise.all(Array.from({ length: n }, f));
-const signIn = (code: string, purpose: 'logon' | 'sign' = 'logon') => dispatchIpc(service, 'agent:login', { username: 'alice', pin: PIN, code, purpose });
+const signIn = (code: string, purpose: 'logon' | 'sign' = 'logon') =>
+  dispatchIpc(service, 'agent:login', { username: 'alice', pin: PIN, code, purpose });
 const events = () => pendingEvents(core.store!, 100_000);
 /** Guesses actually compared: each one is recorded as an `invalid_code` failure (a refusal while locked is `locked`). */
 const compared = () => events().filter((e) => e.type === 'offline-failure' && e.reason === 'invalid_code').length;
@@ -75,7 +76,9 @@ describe('offline verification is serialised per user', () => {
       batches++;
       expect(compared() - before).toBe(1);
       // The others meet the lock that guess started, or the wipe it caused.
-      expect(answers.filter((a) => !a.ok && (a.error === 'locked' || a.error === 'offline_unavailable'))).toHaveLength(50);
+      expect(answers.filter((a) => !a.ok && (a.error === 'locked' || a.error === 'offline_unavailable'))).toHaveLength(
+        50,
+      );
     }
     expect(compared()).toBe(MAX_FAILURES);
     expect(batches).toBe(MAX_FAILURES - 2);
@@ -96,7 +99,9 @@ describe('offline verification is serialised per user', () => {
 
   it('one emergency slot code sent 3 times at once is accepted once, and only its slot is used', async () => {
     await setup();
-    const answers = await atOnce(3, () => dispatchIpc(service, 'agent:emergency-submit', { username: 'alice', code: SLOT_CODE }));
+    const answers = await atOnce(3, () =>
+      dispatchIpc(service, 'agent:emergency-submit', { username: 'alice', code: SLOT_CODE }),
+    );
     expect(answers.filter((a) => a.ok)).toHaveLength(1);
     expect(answers.filter((a) => !a.ok && a.error === 'invalid_code')).toHaveLength(2);
     expect(events().filter((e) => e.type === 'offline-success')).toHaveLength(1);
@@ -107,7 +112,13 @@ describe('offline verification is serialised per user', () => {
     await setup();
     const right = await signIn(SLOT_CODE, 'sign');
     const wrong = await signIn('7K3MQ9XD2B8V', 'sign');
-    expect(right).toEqual({ ok: false, mode: 'offline', error: 'invalid_code', message: 'The PIN or code is not right.', triesLeft: MAX_FAILURES - 1 });
+    expect(right).toEqual({
+      ok: false,
+      mode: 'offline',
+      error: 'invalid_code',
+      message: 'The PIN or code is not right.',
+      triesLeft: MAX_FAILURES - 1,
+    });
     expect(wrong).toEqual({ ...right, triesLeft: MAX_FAILURES - 2 });
     expect(compared()).toBe(2);
     // Nothing was used up: the slot still signs a person in, and a token code may sign.
@@ -127,8 +138,13 @@ describe('the commit re-reads the store, so it holds even for a writer the queue
   async function slowSlot() {
     const store = core.store!;
     const ref = store.userRef('alice');
-    const hash = await computeVerifier({ kind: 'slot', position: 0, username: 'alice', deviceId: '0123456789', code: Buffer.from(SLOT_CODE) }, SLOW);
-    await store.commit(() => store.putVerifier(ref, 'slot', 0, { hash: hash.toString('base64url'), scrypt: SLOW, expiresAt: NOW + 90 * DAY }));
+    const hash = await computeVerifier(
+      { kind: 'slot', position: 0, username: 'alice', deviceId: '0123456789', code: Buffer.from(SLOT_CODE) },
+      SLOW,
+    );
+    await store.commit(() =>
+      store.putVerifier(ref, 'slot', 0, { hash: hash.toString('base64url'), scrypt: SLOW, expiresAt: NOW + 90 * DAY }),
+    );
     return { store, ref };
   }
   const hashing = () => new Promise((resolve) => setImmediate(resolve));

@@ -28,9 +28,19 @@ describe('agent against a real server: enrollment, offline data, offline login, 
     await w.relay.down();
     w.nextStep(20); // ten minutes later, no server
     const code = w.code();
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: true, mode: 'offline', method: 'token' });
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code: w.code(-30_000), purpose: 'logon' })).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({
+      ok: true,
+      mode: 'offline',
+      method: 'token',
+    });
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({
+      ok: false,
+      mode: 'offline',
+      error: 'invalid_code',
+    });
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code: w.code(-30_000), purpose: 'logon' })).toMatchObject(
+      { ok: false, mode: 'offline', error: 'invalid_code' },
+    );
 
     await w.relay.up();
     const sync = await w.agent.runSync();
@@ -40,16 +50,21 @@ describe('agent against a real server: enrollment, offline data, offline login, 
     expect(successes).toHaveLength(1);
     expect(successes[0]).toMatchObject({ subject: 'alice', device: w.agent.device().deviceId });
     // Burned centrally: the same window is now refused online too.
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: false, mode: 'online', error: 'invalid_code' });
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({
+      ok: false,
+      mode: 'online',
+      error: 'invalid_code',
+    });
   });
 
-  it('passes the server\'s online lockout through as data, with the time to wait', async () => {
+  it("passes the server's online lockout through as data, with the time to wait", async () => {
     w = await world();
     await tokenLogin(w);
     w.nextStep();
     const wrong = w.code() === '000000' ? '111111' : '000000';
     const answers = [];
-    for (let i = 0; i < 3; i++) answers.push(await w.agent.login({ username: 'alice', pin: PIN, code: wrong, purpose: 'logon' }));
+    for (let i = 0; i < 3; i++)
+      answers.push(await w.agent.login({ username: 'alice', pin: PIN, code: wrong, purpose: 'logon' }));
     expect(answers[0]).toMatchObject({ ok: false, mode: 'online', error: 'invalid_code' });
     const locked = await w.agent.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' });
     expect(locked).toMatchObject({ ok: false, mode: 'online', error: 'locked' });

@@ -51,7 +51,8 @@ describe('bounded outbox (real agent core, real keychain, real server)', () => {
     const store = w.agent.store!;
     const now = w.server.clock.now();
     await store.commit(() => {
-      for (let i = 0; i < MAX_OUTBOX_ROWS + 25; i++) appendEvent(store, now, { type: 'offline-failure', username: 'alice', reason: 'invalid_code' });
+      for (let i = 0; i < MAX_OUTBOX_ROWS + 25; i++)
+        appendEvent(store, now, { type: 'offline-failure', username: 'alice', reason: 'invalid_code' });
     });
     expect(store.outboxSize()).toBe(MAX_OUTBOX_ROWS);
     expect(await w.agent.runSync()).toMatchObject({ ok: true, pendingEvents: 0 });

@@ -25,7 +25,11 @@ class Line {
   connections = 0;
   healthRequests = 0;
   private readonly sockets = new Set<Socket>();
-  private constructor(private readonly server: Server, public target: number, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    public target: number,
+    readonly url: string,
+  ) {}
 
   static async open(target: number): Promise<Line> {
     const server = createServer();
@@ -50,12 +54,17 @@ class Line {
     if (this.mode === 'silent') return; // read nothing, answer nothing
     const upstream = new Socket();
     this.sockets.add(upstream);
-    upstream.on('close', () => { this.sockets.delete(upstream); client.destroy(); });
+    upstream.on('close', () => {
+      this.sockets.delete(upstream);
+      client.destroy();
+    });
     upstream.on('error', () => upstream.destroy()); // a stopped server: the agent's connection closes unanswered
     upstream.connect(this.target, '127.0.0.1'); // writes before the connection is up are queued by the socket
     client.pipe(upstream);
     upstream.pipe(client);
-    client.on('data', (chunk: Buffer) => { this.healthRequests += chunk.toString('latin1').split('GET /healthz ').length - 1; });
+    client.on('data', (chunk: Buffer) => {
+      this.healthRequests += chunk.toString('latin1').split('GET /healthz ').length - 1;
+    });
   }
 
   async close(): Promise<void> {
@@ -67,7 +76,10 @@ class Line {
 async function agentBehind(line: Line, timing: Partial<ReachabilityTiming>): Promise<Agent> {
   const t = tempDir('lifeline-agent-reach-');
   cleanups.push(t.cleanup);
-  const core = await createAgent({ ...agentDeps(t.dir, testKeychain(), { serverUrl: line.url }), reachabilityTiming: timing });
+  const core = await createAgent({
+    ...agentDeps(t.dir, testKeychain(), { serverUrl: line.url }),
+    reachabilityTiming: timing,
+  });
   cleanups.push(() => core.close());
   return core;
 }

@@ -20,7 +20,9 @@ async function fillGate(world: World): Promise<void> {
 }
 
 async function verifyAttempts(world: World): Promise<number> {
-  const row = await world.server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE type = 'verify.attempt' AND subject = 'alice'");
+  const row = await world.server.ctx.db.get<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM audit WHERE type = 'verify.attempt' AND subject = 'alice'",
+  );
   return Number(row!.n);
 }
 
@@ -50,13 +52,21 @@ describe('agent against a real server that sheds load (503 unavailable)', () => 
     const user = await w.server.ctx.db.get<{ failures: number }>("SELECT failures FROM users WHERE username = 'alice'");
     expect(Number(user!.failures)).toBe(0);
     // The offline use was durable: the same code is refused offline now.
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: false, mode: 'offline', error: 'invalid_code' });
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({
+      ok: false,
+      mode: 'offline',
+      error: 'invalid_code',
+    });
 
     // With places free again, the server decides, and its refusal is never retried offline.
     for (const release of held.splice(0)) release();
     w.nextStep();
     const wrong = w.code() === '000000' ? '111111' : '000000';
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code: wrong, purpose: 'logon' })).toMatchObject({ ok: false, mode: 'online', error: 'invalid_code' });
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code: wrong, purpose: 'logon' })).toMatchObject({
+      ok: false,
+      mode: 'online',
+      error: 'invalid_code',
+    });
     expect(await verifyAttempts(w)).toBe(attemptsBefore + 1);
   });
 
@@ -68,7 +78,9 @@ describe('agent against a real server that sheds load (503 unavailable)', () => 
     const attemptsBefore = await verifyAttempts(w);
     // Three of alice's attempts in flight elsewhere (the default policy's maxFailures), with a live lease: what a
     // burst of her own logins at other desks leaves for a moment (services/lockout.ts).
-    await w.server.ctx.db.run("UPDATE users SET attempts_in_flight = 3, in_flight_until = ? WHERE username = 'alice'", [w.server.clock.now() + 60_000]);
+    await w.server.ctx.db.run("UPDATE users SET attempts_in_flight = 3, in_flight_until = ? WHERE username = 'alice'", [
+      w.server.clock.now() + 60_000,
+    ]);
     w.nextStep();
     const code = w.code();
     const busy = await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' });
@@ -77,7 +89,13 @@ describe('agent against a real server that sheds load (503 unavailable)', () => 
     const user = await w.server.ctx.db.get<{ failures: number }>("SELECT failures FROM users WHERE username = 'alice'");
     expect(Number(user!.failures)).toBe(0);
     // The places come free: the same code, never spent offline, signs in online.
-    await w.server.ctx.db.run("UPDATE users SET attempts_in_flight = 0, in_flight_until = NULL WHERE username = 'alice'");
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({ ok: true, mode: 'online', method: 'token' });
+    await w.server.ctx.db.run(
+      "UPDATE users SET attempts_in_flight = 0, in_flight_until = NULL WHERE username = 'alice'",
+    );
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code, purpose: 'logon' })).toMatchObject({
+      ok: true,
+      mode: 'online',
+      method: 'token',
+    });
   });
 });

@@ -27,7 +27,10 @@ describe('store files deleted (real agent core, real keychain, real server)', ()
     await w.relay.down();
     for (let i = 0; i < 7; i++) {
       w.nextStep();
-      expect(await w.agent.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' })).toMatchObject({ ok: true, mode: 'offline' });
+      expect(await w.agent.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' })).toMatchObject({
+        ok: true,
+        mode: 'offline',
+      });
     }
     expect(w.agent.store!.outboxSize()).toBe(7);
     await w.agent.close();
@@ -51,7 +54,10 @@ describe('store files deleted (real agent core, real keychain, real server)', ()
     expect(tokenVerifiers(w.agent)).toBeGreaterThan(0);
     await w.relay.down();
     w.nextStep();
-    expect(await w.agent.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' })).toMatchObject({ ok: true, mode: 'offline' });
+    expect(await w.agent.login({ username: 'alice', pin: PIN, code: w.code(), purpose: 'logon' })).toMatchObject({
+      ok: true,
+      mode: 'offline',
+    });
     await w.relay.up();
     expect(await w.agent.runSync()).toMatchObject({ ok: true, uploaded: 1, pendingEvents: 0 });
     expect(await w.audit('device.store-lost')).toHaveLength(1);

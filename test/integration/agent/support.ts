@@ -28,7 +28,11 @@ export function machine(name: string): MachineId {
 /** A port where nothing listens: the agent sees 'connection refused' at once. */
 export const DEAD_SERVER = 'http://127.0.0.1:9';
 
-export function agentDeps(dataDir: string, keychain: OsKeychain, overrides: Partial<AgentDeps> & { serverUrl?: string; fingerprints?: string[] } = {}): AgentDeps {
+export function agentDeps(
+  dataDir: string,
+  keychain: OsKeychain,
+  overrides: Partial<AgentDeps> & { serverUrl?: string; fingerprints?: string[] } = {},
+): AgentDeps {
   return {
     config: {
       serverUrl: overrides.serverUrl ?? DEAD_SERVER,
@@ -46,7 +50,11 @@ export function agentDeps(dataDir: string, keychain: OsKeychain, overrides: Part
   };
 }
 
-export async function startAgent(dataDir: string, keychain: OsKeychain, overrides: Parameters<typeof agentDeps>[2] = {}): Promise<Agent> {
+export async function startAgent(
+  dataDir: string,
+  keychain: OsKeychain,
+  overrides: Parameters<typeof agentDeps>[2] = {},
+): Promise<Agent> {
   return createAgent(agentDeps(dataDir, keychain, overrides));
 }
 
@@ -58,14 +66,29 @@ export async function startAgent(dataDir: string, keychain: OsKeychain, override
 export async function seedUser(
   store: AgentStore,
   keychain: OsKeychain,
-  opts: { username: string; pin: string; deviceId?: string; from: number; windows: number; slots?: { index: number; code: string; expiresAt: number }[]; maxOfflineFailures?: number; maxDaysWithoutContact?: number; lastContactAt?: number },
+  opts: {
+    username: string;
+    pin: string;
+    deviceId?: string;
+    from: number;
+    windows: number;
+    slots?: { index: number; code: string; expiresAt: number }[];
+    maxOfflineFailures?: number;
+    maxDaysWithoutContact?: number;
+    lastContactAt?: number;
+  },
 ): Promise<void> {
   const deviceId = opts.deviceId ?? '0123456789';
   await loadDeviceKeys(keychain, true);
-  if (!store.getState('device')) await store.commit(() => store.putState('device', { deviceId, status: 'approved', serverKeys: [] }));
+  if (!store.getState('device'))
+    await store.commit(() => store.putState('device', { deviceId, status: 'approved', serverKeys: [] }));
   const ref = store.userRef(opts.username);
   const record = {
-    ...newUserRecord(opts.username, { verifierScrypt: TEST_SCRYPT, maxOfflineFailures: opts.maxOfflineFailures ?? 10, maxDaysWithoutContact: opts.maxDaysWithoutContact ?? 14 }),
+    ...newUserRecord(opts.username, {
+      verifierScrypt: TEST_SCRYPT,
+      maxOfflineFailures: opts.maxOfflineFailures ?? 10,
+      maxDaysWithoutContact: opts.maxDaysWithoutContact ?? 14,
+    }),
     lastSequence: 1,
     pinGeneration: 1,
     tokenGeneration: 1,

@@ -35,14 +35,23 @@ describe('background sync schedule', () => {
       if (url.endsWith('/api/v1/devices/sync')) {
         syncs.push(Date.now());
         if (syncs.length === 1) {
-          return new Response(JSON.stringify({ error: 'bad_request', message: 'Refused once by the test.' }), { status: 400, headers: { 'content-type': 'application/json' } });
+          return new Response(JSON.stringify({ error: 'bad_request', message: 'Refused once by the test.' }), {
+            status: 400,
+            headers: { 'content-type': 'application/json' },
+          });
         }
       }
       return fetch(url, init);
     };
     dir = mkdtempSync(path.join(tmpdir(), 'lifeline-agent-sched-'));
     core = await createAgent({
-      config: { serverUrl: `http://127.0.0.1:${w.relay.port}`, enrollmentSecret: w.enrollmentSecret, serverKeyFingerprints: w.fingerprints, dataDir: dir, reachabilityBudgetMs: 2_000 },
+      config: {
+        serverUrl: `http://127.0.0.1:${w.relay.port}`,
+        enrollmentSecret: w.enrollmentSecret,
+        serverKeyFingerprints: w.fingerprints,
+        dataDir: dir,
+        reachabilityBudgetMs: 2_000,
+      },
       keychain: testKeychain(),
       machineId: machine('machine-sched'),
       clock: { now: () => w!.server.clock.now() },

@@ -29,7 +29,11 @@ const login = (code: string, pin = PIN) => w.agent.login({ username: 'alice', pi
 
 /** A man in the middle for tests: rewrites the bundle of login answers, or loses one sync answer. */
 function interceptor() {
-  const state: { bundle: ((b: BundleDelta) => BundleDelta) | null; loseNextSyncAnswer: boolean; captured: BundleDelta[] } = { bundle: null, loseNextSyncAnswer: false, captured: [] };
+  const state: {
+    bundle: ((b: BundleDelta) => BundleDelta) | null;
+    loseNextSyncAnswer: boolean;
+    captured: BundleDelta[];
+  } = { bundle: null, loseNextSyncAnswer: false, captured: [] };
   const fetchFn: HttpFetch = async (url, init) => {
     const res = await fetch(url, init);
     if (url.endsWith('/api/v1/devices/sync') && state.loseNextSyncAnswer) {
@@ -68,8 +72,12 @@ describe('tampering, clocks and rollback against a real server', () => {
       return { ...b, box: { ...b.box, ciphertext: ct.toString('base64url') } };
     }, 'bad_signature');
     const other = generateEd25519();
-    const signWithOther = (b: BundleDelta) => signPayload(other.privateKey, SIGNATURE_DOMAINS.bundle, PROTOCOL_VERSION, { header: b.header, box: b.box });
-    await refusedWith((b) => ({ ...b, keyFingerprint: keyFingerprint(other.publicKey), signature: signWithOther(b) }), 'unknown_key');
+    const signWithOther = (b: BundleDelta) =>
+      signPayload(other.privateKey, SIGNATURE_DOMAINS.bundle, PROTOCOL_VERSION, { header: b.header, box: b.box });
+    await refusedWith(
+      (b) => ({ ...b, keyFingerprint: keyFingerprint(other.publicKey), signature: signWithOther(b) }),
+      'unknown_key',
+    );
     await refusedWith((b) => ({ ...b, signature: signWithOther(b) }), 'bad_signature');
 
     mitm.state.bundle = null;

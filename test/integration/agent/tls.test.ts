@@ -37,26 +37,94 @@ function openssl(args: string[]): void {
 
 /** A self-signed CA (its certificate at <name>.pem, key at <name>.key). */
 function makeCa(name: string): string {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=Lifeline test ${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', `${name}.key`, '-out', `${name}.pem`]);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=Lifeline test ${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+  ]);
   return path.join(pki, `${name}.pem`);
 }
 
 /** The server's certificate for 127.0.0.1 and localhost, issued by the CA `ca`. */
 function makeServerCert(ca: string): { cert: string; key: string } {
-  writeFileSync(path.join(pki, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr']);
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-set_serial', '0x5a17', '-days', '1', '-extfile', 'server.ext', '-out', 'server.pem']);
+  writeFileSync(
+    path.join(pki, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
+  );
+  openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  ]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    `${ca}.pem`,
+    '-CAkey',
+    `${ca}.key`,
+    '-set_serial',
+    '0x5a17',
+    '-days',
+    '1',
+    '-extfile',
+    'server.ext',
+    '-out',
+    'server.pem',
+  ]);
   return { cert: path.join(pki, 'server.pem'), key: path.join(pki, 'server.key') };
 }
 
 /** `node --import tsx src-server/main.ts --tls-cert … --tls-key … --port 0`, resolved once it prints its URL. */
 async function startServer(dataDir: string, tls: { cert: string; key: string }): Promise<typeof server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src-server/main.ts', '--port', '0', '--data', dataDir, '--tls-cert', tls.cert, '--tls-key', tls.key], {
-    cwd: ROOT,
-    env: { ...process.env, LIFELINE_ADMIN_PASSWORD: ADMIN_PASSWORD, LIFELINE_ADMIN_TOTP_SECRET: ADMIN_TOTP },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src-server/main.ts',
+      '--port',
+      '0',
+      '--data',
+      dataDir,
+      '--tls-cert',
+      tls.cert,
+      '--tls-key',
+      tls.key,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, LIFELINE_ADMIN_PASSWORD: ADMIN_PASSWORD, LIFELINE_ADMIN_TOTP_SECRET: ADMIN_TOTP },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let output = '';
   child.stderr!.on('data', (c) => (output += String(c)));
@@ -75,10 +143,18 @@ async function startServer(dataDir: string, tls: { cert: string; key: string }):
   return { child, url, exited };
 }
 
-async function adminCall(method: string, route: string, token?: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function adminCall(
+  method: string,
+  route: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await adminFetch(server.url + route, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -91,7 +167,15 @@ async function agentWith(caFile: string | undefined, serverUrl = server.url): Pr
   const dir = path.join(tmp.dir, `agent-${++agentDirs}`);
   mkdirSync(dir);
   const deps = agentDeps(dir, testKeychain(), { serverUrl, fingerprints, clock: systemClock });
-  const core = await createAgent({ ...deps, config: { ...deps.config, enrollmentSecret, reachabilityBudgetMs: BUDGET_MS, ...(caFile ? { serverCaFile: caFile } : {}) } });
+  const core = await createAgent({
+    ...deps,
+    config: {
+      ...deps.config,
+      enrollmentSecret,
+      reachabilityBudgetMs: BUDGET_MS,
+      ...(caFile ? { serverCaFile: caFile } : {}),
+    },
+  });
   agents.push(core);
   return core;
 }
@@ -111,13 +195,19 @@ beforeAll(async () => {
   server = await startServer(path.join(tmp.dir, 'server'), makeServerCert('ca'));
   // The test's own admin calls trust the CA the same way (they are not what is under test here).
   adminFetch = fetchTrustingCas([readFileSync(ca, 'utf8')]);
-  const login = await adminCall('POST', '/api/v1/admin/sessions', undefined, { username: 'admin', password: ADMIN_PASSWORD, otp: oathtool(ADMIN_TOTP, Date.now()) });
+  const login = await adminCall('POST', '/api/v1/admin/sessions', undefined, {
+    username: 'admin',
+    password: ADMIN_PASSWORD,
+    otp: oathtool(ADMIN_TOTP, Date.now()),
+  });
   expect(login.status).toBe(200);
   token = login.body.token as string;
   const secret = await adminCall('GET', '/api/v1/admin/devices/enrollment-secret', token);
   expect(secret.status).toBe(200);
   enrollmentSecret = secret.body.enrollmentSecret as string;
-  fingerprints = listSigningKeys(path.join(tmp.dir, 'server', KEY_FILE)).filter((k) => k.state !== 'retired').map((k) => k.fingerprint);
+  fingerprints = listSigningKeys(path.join(tmp.dir, 'server', KEY_FILE))
+    .filter((k) => k.state !== 'retired')
+    .map((k) => k.fingerprint);
 }, 90_000);
 
 afterAll(async () => {
@@ -144,7 +234,10 @@ describe('agent over HTTPS (real server with --tls-cert, real keychain)', () => 
     expect(await enrolledDevices(token)).toContain(state!.deviceId);
   });
 
-  for (const [label, ca] of [['without serverCaFile (public roots only)', undefined], ['with serverCaFile set to another CA', 'other-ca.pem']] as const) {
+  for (const [label, ca] of [
+    ['without serverCaFile (public roots only)', undefined],
+    ['with serverCaFile set to another CA', 'other-ca.pem'],
+  ] as const) {
     it(`${label}: enrollment is refused within the budget with a clear reason, and nothing is stored as enrolled`, async () => {
       const before = await enrolledDevices(token);
       const core = await agentWith(ca ? path.join(pki, ca) : undefined);
@@ -169,7 +262,10 @@ describe('agent over HTTPS (real server with --tls-cert, real keychain)', () => 
     const silent = createServer((s) => sockets.add(s)); // accepts, then says nothing
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const core = await agentWith(path.join(pki, 'ca.pem'), `https://127.0.0.1:${(silent.address() as { port: number }).port}`);
+      const core = await agentWith(
+        path.join(pki, 'ca.pem'),
+        `https://127.0.0.1:${(silent.address() as { port: number }).port}`,
+      );
       const started = Date.now();
       expect(await core.ensureEnrolled(BUDGET_MS)).toBeNull();
       const elapsed = Date.now() - started;
@@ -185,7 +281,9 @@ describe('agent over HTTPS (real server with --tls-cert, real keychain)', () => 
   it('a serverCaFile that is missing or holds no certificate stops the start with a message naming the key', async () => {
     const junk = path.join(pki, 'junk.pem');
     writeFileSync(junk, 'not a certificate\n');
-    await expect(agentWith(path.join(pki, 'missing.pem'))).rejects.toThrow(/"serverCaFile" cannot be read: .*missing\.pem \(ENOENT\)/);
+    await expect(agentWith(path.join(pki, 'missing.pem'))).rejects.toThrow(
+      /"serverCaFile" cannot be read: .*missing\.pem \(ENOENT\)/,
+    );
     await expect(agentWith(junk)).rejects.toThrow(/"serverCaFile" holds no PEM certificate/);
     writeFileSync(junk, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
     await expect(agentWith(junk)).rejects.toThrow(/"serverCaFile" holds an invalid certificate/);

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../helpers/admin.js';
-import { verifyCode, type ExtraCandidate, type ExtraCandidateSource } from '../../../src-server/services/verification.js';
+import {
+  verifyCode,
+  type ExtraCandidate,
+  type ExtraCandidateSource,
+} from '../../../src-server/services/verification.js';
 import { DEFAULT_PIN, startCodesHarness, type CodesHarness } from './harness.js';
 
 /**
@@ -38,7 +42,12 @@ function slotSource(plain: string, state: { used: boolean; consumeCalls: number 
 describe('verifyCode extraCandidates hook', () => {
   it('accepts a matching extra code once, without the PIN, normalised; honours its purposes; audits the details', async () => {
     const state = { used: false, consumeCalls: 0 };
-    const base = { username: 'olga', channel: { kind: 'device' as const, id: 'dev-1' }, device: 'dev-1', extraCandidates: slotSource('7K3MQ9XD2B8T', state) };
+    const base = {
+      username: 'olga',
+      channel: { kind: 'device' as const, id: 'dev-1' },
+      device: 'dev-1',
+      extraCandidates: slotSource('7K3MQ9XD2B8T', state),
+    };
 
     const sign = await verifyCode(h.server.ctx, { ...base, code: '7k3m-q9xd-2b8t', purpose: 'sign' });
     expect(sign).toEqual({ ok: false, error: 'purpose_not_allowed' });
@@ -50,10 +59,21 @@ describe('verifyCode extraCandidates hook', () => {
     expect(again).toEqual({ ok: false, error: 'invalid_code' });
     expect(state.consumeCalls).toBe(2);
 
-    const wrong = await verifyCode(h.server.ctx, { ...base, extraCandidates: slotSource('7K3MQ9XD2B8T', { used: false, consumeCalls: 0 }), code: '7K3MQ9XD2B8V', purpose: 'unlock' });
+    const wrong = await verifyCode(h.server.ctx, {
+      ...base,
+      extraCandidates: slotSource('7K3MQ9XD2B8T', { used: false, consumeCalls: 0 }),
+      code: '7K3MQ9XD2B8V',
+      purpose: 'unlock',
+    });
     expect(wrong).toEqual({ ok: false, error: 'invalid_code' });
 
-    const rows = await h.server.ctx.db.all<{ outcome: string; method: string | null; reason: string | null; device: string; details: string }>(
+    const rows = await h.server.ctx.db.all<{
+      outcome: string;
+      method: string | null;
+      reason: string | null;
+      device: string;
+      details: string;
+    }>(
       "SELECT outcome, method, reason, device, details FROM audit WHERE subject = 'olga' AND type = 'verify.attempt' ORDER BY id",
     );
     expect(rows.map((r) => [r.outcome, r.method, r.reason])).toEqual([

@@ -1,4 +1,12 @@
-import { bootstrap, createUser, enableTemporaryCodes, loginAdmin, TEST_ADMIN_PASSWORD, type AdminHarness, type HttpResult } from '../../helpers/admin.js';
+import {
+  bootstrap,
+  createUser,
+  enableTemporaryCodes,
+  loginAdmin,
+  TEST_ADMIN_PASSWORD,
+  type AdminHarness,
+  type HttpResult,
+} from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import { startTestServer } from '../../helpers/server.js';
 
@@ -31,7 +39,8 @@ export async function startCodesHarness(): Promise<CodesHarness> {
   const h = await bootstrap(server);
   await enableTemporaryCodes(h);
   const client = await h.http('POST', '/api/v1/admin/clients', { name: 'vpn-gateway' });
-  if (client.status !== 201) throw new Error(`client registration failed: ${client.status} ${JSON.stringify(client.body)}`);
+  if (client.status !== 201)
+    throw new Error(`client registration failed: ${client.status} ${JSON.stringify(client.body)}`);
   const secrets = new Set<string>([client.body.key as string, h.adminTotpSecret]);
   const remember = (res: HttpResult): HttpResult => {
     if (typeof res.body?.code === 'string') secrets.add(res.body.code);
@@ -47,9 +56,12 @@ export async function startCodesHarness(): Promise<CodesHarness> {
     http: h.http,
     clientKey: client.body.key as string,
     secrets,
-    verify: (body, key) => h.http('POST', '/api/v1/verify', body, key === undefined ? (client.body.key as string) : key),
-    issueTemporary: async (username, body = {}) => remember(await h.http('POST', `/api/v1/admin/users/${encodeURIComponent(username)}/temporary-code`, body)),
-    issueEmergency: async (username, body) => remember(await h.http('POST', `/api/v1/admin/users/${encodeURIComponent(username)}/emergency-codes`, body)),
+    verify: (body, key) =>
+      h.http('POST', '/api/v1/verify', body, key === undefined ? (client.body.key as string) : key),
+    issueTemporary: async (username, body = {}) =>
+      remember(await h.http('POST', `/api/v1/admin/users/${encodeURIComponent(username)}/temporary-code`, body)),
+    issueEmergency: async (username, body) =>
+      remember(await h.http('POST', `/api/v1/admin/users/${encodeURIComponent(username)}/emergency-codes`, body)),
     async userWithToken(username, pin = DEFAULT_PIN) {
       const u = await createUser(h, username, { pin, withToken: true });
       secrets.add(pin);
@@ -84,6 +96,8 @@ export async function leakedSecrets(h: CodesHarness): Promise<string[]> {
   const haystack = [h.server.logLines.join('\n'), JSON.stringify(audit), JSON.stringify(outbox)].join('\n');
   const variants = (s: string) => [s, s.replace(/-/g, '')];
   return [...h.secrets].filter((s) =>
-    variants(s).some((v) => (/^[0-9]+$/.test(v) ? new RegExp(`(?<![0-9A-Za-z])${v}(?![0-9A-Za-z])`).test(haystack) : haystack.includes(v))),
+    variants(s).some((v) =>
+      /^[0-9]+$/.test(v) ? new RegExp(`(?<![0-9A-Za-z])${v}(?![0-9A-Za-z])`).test(haystack) : haystack.includes(v),
+    ),
   );
 }

@@ -16,7 +16,12 @@ describe('temporary codes over HTTP', () => {
     const issued = await h.issueTemporary('alice', { expiresInMinutes: 60 });
     expect(issued.status).toBe(201);
     expect(issued.body.code).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/);
-    expect(issued.body).toMatchObject({ multiUse: false, pinRequired: true, replaced: false, expiresAt: h.server.clock.now() + HOUR });
+    expect(issued.body).toMatchObject({
+      multiUse: false,
+      pinRequired: true,
+      replaced: false,
+      expiresAt: h.server.clock.now() + HOUR,
+    });
     expect(issued.headers.get('cache-control')).toBe('no-store');
 
     const status = await h.http('GET', path('alice'));
@@ -24,7 +29,9 @@ describe('temporary codes over HTTP', () => {
     expect(status.body).toMatchObject({ active: true, multiUse: false });
     expect(JSON.stringify(status.body)).not.toContain(issued.body.code.replace(/-/g, ''));
     expect(status.body.code).toBeUndefined();
-    const row = await h.server.ctx.db.get<{ code_hash: Buffer }>("SELECT code_hash FROM temporary_codes WHERE user_id = (SELECT id FROM users WHERE username = 'alice')");
+    const row = await h.server.ctx.db.get<{ code_hash: Buffer }>(
+      "SELECT code_hash FROM temporary_codes WHERE user_id = (SELECT id FROM users WHERE username = 'alice')",
+    );
     expect(row!.code_hash.toString('utf8')).not.toContain(issued.body.code.replace(/-/g, ''));
     expect(row!.code_hash.length).toBe(32);
 
@@ -43,13 +50,21 @@ describe('temporary codes over HTTP', () => {
     const second = await h.issueTemporary('bob', { multiUse: true, expiresInMinutes: 120 });
     expect(second.status).toBe(201);
     expect(second.body.replaced).toBe(true);
-    expect((await h.verify({ username: 'bob', code: first.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status).toBe(401);
+    expect(
+      (await h.verify({ username: 'bob', code: first.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status,
+    ).toBe(401);
     for (let i = 0; i < 3; i++) {
-      expect((await h.verify({ username: 'bob', code: second.body.code, pin: DEFAULT_PIN, purpose: 'remote-access' })).body).toEqual({ ok: true, method: 'temporary' });
+      expect(
+        (await h.verify({ username: 'bob', code: second.body.code, pin: DEFAULT_PIN, purpose: 'remote-access' })).body,
+      ).toEqual({ ok: true, method: 'temporary' });
     }
     await h.advance(121 * 60_000);
-    expect((await h.verify({ username: 'bob', code: second.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status).toBe(401);
-    const audit = await h.server.ctx.db.all<{ type: string; actor: string }>("SELECT type, actor FROM audit WHERE subject = 'bob' AND type LIKE 'temporary-code.%' ORDER BY id");
+    expect(
+      (await h.verify({ username: 'bob', code: second.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status,
+    ).toBe(401);
+    const audit = await h.server.ctx.db.all<{ type: string; actor: string }>(
+      "SELECT type, actor FROM audit WHERE subject = 'bob' AND type LIKE 'temporary-code.%' ORDER BY id",
+    );
     expect(audit.map((a) => a.type)).toEqual(['temporary-code.issue', 'temporary-code.replace']);
     expect(audit.every((a) => a.actor === 'admin')).toBe(true);
   });
@@ -58,7 +73,9 @@ describe('temporary codes over HTTP', () => {
     await createUser(h, 'carol', { pin: DEFAULT_PIN });
     const issued = await h.issueTemporary('carol', { multiUse: true });
     expect((await h.http('DELETE', path('carol'))).status).toBe(200);
-    expect((await h.verify({ username: 'carol', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status).toBe(401);
+    expect(
+      (await h.verify({ username: 'carol', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status,
+    ).toBe(401);
     expect((await h.http('DELETE', path('carol'))).body.error).toBe('not_found');
     expect((await h.http('GET', path('carol'))).body).toEqual({ active: false });
   });
@@ -90,11 +107,15 @@ describe('temporary codes over HTTP', () => {
   it('a code issued before the user was deactivated does not verify', async () => {
     await createUser(h, 'frank', { pin: DEFAULT_PIN });
     const issued = await h.issueTemporary('frank', { multiUse: true });
-    expect((await h.verify({ username: 'frank', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'frank', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status,
+    ).toBe(200);
     await h.http('PATCH', '/api/v1/admin/users/frank', { status: 'inactive' });
     const r = await h.verify({ username: 'frank', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'logon' });
     expect(r).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
-    const last = await h.server.ctx.db.get<{ reason: string }>("SELECT reason FROM audit WHERE subject = 'frank' AND type = 'verify.attempt' ORDER BY id DESC LIMIT 1");
+    const last = await h.server.ctx.db.get<{ reason: string }>(
+      "SELECT reason FROM audit WHERE subject = 'frank' AND type = 'verify.attempt' ORDER BY id DESC LIMIT 1",
+    );
     expect(last!.reason).toBe('user_inactive');
   });
 
@@ -106,15 +127,23 @@ describe('temporary codes over HTTP', () => {
     const sign = await h.verify({ username: 'gina', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'sign' });
     expect(sign).toMatchObject({ status: 403, body: { error: 'purpose_not_allowed' } });
     // Still single-use and unused: it works once for an allowed purpose.
-    expect((await h.verify({ username: 'gina', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'unlock' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'gina', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'unlock' })).status,
+    ).toBe(200);
   });
 
   it('the PIN is needed with the code: without it or with a wrong one the code fails and is not burnt', async () => {
     await createUser(h, 'hank', { pin: DEFAULT_PIN });
     const issued = await h.issueTemporary('hank');
-    expect((await h.verify({ username: 'hank', code: issued.body.code, purpose: 'logon' })).body.error).toBe('invalid_code');
-    expect((await h.verify({ username: 'hank', code: issued.body.code, pin: 'wrong-pin-1', purpose: 'logon' })).body.error).toBe('invalid_code');
-    expect((await h.verify({ username: 'hank', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status).toBe(200);
+    expect((await h.verify({ username: 'hank', code: issued.body.code, purpose: 'logon' })).body.error).toBe(
+      'invalid_code',
+    );
+    expect(
+      (await h.verify({ username: 'hank', code: issued.body.code, pin: 'wrong-pin-1', purpose: 'logon' })).body.error,
+    ).toBe('invalid_code');
+    expect(
+      (await h.verify({ username: 'hank', code: issued.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status,
+    ).toBe(200);
   });
 
   it('a user without a PIN cannot get a code the policy wants a PIN with', async () => {
@@ -128,9 +157,13 @@ describe('temporary codes over HTTP', () => {
     await createUser(h, 'judy', { pin: DEFAULT_PIN });
     const forbidden = await h.http('POST', path('judy'), {}, helpdesk.token);
     expect(forbidden).toMatchObject({ status: 403, body: { error: 'forbidden' } });
-    expect((await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: false } })).status).toBe(200);
+    expect(
+      (await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: false } })).status,
+    ).toBe(200);
     expect((await h.issueTemporary('judy')).body.error).toBe('feature_disabled');
-    expect((await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } })).status).toBe(200);
+    expect(
+      (await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } })).status,
+    ).toBe(200);
     expect((await h.issueTemporary('judy')).status).toBe(201);
   });
 
@@ -143,14 +176,22 @@ describe('temporary codes over HTTP', () => {
     await createUser(h, 'contractor-1', { policy: 'contractors' });
     const c = await h.issueTemporary('contractor-1', { multiUse: true, expiresInMinutes: 24 * 60 });
     expect(c.body).toMatchObject({ pinRequired: false, multiUse: true });
-    expect((await h.verify({ username: 'contractor-1', code: c.body.code, purpose: 'remote-access' })).status).toBe(200);
-    expect((await h.verify({ username: 'contractor-1', code: c.body.code, purpose: 'sign' })).body.error).toBe('purpose_not_allowed');
+    expect((await h.verify({ username: 'contractor-1', code: c.body.code, purpose: 'remote-access' })).status).toBe(
+      200,
+    );
+    expect((await h.verify({ username: 'contractor-1', code: c.body.code, purpose: 'sign' })).body.error).toBe(
+      'purpose_not_allowed',
+    );
 
     await createUser(h, 'clinician', { pin: DEFAULT_PIN, policy: 'signers' });
     const s = await h.issueTemporary('clinician', { purposes: ['sign'] });
     expect(s.body.purposes).toEqual(['sign']);
-    expect((await h.verify({ username: 'clinician', code: s.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).body.error).toBe('purpose_not_allowed');
-    expect((await h.verify({ username: 'clinician', code: s.body.code, pin: DEFAULT_PIN, purpose: 'sign' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'clinician', code: s.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).body.error,
+    ).toBe('purpose_not_allowed');
+    expect(
+      (await h.verify({ username: 'clinician', code: s.body.code, pin: DEFAULT_PIN, purpose: 'sign' })).status,
+    ).toBe(200);
   });
 
   it('concurrent issues for one user all succeed and leave exactly one active code and one live emergency set', async () => {
@@ -161,16 +202,25 @@ describe('temporary codes over HTTP', () => {
     const active = await h.server.ctx.db.get<{ n: number }>(
       "SELECT COUNT(*) AS n FROM temporary_codes WHERE revoked_at IS NULL AND used_at IS NULL AND user_id = (SELECT id FROM users WHERE username = 'kyle')",
     );
-    const live = await h.server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM emergency_sets WHERE voided_at IS NULL AND user_id = (SELECT id FROM users WHERE username = 'kyle')");
+    const live = await h.server.ctx.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM emergency_sets WHERE voided_at IS NULL AND user_id = (SELECT id FROM users WHERE username = 'kyle')",
+    );
     expect([Number(active!.n), Number(live!.n)]).toEqual([1, 1]);
-    const working = await Promise.all(temps.map(async (t) => (await h.verify({ username: 'kyle', code: t.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status));
+    const working = await Promise.all(
+      temps.map(
+        async (t) =>
+          (await h.verify({ username: 'kyle', code: t.body.code, pin: DEFAULT_PIN, purpose: 'logon' })).status,
+      ),
+    );
     expect(working.filter((s) => s === 200)).toHaveLength(1);
   });
 
   it('no code, PIN or seed used above reached the logs, the audit table or the outbox', async () => {
     expect(h.secrets.size).toBeGreaterThan(10);
     expect(await leakedSecrets(h)).toEqual([]);
-    const notices = await h.server.ctx.db.all<{ kind: string }>("SELECT kind FROM notifications WHERE username = 'bob'");
+    const notices = await h.server.ctx.db.all<{ kind: string }>(
+      "SELECT kind FROM notifications WHERE username = 'bob'",
+    );
     expect(notices.filter((n) => n.kind === 'temporary-code-issued')).toHaveLength(2);
   });
 });

@@ -14,7 +14,10 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const u = await h.userWithToken('tom');
     h.nextStep();
     const code = h.tokenCode(u.totpSecret);
-    expect(await h.verify({ username: 'tom', code, pin: u.pin, purpose: 'logon' })).toMatchObject({ status: 200, body: { ok: true, method: 'token' } });
+    expect(await h.verify({ username: 'tom', code, pin: u.pin, purpose: 'logon' })).toMatchObject({
+      status: 200,
+      body: { ok: true, method: 'token' },
+    });
     const replay = await h.verify({ username: 'tom', code, pin: u.pin, purpose: 'logon' });
     expect(replay).toMatchObject({ status: 401, body: { ok: false, error: 'invalid_code' } });
     const reasons = await h.server.ctx.db.all<{ reason: string | null; outcome: string; method: string | null }>(
@@ -29,11 +32,19 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
   it('allows one step of drift either way, not two; an older step after a newer one is a replay', async () => {
     const u = await h.userWithToken('tina');
     h.nextStep();
-    expect((await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, -2), pin: u.pin, purpose: 'logon' })).status).toBe(401);
-    expect((await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, 2), pin: u.pin, purpose: 'logon' })).status).toBe(401);
-    expect((await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, 1), pin: u.pin, purpose: 'logon' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, -2), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(401);
+    expect(
+      (await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, 2), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(401);
+    expect(
+      (await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, 1), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(200);
     // The step after `now` was used: the current step (older) can no longer be used.
-    expect((await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, 0), pin: u.pin, purpose: 'logon' })).status).toBe(401);
+    expect(
+      (await h.verify({ username: 'tina', code: h.tokenCode(u.totpSecret, 0), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(401);
   });
 
   it('a wrong PIN with the current token code does not burn the code: the right PIN with it then succeeds', async () => {
@@ -44,7 +55,10 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     expect(wrong).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
     const noPin = await h.verify({ username: 'uma', code, purpose: 'logon' });
     expect(noPin.body).toEqual(wrong.body);
-    expect(await h.verify({ username: 'uma', code, pin: u.pin, purpose: 'logon' })).toMatchObject({ status: 200, body: { method: 'token' } });
+    expect(await h.verify({ username: 'uma', code, pin: u.pin, purpose: 'logon' })).toMatchObject({
+      status: 200,
+      body: { method: 'token' },
+    });
   });
 
   it('after a normal-token success the temporary code no longer works', async () => {
@@ -52,9 +66,13 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const temp = await h.issueTemporary('vera', { multiUse: true });
     expect((await h.verify({ username: 'vera', code: temp.body.code, pin: u.pin, purpose: 'logon' })).status).toBe(200);
     h.nextStep();
-    expect((await h.verify({ username: 'vera', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'vera', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(200);
     expect((await h.verify({ username: 'vera', code: temp.body.code, pin: u.pin, purpose: 'logon' })).status).toBe(401);
-    const revoke = await h.server.ctx.db.get<{ reason: string; actor_kind: string }>("SELECT reason, actor_kind FROM audit WHERE subject = 'vera' AND type = 'temporary-code.revoke'");
+    const revoke = await h.server.ctx.db.get<{ reason: string; actor_kind: string }>(
+      "SELECT reason, actor_kind FROM audit WHERE subject = 'vera' AND type = 'temporary-code.revoke'",
+    );
     expect(revoke).toEqual({ reason: 'token-success', actor_kind: 'client' });
   });
 
@@ -64,8 +82,14 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const unknown = await h.verify({ username: 'no-such-user', code: '123456', pin: u.pin, purpose: 'logon' });
     const wrong = await h.verify({ username: 'walt', code: '000000', pin: u.pin, purpose: 'logon' });
     await h.http('PATCH', '/api/v1/admin/users/walt', { status: 'inactive' });
-    const inactive = await h.verify({ username: 'walt', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' });
-    for (const r of [unknown, wrong, inactive]) expect(r).toMatchObject({ status: 401, body: { ok: false, error: 'invalid_code' } });
+    const inactive = await h.verify({
+      username: 'walt',
+      code: h.tokenCode(u.totpSecret),
+      pin: u.pin,
+      purpose: 'logon',
+    });
+    for (const r of [unknown, wrong, inactive])
+      expect(r).toMatchObject({ status: 401, body: { ok: false, error: 'invalid_code' } });
     expect(unknown.body).toEqual(wrong.body);
     expect(inactive.body).toEqual(wrong.body);
     const reasons = await h.server.ctx.db.all<{ subject: string; reason: string }>(
@@ -76,7 +100,8 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
 
   it('3 wrong codes lock the user (423 with retryAfterSeconds); the lock lifts after 15 minutes on the clock', async () => {
     const u = await h.userWithToken('xena');
-    for (let i = 0; i < 3; i++) expect((await h.verify({ username: 'xena', code: '000000', pin: u.pin, purpose: 'logon' })).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await h.verify({ username: 'xena', code: '000000', pin: u.pin, purpose: 'logon' })).status).toBe(401);
     h.nextStep();
     const locked = await h.verify({ username: 'xena', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' });
     expect(locked.status).toBe(423);
@@ -88,11 +113,17 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const lockedAt = h.server.clock.now();
     await h.advance(13 * MINUTE); // (signing the admin in again moves the clock to the next 30 s step)
     h.nextStep();
-    expect((await h.verify({ username: 'xena', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status).toBe(423);
+    expect(
+      (await h.verify({ username: 'xena', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(423);
     h.server.clock.set(lockedAt + locked.body.retryAfterSeconds * 1000);
     h.nextStep();
-    expect((await h.verify({ username: 'xena', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status).toBe(200);
-    const lockouts = await h.server.ctx.db.all("SELECT * FROM audit WHERE subject = 'xena' AND type = 'verify.lockout'");
+    expect(
+      (await h.verify({ username: 'xena', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(200);
+    const lockouts = await h.server.ctx.db.all(
+      "SELECT * FROM audit WHERE subject = 'xena' AND type = 'verify.lockout'",
+    );
     expect(lockouts).toHaveLength(1);
   });
 
@@ -102,17 +133,22 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     await fail();
     await fail();
     h.nextStep();
-    expect((await h.verify({ username: 'yuri', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'yuri', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(200);
     await fail();
     await fail();
     h.nextStep();
-    expect((await h.verify({ username: 'yuri', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'yuri', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(200);
   });
 
   it('10 lock periods without a success lock the user until an admin unlocks', async () => {
     const u = await h.userWithToken('zack');
     for (let period = 1; period <= 10; period++) {
-      for (let i = 0; i < 3; i++) expect((await h.verify({ username: 'zack', code: '000000', pin: u.pin, purpose: 'logon' })).status).toBe(401);
+      for (let i = 0; i < 3; i++)
+        expect((await h.verify({ username: 'zack', code: '000000', pin: u.pin, purpose: 'logon' })).status).toBe(401);
       const locked = await h.verify({ username: 'zack', code: '000000', pin: u.pin, purpose: 'logon' });
       expect(locked.status).toBe(423);
       expect(locked.body.permanent).toBe(period === 10);
@@ -123,13 +159,17 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const still = await h.verify({ username: 'zack', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' });
     expect(still).toMatchObject({ status: 423, body: { error: 'locked', permanent: true } });
     // 30 failures were compared, never more (NIST SP 800-63B: at most 100 without a success).
-    const failures = await h.server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE subject = 'zack' AND type = 'verify.attempt' AND reason = 'wrong_pin_or_code'");
+    const failures = await h.server.ctx.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM audit WHERE subject = 'zack' AND type = 'verify.attempt' AND reason = 'wrong_pin_or_code'",
+    );
     expect(failures!.n).toBe(30);
 
     const unlock = await h.http('POST', '/api/v1/admin/users/zack/unlock', {});
     expect(unlock.status, JSON.stringify(unlock.body)).toBe(200);
     h.nextStep();
-    expect((await h.verify({ username: 'zack', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'zack', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'logon' })).status,
+    ).toBe(200);
   });
 
   it('SHA-256 tokens with 8 digits work the same way (codes from oathtool --totp=SHA256 --digits=8)', async () => {
@@ -142,20 +182,29 @@ describe('POST /api/v1/verify with the normal token (codes from oathtool)', () =
     const code = oathtool(secret, h.server.clock.now(), { algorithm: 'SHA256', digits: 8 });
     h.secrets.add(code);
     expect(code).toMatch(/^[0-9]{8}$/);
-    expect((await h.verify({ username: 'sha', code: code.slice(0, 6), pin: 'Qz7-pin-93', purpose: 'logon' })).status).toBe(401);
-    expect(await h.verify({ username: 'sha', code, pin: 'Qz7-pin-93', purpose: 'logon' })).toMatchObject({ status: 200, body: { method: 'token' } });
+    expect(
+      (await h.verify({ username: 'sha', code: code.slice(0, 6), pin: 'Qz7-pin-93', purpose: 'logon' })).status,
+    ).toBe(401);
+    expect(await h.verify({ username: 'sha', code, pin: 'Qz7-pin-93', purpose: 'logon' })).toMatchObject({
+      status: 200,
+      body: { method: 'token' },
+    });
     expect((await h.verify({ username: 'sha', code, pin: 'Qz7-pin-93', purpose: 'logon' })).status).toBe(401);
   });
 
   it('the token serves every purpose, sign included', async () => {
     const u = await h.userWithToken('signer');
     h.nextStep();
-    expect((await h.verify({ username: 'signer', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'sign' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'signer', code: h.tokenCode(u.totpSecret), pin: u.pin, purpose: 'sign' })).status,
+    ).toBe(200);
   });
 
   it('a user without a token cannot pass with a digits-only guess', async () => {
     await createUser(h, 'notoken', { pin: 'Qz7-pin-93' });
-    expect((await h.verify({ username: 'notoken', code: '123456', pin: 'Qz7-pin-93', purpose: 'logon' })).status).toBe(401);
+    expect((await h.verify({ username: 'notoken', code: '123456', pin: 'Qz7-pin-93', purpose: 'logon' })).status).toBe(
+      401,
+    );
   });
 
   it('no code, PIN or seed used above reached the logs, the audit table or the outbox', async () => {

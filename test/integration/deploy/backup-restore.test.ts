@@ -63,7 +63,9 @@ describe('backup and restore (SQLite)', () => {
     copyFileSync(path.join(server.dataDir, KEY_FILE), path.join(restored, KEY_FILE));
 
     const db = new Database(path.join(restored, DB_FILE), { readonly: true });
-    const names = new Set((db.prepare('SELECT username FROM users').all() as { username: string }[]).map((r) => r.username));
+    const names = new Set(
+      (db.prepare('SELECT username FROM users').all() as { username: string }[]).map((r) => r.username),
+    );
     db.close();
     const missing = committedBefore.filter((u) => !names.has(u));
     expect(missing).toEqual([]);
@@ -80,7 +82,9 @@ describe('backup and restore (SQLite)', () => {
     const dataDir = path.join(tmp.dir, 'd');
     mkdirSync(dataDir);
     writeFileSync(path.join(dataDir, DB_FILE), 'current database');
-    const err = await serverCli('restore', notABackup, '--data', dataDir).catch((e: { code: number; stdout: string }) => e);
+    const err = await serverCli('restore', notABackup, '--data', dataDir).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stdout: string }).stdout).toMatch(/not a Lifeline database backup/);
     expect(readFileSync(path.join(dataDir, DB_FILE), 'utf8')).toBe('current database');

@@ -7,7 +7,8 @@ import { tempDir } from '../../helpers/tmp.js';
 
 const run = promisify(execFile);
 const tsx = path.resolve('node_modules/tsx/dist/cli.mjs');
-const cli = (...args: string[]) => run(process.execPath, [tsx, path.resolve('src-server/main.ts'), ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) =>
+  run(process.execPath, [tsx, path.resolve('src-server/main.ts'), ...args], { encoding: 'utf8' });
 const tmp = tempDir('lifeline-keys-cli-');
 afterAll(() => tmp.cleanup());
 
@@ -27,7 +28,9 @@ describe('keys CLI: rotating the server signing key', () => {
     expect(second).not.toBe(first);
     expect(loadKeyFile(keyFile).allSigningKeys.map((k) => k.fingerprint)).toEqual([second, first]);
 
-    const refused = await cli('keys', 'retire', second.slice(0, 16), '--data', tmp.dir).catch((e: { code: number; stdout: string }) => e);
+    const refused = await cli('keys', 'retire', second.slice(0, 16), '--data', tmp.dir).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect((refused as { code: number }).code).toBe(1);
     expect((refused as { stdout: string }).stdout).toMatch(/current signing key cannot be retired/);
 

@@ -67,7 +67,12 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     const res = await dev.login('alice', PIN, oathtool(totp, server.clock.now()));
     expect(res.status).toBe(200);
     expect(res.body.bundle).toBeUndefined();
-    expect(res.body.result.payload).toMatchObject({ username: 'alice', method: 'token', deviceStatus: 'pending', deviceId: dev.deviceId });
+    expect(res.body.result.payload).toMatchObject({
+      username: 'alice',
+      method: 'token',
+      deviceStatus: 'pending',
+      deviceId: dev.deviceId,
+    });
     expect(verifyServerMessage(dev.pinned, SIGNATURE_DOMAINS.loginResult, res.body.result)).toBe(true);
     expect(res.body.result.payload.requestNonce).toBe(res.headers['x-lifeline-nonce']);
   });
@@ -80,10 +85,18 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     expect(wrong.body.error).toBe('invalid_code');
     const ok = await dev.login('alice', PIN, code);
     expect(ok.status).toBe(200);
-    const replay = await dev.signed('/api/v1/devices/login', { v: 1, username: 'alice', pin: PIN, code, purpose: 'logon' }, { headers: ok.headers });
+    const replay = await dev.signed(
+      '/api/v1/devices/login',
+      { v: 1, username: 'alice', pin: PIN, code, purpose: 'logon' },
+      { headers: ok.headers },
+    );
     expect(replay.status).toBe(401);
     expect(replay.body.error).toBe('bad_signature');
-    const skewed = await dev.signed('/api/v1/devices/login', { v: 1, username: 'alice', pin: PIN, code, purpose: 'logon' }, { timestamp: server.clock.now() - 6 * 60_000 });
+    const skewed = await dev.signed(
+      '/api/v1/devices/login',
+      { v: 1, username: 'alice', pin: PIN, code, purpose: 'logon' },
+      { timestamp: server.clock.now() - 6 * 60_000 },
+    );
     expect(skewed.status).toBe(401);
     const stranger = new TestDevice(server);
     stranger.deviceId = dev.deviceId; // claims the id, signs with its own key
@@ -97,21 +110,38 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     const step = nextStep(server);
     const res = await dev.login('alice', PIN, oathtool(totp, server.clock.now()));
     expect(res.status).toBe(200);
-    const checked = verifyBundle(res.body.bundle, { pinned: dev.pinned, deviceId: dev.deviceId, username: 'alice', now: server.clock.now() });
+    const checked = verifyBundle(res.body.bundle, {
+      pinned: dev.pinned,
+      deviceId: dev.deviceId,
+      username: 'alice',
+      now: server.clock.now(),
+    });
     expect(checked.ok).toBe(true);
     first = res.body.bundle;
     firstContent = openBundle(first, dev.encryption);
-    expect(first.header).toMatchObject({ windowsFrom: step + 1, windowsTo: step + WINDOWS_7_DAYS, replaceWindows: true, sequence: 1 });
+    expect(first.header).toMatchObject({
+      windowsFrom: step + 1,
+      windowsTo: step + WINDOWS_7_DAYS,
+      replaceWindows: true,
+      sequence: 1,
+    });
     const windows = firstContent.tokenWindows!;
     expect(windows.codes.length).toBe(WINDOWS_7_DAYS * 6);
-    for (const s of [step + 1, step + 1000, step + WINDOWS_7_DAYS]) expect(windowCode(windows, s)).toBe(oathtool(totp, s * STEP));
+    for (const s of [step + 1, step + 1000, step + WINDOWS_7_DAYS])
+      expect(windowCode(windows, s)).toBe(oathtool(totp, s * STEP));
     expect(firstContent.slots.map((s) => s.index)).toEqual([0, 1, 2, 3, 4]);
     expect(firstContent.activeSlots).toEqual([0, 1, 2, 3, 4]);
     expect(firstContent.offline.days).toBe(7);
-    expect(await count(server, "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'device-received-offline-data' AND username = 'alice'")).toBe(1);
+    expect(
+      await count(
+        server,
+        "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'device-received-offline-data' AND username = 'alice'",
+      ),
+    ).toBe(1);
     // Slot codes are encrypted at rest.
     const stored = await server.ctx.db.all<{ code_enc: Buffer }>('SELECT code_enc FROM offline_slots');
-    for (const row of stored) expect(Buffer.from(row.code_enc).includes(Buffer.from(firstContent.slots[0]!.code))).toBe(false);
+    for (const row of stored)
+      expect(Buffer.from(row.code_enc).includes(Buffer.from(firstContent.slots[0]!.code))).toBe(false);
   });
 
   it('the shared verification refuses a changed byte, another key, an older sequence and another device', async () => {
@@ -119,38 +149,68 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     const ct = Buffer.from(tampered.box.ciphertext, 'base64url');
     ct[100]! ^= 0x01;
     tampered.box.ciphertext = ct.toString('base64url');
-    expect(verifyBundle(tampered, { pinned: dev.pinned, deviceId: dev.deviceId })).toEqual({ ok: false, error: 'bad_signature' });
+    expect(verifyBundle(tampered, { pinned: dev.pinned, deviceId: dev.deviceId })).toEqual({
+      ok: false,
+      error: 'bad_signature',
+    });
     const otherServer = await startTestServer();
     try {
       const otherKeys = otherServer.ctx.keys.allSigningKeys;
-      expect(verifyBundle(first, { pinned: otherKeys, deviceId: dev.deviceId })).toEqual({ ok: false, error: 'unknown_key' });
+      expect(verifyBundle(first, { pinned: otherKeys, deviceId: dev.deviceId })).toEqual({
+        ok: false,
+        error: 'unknown_key',
+      });
     } finally {
       await otherServer.close();
     }
-    expect(verifyBundle(first, { pinned: dev.pinned, deviceId: dev.deviceId, lastSequence: 1 })).toEqual({ ok: false, error: 'stale_sequence' });
-    expect(verifyBundle(first, { pinned: dev.pinned, deviceId: 'ZZZZZZZZZZ' })).toEqual({ ok: false, error: 'wrong_device' });
+    expect(verifyBundle(first, { pinned: dev.pinned, deviceId: dev.deviceId, lastSequence: 1 })).toEqual({
+      ok: false,
+      error: 'stale_sequence',
+    });
+    expect(verifyBundle(first, { pinned: dev.pinned, deviceId: 'ZZZZZZZZZZ' })).toEqual({
+      ok: false,
+      error: 'wrong_device',
+    });
     expect(() => openBundle(first, new TestDevice(server).encryption)).toThrow();
   });
 
   it('an incremental refresh carries only the new windows and no slot twice', async () => {
-    const held: HeldState = { throughStep: first.header.windowsTo, tokenGeneration: first.header.tokenGeneration, pinGeneration: first.header.pinGeneration, slots: [0, 1, 2, 3, 4] };
+    const held: HeldState = {
+      throughStep: first.header.windowsTo,
+      tokenGeneration: first.header.tokenGeneration,
+      pinGeneration: first.header.pinGeneration,
+      slots: [0, 1, 2, 3, 4],
+    };
     nextStep(server);
     nextStep(server);
     const res = await dev.login('alice', PIN, oathtool(totp, server.clock.now()), held);
     expect(res.status).toBe(200);
     const delta: BundleDelta = res.body.bundle;
-    expect(verifyBundle(delta, { pinned: dev.pinned, deviceId: dev.deviceId, lastSequence: first.header.sequence }).ok).toBe(true);
-    expect(delta.header).toMatchObject({ windowsFrom: first.header.windowsTo + 1, windowsTo: first.header.windowsTo + 2, replaceWindows: false });
+    expect(
+      verifyBundle(delta, { pinned: dev.pinned, deviceId: dev.deviceId, lastSequence: first.header.sequence }).ok,
+    ).toBe(true);
+    expect(delta.header).toMatchObject({
+      windowsFrom: first.header.windowsTo + 1,
+      windowsTo: first.header.windowsTo + 2,
+      replaceWindows: false,
+    });
     const content = openBundle(delta, dev.encryption);
     expect(content.tokenWindows!.codes).toHaveLength(2 * 6); // two steps later: two new windows
     expect(content.slots).toEqual([]);
     expect(content.activeSlots).toEqual([0, 1, 2, 3, 4]);
-    expect(await count(server, "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'device-received-offline-data'")).toBe(1);
+    expect(
+      await count(server, "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'device-received-offline-data'"),
+    ).toBe(1);
   });
 
   it('a temporary code login delivers no windows; a multi-use one says so for the agent to cache', async () => {
-    expect((await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } })).status).toBe(200);
-    const issued = await h.http('POST', '/api/v1/admin/users/alice/temporary-code', { expiresInMinutes: 120, multiUse: true });
+    expect(
+      (await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } })).status,
+    ).toBe(200);
+    const issued = await h.http('POST', '/api/v1/admin/users/alice/temporary-code', {
+      expiresInMinutes: 120,
+      multiUse: true,
+    });
     expect(issued.status).toBe(201);
     const res = await dev.login('alice', PIN, issued.body.code);
     expect(res.status).toBe(200);
@@ -163,7 +223,10 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     const request = encodeEmergencyRequest({ deviceId: dev.deviceId, username: 'alice', slot: 0 });
     const revealed: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await h.http('POST', '/api/v1/admin/emergency-access', { request: request.toLowerCase(), reason: 'lost phone, ticket 4711' });
+      const res = await h.http('POST', '/api/v1/admin/emergency-access', {
+        request: request.toLowerCase(),
+        reason: 'lost phone, ticket 4711',
+      });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ username: 'alice', device: dev.deviceId });
       expect(normalizeCode(res.body.code)).toBe(firstContent.slots[res.body.slot]!.code);
@@ -174,9 +237,18 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     expect(none.status).toBe(409);
     expect(none.body.error).toBe('offline_unavailable');
     const badCheck = request.slice(0, 15) + (request[15] === '0' ? '1' : '0');
-    expect((await h.http('POST', '/api/v1/admin/emergency-access', { request: badCheck, reason: 'typo' })).status).toBe(400);
-    expect(await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'offline.emergency-reveal' AND outcome = 'success' AND reason = 'lost phone, ticket 4711'")).toBe(5);
-    expect(await count(server, "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'offline-emergency-revealed'")).toBe(5);
+    expect((await h.http('POST', '/api/v1/admin/emergency-access', { request: badCheck, reason: 'typo' })).status).toBe(
+      400,
+    );
+    expect(
+      await count(
+        server,
+        "SELECT COUNT(*) AS n FROM audit WHERE type = 'offline.emergency-reveal' AND outcome = 'success' AND reason = 'lost phone, ticket 4711'",
+      ),
+    ).toBe(5);
+    expect(
+      await count(server, "SELECT COUNT(*) AS n FROM notifications WHERE kind = 'offline-emergency-revealed'"),
+    ).toBe(5);
     expect(server.logLines.join('\n')).not.toContain(firstContent.slots[0]!.code);
   });
 
@@ -185,11 +257,40 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     const used = serverStep + 1; // the agent's clock ran a little ahead: still within server time + 1 step
     const events = [
       dev.event({ at: server.clock.now(), type: 'offline-failure', username: 'alice', reason: 'invalid_code' }),
-      dev.event({ at: server.clock.now(), type: 'offline-success', username: 'alice', method: 'token', purpose: 'logon', step: used, tokenGeneration: first.header.tokenGeneration }),
-      dev.event({ at: server.clock.now(), type: 'offline-success', username: 'alice', method: 'token', purpose: 'unlock', step: serverStep + 500 }),
-      dev.event({ at: server.clock.now(), type: 'offline-success', username: 'alice', method: 'offline-emergency', purpose: 'logon', slot: 0 }),
+      dev.event({
+        at: server.clock.now(),
+        type: 'offline-success',
+        username: 'alice',
+        method: 'token',
+        purpose: 'logon',
+        step: used,
+        tokenGeneration: first.header.tokenGeneration,
+      }),
+      dev.event({
+        at: server.clock.now(),
+        type: 'offline-success',
+        username: 'alice',
+        method: 'token',
+        purpose: 'unlock',
+        step: serverStep + 500,
+      }),
+      dev.event({
+        at: server.clock.now(),
+        type: 'offline-success',
+        username: 'alice',
+        method: 'offline-emergency',
+        purpose: 'logon',
+        slot: 0,
+      }),
     ];
-    const users = [{ username: 'alice', tokenGeneration: first.header.tokenGeneration, pinGeneration: first.header.pinGeneration, slots: [0, 1, 2, 3, 4] }];
+    const users = [
+      {
+        username: 'alice',
+        tokenGeneration: first.header.tokenGeneration,
+        pinGeneration: first.header.pinGeneration,
+        slots: [0, 1, 2, 3, 4],
+      },
+    ];
     const res = await dev.sync(events, users);
     expect(res.status).toBe(200);
     expect(verifyServerMessage(dev.pinned, SIGNATURE_DOMAINS.syncAck, res.body.ack)).toBe(true);
@@ -203,10 +304,26 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     const again = await dev.sync(events, users);
     expect(again.status).toBe(200);
     expect(again.body.ack.payload.duplicates).toEqual(events.map((e) => e.id));
-    expect(await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-success' AND device = ?", [dev.deviceId])).toBe(2);
-    expect(await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.sync-anomaly' AND reason = 'future_burn'")).toBe(1);
-    expect(await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-failure' AND subject = 'alice'")).toBe(1);
-    const token = await server.ctx.db.get<{ last_step: number }>("SELECT last_step FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.username = 'alice'");
+    expect(
+      await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-success' AND device = ?", [
+        dev.deviceId,
+      ]),
+    ).toBe(2);
+    expect(
+      await count(
+        server,
+        "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.sync-anomaly' AND reason = 'future_burn'",
+      ),
+    ).toBe(1);
+    expect(
+      await count(
+        server,
+        "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-failure' AND subject = 'alice'",
+      ),
+    ).toBe(1);
+    const token = await server.ctx.db.get<{ last_step: number }>(
+      "SELECT last_step FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.username = 'alice'",
+    );
     expect(Number(token!.last_step)).toBe(used);
 
     // The window used offline is refused online now.
@@ -219,10 +336,32 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     expect((await h.http('PUT', '/api/v1/admin/users/alice/pin', { pin: '739155' })).status).toBeLessThan(300);
     const temp = await h.http('GET', '/api/v1/admin/users/alice/temporary-code');
     expect(temp.body.active).toBe(true);
-    const stillActive = await dev.sync([], [{ username: 'alice', tokenGeneration: first.header.tokenGeneration, pinGeneration: first.header.pinGeneration + 1, slots: [1, 2, 3, 4], temporaryExpiresAt: temp.body.expiresAt }]);
+    const stillActive = await dev.sync(
+      [],
+      [
+        {
+          username: 'alice',
+          tokenGeneration: first.header.tokenGeneration,
+          pinGeneration: first.header.pinGeneration + 1,
+          slots: [1, 2, 3, 4],
+          temporaryExpiresAt: temp.body.expiresAt,
+        },
+      ],
+    );
     expect(stillActive.body.resets.payload.resets.map((r: { kind: string }) => r.kind)).toEqual(['policy']);
     expect((await h.http('DELETE', '/api/v1/admin/users/alice/temporary-code')).status).toBeLessThan(300);
-    const res = await dev.sync([], [{ username: 'alice', tokenGeneration: first.header.tokenGeneration, pinGeneration: first.header.pinGeneration, slots: [1, 2, 3, 4], temporaryExpiresAt: temp.body.expiresAt }]);
+    const res = await dev.sync(
+      [],
+      [
+        {
+          username: 'alice',
+          tokenGeneration: first.header.tokenGeneration,
+          pinGeneration: first.header.pinGeneration,
+          slots: [1, 2, 3, 4],
+          temporaryExpiresAt: temp.body.expiresAt,
+        },
+      ],
+    );
     expect(res.status).toBe(200);
     const kinds = res.body.resets.payload.resets.map((r: { kind: string }) => r.kind);
     expect(kinds).toContain('pin-changed');
@@ -235,8 +374,22 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     const reset = await h.http('POST', `/api/v1/admin/devices/${dev.deviceId}/reset-offline`, { username: 'alice' });
     expect(reset.status).toBe(200);
     expect(reset.body.retiredSlots).toBe(4);
-    const sync = await dev.sync([], [{ username: 'alice', tokenGeneration: first.header.tokenGeneration, pinGeneration: first.header.pinGeneration + 1, slots: [1, 2, 3, 4] }]);
-    expect(sync.body.resets.payload.resets).toContainEqual({ kind: 'slots-retired', username: 'alice', slots: [1, 2, 3, 4] });
+    const sync = await dev.sync(
+      [],
+      [
+        {
+          username: 'alice',
+          tokenGeneration: first.header.tokenGeneration,
+          pinGeneration: first.header.pinGeneration + 1,
+          slots: [1, 2, 3, 4],
+        },
+      ],
+    );
+    expect(sync.body.resets.payload.resets).toContainEqual({
+      kind: 'slots-retired',
+      username: 'alice',
+      slots: [1, 2, 3, 4],
+    });
     nextStep(server);
     nextStep(server);
     const res = await dev.login('alice', '739155', oathtool(totp, server.clock.now()), {
@@ -250,28 +403,42 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
     expect(res.body.bundle.header.replaceWindows).toBe(true); // the PIN changed: old verifiers are void
     expect(content.slots.map((s) => s.index)).toEqual([5, 6, 7, 8, 9]);
     expect(content.activeSlots).toEqual([5, 6, 7, 8, 9]);
-    expect(await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.reset-offline' AND subject = 'alice'")).toBe(1);
+    expect(
+      await count(server, "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.reset-offline' AND subject = 'alice'"),
+    ).toBe(1);
   });
 
   it('takes a full batch of outbox events in one upload', async () => {
-    const events = Array.from({ length: MAX_EVENTS_PER_BATCH }, () => dev.event({ at: server.clock.now(), type: 'offline-failure', username: 'alice', reason: 'invalid_code' }));
+    const events = Array.from({ length: MAX_EVENTS_PER_BATCH }, () =>
+      dev.event({ at: server.clock.now(), type: 'offline-failure', username: 'alice', reason: 'invalid_code' }),
+    );
     const res = await dev.sync(events, []);
     expect(res.status).toBe(200);
     expect(res.body.ack.payload.acknowledged).toHaveLength(MAX_EVENTS_PER_BATCH);
-    const tooMany = [...events, dev.event({ at: server.clock.now(), type: 'offline-failure', username: 'alice', reason: 'invalid_code' })];
+    const tooMany = [
+      ...events,
+      dev.event({ at: server.clock.now(), type: 'offline-failure', username: 'alice', reason: 'invalid_code' }),
+    ];
     expect((await dev.sync(tooMany, [])).status).toBe(400);
   });
 
   it('a revoked device gets only a signed wipe order', async () => {
     expect((await h.http('POST', `/api/v1/admin/devices/${dev.deviceId}/revoke`)).status).toBe(200);
     nextStep(server);
-    for (const res of [await dev.login('alice', '739155', oathtool(totp, server.clock.now())), await dev.sync([], [])]) {
+    for (const res of [
+      await dev.login('alice', '739155', oathtool(totp, server.clock.now())),
+      await dev.sync([], []),
+    ]) {
       expect(res.status).toBe(403);
       expect(Object.keys(res.body).sort()).toEqual(['error', 'message', 'wipe']);
       expect(res.body.wipe.payload).toMatchObject({ deviceId: dev.deviceId, reason: 'device-revoked' });
       expect(verifyServerMessage(dev.pinned, SIGNATURE_DOMAINS.wipe, res.body.wipe)).toBe(true);
     }
-    expect(await count(server, "SELECT COUNT(*) AS n FROM offline_slots WHERE device_id = ? AND retired_at IS NULL", [dev.deviceId])).toBe(0);
+    expect(
+      await count(server, 'SELECT COUNT(*) AS n FROM offline_slots WHERE device_id = ? AND retired_at IS NULL', [
+        dev.deviceId,
+      ]),
+    ).toBe(0);
     const list = await h.http('GET', '/api/v1/admin/devices?status=revoked');
     expect(list.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual([dev.deviceId]);
     const byId = await h.http('GET', `/api/v1/admin/devices?q=${dev.deviceId.toLowerCase()}`);
@@ -282,7 +449,13 @@ describe('devices: enrollment, approval and bundle deltas over real HTTP', () =>
   it('the device endpoints are in the OpenAPI document', async () => {
     const doc = await h.http('GET', '/api/v1/openapi.json');
     expect(doc.status).toBe(200);
-    for (const p of ['/api/v1/devices/enroll', '/api/v1/devices/login', '/api/v1/devices/sync', '/api/v1/admin/emergency-access', '/api/v1/admin/devices/{device}/reset-offline']) {
+    for (const p of [
+      '/api/v1/devices/enroll',
+      '/api/v1/devices/login',
+      '/api/v1/devices/sync',
+      '/api/v1/admin/emergency-access',
+      '/api/v1/admin/devices/{device}/reset-offline',
+    ]) {
       expect(Object.keys(doc.body.paths)).toContain(p);
     }
   });

@@ -21,7 +21,9 @@ describe('devices: policy options (approval not needed, offline emergency code o
   beforeAll(async () => {
     server = await startTestServer();
     h = await bootstrap(server);
-    const patch = await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { devicesNeedApproval: false, emergencyCodeOnline: true } } } });
+    const patch = await h.http('PATCH', '/api/v1/admin/settings', {
+      policies: { default: { offline: { devicesNeedApproval: false, emergencyCodeOnline: true } } },
+    });
     expect(patch.status).toBe(200);
     totp = (await createUser(h, 'bob', { pin: PIN, withToken: true })).totpSecret!;
     dev = new TestDevice(server);
@@ -38,7 +40,10 @@ describe('devices: policy options (approval not needed, offline emergency code o
   });
 
   it('with emergencyCodeOnline a revealed slot code works online once, without the PIN, and sync retires it', async () => {
-    const reveal = await h.http('POST', '/api/v1/admin/emergency-access', { request: encodeEmergencyRequest({ deviceId: dev.deviceId, username: 'bob', slot: 0 }), reason: 'forgot PIN and phone' });
+    const reveal = await h.http('POST', '/api/v1/admin/emergency-access', {
+      request: encodeEmergencyRequest({ deviceId: dev.deviceId, username: 'bob', slot: 0 }),
+      reason: 'forgot PIN and phone',
+    });
     expect(reveal.status).toBe(200);
     const online = await dev.login('bob', undefined, reveal.body.code);
     expect(online.status).toBe(200);
@@ -46,10 +51,19 @@ describe('devices: policy options (approval not needed, offline emergency code o
     expect(online.body.bundle).toBeUndefined();
     expect((await dev.login('bob', undefined, reveal.body.code)).status).toBe(401);
     // An unrevealed slot code does not work online.
-    const unrevealed = await server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM offline_slots WHERE revealed_at IS NULL AND used_at IS NULL");
+    const unrevealed = await server.ctx.db.get<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM offline_slots WHERE revealed_at IS NULL AND used_at IS NULL',
+    );
     expect(Number(unrevealed!.n)).toBe(4);
-    const sync = await dev.sync([], [{ username: 'bob', tokenGeneration: 1, pinGeneration: 1, slots: [0, 1, 2, 3, 4] }]);
-    expect(sync.body.resets.payload.resets).toContainEqual({ kind: 'slots-retired', username: 'bob', slots: [reveal.body.slot] });
+    const sync = await dev.sync(
+      [],
+      [{ username: 'bob', tokenGeneration: 1, pinGeneration: 1, slots: [0, 1, 2, 3, 4] }],
+    );
+    expect(sync.body.resets.payload.resets).toContainEqual({
+      kind: 'slots-retired',
+      username: 'bob',
+      slots: [reveal.body.slot],
+    });
   });
 
   it('offline switched off for the enterprise: no bundle after a token login, and sync tells the agent to wipe', async () => {
@@ -66,9 +80,19 @@ describe('devices: policy options (approval not needed, offline emergency code o
   it('a deleted token and a deactivated user come back as resets', async () => {
     expect((await h.http('DELETE', '/api/v1/admin/users/bob/token')).status).toBeLessThan(300);
     const afterDelete = await dev.sync([], [{ username: 'bob', tokenGeneration: 1, pinGeneration: 1, slots: [] }]);
-    expect(afterDelete.body.resets.payload.resets).toContainEqual({ kind: 'token-changed', username: 'bob', tokenGeneration: null });
+    expect(afterDelete.body.resets.payload.resets).toContainEqual({
+      kind: 'token-changed',
+      username: 'bob',
+      tokenGeneration: null,
+    });
     expect((await h.http('PATCH', '/api/v1/admin/users/bob', { status: 'inactive' })).status).toBe(200);
-    const afterDisable = await dev.sync([], [{ username: 'bob', tokenGeneration: 1, pinGeneration: 1, slots: [] }, { username: 'nobody.here', tokenGeneration: 0, pinGeneration: 0, slots: [] }]);
+    const afterDisable = await dev.sync(
+      [],
+      [
+        { username: 'bob', tokenGeneration: 1, pinGeneration: 1, slots: [] },
+        { username: 'nobody.here', tokenGeneration: 0, pinGeneration: 0, slots: [] },
+      ],
+    );
     expect(afterDisable.body.resets.payload.resets).toEqual([
       { kind: 'user-disabled', username: 'bob' },
       { kind: 'user-disabled', username: 'nobody.here' },
@@ -77,7 +101,10 @@ describe('devices: policy options (approval not needed, offline emergency code o
 
   it('revealing a code needs a high-assurance session', async () => {
     server.clock.advance(16 * 60_000);
-    const res = await h.http('POST', '/api/v1/admin/emergency-access', { request: encodeEmergencyRequest({ deviceId: dev.deviceId, username: 'bob', slot: 1 }), reason: 'late call' });
+    const res = await h.http('POST', '/api/v1/admin/emergency-access', {
+      request: encodeEmergencyRequest({ deviceId: dev.deviceId, username: 'bob', slot: 1 }),
+      reason: 'late call',
+    });
     expect(res.status).toBe(403);
     expect(res.body.error).toBe('step_up_required');
   });

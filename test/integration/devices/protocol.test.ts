@@ -37,22 +37,27 @@ describe('offline emergency request format', () => {
     // typed back in lower case with spaces and O/I confusions
     const typed = shown.toLowerCase().replace(/-/g, ' ').replace(/0/g, 'o').replace(/1/g, 'l');
     const decoded = decodeEmergencyRequest(typed);
-    expect(decoded).toEqual({ ok: true, request: { deviceId, userTag: userTag('élodie.dupont@example.com'), slot: 3 } });
+    expect(decoded).toEqual({
+      ok: true,
+      request: { deviceId, userTag: userTag('élodie.dupont@example.com'), slot: 3 },
+    });
   });
 
   it('survives any username, including ones with symbols and non-Latin letters', () => {
-    for (const username of ['a', 'o\'brien', 'ivan.ivanov@пример.рф', '李雷', 'x'.repeat(128), 'user name']) {
+    for (const username of ['a', "o'brien", 'ivan.ivanov@пример.рф', '李雷', 'x'.repeat(128), 'user name']) {
       const decoded = decodeEmergencyRequest(encodeEmergencyRequest({ deviceId, username, slot: 7 }));
       expect(decoded.ok && decoded.request.userTag === userTag(username)).toBe(true);
     }
   });
 
   it('carries the slot modulo SLOT_MODULUS', () => {
-    const decoded = decodeEmergencyRequest(encodeEmergencyRequest({ deviceId, username: 'bob', slot: SLOT_MODULUS + 5 }));
+    const decoded = decodeEmergencyRequest(
+      encodeEmergencyRequest({ deviceId, username: 'bob', slot: SLOT_MODULUS + 5 }),
+    );
     expect(decoded.ok && decoded.request.slot).toBe(5);
   });
 
-  it('detects every single wrong symbol and every adjacent swap but Luhn\'s 0/Z', () => {
+  it("detects every single wrong symbol and every adjacent swap but Luhn's 0/Z", () => {
     const req = encodeEmergencyRequest({ deviceId, username: 'alice', slot: 1 });
     let checked = 0;
     for (let i = 0; i < req.length; i++) {
@@ -85,8 +90,17 @@ describe('bundle deltas', () => {
   const pinned = [{ publicKey: server.publicKey, fingerprint: signing.fingerprint }];
   const device = generateX25519();
   const header: BundleHeader = {
-    v: 1, deviceId: 'AAAAABBBBB', username: 'alice', sequence: 4, issuedAt: 1000, expiresAt: 2000,
-    pinGeneration: 1, tokenGeneration: 2, windowsFrom: 10, windowsTo: 12, replaceWindows: false,
+    v: 1,
+    deviceId: 'AAAAABBBBB',
+    username: 'alice',
+    sequence: 4,
+    issuedAt: 1000,
+    expiresAt: 2000,
+    pinGeneration: 1,
+    tokenGeneration: 2,
+    windowsFrom: 10,
+    windowsTo: 12,
+    replaceWindows: false,
   };
   const content: BundleContent = {
     v: 1,
@@ -98,7 +112,13 @@ describe('bundle deltas', () => {
   const delta = sealBundle({ signing, devicePublicKey: device.publicKey, header, content });
 
   it('verifies with the server key and opens with the device key', () => {
-    const checked = verifyBundle(JSON.parse(JSON.stringify(delta)), { pinned, deviceId: 'AAAAABBBBB', username: 'alice', lastSequence: 3, now: 1500 });
+    const checked = verifyBundle(JSON.parse(JSON.stringify(delta)), {
+      pinned,
+      deviceId: 'AAAAABBBBB',
+      username: 'alice',
+      lastSequence: 3,
+      now: 1500,
+    });
     expect(checked.ok).toBe(true);
     const opened = openBundle(delta, device);
     expect(opened).toEqual(content);
@@ -114,16 +134,38 @@ describe('bundle deltas', () => {
     expect(verifyBundle(flipped, { pinned, deviceId: 'AAAAABBBBB' })).toEqual({ ok: false, error: 'bad_signature' });
     const headerChanged = structuredClone(delta);
     headerChanged.header.windowsTo = 99;
-    expect(verifyBundle(headerChanged, { pinned, deviceId: 'AAAAABBBBB' })).toEqual({ ok: false, error: 'bad_signature' });
+    expect(verifyBundle(headerChanged, { pinned, deviceId: 'AAAAABBBBB' })).toEqual({
+      ok: false,
+      error: 'bad_signature',
+    });
     const other = generateEd25519();
-    const forged = sealBundle({ signing: { privateKey: other.privateKey, fingerprint: signing.fingerprint }, devicePublicKey: device.publicKey, header, content });
+    const forged = sealBundle({
+      signing: { privateKey: other.privateKey, fingerprint: signing.fingerprint },
+      devicePublicKey: device.publicKey,
+      header,
+      content,
+    });
     expect(verifyBundle(forged, { pinned, deviceId: 'AAAAABBBBB' })).toEqual({ ok: false, error: 'bad_signature' });
-    expect(verifyBundle(delta, { pinned: [{ publicKey: other.publicKey, fingerprint: keyFingerprint(other.publicKey) }], deviceId: 'AAAAABBBBB' })).toEqual({ ok: false, error: 'unknown_key' });
-    expect(verifyBundle(delta, { pinned, deviceId: 'AAAAABBBBB', lastSequence: 4 })).toEqual({ ok: false, error: 'stale_sequence' });
+    expect(
+      verifyBundle(delta, {
+        pinned: [{ publicKey: other.publicKey, fingerprint: keyFingerprint(other.publicKey) }],
+        deviceId: 'AAAAABBBBB',
+      }),
+    ).toEqual({ ok: false, error: 'unknown_key' });
+    expect(verifyBundle(delta, { pinned, deviceId: 'AAAAABBBBB', lastSequence: 4 })).toEqual({
+      ok: false,
+      error: 'stale_sequence',
+    });
     expect(verifyBundle(delta, { pinned, deviceId: 'CCCCCDDDDD' })).toEqual({ ok: false, error: 'wrong_device' });
-    expect(verifyBundle(delta, { pinned, deviceId: 'AAAAABBBBB', username: 'bob' })).toEqual({ ok: false, error: 'wrong_user' });
+    expect(verifyBundle(delta, { pinned, deviceId: 'AAAAABBBBB', username: 'bob' })).toEqual({
+      ok: false,
+      error: 'wrong_user',
+    });
     expect(verifyBundle(delta, { pinned, deviceId: 'AAAAABBBBB', now: 2000 })).toEqual({ ok: false, error: 'expired' });
-    expect(verifyBundle({ ...delta, extra: 1 }, { pinned, deviceId: 'AAAAABBBBB' })).toEqual({ ok: false, error: 'malformed' });
+    expect(verifyBundle({ ...delta, extra: 1 }, { pinned, deviceId: 'AAAAABBBBB' })).toEqual({
+      ok: false,
+      error: 'malformed',
+    });
   });
 
   it('does not open with another device key or under another header', () => {
@@ -138,7 +180,12 @@ describe('device request signatures and the outbox chain', () => {
   it('a request signature covers method, path, device, time, nonce and body', () => {
     const parts = { method: 'POST', path: '/api/v1/devices/sync', deviceId: 'AAAAABBBBB', body: { b: 1, a: [1, 2] } };
     const h = signDeviceRequest(dev.privateKey, parts, 1234);
-    const base = { ...parts, timestamp: 1234, nonce: h[DEVICE_HEADERS.nonce]!, signature: h[DEVICE_HEADERS.signature]! };
+    const base = {
+      ...parts,
+      timestamp: 1234,
+      nonce: h[DEVICE_HEADERS.nonce]!,
+      signature: h[DEVICE_HEADERS.signature]!,
+    };
     expect(verifyDeviceRequest(dev.publicKey, { ...base, body: { a: [1, 2], b: 1 } })).toBe(true);
     expect(verifyDeviceRequest(dev.publicKey, { ...base, body: { a: [1, 2], b: 2 } })).toBe(false);
     expect(verifyDeviceRequest(dev.publicKey, { ...base, path: '/api/v1/devices/login' })).toBe(false);
@@ -151,7 +198,14 @@ describe('device request signatures and the outbox chain', () => {
     const events: SyncEvent[] = [];
     let prev = GENESIS_HASH;
     for (let seq = 1; seq <= 3; seq++) {
-      const e = chainEvent(prev, { id: crypto.randomUUID(), seq, at: 1000 * seq, type: 'offline-failure', username: 'alice', reason: 'invalid_code' });
+      const e = chainEvent(prev, {
+        id: crypto.randomUUID(),
+        seq,
+        at: 1000 * seq,
+        type: 'offline-failure',
+        username: 'alice',
+        reason: 'invalid_code',
+      });
       events.push(e);
       prev = e.hash;
     }

@@ -31,10 +31,25 @@ describe('device sync: only for the users a device was given, only while it is a
   let approved: TestDevice;
 
   const lastStep = async (username: string) =>
-    Number((await server.ctx.db.get<{ last_step: number }>('SELECT t.last_step FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.username = ?', [username]))!.last_step);
+    Number(
+      (await server.ctx.db.get<{ last_step: number }>(
+        'SELECT t.last_step FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.username = ?',
+        [username],
+      ))!.last_step,
+    );
   const auditTypes = async (deviceId: string) =>
-    (await server.ctx.db.all<{ type: string }>('SELECT type FROM audit WHERE device = ? OR actor = ? ORDER BY id', [deviceId, deviceId])).map((r) => r.type);
-  const auditAbout = async (subject: string) => (await server.ctx.db.all<{ type: string }>("SELECT type FROM audit WHERE subject = ? AND type LIKE 'device.%'", [subject])).length;
+    (
+      await server.ctx.db.all<{ type: string }>('SELECT type FROM audit WHERE device = ? OR actor = ? ORDER BY id', [
+        deviceId,
+        deviceId,
+      ])
+    ).map((r) => r.type);
+  const auditAbout = async (subject: string) =>
+    (
+      await server.ctx.db.all<{ type: string }>("SELECT type FROM audit WHERE subject = ? AND type LIKE 'device.%'", [
+        subject,
+      ])
+    ).length;
   const verifyOnline = async (username: string, code: string) => {
     const res = await fetch(`${server.url}/api/v1/verify`, {
       method: 'POST',
@@ -86,7 +101,12 @@ describe('device sync: only for the users a device was given, only while it is a
     while (events.length < MAX_EVENTS_PER_BATCH - 8) events.push(...eventsFor(pending, 'victim', 1));
     events.push(
       pending.event({ at: server.clock.now(), type: 'offline-wipe', username: null, reason: 'tampering' }),
-      pending.event({ at: server.clock.now(), type: 'clock-rollback', highWaterMark: server.clock.now(), observed: server.clock.now() - 1 }),
+      pending.event({
+        at: server.clock.now(),
+        type: 'clock-rollback',
+        highWaterMark: server.clock.now(),
+        observed: server.clock.now() - 1,
+      }),
       pending.event({ at: server.clock.now(), type: 'store-tampering', reason: 'store-rollback' }),
     );
     const res = await pending.sync(events, [state('victim'), state('ghost')]);
@@ -101,29 +121,59 @@ describe('device sync: only for the users a device was given, only while it is a
     expect(await lastStep('victim')).toBe(before);
     expect(await auditTypes(pending.deviceId)).toEqual(['device.enroll']);
     expect(await auditAbout('victim')).toBe(0);
-    expect(Number((await server.ctx.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM device_events WHERE device_id = ?', [pending.deviceId]))!.n)).toBe(0);
+    expect(
+      Number(
+        (await server.ctx.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM device_events WHERE device_id = ?', [
+          pending.deviceId,
+        ]))!.n,
+      ),
+    ).toBe(0);
     // The victim's code of this very step still works online: nothing was burned, nothing counts as replayed.
     expect(await verifyOnline('victim', oathtool(victimTotp, step * STEP))).toBe(200);
 
     // Approved later, its first batch is no false chain gap: the server kept its place in the chain.
     expect((await h.http('POST', `/api/v1/admin/devices/${pending.deviceId}/approve`)).status).toBe(200);
-    expect((await pending.sync([pending.event({ at: server.clock.now(), type: 'store-tampering', reason: 'keychain-missing' })])).status).toBe(200);
+    expect(
+      (
+        await pending.sync([
+          pending.event({ at: server.clock.now(), type: 'store-tampering', reason: 'keychain-missing' }),
+        ])
+      ).status,
+    ).toBe(200);
     expect(await auditTypes(pending.deviceId)).toEqual(['device.enroll', 'device.approve', 'device.store-tampering']);
   });
 
   it('an approved device burns, retires and audits nothing for users it was never given', async () => {
     const step = nextStep(server);
     const before = await lastStep('victim');
-    const foreign = [...eventsFor(approved, 'victim', 1), ...eventsFor(approved, 'ghost', 1), ...eventsFor(approved, 'sleeper', 1)];
-    const own = approved.event({ at: server.clock.now(), type: 'offline-failure', username: 'dora', reason: 'invalid_code' });
+    const foreign = [
+      ...eventsFor(approved, 'victim', 1),
+      ...eventsFor(approved, 'ghost', 1),
+      ...eventsFor(approved, 'sleeper', 1),
+    ];
+    const own = approved.event({
+      at: server.clock.now(),
+      type: 'offline-failure',
+      username: 'dora',
+      reason: 'invalid_code',
+    });
     const res = await approved.sync([...foreign, own], []);
     expect(res.status).toBe(200);
     expect(res.body.ack.payload.acknowledged).toEqual([...foreign, own].map((e) => e.id));
     expect(await lastStep('victim')).toBe(before);
     for (const name of ['victim', 'ghost', 'sleeper']) expect(await auditAbout(name), name).toBe(0);
-    expect(Number((await server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-failure' AND subject = 'dora'"))!.n)).toBe(1);
+    expect(
+      Number(
+        (await server.ctx.db.get<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-failure' AND subject = 'dora'",
+        ))!.n,
+      ),
+    ).toBe(1);
     // One row says that the device reported events for users it holds nothing of, without repeating their names.
-    const dropped = await server.ctx.db.all<{ subject: string | null; details: string }>("SELECT subject, details FROM audit WHERE type = 'device.sync-dropped' AND device = ?", [approved.deviceId]);
+    const dropped = await server.ctx.db.all<{ subject: string | null; details: string }>(
+      "SELECT subject, details FROM audit WHERE type = 'device.sync-dropped' AND device = ?",
+      [approved.deviceId],
+    );
     expect(dropped).toHaveLength(1);
     expect(dropped[0]!.subject).toBeNull();
     expect(JSON.parse(dropped[0]!.details)).toMatchObject({ dropped: foreign.length });
@@ -137,34 +187,85 @@ describe('device sync: only for the users a device was given, only while it is a
     const events = names.flatMap((n) => eventsFor(approved, n, 500));
     const res = await approved.sync(events, names.map(state));
     expect(res.status).toBe(200);
-    expect(res.body.ack.payload).toMatchObject({ acknowledged: events.map((e) => e.id), duplicates: [], anomalies: [] });
+    expect(res.body.ack.payload).toMatchObject({
+      acknowledged: events.map((e) => e.id),
+      duplicates: [],
+      anomalies: [],
+    });
     expect(res.body.resets.payload.resets).toEqual(names.map((username) => ({ kind: 'user-disabled', username })));
     const again = await approved.sync(events, names.map(state));
     expect(again.body.ack.payload.duplicates).toEqual(events.map((e) => e.id));
   });
 
   it('its own users keep counting: after a reset of their offline data, and for a cached temporary code', async () => {
-    expect((await h.http('POST', `/api/v1/admin/devices/${approved.deviceId}/reset-offline`, { username: 'dora' })).status).toBe(200);
+    expect(
+      (await h.http('POST', `/api/v1/admin/devices/${approved.deviceId}/reset-offline`, { username: 'dora' })).status,
+    ).toBe(200);
     const step = nextStep(server);
     const at = server.clock.now();
-    const burn = approved.event({ at, type: 'offline-success', username: 'dora', method: 'token', purpose: 'logon', step, tokenGeneration: 1 });
-    const slot = approved.event({ at, type: 'offline-success', username: 'dora', method: 'offline-emergency', purpose: 'logon', slot: 0 });
+    const burn = approved.event({
+      at,
+      type: 'offline-success',
+      username: 'dora',
+      method: 'token',
+      purpose: 'logon',
+      step,
+      tokenGeneration: 1,
+    });
+    const slot = approved.event({
+      at,
+      type: 'offline-success',
+      username: 'dora',
+      method: 'offline-emergency',
+      purpose: 'logon',
+      slot: 0,
+    });
     const res = await approved.sync([burn, slot], [state('dora')]);
     expect(res.status).toBe(200);
     expect(await lastStep('dora')).toBe(step);
     expect(res.body.ack.payload.anomalies).toEqual([slot.id]); // a retired slot used offline is flagged, not lost
-    expect(Number((await server.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE subject = 'dora' AND type IN ('device.offline-success', 'device.sync-anomaly') AND device = ?", [approved.deviceId]))!.n)).toBe(2);
+    expect(
+      Number(
+        (await server.ctx.db.get<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM audit WHERE subject = 'dora' AND type IN ('device.offline-success', 'device.sync-anomaly') AND device = ?",
+          [approved.deviceId],
+        ))!.n,
+      ),
+    ).toBe(2);
     expect(res.body.resets.payload.resets.map((r: { kind: string }) => r.kind)).toContain('policy');
 
     // A multi-use temporary code typed at an online login is offline data too (the agent caches its verifier).
     await createUser(h, 'tess', { pin: PIN });
-    const issued = await h.http('POST', '/api/v1/admin/users/tess/temporary-code', { expiresInMinutes: 120, multiUse: true });
+    const issued = await h.http('POST', '/api/v1/admin/users/tess/temporary-code', {
+      expiresInMinutes: 120,
+      multiUse: true,
+    });
     expect((await approved.login('tess', PIN, issued.body.code)).body.result.payload.method).toBe('temporary');
-    const used = approved.event({ at: server.clock.now(), type: 'offline-success', username: 'tess', method: 'temporary', purpose: 'logon' });
-    const tessSync = await approved.sync([used], [{ username: 'tess', tokenGeneration: 0, pinGeneration: 1, slots: [], temporaryExpiresAt: issued.body.expiresAt }]);
+    const used = approved.event({
+      at: server.clock.now(),
+      type: 'offline-success',
+      username: 'tess',
+      method: 'temporary',
+      purpose: 'logon',
+    });
+    const tessSync = await approved.sync(
+      [used],
+      [
+        {
+          username: 'tess',
+          tokenGeneration: 0,
+          pinGeneration: 1,
+          slots: [],
+          temporaryExpiresAt: issued.body.expiresAt,
+        },
+      ],
+    );
     expect(tessSync.status).toBe(200);
     expect(await auditAbout('tess')).toBe(1);
-    expect(tessSync.body.resets.payload.resets.map((r: { kind: string }) => r.kind)).toEqual(['token-changed', 'policy']);
+    expect(tessSync.body.resets.payload.resets.map((r: { kind: string }) => r.kind)).toEqual([
+      'token-changed',
+      'policy',
+    ]);
   });
 
   it('a revoked device gets the wipe order and its events are recorded nowhere', async () => {
@@ -176,7 +277,13 @@ describe('device sync: only for the users a device was given, only while it is a
     expect(res.status).toBe(403);
     expect(res.body.error).toBe('device_revoked');
     expect(await auditTypes(dev.deviceId)).toEqual(['device.enroll', 'device.approve', 'device.revoke']);
-    expect(Number((await server.ctx.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM device_events WHERE device_id = ?', [dev.deviceId]))!.n)).toBe(0);
+    expect(
+      Number(
+        (await server.ctx.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM device_events WHERE device_id = ?', [
+          dev.deviceId,
+        ]))!.n,
+      ),
+    ).toBe(0);
   });
 });
 

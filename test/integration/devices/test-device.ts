@@ -19,7 +19,11 @@ export class TestDevice extends ScriptedDevice {
   }
 
   protected override async post(path: string, body: unknown, headers: Record<string, string>): Promise<Reply> {
-    const res = await fetch(this.server.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const res = await fetch(this.server.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
     this.lastHeaders = res.headers;
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };

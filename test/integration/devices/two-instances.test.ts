@@ -31,7 +31,9 @@ describePg('devices on two server instances sharing one PostgreSQL database', ()
   });
 
   it('the same batch uploaded to both instances at once is recorded once', async () => {
-    const events = [1, 2, 3].map(() => dev.event({ at: a.clock.now(), type: 'offline-failure', username: 'carol', reason: 'invalid_code' }));
+    const events = [1, 2, 3].map(() =>
+      dev.event({ at: a.clock.now(), type: 'offline-failure', username: 'carol', reason: 'invalid_code' }),
+    );
     const viaB = new TestDevice(b);
     Object.assign(viaB, { deviceId: dev.deviceId, signing: dev.signing, pinned: dev.pinned });
     const [ra, rb] = await Promise.all([dev.sync(events), viaB.sync(events)]);
@@ -40,14 +42,30 @@ describePg('devices on two server instances sharing one PostgreSQL database', ()
     expect(ra.body.ack.payload.acknowledged).toEqual(events.map((e) => e.id));
     expect(rb.body.ack.payload.acknowledged).toEqual(events.map((e) => e.id));
     expect(ra.body.ack.payload.duplicates.length + rb.body.ack.payload.duplicates.length).toBe(3);
-    const rows = await a.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-failure' AND device = ?", [dev.deviceId]);
+    const rows = await a.ctx.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM audit WHERE type = 'device.offline-failure' AND device = ?",
+      [dev.deviceId],
+    );
     expect(Number(rows!.n)).toBe(3);
   });
 
   it('concurrent reveals on both instances never hand out one slot twice', async () => {
     const request = encodeEmergencyRequest({ deviceId: dev.deviceId, username: 'carol', slot: 0 });
-    const other = { ...h, http: (m: string, p: string, body?: unknown) => fetch(b.url + p, { method: m, headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() })) };
-    const results = await Promise.all([0, 1, 2].flatMap(() => [h.http('POST', '/api/v1/admin/emergency-access', { request, reason: 'race test' }), other.http('POST', '/api/v1/admin/emergency-access', { request, reason: 'race test' })]));
+    const other = {
+      ...h,
+      http: (m: string, p: string, body?: unknown) =>
+        fetch(b.url + p, {
+          method: m,
+          headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then(async (r) => ({ status: r.status, body: await r.json() })),
+    };
+    const results = await Promise.all(
+      [0, 1, 2].flatMap(() => [
+        h.http('POST', '/api/v1/admin/emergency-access', { request, reason: 'race test' }),
+        other.http('POST', '/api/v1/admin/emergency-access', { request, reason: 'race test' }),
+      ]),
+    );
     const slots = results.filter((r) => r.status === 200).map((r) => r.body.slot as number);
     expect(slots).toHaveLength(5);
     expect(new Set(slots).size).toBe(5);

@@ -6,12 +6,25 @@ import { createLogger } from '../../../src-server/logger.js';
 import { insertUnsealedAudit } from '../../../src-server/db/queries/audit.js';
 import { verifyAudit } from '../../../src-server/services/audit-checkpoint.js';
 import type { NewAuditRow } from '../../../src-server/services/audit-log.js';
-import { sealedAuditLog, sealRound, startAuditSealer, waitUntilAuditSealed } from '../../../src-server/services/audit-sealer.js';
+import {
+  sealedAuditLog,
+  sealRound,
+  startAuditSealer,
+  waitUntilAuditSealed,
+} from '../../../src-server/services/audit-sealer.js';
 import { createTestDatabase, describePg, type TestDatabase } from '../../helpers/engines.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const logLines: string[] = [];
-const log = createLogger({ level: 'debug', destination: new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }) });
+const log = createLogger({
+  level: 'debug',
+  destination: new Writable({
+    write(c, _e, cb) {
+      logLines.push(String(c));
+      cb();
+    },
+  }),
+});
 
 const row = (i: number, extra: Partial<NewAuditRow> = {}): NewAuditRow => ({
   at: 1_700_000_000_000 + i,
@@ -110,7 +123,9 @@ describePg('PostgreSQL audit sealer', () => {
     const round = sealRound(sealer, log).then((n) => ((roundDone = true), n));
     await new Promise((r) => setTimeout(r, 300));
     expect(roundDone).toBe(false);
-    expect(await a.get("SELECT COUNT(*) AS n FROM audit WHERE type = 'fast-newer-id' AND hash IS NOT NULL")).toEqual({ n: 0 });
+    expect(await a.get("SELECT COUNT(*) AS n FROM audit WHERE type = 'fast-newer-id' AND hash IS NOT NULL")).toEqual({
+      n: 0,
+    });
     releaseSlow.done();
     await slow;
     expect(await round).toBeGreaterThanOrEqual(2);
@@ -134,7 +149,10 @@ describePg('PostgreSQL audit sealer', () => {
     const sealer = await a.connectDedicated();
     try {
       await a.tx((q) => insertUnsealedAudit(q, row(3, { type: 'beside-long-tx' })));
-      const sealed = await Promise.race([sealRound(sealer, log), new Promise<string>((r) => setTimeout(() => r('waited'), 3000))]);
+      const sealed = await Promise.race([
+        sealRound(sealer, log),
+        new Promise<string>((r) => setTimeout(() => r('waited'), 3000)),
+      ]);
       expect(sealed).toBe(1);
       expect(await chainOk(a)).toMatchObject({ ok: true });
     } finally {
@@ -160,7 +178,8 @@ describePg('PostgreSQL audit sealer', () => {
     // Waves of 100 concurrent transactions (50 per instance): concurrency enough to interleave ids and commits, without
     // queueing thousands of requests for 20 pooled connections on a loaded machine.
     const results: (string | void)[] = [];
-    for (let wave = 0; wave < 2000; wave += 100) results.push(...(await Promise.all(Array.from({ length: 100 }, (_, k) => append(wave + k)))));
+    for (let wave = 0; wave < 2000; wave += 100)
+      results.push(...(await Promise.all(Array.from({ length: 100 }, (_, k) => append(wave + k)))));
     expect(results.filter((r) => r === 'rolled back')).toHaveLength(200);
     await waitUntilAuditSealed(a, log);
     expect([sa.isLeader, sb.isLeader].filter(Boolean)).toHaveLength(1);
@@ -181,7 +200,10 @@ describePg('PostgreSQL audit sealer', () => {
     await sa.stop();
     await b.tx((q) => insertUnsealedAudit(q, row(5000)));
     const deadline = Date.now() + 5000;
-    while (Number((await b.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL'))!.n) > 0 && Date.now() < deadline) {
+    while (
+      Number((await b.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL'))!.n) > 0 &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(sb.isLeader).toBe(true);

@@ -1,4 +1,10 @@
-import { bootstrap, createUser, enableTemporaryCodes, type AdminHarness, type HttpResult } from '../../helpers/admin.js';
+import {
+  bootstrap,
+  createUser,
+  enableTemporaryCodes,
+  type AdminHarness,
+  type HttpResult,
+} from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { waitUntilAuditSealed } from '../../../src-server/services/audit-sealer.js';
@@ -31,11 +37,13 @@ export async function startDeployment(instances = 2): Promise<Deployment> {
   const first = await startTestServer({ engine: 'postgres' });
   const others: TestServer[] = [];
   try {
-    for (let i = 1; i < instances; i++) others.push(await startTestServer({ join: first.deployment!, clock: first.clock }));
+    for (let i = 1; i < instances; i++)
+      others.push(await startTestServer({ join: first.deployment!, clock: first.clock }));
     const admin = await bootstrap(first);
     await enableTemporaryCodes(admin);
     const client = await admin.http('POST', '/api/v1/admin/clients', { name: 'load-balanced-vpn' });
-    if (client.status !== 201) throw new Error(`client registration failed: ${client.status} ${JSON.stringify(client.body)}`);
+    if (client.status !== 201)
+      throw new Error(`client registration failed: ${client.status} ${JSON.stringify(client.body)}`);
     const all = [first, ...others];
     const clientKey = client.body.key as string;
     return {

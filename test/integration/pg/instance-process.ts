@@ -15,12 +15,20 @@ export interface InstanceProcess {
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-export function startInstanceProcess(o: { databaseUrl: string; dataDir: string; env: Record<string, string> }): Promise<InstanceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src-server/main.ts', '--database', o.databaseUrl, '--data', o.dataDir, '--port', '0'], {
-    cwd: repo,
-    env: { ...process.env, LIFELINE_LOG_LEVEL: 'warn', ...o.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function startInstanceProcess(o: {
+  databaseUrl: string;
+  dataDir: string;
+  env: Record<string, string>;
+}): Promise<InstanceProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src-server/main.ts', '--database', o.databaseUrl, '--data', o.dataDir, '--port', '0'],
+    {
+      cwd: repo,
+      env: { ...process.env, LIFELINE_LOG_LEVEL: 'warn', ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const kill = async (signal: NodeJS.Signals = 'SIGTERM') => {

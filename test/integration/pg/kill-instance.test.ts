@@ -23,7 +23,14 @@ import { startInstanceProcess, type InstanceProcess } from './instance-process.j
  * acknowledged on it, and afterwards every acknowledged verification and sync event is in the audit log exactly once,
  * in one intact chain.
  */
-const log = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+const log = createLogger({
+  level: 'silent',
+  destination: new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  }),
+});
 const PIN = 'Kill-pin-77';
 // Each verifier worker has its own users, as each person has their own login: an attempt is counted before it is
 // compared (lockout.ts), so several in flight at once for one user would count as failures until they succeed.
@@ -34,7 +41,14 @@ const DEVICES = 4;
 const LOAD_MS = 8_000;
 const KILL_AFTER_MS = 3_000;
 
-async function call(base: string, method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function call(
+  base: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  token?: string,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -70,31 +84,52 @@ describePg('one of two instances killed during load', () => {
     survivor = await startInstanceProcess({ databaseUrl: database.url, dataDir: dirs[0]!.dir, env });
     const a = survivor.url;
 
-    const login = await call(a, 'POST', '/api/v1/admin/sessions', { username: 'admin', password: env.LIFELINE_ADMIN_PASSWORD, otp: oathtool(adminTotp, Date.now()) });
+    const login = await call(a, 'POST', '/api/v1/admin/sessions', {
+      username: 'admin',
+      password: env.LIFELINE_ADMIN_PASSWORD,
+      otp: oathtool(adminTotp, Date.now()),
+    });
     expect(login.status).toBe(200);
     const token = login.body.token as string;
-    expect((await call(a, 'PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, token)).status).toBe(200);
+    expect(
+      (await call(a, 'PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, token)).status,
+    ).toBe(200);
     const clientKey = (await call(a, 'POST', '/api/v1/admin/clients', { name: 'lb-vpn' }, token)).body.key as string;
     const codes: string[] = [];
     for (let i = 0; i < USERS; i++) {
       expect((await call(a, 'POST', '/api/v1/admin/users', { username: `load${i}` }, token)).status).toBe(201);
       expect((await call(a, 'PUT', `/api/v1/admin/users/load${i}/pin`, { pin: PIN }, token)).status).toBe(200);
-      const issued = await call(a, 'POST', `/api/v1/admin/users/load${i}/temporary-code`, { expiresInMinutes: 600, multiUse: true }, token);
+      const issued = await call(
+        a,
+        'POST',
+        `/api/v1/admin/users/load${i}/temporary-code`,
+        { expiresInMinutes: 600, multiUse: true },
+        token,
+      );
       expect(issued.status).toBe(201);
       codes.push(issued.body.code as string);
     }
-    const secret = (await call(a, 'GET', '/api/v1/admin/devices/enrollment-secret', undefined, token)).body.enrollmentSecret as string;
+    const secret = (await call(a, 'GET', '/api/v1/admin/devices/enrollment-secret', undefined, token)).body
+      .enrollmentSecret as string;
     const endpoint = (url: string) => ({ url, clock: systemClock }) as unknown as TestServer;
     const devices: TestDevice[] = [];
     for (let i = 0; i < DEVICES; i++) {
       const dev = new TestDevice(endpoint(a), `ws-load-${i}`);
       expect((await dev.enroll(secret)).status).toBe(200);
-      expect((await call(a, 'POST', `/api/v1/admin/devices/${dev.deviceId}/approve`, undefined, token)).status).toBe(200);
+      expect((await call(a, 'POST', `/api/v1/admin/devices/${dev.deviceId}/approve`, undefined, token)).status).toBe(
+        200,
+      );
       // The device reports for its own user, whose cached temporary code it holds (a device may report only for
       // users it was given); not a load user, whose successful verifications are counted below.
       expect((await call(a, 'POST', '/api/v1/admin/users', { username: `desk${i}` }, token)).status).toBe(201);
       expect((await call(a, 'PUT', `/api/v1/admin/users/desk${i}/pin`, { pin: PIN }, token)).status).toBe(200);
-      const deskCode = await call(a, 'POST', `/api/v1/admin/users/desk${i}/temporary-code`, { expiresInMinutes: 600, multiUse: true }, token);
+      const deskCode = await call(
+        a,
+        'POST',
+        `/api/v1/admin/users/desk${i}/temporary-code`,
+        { expiresInMinutes: 600, multiUse: true },
+        token,
+      );
       expect((await dev.login(`desk${i}`, PIN, deskCode.body.code as string)).status).toBe(200);
       devices.push(dev);
     }
@@ -112,7 +147,8 @@ describePg('one of two instances killed during load', () => {
     const otherAnswers: string[] = [];
     const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
     // At least LOAD_MS, and on a slow machine until the survivor has shown it keeps answering (at most 40 s).
-    const loading = () => Date.now() < started + LOAD_MS || (survivorAnswersAfterKill.ok < 20 && Date.now() < started + 40_000);
+    const loading = () =>
+      Date.now() < started + LOAD_MS || (survivorAnswersAfterKill.ok < 20 && Date.now() < started + 40_000);
 
     const verifier = async (w: number) => {
       for (let n = 0; loading(); n++) {
@@ -139,7 +175,9 @@ describePg('one of two instances killed during load', () => {
     };
     const syncer = async (dev: TestDevice, i: number) => {
       while (loading()) {
-        const batch: SyncEvent[] = [1, 2, 3].map(() => dev.event({ at: Date.now(), type: 'offline-failure', username: `desk${i}`, reason: 'invalid_code' }));
+        const batch: SyncEvent[] = [1, 2, 3].map(() =>
+          dev.event({ at: Date.now(), type: 'offline-failure', username: `desk${i}`, reason: 'invalid_code' }),
+        );
         // An agent keeps events in its outbox until some instance acknowledges them.
         for (let attempt = 0; attempt < 10; attempt++) {
           const base = pick();
@@ -161,10 +199,16 @@ describePg('one of two instances killed during load', () => {
       killedAt = Date.now();
       await victim.kill('SIGKILL');
     })();
-    await Promise.all([...Array.from({ length: WORKERS }, (_, w) => verifier(w)), ...devices.map((dev, i) => syncer(dev, i)), killer]);
+    await Promise.all([
+      ...Array.from({ length: WORKERS }, (_, w) => verifier(w)),
+      ...devices.map((dev, i) => syncer(dev, i)),
+      killer,
+    ]);
 
     const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
-    console.log(`[kill] verifications acknowledged ${sum(acknowledged)}, cut by the kill ${sum(unknown)}; sync events acknowledged ${ackedEvents.size}; survivor answers after the kill ${survivorAnswersAfterKill.ok}`);
+    console.log(
+      `[kill] verifications acknowledged ${sum(acknowledged)}, cut by the kill ${sum(unknown)}; sync events acknowledged ${ackedEvents.size}; survivor answers after the kill ${survivorAnswersAfterKill.ok}`,
+    );
     expect(victim.child.signalCode).toBe('SIGKILL');
     expect(survivorAnswersAfterKill.ok).toBeGreaterThanOrEqual(20);
     expect(otherAnswers).toEqual([]);
@@ -176,7 +220,10 @@ describePg('one of two instances killed during load', () => {
       // Every acknowledged verification is there; beyond them only ones whose answer was lost when the victim died.
       for (let i = 0; i < USERS; i++) {
         const user = `load${i}`;
-        const rows = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE subject = ? AND type LIKE 'verify%' AND outcome = 'success'", [user]);
+        const rows = await db.get<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM audit WHERE subject = ? AND type LIKE 'verify%' AND outcome = 'success'",
+          [user],
+        );
         expect(rows!.n, user).toBeGreaterThanOrEqual(acknowledged.get(user) ?? 0);
         expect(rows!.n, user).toBeLessThanOrEqual((acknowledged.get(user) ?? 0) + (unknown.get(user) ?? 0));
       }

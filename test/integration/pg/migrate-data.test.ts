@@ -7,13 +7,27 @@ import { PgDb } from '../../../src-server/db/postgres.js';
 import { createLogger } from '../../../src-server/logger.js';
 import { verifyAudit, writeCheckpoint } from '../../../src-server/services/audit-checkpoint.js';
 import { waitUntilAuditSealed } from '../../../src-server/services/audit-sealer.js';
-import { bootstrap, createUser, enableTemporaryCodes, loginAdmin, TEST_ADMIN_PASSWORD, type Http } from '../../helpers/admin.js';
+import {
+  bootstrap,
+  createUser,
+  enableTemporaryCodes,
+  loginAdmin,
+  TEST_ADMIN_PASSWORD,
+  type Http,
+} from '../../helpers/admin.js';
 import { createTestDatabase, describePg } from '../../helpers/engines.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import { startTestServer } from '../../helpers/server.js';
 import { tempDir } from '../../helpers/tmp.js';
 
-const log = createLogger({ level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+const log = createLogger({
+  level: 'silent',
+  destination: new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  }),
+});
 const PIN = 'Mig-pin-2026';
 
 describePg('migrate-data: an embedded deployment moves to PostgreSQL', () => {
@@ -27,13 +41,31 @@ describePg('migrate-data: an embedded deployment moves to PostgreSQL', () => {
     await enableTemporaryCodes(h);
     const alice = await createUser(h, 'alice', { pin: PIN, withToken: true });
     await createUser(h, 'bob', { pin: PIN });
-    expect((await h.http('POST', '/api/v1/admin/users/bob/temporary-code', { expiresInMinutes: 600, multiUse: true })).status).toBe(201);
+    expect(
+      (await h.http('POST', '/api/v1/admin/users/bob/temporary-code', { expiresInMinutes: 600, multiUse: true }))
+        .status,
+    ).toBe(201);
     expect((await h.http('POST', '/api/v1/admin/users/bob/emergency-codes', { count: 5 })).status).toBe(201);
     const client = await h.http('POST', '/api/v1/admin/clients', { name: 'vpn' });
     const verify = (url: string, body: object) =>
-      fetch(`${url}/api/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${client.body.key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await verify(lite.url, { username: 'alice', code: oathtool(alice.totpSecret!, lite.clock.now()), pin: PIN, purpose: 'logon' })).status).toBe(200);
-    expect((await verify(lite.url, { username: 'alice', code: '123456', pin: PIN, purpose: 'logon' })).status).toBe(401);
+      fetch(`${url}/api/v1/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${client.body.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect(
+      (
+        await verify(lite.url, {
+          username: 'alice',
+          code: oathtool(alice.totpSecret!, lite.clock.now()),
+          pin: PIN,
+          purpose: 'logon',
+        })
+      ).status,
+    ).toBe(200);
+    expect((await verify(lite.url, { username: 'alice', code: '123456', pin: PIN, purpose: 'logon' })).status).toBe(
+      401,
+    );
     await writeCheckpoint(lite.ctx);
     const clockAfter = lite.clock.now();
     await lite.close();
@@ -51,7 +83,9 @@ describePg('migrate-data: an embedded deployment moves to PostgreSQL', () => {
 
       // Run the same command again: the target is in use now, so it is refused.
       const out: string[] = [];
-      await expect(migrateDataCommand({ from: dir.dir, to: database.url, log }, (s) => out.push(s))).rejects.toThrow(/in use/);
+      await expect(migrateDataCommand({ from: dir.dir, to: database.url, log }, (s) => out.push(s))).rejects.toThrow(
+        /in use/,
+      );
 
       // An instance on PostgreSQL with the deployment's key file: tokens, PINs and admin TOTP still decrypt and verify.
       const keyFile = path.join(dir.dir, 'lifeline.key');
@@ -59,8 +93,22 @@ describePg('migrate-data: an embedded deployment moves to PostgreSQL', () => {
       try {
         pgServer.clock.set(clockAfter + 60_000);
         const pgHttp = httpTo(pgServer.url);
-        const token = await loginAdmin({ server: pgServer, http: pgHttp }, 'admin', TEST_ADMIN_PASSWORD, h.adminTotpSecret);
-        expect((await verify(pgServer.url, { username: 'alice', code: oathtool(alice.totpSecret!, pgServer.clock.now()), pin: PIN, purpose: 'logon' })).status).toBe(200);
+        const token = await loginAdmin(
+          { server: pgServer, http: pgHttp },
+          'admin',
+          TEST_ADMIN_PASSWORD,
+          h.adminTotpSecret,
+        );
+        expect(
+          (
+            await verify(pgServer.url, {
+              username: 'alice',
+              code: oathtool(alice.totpSecret!, pgServer.clock.now()),
+              pin: PIN,
+              purpose: 'logon',
+            })
+          ).status,
+        ).toBe(200);
         // New rows are sealed after the migrated ones: one chain, still matching the SQLite deployment's checkpoint.
         await waitUntilAuditSealed(pgServer.ctx.db as PgDb, log);
         const report = await verifyAudit(pgServer.ctx.db, pgServer.ctx.audit, pgServer.ctx.keys.auditKeys, dir.dir);
@@ -85,7 +133,11 @@ function httpTo(base: string): Http {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(base + p, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const res = await fetch(base + p, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   };
@@ -93,13 +145,22 @@ function httpTo(base: string): Http {
 
 describe('lifeline-server migrate-data on the command line', () => {
   const run = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src-server/main.ts', ...args], { cwd: path.resolve(import.meta.dirname, '../../..'), encoding: 'utf8' });
+    spawnSync(process.execPath, ['--import', 'tsx', 'src-server/main.ts', ...args], {
+      cwd: path.resolve(import.meta.dirname, '../../..'),
+      encoding: 'utf8',
+    });
 
   it('needs both --from and --to, and says what is missing in the source folder', () => {
     const usage = run(['migrate-data', '--from', '/nonexistent']);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain('usage: migrate-data --from DIR --to postgres://');
-    const missing = run(['migrate-data', '--from', '/nonexistent-lifeline-dir', '--to', 'postgres://u:pw@127.0.0.1:1/db']);
+    const missing = run([
+      'migrate-data',
+      '--from',
+      '/nonexistent-lifeline-dir',
+      '--to',
+      'postgres://u:pw@127.0.0.1:1/db',
+    ]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('no embedded database at /nonexistent-lifeline-dir/lifeline.sqlite');
     expect(run(['--from', '/x']).status).toBe(2); // --from/--to belong to migrate-data only

@@ -16,9 +16,17 @@ describe('PostgreSQL migrations mirror the SQLite ones', () => {
 
 describe('engine selection', () => {
   it('uses SQLite in the data folder without a URL, PostgreSQL with one (the flag before the environment)', () => {
-    expect(chooseDatabase({ dataDir: '/srv/lifeline' })).toEqual({ engine: 'sqlite', file: path.join('/srv/lifeline', 'lifeline.sqlite') });
-    expect(chooseDatabase({ dataDir: '/d', envUrl: 'postgres://u@h/db' })).toEqual({ engine: 'postgres', url: 'postgres://u@h/db' });
-    expect(chooseDatabase({ dataDir: '/d', envUrl: 'postgres://u@h/env', databaseFlag: 'postgresql://u@h/flag' })).toEqual({
+    expect(chooseDatabase({ dataDir: '/srv/lifeline' })).toEqual({
+      engine: 'sqlite',
+      file: path.join('/srv/lifeline', 'lifeline.sqlite'),
+    });
+    expect(chooseDatabase({ dataDir: '/d', envUrl: 'postgres://u@h/db' })).toEqual({
+      engine: 'postgres',
+      url: 'postgres://u@h/db',
+    });
+    expect(
+      chooseDatabase({ dataDir: '/d', envUrl: 'postgres://u@h/env', databaseFlag: 'postgresql://u@h/flag' }),
+    ).toEqual({
       engine: 'postgres',
       url: 'postgresql://u@h/flag',
     });
@@ -70,10 +78,14 @@ describePg('PostgreSQL migrations', () => {
     await migrate(lite);
     const pgDb = new PgDb(database.url);
     try {
-      const liteTables = await lite.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+      const liteTables = await lite.all<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+      );
       const liteShape: Record<string, string[]> = {};
       for (const { name } of liteTables) {
-        liteShape[name] = (await lite.all<{ name: string }>(`SELECT name FROM pragma_table_info('${name}') ORDER BY name`)).map((c) => c.name);
+        liteShape[name] = (
+          await lite.all<{ name: string }>(`SELECT name FROM pragma_table_info('${name}') ORDER BY name`)
+        ).map((c) => c.name);
       }
       const pgCols = await pgDb.all<{ table_name: string; column_name: string }>(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name",
@@ -84,7 +96,9 @@ describePg('PostgreSQL migrations', () => {
       // The rows the migrations seed (default policy, built-in roles) are the same too.
       for (const table of Object.keys(liteShape).filter((t) => t !== 'schema_migrations')) {
         const order = `ORDER BY ${liteShape[table]!.map((c) => `"${c}"`).join(', ')}`;
-        expect(await pgDb.all(`SELECT * FROM ${table} ${order}`), table).toEqual(await lite.all(`SELECT * FROM ${table} ${order}`));
+        expect(await pgDb.all(`SELECT * FROM ${table} ${order}`), table).toEqual(
+          await lite.all(`SELECT * FROM ${table} ${order}`),
+        );
       }
     } finally {
       await lite.close();
@@ -127,7 +141,12 @@ describePg('test servers on PostgreSQL', () => {
     const database = await createTestDatabase();
     const tmp = tempDir('lifeline-nokey-');
     try {
-      const opts = { dataDir: tmp.dir, clock: new ManualClock(0), log: createLogger({ level: 'silent' }), databaseUrl: database.url };
+      const opts = {
+        dataDir: tmp.dir,
+        clock: new ManualClock(0),
+        log: createLogger({ level: 'silent' }),
+        databaseUrl: database.url,
+      };
       await expect(openContext(opts)).rejects.toThrow(/lifeline-server init/);
     } finally {
       tmp.cleanup();

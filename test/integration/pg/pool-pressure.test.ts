@@ -29,7 +29,9 @@ describePg('PostgreSQL under pool pressure (pool of 2, 30 ms acquire wait)', () 
     setup = await startTestServer({ engine: 'postgres' });
     h = await bootstrap(setup);
     // One day of windows keeps each bundle cheap: the pressure is on connections, not CPU.
-    expect((await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { days: 1 } } } })).status).toBe(200);
+    expect(
+      (await h.http('PATCH', '/api/v1/admin/settings', { policies: { default: { offline: { days: 1 } } } })).status,
+    ).toBe(200);
     const secret = (await h.http('GET', '/api/v1/admin/devices/enrollment-secret')).body.enrollmentSecret as string;
     for (let i = 0; i < AGENTS; i++) {
       const username = `storm${i}`;
@@ -39,7 +41,11 @@ describePg('PostgreSQL under pool pressure (pool of 2, 30 ms acquire wait)', () 
       expect((await h.http('POST', `/api/v1/admin/devices/${device.deviceId}/approve`)).status).toBe(200);
       agents.push({ username, totp, device });
     }
-    server = await startTestServer({ join: setup.deployment!, clock: setup.clock, pg: { poolMax: 2, connectionTimeoutMs: 30 } });
+    server = await startTestServer({
+      join: setup.deployment!,
+      clock: setup.clock,
+      pg: { poolMax: 2, connectionTimeoutMs: 30 },
+    });
     for (const a of agents) a.device.server = server;
   }, 120_000);
   afterAll(async () => {
@@ -80,7 +86,12 @@ describePg('PostgreSQL under pool pressure (pool of 2, 30 ms acquire wait)', () 
     expect(all.filter((s) => s !== 200 && s !== 503)).toEqual([]);
     for (const [i, o] of outcomes.entries()) {
       expect(o.res?.status).toBe(200);
-      const checked = verifyBundle(o.res!.body.bundle, { pinned: agents[i]!.device.pinned, deviceId: agents[i]!.device.deviceId, username: agents[i]!.username, now: server.clock.now() });
+      const checked = verifyBundle(o.res!.body.bundle, {
+        pinned: agents[i]!.device.pinned,
+        deviceId: agents[i]!.device.deviceId,
+        username: agents[i]!.username,
+        now: server.clock.now(),
+      });
       expect(checked.ok).toBe(true);
     }
     // Every success in the audit is one of the answered logins: none committed and then failed.
@@ -88,7 +99,9 @@ describePg('PostgreSQL under pool pressure (pool of 2, 30 ms acquire wait)', () 
       "SELECT COUNT(*) AS n FROM audit WHERE type = 'verify.attempt' AND outcome = 'success' AND subject LIKE 'storm%'",
     );
     expect(successes?.n).toBe(AGENTS);
-    console.log(`[pool-pressure] ${AGENTS} logins answered with ${all.filter((s) => s === 503).length} refusals (503) on the way`);
+    console.log(
+      `[pool-pressure] ${AGENTS} logins answered with ${all.filter((s) => s === 503).length} refusals (503) on the way`,
+    );
   }, 120_000);
 
   it('a forced acquire timeout answers 503 unavailable with Retry-After, not 500', async () => {
@@ -96,7 +109,9 @@ describePg('PostgreSQL under pool pressure (pool of 2, 30 ms acquire wait)', () 
     const held = new Promise<void>((r) => (release = r));
     const holders = [0, 1].map(() => server.ctx.db.tx(() => held));
     try {
-      const res = await fetch(`${server.url}/api/v1/admin/settings`, { headers: { authorization: `Bearer ${h.adminToken}` } });
+      const res = await fetch(`${server.url}/api/v1/admin/settings`, {
+        headers: { authorization: `Bearer ${h.adminToken}` },
+      });
       expect(res.status).toBe(503);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       const body = (await res.json()) as { error: string; retryAfterSeconds: number };

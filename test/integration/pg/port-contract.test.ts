@@ -4,7 +4,13 @@ import { isUniqueViolation } from '../../../src-server/db/errors.js';
 import type { Db } from '../../../src-server/db/port.js';
 import { PgDb, toPgPlaceholders } from '../../../src-server/db/postgres.js';
 import { SqliteDb } from '../../../src-server/db/sqlite.js';
-import { createTestDatabase, describePg, forEachEngine, type Engine, type TestDatabase } from '../../helpers/engines.js';
+import {
+  createTestDatabase,
+  describePg,
+  forEachEngine,
+  type Engine,
+  type TestDatabase,
+} from '../../helpers/engines.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 /**
@@ -17,11 +23,23 @@ async function openDb(engine: Engine): Promise<{ db: Db; cleanup: () => Promise<
   if (engine === 'sqlite') {
     const tmp = tempDir('lifeline-port-');
     const db = new SqliteDb(path.join(tmp.dir, 'port.sqlite'));
-    return { db, cleanup: async () => { await db.close(); tmp.cleanup(); } };
+    return {
+      db,
+      cleanup: async () => {
+        await db.close();
+        tmp.cleanup();
+      },
+    };
   }
   const database: TestDatabase = await createTestDatabase();
   const db = new PgDb(database.url, { poolMax: 20 });
-  return { db, cleanup: async () => { await db.close(); await database.drop(); } };
+  return {
+    db,
+    cleanup: async () => {
+      await db.close();
+      await database.drop();
+    },
+  };
 }
 
 describe('? → $n placeholder conversion', () => {
@@ -39,8 +57,12 @@ forEachEngine('data-access port contract', (engine) => {
 
   beforeAll(async () => {
     ({ db, cleanup } = await openDb(engine));
-    await db.run(`CREATE TABLE codes (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, secret ${blob(engine)}, used_at BIGINT, revoked_at BIGINT, flag INTEGER NOT NULL DEFAULT 0)`);
-    await db.run('CREATE UNIQUE INDEX codes_one_active ON codes (user_id) WHERE used_at IS NULL AND revoked_at IS NULL');
+    await db.run(
+      `CREATE TABLE codes (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, secret ${blob(engine)}, used_at BIGINT, revoked_at BIGINT, flag INTEGER NOT NULL DEFAULT 0)`,
+    );
+    await db.run(
+      'CREATE UNIQUE INDEX codes_one_active ON codes (user_id) WHERE used_at IS NULL AND revoked_at IS NULL',
+    );
     await db.run('CREATE TABLE tokens (user_id BIGINT PRIMARY KEY, last_step BIGINT NOT NULL)');
     await db.run('CREATE TABLE counters (key TEXT PRIMARY KEY, window_start BIGINT NOT NULL, count INTEGER NOT NULL)');
   });
@@ -48,8 +70,17 @@ forEachEngine('data-access port contract', (engine) => {
 
   it('returns BIGINT, COUNT and SUM as numbers, BLOBs as Buffers and booleans as 0/1', async () => {
     const at = Date.UTC(2026, 10, 23, 9, 0, 0);
-    await db.run('INSERT INTO codes (id, user_id, secret, used_at, flag) VALUES (?, ?, ?, ?, ?)', [1, 1, Buffer.from([0, 1, 254, 255]), at, true]);
-    const row = await db.get<{ id: unknown; used_at: unknown; secret: unknown; flag: unknown }>('SELECT id, used_at, secret, flag FROM codes WHERE id = ?', [1]);
+    await db.run('INSERT INTO codes (id, user_id, secret, used_at, flag) VALUES (?, ?, ?, ?, ?)', [
+      1,
+      1,
+      Buffer.from([0, 1, 254, 255]),
+      at,
+      true,
+    ]);
+    const row = await db.get<{ id: unknown; used_at: unknown; secret: unknown; flag: unknown }>(
+      'SELECT id, used_at, secret, flag FROM codes WHERE id = ?',
+      [1],
+    );
     expect(row).toEqual({ id: 1, used_at: at, secret: Buffer.from([0, 1, 254, 255]), flag: 1 });
     const agg = await db.get<{ n: unknown; total: unknown; is_used: unknown }>(
       'SELECT COUNT(*) AS n, SUM(used_at) AS total, (used_at IS NOT NULL) AS is_used FROM codes WHERE id = ? GROUP BY used_at',
@@ -63,7 +94,12 @@ forEachEngine('data-access port contract', (engine) => {
   it('consumes a single-use row exactly once when 100 guarded UPDATE … RETURNING race', async () => {
     await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [10, 10]);
     const attempts = Array.from({ length: 100 }, (_, i) =>
-      db.tx((q) => q.all<{ id: number }>('UPDATE codes SET used_at = ? WHERE id = ? AND used_at IS NULL RETURNING id', [1000 + i, 10])),
+      db.tx((q) =>
+        q.all<{ id: number }>('UPDATE codes SET used_at = ? WHERE id = ? AND used_at IS NULL RETURNING id', [
+          1000 + i,
+          10,
+        ]),
+      ),
     );
     const winners = (await Promise.all(attempts)).filter((rows) => rows.length === 1);
     expect(winners).toHaveLength(1);
@@ -75,17 +111,27 @@ forEachEngine('data-access port contract', (engine) => {
     await db.run('INSERT INTO tokens (user_id, last_step) VALUES (?, ?)', [1, -1]);
     const step = 59_000_000;
     const results = await Promise.all(
-      Array.from({ length: 50 }, () => db.run('UPDATE tokens SET last_step = ? WHERE user_id = ? AND last_step < ?', [step, 1, step])),
+      Array.from({ length: 50 }, () =>
+        db.run('UPDATE tokens SET last_step = ? WHERE user_id = ? AND last_step < ?', [step, 1, step]),
+      ),
     );
     expect(results.filter((r) => r.changes === 1)).toHaveLength(1);
-    expect(await db.run('UPDATE tokens SET last_step = ? WHERE user_id = ? AND last_step < ?', [step - 1, 1, step - 1])).toEqual({ changes: 0 });
+    expect(
+      await db.run('UPDATE tokens SET last_step = ? WHERE user_id = ? AND last_step < ?', [step - 1, 1, step - 1]),
+    ).toEqual({ changes: 0 });
   });
 
   it('keeps a fixed-window limit of 6 when 30 guarded increments race', async () => {
     await db.run('INSERT INTO counters (key, window_start, count) VALUES (?, ?, ?)', ['codes:u1', 0, 0]);
     const results = await Promise.all(
       Array.from({ length: 30 }, () =>
-        db.tx((q) => q.run('UPDATE counters SET count = count + 1 WHERE key = ? AND window_start = ? AND count < ?', ['codes:u1', 0, 6])),
+        db.tx((q) =>
+          q.run('UPDATE counters SET count = count + 1 WHERE key = ? AND window_start = ? AND count < ?', [
+            'codes:u1',
+            0,
+            6,
+          ]),
+        ),
       ),
     );
     expect(results.filter((r) => r.changes === 1)).toHaveLength(6);
@@ -101,10 +147,18 @@ forEachEngine('data-access port contract', (engine) => {
     expect(results.filter((r) => r.changes === 1)).toHaveLength(1);
     // A revoked row no longer counts for the partial index, so a new active one can be inserted beside it.
     await db.run('UPDATE codes SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [5, 20]);
-    expect(await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [200, 20])).toEqual({ changes: 1 });
-    const refused = await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [201, 20]).then(() => undefined, (e: unknown) => e);
+    expect(await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [200, 20])).toEqual({
+      changes: 1,
+    });
+    const refused = await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [201, 20]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isUniqueViolation(refused)).toBe(true); // the same test on both engines (app.ts answers it with 409)
-    const duplicateKey = await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [200, 21]).then(() => undefined, (e: unknown) => e);
+    const duplicateKey = await db.run('INSERT INTO codes (id, user_id) VALUES (?, ?)', [200, 21]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isUniqueViolation(duplicateKey)).toBe(true);
     expect(isUniqueViolation(new Error('other'))).toBe(false);
   });
@@ -132,7 +186,9 @@ forEachEngine('data-access port contract', (engine) => {
 
   it('serialises concurrent read-modify-write through a guarded UPDATE, not through the read', async () => {
     await db.run('INSERT INTO counters (key, window_start, count) VALUES (?, ?, ?)', ['failures:u2', 0, 0]);
-    await Promise.all(Array.from({ length: 40 }, () => db.run('UPDATE counters SET count = count + 1 WHERE key = ?', ['failures:u2'])));
+    await Promise.all(
+      Array.from({ length: 40 }, () => db.run('UPDATE counters SET count = count + 1 WHERE key = ?', ['failures:u2'])),
+    );
     expect(await db.get('SELECT count FROM counters WHERE key = ?', ['failures:u2'])).toEqual({ count: 40 });
   });
 });
@@ -156,7 +212,9 @@ describePg('PostgreSQL adapter specifics', () => {
 
   it('refuses a Queryable used after its transaction ended', async () => {
     let leaked: import('../../../src-server/db/port.js').Queryable | undefined;
-    await db.tx(async (q) => { leaked = q; });
+    await db.tx(async (q) => {
+      leaked = q;
+    });
     await expect(leaked!.get('SELECT 1 AS one')).rejects.toThrow(/already ended/);
   });
 

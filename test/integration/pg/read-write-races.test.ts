@@ -30,7 +30,10 @@ describePg('read-then-write races across two instances on one PostgreSQL', () =>
     const second = await startTestServer({ join: first.deployment!, clock: first.clock });
     try {
       const input = { password: 'Bootstrap-race-password-1', totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' };
-      const results = await Promise.all([ensureBootstrapAdmin(first.ctx, input), ensureBootstrapAdmin(second.ctx, input)]);
+      const results = await Promise.all([
+        ensureBootstrapAdmin(first.ctx, input),
+        ensureBootstrapAdmin(second.ctx, input),
+      ]);
       expect(results.map((r) => r.created).sort()).toEqual([false, true]);
       expect(await first.ctx.db.all('SELECT id FROM admins')).toHaveLength(1);
     } finally {
@@ -65,7 +68,9 @@ describePg('read-then-write races across two instances on one PostgreSQL', () =>
     const dev = new TestDevice(a, 'ws-race');
     expect((await dev.enroll(secret)).status).toBe(200);
     for (let round = 0; round < 6; round++) {
-      const events = Array.from({ length: 41 }, () => dev.event({ at: a.clock.now(), type: 'offline-failure', username: 'nobody', reason: 'invalid_code' }));
+      const events = Array.from({ length: 41 }, () =>
+        dev.event({ at: a.clock.now(), type: 'offline-failure', username: 'nobody', reason: 'invalid_code' }),
+      );
       // The first 40 to one instance; the agent, tired of waiting, sends all 41 again to the other.
       dev.server = a;
       const first = dev.sync(events.slice(0, 40));
@@ -74,9 +79,13 @@ describePg('read-then-write races across two instances on one PostgreSQL', () =>
       const [r1, r2] = await Promise.all([first, retry]);
       expect([r1.status, r2.status]).toEqual([200, 200]);
     }
-    const gaps = await a.ctx.db.all("SELECT id FROM audit WHERE type = 'device.sync-chain-gap' AND device = ?", [dev.deviceId]);
+    const gaps = await a.ctx.db.all("SELECT id FROM audit WHERE type = 'device.sync-chain-gap' AND device = ?", [
+      dev.deviceId,
+    ]);
     expect(gaps).toEqual([]);
-    const head = await a.ctx.db.get<{ chain_seq: number }>('SELECT chain_seq FROM devices WHERE id = ?', [dev.deviceId]);
+    const head = await a.ctx.db.get<{ chain_seq: number }>('SELECT chain_seq FROM devices WHERE id = ?', [
+      dev.deviceId,
+    ]);
     expect(head?.chain_seq).toBe(6 * 41);
   });
 });

@@ -19,7 +19,8 @@ describe('RADIUS answers an unknown user exactly as a known one with the same in
   let secret: string;
   let wrong: string;
 
-  const ask = (username: string, password: string): Promise<RadReply> => radclient(radius.port, secret, { 'User-Name': username, 'User-Password': password });
+  const ask = (username: string, password: string): Promise<RadReply> =>
+    radclient(radius.port, secret, { 'User-Name': username, 'User-Password': password });
   /** What a NAS can see of an answer: its code and its text (the State attribute is random by design). */
   const seen = (r: RadReply) => ({ code: r.code, message: r.attributes['Reply-Message'] });
 
@@ -50,10 +51,18 @@ describe('RADIUS answers an unknown user exactly as a known one with the same in
   it('4 wrong PIN + code attempts: every answer, the lock included, is the same for an unknown name', async () => {
     const answers: { known: ReturnType<typeof seen>; unknown: ReturnType<typeof seen> }[] = [];
     for (let attempt = 1; attempt <= 4; attempt++) {
-      answers.push({ known: seen(await ask('kate', PIN + wrong)), unknown: seen(await ask('ghost-user', PIN + wrong)) });
+      answers.push({
+        known: seen(await ask('kate', PIN + wrong)),
+        unknown: seen(await ask('ghost-user', PIN + wrong)),
+      });
     }
     for (const a of answers) expect(a.unknown).toEqual(a.known);
-    expect(answers.map((a) => a.known.code)).toEqual(['Access-Reject', 'Access-Reject', 'Access-Reject', 'Access-Reject']);
+    expect(answers.map((a) => a.known.code)).toEqual([
+      'Access-Reject',
+      'Access-Reject',
+      'Access-Reject',
+      'Access-Reject',
+    ]);
     // The 4th is refused by the lock (3 failures by default): a difference here is exactly what enumeration reads.
     expect(answers[3]!.known.message).toMatch(/Too many failed attempts/);
   });

@@ -6,7 +6,13 @@ import { createSocket, type Socket } from 'node:dgram';
  * signed PAP Access-Requests byte by byte and sends the very same bytes wherever a test wants (to one instance and
  * then another, or to both at once), from ONE source port, as a retransmitting NAS behind a balancer does.
  */
-export function accessRequest(o: { identifier: number; secret: string; username: string; password: string; state?: Buffer }): Buffer {
+export function accessRequest(o: {
+  identifier: number;
+  secret: string;
+  username: string;
+  password: string;
+  state?: Buffer;
+}): Buffer {
   const authenticator = randomBytes(16);
   const secret = Buffer.from(o.secret);
   const attributes = [

@@ -38,9 +38,13 @@ export function radclient(
   const lines = Object.entries(attributes).map(([k, v]) => `${k} = ${v.startsWith('0x') ? v : JSON.stringify(v)}`);
   if (options.messageAuthenticator ?? true) lines.push('Message-Authenticator = 0x00');
   return new Promise((resolve, reject) => {
-    const child = spawn('radclient', ['-x', '-r', '1', '-t', String(options.timeoutSeconds ?? 1), `127.0.0.1:${port}`, 'auth', secret], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'radclient',
+      ['-x', '-r', '1', '-t', String(options.timeoutSeconds ?? 1), `127.0.0.1:${port}`, 'auth', secret],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -13,8 +13,18 @@ function wrongCode(right: string): string {
   return String((Number(right) + 1) % 1_000_000).padStart(6, '0');
 }
 
-async function verifyRows(server: TestServer, username: string, afterId = 0): Promise<{ id: number; outcome: string; actor_kind: string; actor: string; reason: string | null; purpose: string }[]> {
-  return server.ctx.db.all('SELECT * FROM audit WHERE subject = ? AND type = ? AND id > ? ORDER BY id', [username, 'verify.attempt', afterId]);
+async function verifyRows(
+  server: TestServer,
+  username: string,
+  afterId = 0,
+): Promise<
+  { id: number; outcome: string; actor_kind: string; actor: string; reason: string | null; purpose: string }[]
+> {
+  return server.ctx.db.all('SELECT * FROM audit WHERE subject = ? AND type = ? AND id > ? ORDER BY id', [
+    username,
+    'verify.attempt',
+    afterId,
+  ]);
 }
 
 async function lastAuditId(server: TestServer): Promise<number> {
@@ -52,23 +62,49 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     expect(secret).toMatch(/^[0-9a-f]{32}$/);
     const list = await h.http('GET', '/api/v1/admin/radius-clients');
     expect(list.status).toBe(200);
-    expect(list.body.clients).toEqual([expect.objectContaining({ name: 'vpn-gw', addresses: ['127.0.0.1/32'], requireMessageAuthenticator: true })]);
+    expect(list.body.clients).toEqual([
+      expect.objectContaining({ name: 'vpn-gw', addresses: ['127.0.0.1/32'], requireMessageAuthenticator: true }),
+    ]);
     expect(JSON.stringify(list.body)).not.toContain(secret);
-    const stored = await server.ctx.db.get<{ secret_enc: Buffer }>('SELECT secret_enc FROM radius_clients WHERE name = ?', ['vpn-gw']);
+    const stored = await server.ctx.db.get<{ secret_enc: Buffer }>(
+      'SELECT secret_enc FROM radius_clients WHERE name = ?',
+      ['vpn-gw'],
+    );
     expect(Buffer.from(stored!.secret_enc).includes(Buffer.from(secret))).toBe(false);
 
-    expect((await h.http('POST', '/api/v1/admin/radius-clients', { name: 'vpn-gw', addresses: ['10.0.0.1'] })).status).toBe(409);
-    expect((await h.http('POST', '/api/v1/admin/radius-clients', { name: 'bad', addresses: ['10.0.0.0/33'] })).status).toBe(400);
-    expect((await h.http('POST', '/api/v1/admin/radius-clients', { name: 'x', addresses: ['10.0.0.1'], extra: 1 })).status).toBe(400);
-    expect((await h.http('POST', '/api/v1/admin/radius-clients', { name: 'old-asa', addresses: ['192.0.2.0/24'] }, null)).status).toBe(401);
+    expect(
+      (await h.http('POST', '/api/v1/admin/radius-clients', { name: 'vpn-gw', addresses: ['10.0.0.1'] })).status,
+    ).toBe(409);
+    expect(
+      (await h.http('POST', '/api/v1/admin/radius-clients', { name: 'bad', addresses: ['10.0.0.0/33'] })).status,
+    ).toBe(400);
+    expect(
+      (await h.http('POST', '/api/v1/admin/radius-clients', { name: 'x', addresses: ['10.0.0.1'], extra: 1 })).status,
+    ).toBe(400);
+    expect(
+      (await h.http('POST', '/api/v1/admin/radius-clients', { name: 'old-asa', addresses: ['192.0.2.0/24'] }, null))
+        .status,
+    ).toBe(401);
 
-    const relaxed = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'old-asa', addresses: ['192.0.2.0/24'], requireMessageAuthenticator: false });
+    const relaxed = await h.http('POST', '/api/v1/admin/radius-clients', {
+      name: 'old-asa',
+      addresses: ['192.0.2.0/24'],
+      requireMessageAuthenticator: false,
+    });
     expect(relaxed.status).toBe(201);
     const audit = await server.ctx.db.all<{ type: string; actor: string; details: string }>(
       "SELECT type, actor, details FROM audit WHERE type LIKE 'radius.client.%' ORDER BY id",
     );
-    expect(audit.map((a) => a.type)).toEqual(['radius.client.created', 'radius.client.created', 'radius.client.message_authenticator_relaxed']);
-    expect(audit.every((a) => a.actor === 'admin' && !a.details.includes(secret) && !a.details.includes(relaxed.body.secret))).toBe(true);
+    expect(audit.map((a) => a.type)).toEqual([
+      'radius.client.created',
+      'radius.client.created',
+      'radius.client.message_authenticator_relaxed',
+    ]);
+    expect(
+      audit.every(
+        (a) => a.actor === 'admin' && !a.details.includes(secret) && !a.details.includes(relaxed.body.secret),
+      ),
+    ).toBe(true);
     expect((await h.http('DELETE', '/api/v1/admin/radius-clients/old-asa')).status).toBe(200);
     expect((await h.http('DELETE', '/api/v1/admin/radius-clients/old-asa')).status).toBe(404);
   });
@@ -90,7 +126,10 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
 
   it('accepts PIN + a temporary code typed in groups', async () => {
     await createUser(h, 'bob', { pin: PIN });
-    const issued = await h.http('POST', '/api/v1/admin/users/bob/temporary-code', { expiresInMinutes: 60, multiUse: false });
+    const issued = await h.http('POST', '/api/v1/admin/users/bob/temporary-code', {
+      expiresInMinutes: 60,
+      multiUse: false,
+    });
     expect(issued.status).toBe(201);
     const reply = await radclient(radius.port, secret, { 'User-Name': 'bob', 'User-Password': PIN + issued.body.code });
     expect(reply.code).toBe('Access-Accept');
@@ -103,8 +142,12 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     const issued = await h.http('POST', '/api/v1/admin/users/carol/emergency-codes', { count: 3 });
     expect(issued.status).toBe(201);
     const code = String(issued.body.codes[0]);
-    expect((await radclient(radius.port, secret, { 'User-Name': 'carol', 'User-Password': PIN + code })).code).toBe('Access-Accept');
-    expect((await radclient(radius.port, secret, { 'User-Name': 'carol', 'User-Password': PIN + code })).code).toBe('Access-Reject');
+    expect((await radclient(radius.port, secret, { 'User-Name': 'carol', 'User-Password': PIN + code })).code).toBe(
+      'Access-Accept',
+    );
+    expect((await radclient(radius.port, secret, { 'User-Name': 'carol', 'User-Password': PIN + code })).code).toBe(
+      'Access-Reject',
+    );
     expect((await verifyRows(server, 'carol')).map((r) => r.outcome)).toEqual(['success', 'failure']);
   });
 
@@ -132,7 +175,11 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
 
     // The wrong-PIN challenge answered with a right code: one counted failure, not a hint about which part was wrong.
     nextStep(server);
-    const viaWrongPin = await radclient(radius.port, secret, { 'User-Name': 'dave', 'User-Password': oathtool(dave.totpSecret!, server.clock.now()), State: wrongPin.attributes['State']! });
+    const viaWrongPin = await radclient(radius.port, secret, {
+      'User-Name': 'dave',
+      'User-Password': oathtool(dave.totpSecret!, server.clock.now()),
+      State: wrongPin.attributes['State']!,
+    });
     expect(viaWrongPin.code).toBe('Access-Reject');
     expect((await verifyRows(server, 'dave', before)).map((r) => [r.outcome, r.reason])).toEqual([
       ['success', null],
@@ -141,7 +188,11 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
 
     const stale = await radclient(radius.port, secret, { 'User-Name': 'dave', 'User-Password': PIN });
     server.clock.advance(5 * 60_000);
-    const late = await radclient(radius.port, secret, { 'User-Name': 'dave', 'User-Password': oathtool(dave.totpSecret!, server.clock.now()), State: stale.attributes['State']! });
+    const late = await radclient(radius.port, secret, {
+      'User-Name': 'dave',
+      'User-Password': oathtool(dave.totpSecret!, server.clock.now()),
+      State: stale.attributes['State']!,
+    });
     expect(late.code).toBe('Access-Reject');
     expect(await verifyRows(server, 'dave', before)).toHaveLength(2);
   });
@@ -151,10 +202,17 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     const henry = await createUser(h, 'henry', { pin: longPin, withToken: true });
     nextStep(server);
     const right = oathtool(henry.totpSecret!, server.clock.now());
-    expect((await radclient(radius.port, secret, { 'User-Name': 'henry', 'User-Password': longPin + wrongCode(right) })).code).toBe('Access-Reject');
-    const failures = await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', ['henry']);
+    expect(
+      (await radclient(radius.port, secret, { 'User-Name': 'henry', 'User-Password': longPin + wrongCode(right) }))
+        .code,
+    ).toBe('Access-Reject');
+    const failures = await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', [
+      'henry',
+    ]);
     expect(Number(failures!.failures)).toBe(1);
-    expect((await radclient(radius.port, secret, { 'User-Name': 'henry', 'User-Password': longPin + right })).code).toBe('Access-Accept');
+    expect(
+      (await radclient(radius.port, secret, { 'User-Name': 'henry', 'User-Password': longPin + right })).code,
+    ).toBe('Access-Accept');
     expect((await verifyRows(server, 'henry')).map((r) => [r.outcome, r.reason])).toEqual([
       ['failure', 'wrong_pin_or_code'],
       ['success', null],
@@ -163,26 +221,43 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
 
   it('takes the code alone where the policy needs no PIN (temporary code, then token code)', async () => {
     const patched = await h.http('PATCH', '/api/v1/admin/settings', {
-      policies: { contractors: { pin: { required: false }, offline: { allowed: false }, temporaryCodes: { pinRequired: false } } },
+      policies: {
+        contractors: { pin: { required: false }, offline: { allowed: false }, temporaryCodes: { pinRequired: false } },
+      },
     });
     expect(patched.status).toBe(200);
     const kim = await createUser(h, 'kim', { policy: 'contractors', withToken: true });
-    const issued = await h.http('POST', '/api/v1/admin/users/kim/temporary-code', { expiresInMinutes: 60, multiUse: false });
+    const issued = await h.http('POST', '/api/v1/admin/users/kim/temporary-code', {
+      expiresInMinutes: 60,
+      multiUse: false,
+    });
     expect(issued.status).toBe(201);
-    expect((await radclient(radius.port, secret, { 'User-Name': 'kim', 'User-Password': issued.body.code })).code).toBe('Access-Accept');
+    expect((await radclient(radius.port, secret, { 'User-Name': 'kim', 'User-Password': issued.body.code })).code).toBe(
+      'Access-Accept',
+    );
     nextStep(server);
     const code = oathtool(kim.totpSecret!, server.clock.now());
-    expect((await radclient(radius.port, secret, { 'User-Name': 'kim', 'User-Password': code })).code).toBe('Access-Accept');
+    expect((await radclient(radius.port, secret, { 'User-Name': 'kim', 'User-Password': code })).code).toBe(
+      'Access-Accept',
+    );
     expect((await verifyRows(server, 'kim')).map((r) => r.outcome)).toEqual(['success', 'success']);
   });
 
   it('drops a wrong shared secret and a request without Message-Authenticator silently (radclient times out), and counts them', async () => {
     await createUser(h, 'erin', { pin: PIN, withToken: true });
     const before = { ...radius.stats.dropped };
-    const wrongSecret = await radclient(radius.port, 'not-the-secret', { 'User-Name': 'erin', 'User-Password': PIN + '123456' });
+    const wrongSecret = await radclient(radius.port, 'not-the-secret', {
+      'User-Name': 'erin',
+      'User-Password': PIN + '123456',
+    });
     expect(wrongSecret.code).toBeUndefined();
     expect(wrongSecret.output).toMatch(/No reply from server/);
-    const unsigned = await radclient(radius.port, secret, { 'User-Name': 'erin', 'User-Password': PIN + '123456' }, { messageAuthenticator: false });
+    const unsigned = await radclient(
+      radius.port,
+      secret,
+      { 'User-Name': 'erin', 'User-Password': PIN + '123456' },
+      { messageAuthenticator: false },
+    );
     expect(unsigned.code).toBeUndefined();
     expect(radius.stats.dropped.badMessageAuthenticator).toBe(before.badMessageAuthenticator + 1);
     expect(radius.stats.dropped.missingMessageAuthenticator).toBe(before.missingMessageAuthenticator + 1);
@@ -194,12 +269,19 @@ describe('RADIUS front end driven by FreeRADIUS radclient/radtest', () => {
     nextStep(server);
     const right = oathtool(frank.totpSecret!, server.clock.now());
     for (let i = 0; i < 3; i++) {
-      expect((await radclient(radius.port, secret, { 'User-Name': 'frank', 'User-Password': PIN + wrongCode(right) })).code).toBe('Access-Reject');
+      expect(
+        (await radclient(radius.port, secret, { 'User-Name': 'frank', 'User-Password': PIN + wrongCode(right) })).code,
+      ).toBe('Access-Reject');
     }
     const locked = await radclient(radius.port, secret, { 'User-Name': 'frank', 'User-Password': PIN + right });
     expect(locked.code).toBe('Access-Reject');
     expect(locked.attributes['Reply-Message']).toMatch(/Too many failed attempts/);
-    expect((await verifyRows(server, 'frank')).map((r) => r.reason)).toEqual(['wrong_pin_or_code', 'wrong_pin_or_code', 'wrong_pin_or_code', 'locked']);
+    expect((await verifyRows(server, 'frank')).map((r) => r.reason)).toEqual([
+      'wrong_pin_or_code',
+      'wrong_pin_or_code',
+      'wrong_pin_or_code',
+      'locked',
+    ]);
   });
 
   it('answers a retransmitted request (same bytes, also while in flight) with the same answer and one verification', async () => {
@@ -274,7 +356,11 @@ describe('RADIUS client with Message-Authenticator relaxed (old gateway)', () =>
     server = await startTestServer();
     h = await bootstrap(server);
     radius = await startRadiusServer(server.ctx, { host: '127.0.0.1', port: 0, admission: server.app.admission });
-    const res = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'legacy-fw', addresses: ['127.0.0.0/8'], requireMessageAuthenticator: false });
+    const res = await h.http('POST', '/api/v1/admin/radius-clients', {
+      name: 'legacy-fw',
+      addresses: ['127.0.0.0/8'],
+      requireMessageAuthenticator: false,
+    });
     secret = res.body.secret;
   }, 30_000);
 
@@ -288,26 +374,58 @@ describe('RADIUS client with Message-Authenticator relaxed (old gateway)', () =>
     nextStep(server);
     // A wrong secret turns the password into noise: radclient cannot read our (rightly signed) answer either.
     const noisy = await Promise.all(
-      Array.from({ length: 6 }, () => radclient(radius.port, 'wrong-secret', { 'User-Name': 'ivan', 'User-Password': PIN + '123456' }, { messageAuthenticator: false })),
+      Array.from({ length: 6 }, () =>
+        radclient(
+          radius.port,
+          'wrong-secret',
+          { 'User-Name': 'ivan', 'User-Password': PIN + '123456' },
+          { messageAuthenticator: false },
+        ),
+      ),
     );
     expect(noisy.every((r) => r.code === undefined)).toBe(true);
     expect(radius.stats.noisyPasswords).toBe(6);
     expect(radius.stats.noiseBursts).toBe(1);
-    const user = await server.ctx.db.get<{ failures: number; locked_until: number | null }>('SELECT failures, locked_until FROM users WHERE username = ?', ['ivan']);
+    const user = await server.ctx.db.get<{ failures: number; locked_until: number | null }>(
+      'SELECT failures, locked_until FROM users WHERE username = ?',
+      ['ivan'],
+    );
     expect([Number(user!.failures), user!.locked_until]).toEqual([0, null]);
     expect(await verifyRows(server, 'ivan')).toEqual([]);
-    const reported = await server.ctx.db.all<{ actor: string }>("SELECT actor FROM audit WHERE type = 'radius.client.noise_burst'");
+    const reported = await server.ctx.db.all<{ actor: string }>(
+      "SELECT actor FROM audit WHERE type = 'radius.client.noise_burst'",
+    );
     expect(reported).toEqual([{ actor: 'legacy-fw' }]);
 
     // During the burst even a right unsigned request is refused unverified; a signed one is still served.
     const code = oathtool(ivan.totpSecret!, server.clock.now());
-    expect((await radclient(radius.port, secret, { 'User-Name': 'ivan', 'User-Password': PIN + code }, { messageAuthenticator: false })).code).toBe('Access-Reject');
+    expect(
+      (
+        await radclient(
+          radius.port,
+          secret,
+          { 'User-Name': 'ivan', 'User-Password': PIN + code },
+          { messageAuthenticator: false },
+        )
+      ).code,
+    ).toBe('Access-Reject');
     expect(await verifyRows(server, 'ivan')).toEqual([]);
-    expect((await radclient(radius.port, secret, { 'User-Name': 'ivan', 'User-Password': PIN + code })).code).toBe('Access-Accept');
+    expect((await radclient(radius.port, secret, { 'User-Name': 'ivan', 'User-Password': PIN + code })).code).toBe(
+      'Access-Accept',
+    );
 
     server.clock.advance(61_000);
     nextStep(server);
     const later = oathtool(ivan.totpSecret!, server.clock.now());
-    expect((await radclient(radius.port, secret, { 'User-Name': 'ivan', 'User-Password': PIN + later }, { messageAuthenticator: false })).code).toBe('Access-Accept');
+    expect(
+      (
+        await radclient(
+          radius.port,
+          secret,
+          { 'User-Name': 'ivan', 'User-Password': PIN + later },
+          { messageAuthenticator: false },
+        )
+      ).code,
+    ).toBe('Access-Accept');
   });
 });

@@ -34,11 +34,18 @@ forEachEngine('RADIUS duplicate detection and challenges shared by two instances
     if (engine === 'postgres') second = await startTestServer({ join: first.deployment!, clock: first.clock });
     h = await bootstrap(first);
     await enableTemporaryCodes(h);
-    const res = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'vpn-balanced', addresses: ['127.0.0.1/32'] });
+    const res = await h.http('POST', '/api/v1/admin/radius-clients', {
+      name: 'vpn-balanced',
+      addresses: ['127.0.0.1/32'],
+    });
     expect(res.status).toBe(201);
     secret = res.body.secret;
     a = await startRadiusServer(first.ctx, { host: '127.0.0.1', port: 0, admission: first.app.admission });
-    b = await startRadiusServer((second ?? first).ctx, { host: '127.0.0.1', port: 0, admission: (second ?? first).app.admission });
+    b = await startRadiusServer((second ?? first).ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      admission: (second ?? first).app.admission,
+    });
     nas = await startTestNas();
   }, 60_000);
 
@@ -53,13 +60,19 @@ forEachEngine('RADIUS duplicate detection and challenges shared by two instances
   const db = () => first.ctx.db;
 
   async function verifications(username: string): Promise<string[]> {
-    const rows = await db().all<{ outcome: string }>("SELECT outcome FROM audit WHERE subject = ? AND type = 'verify.attempt' ORDER BY id", [username]);
+    const rows = await db().all<{ outcome: string }>(
+      "SELECT outcome FROM audit WHERE subject = ? AND type = 'verify.attempt' ORDER BY id",
+      [username],
+    );
     return rows.map((r) => r.outcome);
   }
 
   async function singleUseCode(username: string): Promise<string> {
     await createUser(h, username, { pin: PIN });
-    const issued = await h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, { expiresInMinutes: 60, multiUse: false });
+    const issued = await h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, {
+      expiresInMinutes: 60,
+      multiUse: false,
+    });
     expect(issued.status).toBe(201);
     return issued.body.code as string;
   }
@@ -118,17 +131,31 @@ forEachEngine('RADIUS duplicate detection and challenges shared by two instances
     expect(state).toHaveLength(16);
 
     nextStep();
-    const followUp = accessRequest({ identifier: 5, secret, username: 'dora', password: oathtool(dora.totpSecret!, first.clock.now()), state: state! });
+    const followUp = accessRequest({
+      identifier: 5,
+      secret,
+      username: 'dora',
+      password: oathtool(dora.totpSecret!, first.clock.now()),
+      state: state!,
+    });
     nas.send(followUp, b.port);
     expect((await nas.answer(b.port))?.[0]).toBe(CODE.AccessAccept);
     expect(await db().all('SELECT id FROM radius_challenges')).toEqual([]);
 
     nextStep();
-    const replay = accessRequest({ identifier: 6, secret, username: 'dora', password: oathtool(dora.totpSecret!, first.clock.now()), state: state! });
+    const replay = accessRequest({
+      identifier: 6,
+      secret,
+      username: 'dora',
+      password: oathtool(dora.totpSecret!, first.clock.now()),
+      state: state!,
+    });
     nas.send(replay, a.port);
     const refused = await nas.answer(a.port);
     expect(refused?.[0]).toBe(CODE.AccessReject);
-    expect(Buffer.concat(attributeValues(refused!, ATTR.ReplyMessage)).toString('utf8')).toBe(MESSAGES.expiredChallenge);
+    expect(Buffer.concat(attributeValues(refused!, ATTR.ReplyMessage)).toString('utf8')).toBe(
+      MESSAGES.expiredChallenge,
+    );
     expect(await verifications('dora')).toEqual(['success']);
   });
 
@@ -148,12 +175,18 @@ forEachEngine('RADIUS duplicate detection and challenges shared by two instances
     if (engine === 'sqlite') {
       // The whole database, WAL included: the PIN is nowhere in the clear.
       const file = path.join(first.dataDir, 'lifeline.sqlite');
-      for (const f of [file, `${file}-wal`].filter((f) => existsSync(f))) expect(readFileSync(f).includes(Buffer.from(PIN)), f).toBe(false);
+      for (const f of [file, `${file}-wal`].filter((f) => existsSync(f)))
+        expect(readFileSync(f).includes(Buffer.from(PIN)), f).toBe(false);
     }
   });
 
   it('sends nothing for a request whose claiming instance died mid-verification, verifies nothing, and frees the key after 30 s', async () => {
-    const c = await startRadiusServer((second ?? first).ctx, { host: '127.0.0.1', port: 0, duplicateWaitMs: 300, admission: (second ?? first).app.admission });
+    const c = await startRadiusServer((second ?? first).ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      duplicateWaitMs: 300,
+      admission: (second ?? first).app.admission,
+    });
     try {
       const code = await singleUseCode('gus');
       const request = accessRequest({ identifier: 8, secret, username: 'gus', password: PIN + code });

@@ -40,23 +40,35 @@ forEachEngine('RADIUS under load: the instance admission gate shared with the HT
 
   async function singleUseCode(username: string): Promise<string> {
     await createUser(h, username, { pin: PIN });
-    const issued = await h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, { expiresInMinutes: 60, multiUse: false });
+    const issued = await h.http('POST', `/api/v1/admin/users/${username}/temporary-code`, {
+      expiresInMinutes: 60,
+      multiUse: false,
+    });
     expect(issued.status).toBe(201);
     return issued.body.code as string;
   }
 
   async function verifications(username: string): Promise<string[]> {
-    const rows = await server.ctx.db.all<{ outcome: string }>("SELECT outcome FROM audit WHERE subject = ? AND type = 'verify.attempt' ORDER BY id", [username]);
+    const rows = await server.ctx.db.all<{ outcome: string }>(
+      "SELECT outcome FROM audit WHERE subject = ? AND type = 'verify.attempt' ORDER BY id",
+      [username],
+    );
     return rows.map((r) => r.outcome);
   }
 
   async function failures(username: string): Promise<number> {
-    return Number((await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', [username]))!.failures);
+    return Number(
+      (await server.ctx.db.get<{ failures: number }>('SELECT failures FROM users WHERE username = ?', [username]))!
+        .failures,
+    );
   }
 
   /** Rows claiming this request in the shared duplicate table (radius/duplicates.ts). */
   async function claims(request: Buffer): Promise<number> {
-    const row = await server.ctx.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM radius_requests WHERE authenticator = ?', [request.subarray(4, 20)]);
+    const row = await server.ctx.db.get<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM radius_requests WHERE authenticator = ?',
+      [request.subarray(4, 20)],
+    );
     return Number(row!.n);
   }
 
@@ -64,7 +76,10 @@ forEachEngine('RADIUS under load: the instance admission gate shared with the HT
     server = await startTestServer({ engine, admission: LIMITS });
     h = await bootstrap(server);
     await enableTemporaryCodes(h);
-    const client = await h.http('POST', '/api/v1/admin/radius-clients', { name: 'vpn-busy', addresses: ['127.0.0.1/32'] });
+    const client = await h.http('POST', '/api/v1/admin/radius-clients', {
+      name: 'vpn-busy',
+      addresses: ['127.0.0.1/32'],
+    });
     expect(client.status).toBe(201);
     secret = client.body.secret as string;
     const api = await h.http('POST', '/api/v1/admin/clients', { name: 'web-portal' });
@@ -87,7 +102,11 @@ forEachEngine('RADIUS under load: the instance admission gate shared with the HT
   it('drops a request that gets no place within the wait silently, having claimed, counted and burned nothing; the retransmission is verified once and accepted', async () => {
     const code = await singleUseCode('ivy');
     const request = accessRequest({ identifier: 21, secret, username: 'ivy', password: PIN + code });
-    const before = { shed: radius.stats.dropped.shed, duplicates: radius.stats.duplicates, gate: gate().stats().shed.waitedTooLong };
+    const before = {
+      shed: radius.stats.dropped.shed,
+      duplicates: radius.stats.duplicates,
+      gate: gate().stats().shed.waitedTooLong,
+    };
 
     const hold = await takePlace();
     nas.send(request, radius.port);
@@ -98,7 +117,9 @@ forEachEngine('RADIUS under load: the instance admission gate shared with the HT
     expect(await verifications('ivy')).toEqual([]);
     expect(await failures('ivy')).toBe(0);
     // The gate's own line, at most one a second; no line per shed packet from the RADIUS side.
-    expect(server.logLines.some((l) => l.includes('"component":"admission"') && l.includes('verifications shed'))).toBe(true);
+    expect(server.logLines.some((l) => l.includes('"component":"admission"') && l.includes('verifications shed'))).toBe(
+      true,
+    );
 
     hold();
     nas.send(request, radius.port); // the NAS's retransmission: same identifier, same Request Authenticator
@@ -140,7 +161,12 @@ forEachEngine('RADIUS under load: the instance admission gate shared with the HT
     const before = { shed: radius.stats.dropped.shed, queueFull: gate().stats().shed.queueFull };
 
     const hold = await takePlace();
-    const overHttp = h.http('POST', '/api/v1/verify', { purpose: 'logon', username: 'kim', code: httpCode, pin: PIN }, apiKey);
+    const overHttp = h.http(
+      'POST',
+      '/api/v1/verify',
+      { purpose: 'logon', username: 'kim', code: httpCode, pin: PIN },
+      apiKey,
+    );
     await vi.waitFor(() => expect(gate().stats().waiting).toBe(1), { timeout: 20_000, interval: 5 });
     nas.send(request, radius.port);
     await vi.waitFor(() => expect(radius.stats.dropped.shed).toBe(before.shed + 1), { timeout: 20_000, interval: 5 });

@@ -13,7 +13,9 @@ describe('PIN ‖ code split by fixed code lengths', () => {
   });
 
   it('keeps separators inside the code and the PIN as typed', () => {
-    expect(readPasscode('my pin!7K3M-Q9XD-2B8T', [token6, temporary12], 6)).toEqual([{ pin: 'my pin!', code: '7K3M-Q9XD-2B8T' }]);
+    expect(readPasscode('my pin!7K3M-Q9XD-2B8T', [token6, temporary12], 6)).toEqual([
+      { pin: 'my pin!', code: '7K3M-Q9XD-2B8T' },
+    ]);
   });
 
   it('lists both readings of an ambiguous password (the caller makes them one attempt)', () => {
@@ -45,8 +47,12 @@ describe('PIN ‖ code split by fixed code lengths', () => {
   });
 
   it('after a challenge, gives the stored PIN only to kinds that need one', () => {
-    expect(readCodeAfterChallenge('123456', 'pin123', [token6, emergency])).toEqual([{ pin: 'pin123', code: '123456' }]);
-    expect(readCodeAfterChallenge('7K3M-Q9XD-2B8T', 'pin123', [token6, temporaryNoPin])).toEqual([{ code: '7K3M-Q9XD-2B8T' }]);
+    expect(readCodeAfterChallenge('123456', 'pin123', [token6, emergency])).toEqual([
+      { pin: 'pin123', code: '123456' },
+    ]);
+    expect(readCodeAfterChallenge('7K3M-Q9XD-2B8T', 'pin123', [token6, temporaryNoPin])).toEqual([
+      { code: '7K3M-Q9XD-2B8T' },
+    ]);
     expect(readCodeAfterChallenge('nonsense', 'pin123', [token6, temporary12])).toEqual([]);
   });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createAdminAndLogin, loginAdmin, nextTotp, startAdminServer, TEST_ADMIN_PASSWORD, type AdminHarness } from '../../helpers/admin.js';
+import {
+  createAdminAndLogin,
+  loginAdmin,
+  nextTotp,
+  startAdminServer,
+  TEST_ADMIN_PASSWORD,
+  type AdminHarness,
+} from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import type { TestServer } from '../../helpers/server.js';
 import { useHarness } from '../../helpers/hooks.js';
@@ -7,21 +14,44 @@ import { LOGIN_LIMITS } from '../../../src-server/services/admin-login.js';
 
 let server: TestServer;
 let h: AdminHarness;
-useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
+useHarness('each', startAdminServer, (started) => {
+  h = started;
+  server = started.server;
+});
 
 describe('admin sign-in', () => {
   it('needs both the password and a TOTP code; either wrong gives the same 401', async () => {
-    const wrongPassword = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: 'wrong password!!', otp: nextTotp(server, h.adminTotpSecret) }, null);
+    const wrongPassword = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: 'wrong password!!', otp: nextTotp(server, h.adminTotpSecret) },
+      null,
+    );
     expect(wrongPassword.status).toBe(401);
     expect(wrongPassword.body.error).toBe('invalid_credentials');
     nextTotp(server, h.adminTotpSecret);
-    const wrongOtp = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: '000000' }, null);
+    const wrongOtp = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: '000000' },
+      null,
+    );
     expect(wrongOtp.status).toBe(401);
     expect(wrongOtp.body.error).toBe('invalid_credentials');
     expect(wrongOtp.body.message).toBe(wrongPassword.body.message);
-    const unknown = await h.http('POST', '/api/v1/admin/sessions', { username: 'nobody', password: TEST_ADMIN_PASSWORD, otp: '123456' }, null);
+    const unknown = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'nobody', password: TEST_ADMIN_PASSWORD, otp: '123456' },
+      null,
+    );
     expect(unknown.status).toBe(401);
-    const ok = await h.http('POST', '/api/v1/admin/sessions', { username: 'ADMIN', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) }, null);
+    const ok = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'ADMIN', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) },
+      null,
+    );
     expect(ok.status).toBe(200);
     expect(ok.body.roles).toEqual(['superadmin']);
     expect(ok.body.token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
@@ -32,22 +62,41 @@ describe('admin sign-in', () => {
 
   it('accepts each TOTP time step once', async () => {
     const otp = nextTotp(server, h.adminTotpSecret);
-    const first = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp }, null);
+    const first = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: TEST_ADMIN_PASSWORD, otp },
+      null,
+    );
     expect(first.status).toBe(200);
-    const replay = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp }, null);
+    const replay = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: TEST_ADMIN_PASSWORD, otp },
+      null,
+    );
     expect(replay.status).toBe(401);
     // An older step (the previous code, within the drift window) is refused too once a later one was used.
     const older = oathtool(h.adminTotpSecret, server.clock.now() - 30_000);
-    const back = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: older }, null);
+    const back = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: older },
+      null,
+    );
     expect(back.status).toBe(401);
-    const audit = await server.ctx.db.all<{ reason: string }>("SELECT reason FROM audit WHERE type = 'admin.login' AND outcome = 'failure'");
+    const audit = await server.ctx.db.all<{ reason: string }>(
+      "SELECT reason FROM audit WHERE type = 'admin.login' AND outcome = 'failure'",
+    );
     expect(audit.map((r) => r.reason)).toContain('otp_replayed');
   });
 
   it('one TOTP code raced by 10 concurrent sign-ins opens exactly one session', async () => {
     const otp = nextTotp(server, h.adminTotpSecret);
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp }, null)),
+      Array.from({ length: 10 }, () =>
+        h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp }, null),
+      ),
     );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status === 401)).toHaveLength(9);
@@ -55,7 +104,9 @@ describe('admin sign-in', () => {
 
   it('the per-address limit holds under concurrency', async () => {
     const results = await Promise.all(
-      Array.from({ length: LOGIN_LIMITS.perAddress + 10 }, (_, i) => h.http('POST', '/api/v1/admin/sessions', { username: `nobody${i}`, password: 'x', otp: '000000' }, null)),
+      Array.from({ length: LOGIN_LIMITS.perAddress + 10 }, (_, i) =>
+        h.http('POST', '/api/v1/admin/sessions', { username: `nobody${i}`, password: 'x', otp: '000000' }, null),
+      ),
     );
     // The bootstrap sign-in already used one attempt from this address.
     expect(results.filter((r) => r.status === 401)).toHaveLength(LOGIN_LIMITS.perAddress - 1);
@@ -66,7 +117,12 @@ describe('admin sign-in', () => {
     let last = 0;
     let body: { error?: string; retryAfterSeconds?: number } = {};
     for (let i = 0; i <= LOGIN_LIMITS.perAdminAddress; i++) {
-      const r = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: 'not the password', otp: '000000' }, null);
+      const r = await h.http(
+        'POST',
+        '/api/v1/admin/sessions',
+        { username: 'admin', password: 'not the password', otp: '000000' },
+        null,
+      );
       last = r.status;
       body = r.body;
     }
@@ -74,10 +130,20 @@ describe('admin sign-in', () => {
     expect(body.error).toBe('rate_limited');
     expect(body.retryAfterSeconds).toBeGreaterThan(0);
     // Even the right credentials are refused while limited.
-    const right = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) }, null);
+    const right = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) },
+      null,
+    );
     expect(right.status).toBe(429);
     server.clock.advance(LOGIN_LIMITS.windowMs);
-    const later = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) }, null);
+    const later = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) },
+      null,
+    );
     expect(later.status).toBe(200);
   });
 
@@ -122,8 +188,12 @@ describe('admin sign-in', () => {
     const get = await h.http('GET', '/api/v1/admin/settings', undefined, helpdesk.token);
     expect(get.status).toBe(403);
     expect(get.body.error).toBe('forbidden');
-    const patch = await h.http('PATCH', '/api/v1/admin/settings', { settings: { temporaryCodesEnabled: true } }, helpdesk.token);
+    const patch = await h.http(
+      'PATCH',
+      '/api/v1/admin/settings',
+      { settings: { temporaryCodesEnabled: true } },
+      helpdesk.token,
+    );
     expect(patch.status).toBe(403);
   });
 });
-

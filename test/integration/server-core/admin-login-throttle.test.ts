@@ -1,13 +1,22 @@
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { nextTotp, startAdminServer, TEST_ADMIN_PASSWORD, type AdminHarness, type HttpResult } from '../../helpers/admin.js';
+import {
+  nextTotp,
+  startAdminServer,
+  TEST_ADMIN_PASSWORD,
+  type AdminHarness,
+  type HttpResult,
+} from '../../helpers/admin.js';
 import type { TestServer } from '../../helpers/server.js';
 import { useHarness } from '../../helpers/hooks.js';
 import { LOGIN_LIMITS } from '../../../src-server/services/admin-login.js';
 
 let server: TestServer;
 let h: AdminHarness;
-useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
+useHarness('each', startAdminServer, (started) => {
+  h = started;
+  server = started.server;
+});
 
 /**
  * A sign-in sent from a chosen loopback address (Linux routes all of 127.0.0.0/8 to lo), so the server sees
@@ -18,7 +27,14 @@ function signInFrom(address: string, body: { username: string; password: string;
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: hostname, port, localAddress: address, method: 'POST', path: '/api/v1/admin/sessions', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: hostname,
+        port,
+        localAddress: address,
+        method: 'POST',
+        path: '/api/v1/admin/sessions',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -45,7 +61,11 @@ describe('sign-in throttling per admin name cannot lock the owner out', () => {
     // The attacker's address is held back for this name; its first attempts were answered as wrong credentials.
     expect(answers.slice(0, LOGIN_LIMITS.perAdminAddress)).toEqual(Array(LOGIN_LIMITS.perAdminAddress).fill(401));
     expect(answers.slice(LOGIN_LIMITS.perAdminAddress)).toEqual(Array(12 - LOGIN_LIMITS.perAdminAddress).fill(429));
-    const owner = await signInFrom('127.0.0.3', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) });
+    const owner = await signInFrom('127.0.0.3', {
+      username: 'admin',
+      password: TEST_ADMIN_PASSWORD,
+      otp: nextTotp(server, h.adminTotpSecret),
+    });
     expect(owner.status).toBe(200);
     expect(owner.body.token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
   });
@@ -53,7 +73,8 @@ describe('sign-in throttling per admin name cannot lock the owner out', () => {
   it('failures spread over many addresses get a Retry-After that grows and is capped; the owner still gets in after it', async () => {
     let next = 10;
     const from = () => `127.0.1.${next++}`;
-    for (let i = 0; i < LOGIN_LIMITS.perAdminBackoff.free; i++) expect((await signInFrom(from(), wrong)).status).toBe(401);
+    for (let i = 0; i < LOGIN_LIMITS.perAdminBackoff.free; i++)
+      expect((await signInFrom(from(), wrong)).status).toBe(401);
     const waits: number[] = [];
     for (let i = 0; i < 8; i++) {
       const refused = await signInFrom(from(), wrong);
@@ -74,7 +95,11 @@ describe('sign-in throttling per admin name cannot lock the owner out', () => {
     if (owner.status === 429) {
       expect(Number(owner.headers.get('retry-after'))).toBeLessThanOrEqual(capSeconds);
       server.clock.advance(Number(owner.headers.get('retry-after')) * 1000);
-      owner = await signInFrom('127.0.0.4', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) });
+      owner = await signInFrom('127.0.0.4', {
+        username: 'admin',
+        password: TEST_ADMIN_PASSWORD,
+        otp: nextTotp(server, h.adminTotpSecret),
+      });
     }
     expect(owner.status).toBe(200);
     // A successful sign-in ends the run of failures: the next wrong attempt is not delayed.
@@ -83,7 +108,9 @@ describe('sign-in throttling per admin name cannot lock the owner out', () => {
 
   it('the growing delay holds under concurrency: a burst from many addresses gets exactly the free attempts', async () => {
     const free = LOGIN_LIMITS.perAdminBackoff.free;
-    const results = await Promise.all(Array.from({ length: free + 5 }, (_, i) => signInFrom(`127.0.3.${i + 1}`, wrong)));
+    const results = await Promise.all(
+      Array.from({ length: free + 5 }, (_, i) => signInFrom(`127.0.3.${i + 1}`, wrong)),
+    );
     expect(results.filter((r) => r.status === 401)).toHaveLength(free);
     expect(results.filter((r) => r.status === 429)).toHaveLength(5);
   });
@@ -97,14 +124,24 @@ describe('sign-in throttling per admin name cannot lock the owner out', () => {
     expect(up.status).toBe(200);
     // Wrong step-up codes are limited per session.
     const answers: number[] = [];
-    for (let i = 0; i <= LOGIN_LIMITS.stepUpPerSession; i++) answers.push((await h.http('POST', '/api/v1/admin/sessions/step-up', { otp: '000000' })).status);
+    for (let i = 0; i <= LOGIN_LIMITS.stepUpPerSession; i++)
+      answers.push((await h.http('POST', '/api/v1/admin/sessions/step-up', { otp: '000000' })).status);
     expect(answers.slice(0, LOGIN_LIMITS.stepUpPerSession)).toEqual(Array(LOGIN_LIMITS.stepUpPerSession).fill(401));
     expect(answers[LOGIN_LIMITS.stepUpPerSession]).toBe(429);
     // ... and only that session: the owner's fresh sign-in and its step-up are not affected.
-    const other = await signInFrom('127.0.0.5', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) });
+    const other = await signInFrom('127.0.0.5', {
+      username: 'admin',
+      password: TEST_ADMIN_PASSWORD,
+      otp: nextTotp(server, h.adminTotpSecret),
+    });
     expect(other.status).toBe(200);
     server.clock.advance(16 * 60 * 1000 - 60_000);
-    const otherUp = await h.http('POST', '/api/v1/admin/sessions/step-up', { otp: nextTotp(server, h.adminTotpSecret) }, other.body.token);
+    const otherUp = await h.http(
+      'POST',
+      '/api/v1/admin/sessions/step-up',
+      { otp: nextTotp(server, h.adminTotpSecret) },
+      other.body.token,
+    );
     expect(otherUp.status).toBe(200);
   });
 });

@@ -11,7 +11,10 @@ import { useHarness } from '../../helpers/hooks.js';
 
 let server: TestServer;
 let h: AdminHarness;
-useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
+useHarness('each', startAdminServer, (started) => {
+  h = started;
+  server = started.server;
+});
 
 /**
  * A direct edit of the database, as an intruder with access to it would make: through better-sqlite3 on the SQLite
@@ -40,7 +43,14 @@ async function sealed(): Promise<void> {
 const verify = () => verifyAudit(server.ctx.db, server.ctx.audit, server.ctx.keys.allSigningKeys, server.dataDir);
 
 async function someEvents(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await appendAudit(server.ctx.db, server.ctx, { type: 'test.event', outcome: 'info', actorKind: 'system', subject: `s${i}`, details: { i } });
+  for (let i = 0; i < n; i++)
+    await appendAudit(server.ctx.db, server.ctx, {
+      type: 'test.event',
+      outcome: 'info',
+      actorKind: 'system',
+      subject: `s${i}`,
+      details: { i },
+    });
   await sealed();
 }
 
@@ -95,14 +105,17 @@ describe('audit chain and checkpoints', () => {
     expect((await verify()).firstBadRowId).toBe(mid + 1);
   });
 
-  it.skipIf(defaultTestEngine() !== 'sqlite')('on SQLite a row stripped of its chain is tampering, not a pending row (PostgreSQL: such a row is pending until sealed)', async () => {
-    await someEvents(3);
-    const last = (await server.ctx.db.get<{ id: number }>('SELECT MAX(id) AS id FROM audit'))!.id;
-    await tamper('UPDATE audit SET hash = NULL, prev_hash = NULL WHERE id = ?', last);
-    const report = await verify();
-    expect(report.firstBadRowId).toBe(last);
-    expect(report.unsealed).toBe(0);
-  });
+  it.skipIf(defaultTestEngine() !== 'sqlite')(
+    'on SQLite a row stripped of its chain is tampering, not a pending row (PostgreSQL: such a row is pending until sealed)',
+    async () => {
+      await someEvents(3);
+      const last = (await server.ctx.db.get<{ id: number }>('SELECT MAX(id) AS id FROM audit'))!.id;
+      await tamper('UPDATE audit SET hash = NULL, prev_hash = NULL WHERE id = ?', last);
+      const report = await verify();
+      expect(report.firstBadRowId).toBe(last);
+      expect(report.unsealed).toBe(0);
+    },
+  );
 
   it('a forged or edited checkpoint is reported, not trusted', async () => {
     await someEvents(3);
@@ -117,7 +130,14 @@ describe('audit chain and checkpoints', () => {
   });
 
   it('refuses audit details that look like secrets', async () => {
-    await expect(appendAudit(server.ctx.db, server.ctx, { type: 'x', outcome: 'info', actorKind: 'system', details: { pin: '1234' } })).rejects.toThrow(/secret/);
+    await expect(
+      appendAudit(server.ctx.db, server.ctx, {
+        type: 'x',
+        outcome: 'info',
+        actorKind: 'system',
+        details: { pin: '1234' },
+      }),
+    ).rejects.toThrow(/secret/);
   });
 });
 
@@ -128,7 +148,12 @@ describe('GET /api/v1/admin/audit', () => {
     const ivy = await h.http('GET', '/api/v1/admin/audit?username=IVY');
     expect(ivy.status).toBe(200);
     expect(ivy.body.events.map((e: { type: string }) => e.type)).toEqual(['pin.set', 'user.created']);
-    expect(ivy.body.events[0]).toMatchObject({ actor: 'admin', actorKind: 'admin', subject: 'ivy', outcome: 'success' });
+    expect(ivy.body.events[0]).toMatchObject({
+      actor: 'admin',
+      actorKind: 'admin',
+      subject: 'ivy',
+      outcome: 'success',
+    });
     const logins = await h.http('GET', '/api/v1/admin/audit?type=admin.&actor=admin');
     expect(logins.body.events.length).toBeGreaterThan(0);
     expect(logins.body.events.every((e: { type: string }) => e.type.startsWith('admin.'))).toBe(true);

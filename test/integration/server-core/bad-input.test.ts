@@ -9,10 +9,17 @@ import { TestDevice } from '../devices/test-device.js';
 
 let server: TestServer;
 let h: AdminHarness;
-useHarness('all', startAdminServer, (started) => { h = started; server = started.server; });
+useHarness('all', startAdminServer, (started) => {
+  h = started;
+  server = started.server;
+});
 
 async function raw(method: string, path: string, body: string | undefined, headers: Record<string, string> = {}) {
-  const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json', ...headers }, ...(body !== undefined ? { body } : {}) });
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json', ...headers },
+    ...(body !== undefined ? { body } : {}),
+  });
   const text = await res.text();
   return { status: res.status, text, body: JSON.parse(text) as { error: string; message: string } };
 }
@@ -21,7 +28,10 @@ async function stillServing(): Promise<void> {
   expect((await h.http('GET', '/api/v1/admin/sessions/current')).status).toBe(200);
 }
 
-function expectClientError(r: { status: number; text: string; body: { error: string; message: string } }, code?: string): void {
+function expectClientError(
+  r: { status: number; text: string; body: { error: string; message: string } },
+  code?: string,
+): void {
   expect(r.status).toBeGreaterThanOrEqual(400);
   expect(r.status).toBeLessThan(500);
   expect(ERROR_CODES).toContain(r.body.error);
@@ -41,27 +51,74 @@ describe('bad input gets a 4xx with a stable code, and the server keeps serving'
 
   it('wrong types and unknown fields', async () => {
     expectClientError(await raw('POST', '/api/v1/admin/users', JSON.stringify({ username: 42 })), 'validation_failed');
-    expectClientError(await raw('POST', '/api/v1/admin/users', JSON.stringify({ username: 'x', isAdmin: true })), 'validation_failed');
-    expectClientError(await raw('POST', '/api/v1/admin/sessions', JSON.stringify({ username: 'admin', password: ['a'], otp: 123456 })), 'validation_failed');
-    expectClientError(await raw('PATCH', '/api/v1/admin/settings', JSON.stringify({ settings: { temporaryCodesEnabled: 'yes' } })), 'validation_failed');
-    expectClientError(await raw('PATCH', '/api/v1/admin/settings', JSON.stringify({ policies: { default: { lockout: { maxFailures: 1000 } } } })), 'validation_failed');
-    expectClientError(await raw('PATCH', '/api/v1/admin/settings', '{"policies":{"default":{"__proto__":{"polluted":true}}}}'), 'bad_request'); // refused by Fastify's JSON parser
+    expectClientError(
+      await raw('POST', '/api/v1/admin/users', JSON.stringify({ username: 'x', isAdmin: true })),
+      'validation_failed',
+    );
+    expectClientError(
+      await raw('POST', '/api/v1/admin/sessions', JSON.stringify({ username: 'admin', password: ['a'], otp: 123456 })),
+      'validation_failed',
+    );
+    expectClientError(
+      await raw('PATCH', '/api/v1/admin/settings', JSON.stringify({ settings: { temporaryCodesEnabled: 'yes' } })),
+      'validation_failed',
+    );
+    expectClientError(
+      await raw(
+        'PATCH',
+        '/api/v1/admin/settings',
+        JSON.stringify({ policies: { default: { lockout: { maxFailures: 1000 } } } }),
+      ),
+      'validation_failed',
+    );
+    expectClientError(
+      await raw('PATCH', '/api/v1/admin/settings', '{"policies":{"default":{"__proto__":{"polluted":true}}}}'),
+      'bad_request',
+    ); // refused by Fastify's JSON parser
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expectClientError(await raw('PATCH', '/api/v1/admin/settings', JSON.stringify({ policies: { 'Bad Name!': {} } })), 'validation_failed');
-    expectClientError(await raw('PATCH', '/api/v1/admin/settings', JSON.stringify({ policies: { default: null } })), 'conflict');
-    expectClientError(await raw('PUT', '/api/v1/admin/users/nobody/pin', JSON.stringify({ pin: 123456 })), 'validation_failed');
+    expectClientError(
+      await raw('PATCH', '/api/v1/admin/settings', JSON.stringify({ policies: { 'Bad Name!': {} } })),
+      'validation_failed',
+    );
+    expectClientError(
+      await raw('PATCH', '/api/v1/admin/settings', JSON.stringify({ policies: { default: null } })),
+      'conflict',
+    );
+    expectClientError(
+      await raw('PUT', '/api/v1/admin/users/nobody/pin', JSON.stringify({ pin: 123456 })),
+      'validation_failed',
+    );
     expectClientError(await raw('GET', '/api/v1/admin/users?limit=-5', undefined), 'validation_failed');
     await stillServing();
   });
 
   it('oversized bodies and wrong media types', async () => {
-    expectClientError(await raw('POST', '/api/v1/admin/users', JSON.stringify({ username: 'a'.repeat(200_000) })), 'body_too_large');
-    expectClientError(await raw('POST', '/api/v1/admin/users', 'username=x', { 'content-type': 'application/x-www-form-urlencoded' }), 'unsupported_media_type');
+    expectClientError(
+      await raw('POST', '/api/v1/admin/users', JSON.stringify({ username: 'a'.repeat(200_000) })),
+      'body_too_large',
+    );
+    expectClientError(
+      await raw('POST', '/api/v1/admin/users', 'username=x', { 'content-type': 'application/x-www-form-urlencoded' }),
+      'unsupported_media_type',
+    );
     await stillServing();
   });
 
   it('odd Unicode in usernames is refused or normalised, never crashes', async () => {
-    const odd = ['', ' ', 'a b', 'zero\u200bwidth', 'rtl\u202eevil', 'ctl\u0001', '../etc', 'x'.repeat(65), '\ud800', '😀', 'a/b', 'a%00'];
+    const odd = [
+      '',
+      ' ',
+      'a b',
+      'zero\u200bwidth',
+      'rtl\u202eevil',
+      'ctl\u0001',
+      '../etc',
+      'x'.repeat(65),
+      '\ud800',
+      '😀',
+      'a/b',
+      'a%00',
+    ];
     for (const username of odd) {
       const r = await raw('POST', '/api/v1/admin/users', JSON.stringify({ username }));
       expectClientError(r, 'validation_failed');
@@ -80,27 +137,53 @@ describe('bad input gets a 4xx with a stable code, and the server keeps serving'
 
   it('no or bad credentials: 401 unauthorized', async () => {
     expectClientError(await raw('GET', '/api/v1/admin/users', undefined, { authorization: '' }), 'unauthorized');
-    expectClientError(await raw('GET', '/api/v1/admin/users', undefined, { authorization: 'Bearer nonsense-token-that-is-long-enough' }), 'unauthorized');
-    expectClientError(await raw('GET', '/api/v1/admin/users', undefined, { authorization: 'Basic YWRtaW46YWRtaW4=' }), 'unauthorized');
+    expectClientError(
+      await raw('GET', '/api/v1/admin/users', undefined, {
+        authorization: 'Bearer nonsense-token-that-is-long-enough',
+      }),
+      'unauthorized',
+    );
+    expectClientError(
+      await raw('GET', '/api/v1/admin/users', undefined, { authorization: 'Basic YWRtaW46YWRtaW4=' }),
+      'unauthorized',
+    );
     expectClientError(await raw('GET', '/api/v1/admin/nothing-here', undefined), 'not_found');
   });
 });
 
 describe('edge values and router errors are 4xx with {error, message}, never a 500', () => {
   /** The request line as sent, without fetch's URL normalisation (fetch would re-encode `%zz`). */
-  async function rawRequestLine(target: string, extraHeaders = ''): Promise<{ status: number; text: string; body: { error: string; message: string } }> {
+  async function rawRequestLine(
+    target: string,
+    extraHeaders = '',
+  ): Promise<{ status: number; text: string; body: { error: string; message: string } }> {
     const { port } = new URL(server.url);
     const socket = connect(Number(port), '127.0.0.1');
-    socket.write(`GET ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${h.adminToken}\r\n${extraHeaders}connection: close\r\n\r\n`);
+    socket.write(
+      `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${h.adminToken}\r\n${extraHeaders}connection: close\r\n\r\n`,
+    );
     let received = '';
     for await (const chunk of socket) received += String(chunk);
     const [head, text = ''] = received.split('\r\n\r\n');
-    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head!)![1]), text, body: JSON.parse(text) as { error: string; message: string } };
+    return {
+      status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head!)![1]),
+      text,
+      body: JSON.parse(text) as { error: string; message: string },
+    };
   }
 
   it('time filters beyond what a Date can hold: the audit chart, its CSV and the audit log answer 400 validation_failed', async () => {
-    for (const path of ['/api/v1/admin/console/audit-stats', '/api/v1/admin/console/audit.csv', '/api/v1/admin/audit']) {
-      for (const query of [`until=${Number.MAX_SAFE_INTEGER}`, `since=${Number.MAX_SAFE_INTEGER}`, 'until=8640000000000001', 'until=1e300']) {
+    for (const path of [
+      '/api/v1/admin/console/audit-stats',
+      '/api/v1/admin/console/audit.csv',
+      '/api/v1/admin/audit',
+    ]) {
+      for (const query of [
+        `until=${Number.MAX_SAFE_INTEGER}`,
+        `since=${Number.MAX_SAFE_INTEGER}`,
+        'until=8640000000000001',
+        'until=1e300',
+      ]) {
         expectClientError(await raw('GET', `${path}?${query}`, undefined), 'validation_failed');
       }
     }
@@ -116,7 +199,12 @@ describe('edge values and router errors are 4xx with {error, message}, never a 5
     const device = new TestDevice(server);
     expect((await device.enroll(secret)).status).toBe(200);
     // Well-formed device headers from an enrolled device: the server hashes the body to check the signature.
-    const signedHeaders = (path: string) => signDeviceRequest(device.signing.privateKey, { method: 'POST', path, deviceId: device.deviceId, body: {} }, server.clock.now());
+    const signedHeaders = (path: string) =>
+      signDeviceRequest(
+        device.signing.privateKey,
+        { method: 'POST', path, deviceId: device.deviceId, body: {} },
+        server.clock.now(),
+      );
     const deep = '['.repeat(5_000) + ']'.repeat(5_000);
     const nested = '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000);
     for (const body of [deep, nested, `{"v":1,"events":${deep}}`]) {
@@ -126,7 +214,10 @@ describe('edge values and router errors are 4xx with {error, message}, never a 5
       expectClientError(await raw('POST', '/api/v1/admin/users', body), 'bad_request');
     }
     // Brackets inside strings are text, not depth.
-    expectClientError(await raw('POST', '/api/v1/admin/users', JSON.stringify({ username: '['.repeat(5_000) })), 'validation_failed');
+    expectClientError(
+      await raw('POST', '/api/v1/admin/users', JSON.stringify({ username: '['.repeat(5_000) })),
+      'validation_failed',
+    );
     await stillServing();
   });
 
@@ -151,13 +242,41 @@ describe('no secret reaches a log line or the audit table', () => {
   it('passwords, TOTP codes, PINs, seeds and session tokens stay out', async () => {
     const pin = '739146';
     const otp = nextTotp(server, h.adminTotpSecret);
-    const login = await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: TEST_ADMIN_PASSWORD, otp }, null);
+    const login = await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: TEST_ADMIN_PASSWORD, otp },
+      null,
+    );
     expect(login.status).toBe(200);
-    await h.http('POST', '/api/v1/admin/sessions', { username: 'admin', password: 'a wrong password', otp: '123456' }, null);
+    await h.http(
+      'POST',
+      '/api/v1/admin/sessions',
+      { username: 'admin', password: 'a wrong password', otp: '123456' },
+      null,
+    );
     const user = await createUser(h, 'kim', { pin, withToken: true });
-    const cookie = await fetch(`${server.url}/api/v1/admin/console-sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD, otp: nextTotp(server, h.adminTotpSecret) }) });
+    const cookie = await fetch(`${server.url}/api/v1/admin/console-sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        username: 'admin',
+        password: TEST_ADMIN_PASSWORD,
+        otp: nextTotp(server, h.adminTotpSecret),
+      }),
+    });
     const csrf = ((await cookie.json()) as { csrfToken: string }).csrfToken;
-    const secrets = [TEST_ADMIN_PASSWORD, 'a wrong password', otp, h.adminTotpSecret, pin, user.totpSecret!, login.body.token, h.adminToken, csrf];
+    const secrets = [
+      TEST_ADMIN_PASSWORD,
+      'a wrong password',
+      otp,
+      h.adminTotpSecret,
+      pin,
+      user.totpSecret!,
+      login.body.token,
+      h.adminToken,
+      csrf,
+    ];
     const audit = JSON.stringify(await server.ctx.db.all('SELECT * FROM audit'));
     const notifications = JSON.stringify(await server.ctx.db.all('SELECT * FROM notifications'));
     const logs = server.logLines.join('\n');

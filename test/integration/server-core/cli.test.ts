@@ -23,13 +23,22 @@ function data(): string {
 
 /** Runs a CLI command to completion (stdout is a pipe, not a TTY). */
 function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [...entry, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...entry, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts the server and waits until it prints its URL. */
 async function startServer(dir: string, env: Record<string, string> = {}, extra: string[] = []) {
-  const child = spawn(process.execPath, [...entry, '--port', '0', '--data', dir, ...extra], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...entry, '--port', '0', '--data', dir, ...extra], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += String(c)));
@@ -68,22 +77,39 @@ describe('server entry and CLI', () => {
     expect(s.output()).not.toContain(password);
     expect(s.output()).not.toContain(secret);
     // The credentials work.
-    const login = await fetch(`${s.url}/api/v1/admin/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password, otp: oathtool(secret, Date.now()) }) });
+    const login = await fetch(`${s.url}/api/v1/admin/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password, otp: oathtool(secret, Date.now()) }),
+    });
     expect(login.status).toBe(200);
     expect(existsSync(path.join(dir, 'server.pid'))).toBe(true);
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
     expect(s.output()).toContain('"msg":"stopped"');
     expect(existsSync(path.join(dir, 'server.pid'))).toBe(false);
-    expect(readFileSync(path.join(dir, 'audit-checkpoints.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(2);
+    expect(
+      readFileSync(path.join(dir, 'audit-checkpoints.jsonl'), 'utf8').trim().split('\n').length,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('takes the first superadmin from LIFELINE_ADMIN_PASSWORD / LIFELINE_ADMIN_TOTP_SECRET and writes no credentials file', async () => {
     const dir = data();
     const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-    const s = await startServer(dir, { LIFELINE_ADMIN_PASSWORD: 'an operator chosen passphrase', LIFELINE_ADMIN_TOTP_SECRET: secret });
+    const s = await startServer(dir, {
+      LIFELINE_ADMIN_PASSWORD: 'an operator chosen passphrase',
+      LIFELINE_ADMIN_TOTP_SECRET: secret,
+    });
     expect(existsSync(path.join(dir, 'initial-admin.txt'))).toBe(false);
-    const login = await fetch(`${s.url}/api/v1/admin/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'an operator chosen passphrase', otp: oathtool(secret, Date.now()) }) });
+    const login = await fetch(`${s.url}/api/v1/admin/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        username: 'admin',
+        password: 'an operator chosen passphrase',
+        otp: oathtool(secret, Date.now()),
+      }),
+    });
     expect(login.status).toBe(200);
     s.child.kill('SIGINT');
     expect(await s.exited).toBe(0);
@@ -142,7 +168,10 @@ describe('server entry and CLI', () => {
     const s = await startServer(data(), {}, ['--radius-port', '0']);
     const port = Number(/RADIUS: +udp \S+:(\d+)/.exec(s.output())?.[1]);
     expect(port).toBeGreaterThan(0);
-    const readyz = async () => (await (await fetch(`${s.url}/readyz`)).json()) as { radius?: { received: number; dropped: { unknownSource: number } } };
+    const readyz = async () =>
+      (await (await fetch(`${s.url}/readyz`)).json()) as {
+        radius?: { received: number; dropped: { unknownSource: number } };
+      };
     expect((await readyz()).radius).toMatchObject({ received: 0, dropped: { unknownSource: 0 } });
 
     // No RADIUS client is registered, so 127.0.0.1 is unknown: no answer on the wire, one count on /readyz.
@@ -152,7 +181,11 @@ describe('server entry and CLI', () => {
         socket.once('message', () => resolve(true));
         setTimeout(() => resolve(false), 1_000);
       });
-      socket.send(accessRequest({ identifier: 7, secret: 'not-registered', username: 'ana', password: '123456' }), port, '127.0.0.1');
+      socket.send(
+        accessRequest({ identifier: 7, secret: 'not-registered', username: 'ana', password: '123456' }),
+        port,
+        '127.0.0.1',
+      );
       expect(await answered).toBe(false);
     } finally {
       socket.close();
@@ -166,16 +199,54 @@ describe('server entry and CLI', () => {
     const dir = data();
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-    const s = await startServer(dir, { LIFELINE_ADMIN_PASSWORD: 'an operator chosen passphrase', LIFELINE_ADMIN_TOTP_SECRET: secret }, ['--tls-cert', cert, '--tls-key', key]);
+    const s = await startServer(
+      dir,
+      { LIFELINE_ADMIN_PASSWORD: 'an operator chosen passphrase', LIFELINE_ADMIN_TOTP_SECRET: secret },
+      ['--tls-cert', cert, '--tls-key', key],
+    );
     expect(s.url).toMatch(/^https:\/\//);
-    const body = JSON.stringify({ username: 'admin', password: 'an operator chosen passphrase', otp: oathtool(secret, Date.now()) });
+    const body = JSON.stringify({
+      username: 'admin',
+      password: 'an operator chosen passphrase',
+      otp: oathtool(secret, Date.now()),
+    });
     const res = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
-      const req = request(`${s.url}/api/v1/admin/console-sessions`, { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
-        r.resume();
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, cookie: String(r.headers['set-cookie'] ?? '') }));
-      });
+      const req = request(
+        `${s.url}/api/v1/admin/console-sessions`,
+        {
+          method: 'POST',
+          ca: readFileSync(cert),
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (r) => {
+          r.resume();
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, cookie: String(r.headers['set-cookie'] ?? '') }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });

@@ -13,13 +13,18 @@ import { STORE_FILE } from '../../../src-main/core/store/files.js';
 
 let server: TestServer;
 let h: AdminHarness;
-useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
+useHarness('each', startAdminServer, (started) => {
+  h = started;
+  server = started.server;
+});
 
 const mode = (file: string) => statSync(file).mode & 0o777;
 
 describe('authority over admins', () => {
   it('disabling or re-enabling an admin needs the authority to grant all of its roles', async () => {
-    expect((await h.http('POST', '/api/v1/admin/roles', { name: 'rolemgr', permissions: ['roles.manage'] })).status).toBe(201);
+    expect(
+      (await h.http('POST', '/api/v1/admin/roles', { name: 'rolemgr', permissions: ['roles.manage'] })).status,
+    ).toBe(201);
     const mgr = await createAdminAndLogin(h, 'mgr', ['rolemgr']);
     const hd = await createAdminAndLogin(h, 'hd', ['helpdesk']);
     await createAdminAndLogin(h, 'mgr2', ['rolemgr']);
@@ -43,7 +48,9 @@ describe('API clients', () => {
     const refused = await h.http('DELETE', `/api/v1/admin/clients/${made.body.clientId}`);
     expect(refused.status).toBe(403);
     expect(refused.body.error).toBe('step_up_required');
-    expect((await h.http('GET', '/api/v1/admin/clients')).body.clients.map((c: { clientId: string }) => c.clientId)).toContain(made.body.clientId);
+    expect(
+      (await h.http('GET', '/api/v1/admin/clients')).body.clients.map((c: { clientId: string }) => c.clientId),
+    ).toContain(made.body.clientId);
     await stepUp(h);
     expect((await h.http('DELETE', `/api/v1/admin/clients/${made.body.clientId}`)).status).toBe(200);
   });
@@ -65,18 +72,40 @@ describe('usernames that look like an existing one', () => {
   });
 
   it('an admin whose name is a look-alike of an existing admin is refused too', async () => {
-    const res = await h.http('POST', '/api/v1/admin/admins', { username: '\u0430dmin', password: 'long enough password', roles: ['auditor'] });
+    const res = await h.http('POST', '/api/v1/admin/admins', {
+      username: '\u0430dmin',
+      password: 'long enough password',
+      roles: ['auditor'],
+    });
     expect(res.status).toBe(409);
     expect(res.body.message).toContain('looks like the existing admin "admin"');
-    expect((await h.http('POST', '/api/v1/admin/admins', { username: '\uff41\uff44\uff4d\uff49\uff4e', password: 'long enough password', roles: ['auditor'] })).status).toBe(409);
-    expect((await h.http('GET', '/api/v1/admin/admins')).body.admins.map((a: { username: string }) => a.username)).toEqual(['admin']);
+    expect(
+      (
+        await h.http('POST', '/api/v1/admin/admins', {
+          username: '\uff41\uff44\uff4d\uff49\uff4e',
+          password: 'long enough password',
+          roles: ['auditor'],
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (await h.http('GET', '/api/v1/admin/admins')).body.admins.map((a: { username: string }) => a.username),
+    ).toEqual(['admin']);
   });
 });
 
 describe('audit CSV export', () => {
   it('escapes a formula after leading spaces', async () => {
-    await appendAudit(server.ctx.db, server.ctx, { type: 'admin.login', outcome: 'failure', actorKind: 'admin', actor: '  =1+1', reason: ' \t@SUM(A1)' });
-    const res = await fetch(`${server.url}/api/v1/admin/console/audit.csv?type=admin.login`, { headers: { authorization: `Bearer ${h.adminToken}` } });
+    await appendAudit(server.ctx.db, server.ctx, {
+      type: 'admin.login',
+      outcome: 'failure',
+      actorKind: 'admin',
+      actor: '  =1+1',
+      reason: ' \t@SUM(A1)',
+    });
+    const res = await fetch(`${server.url}/api/v1/admin/console/audit.csv?type=admin.login`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    });
     expect(res.status).toBe(200);
     const row = (await res.text()).split('\r\n').find((line) => line.includes('=1+1'))!;
     expect(row).toContain(",'  =1+1,");
@@ -88,7 +117,8 @@ describe('files holding secrets are created owner-only', () => {
   it('the SQLite database with its -wal and -shm, and the key file before and after a rotation, are mode 0600', async () => {
     const own = await startTestServer({ engine: 'sqlite' });
     try {
-      for (const name of ['lifeline.sqlite', 'lifeline.sqlite-wal', 'lifeline.sqlite-shm', 'lifeline.key']) expect(mode(path.join(own.dataDir, name)), name).toBe(0o600);
+      for (const name of ['lifeline.sqlite', 'lifeline.sqlite-wal', 'lifeline.sqlite-shm', 'lifeline.key'])
+        expect(mode(path.join(own.dataDir, name)), name).toBe(0o600);
       stageNextSigningKey(path.join(own.dataDir, 'lifeline.key'), own.clock.now());
       expect(mode(path.join(own.dataDir, 'lifeline.key'))).toBe(0o600);
     } finally {
@@ -99,9 +129,15 @@ describe('files holding secrets are created owner-only', () => {
   it("the agent's store file with its -wal and -shm is mode 0600 (real keychain)", async () => {
     const t = tempDir('lifeline-agent-mode-');
     try {
-      const store = await AgentStore.open({ dataDir: t.dir, keychain: testKeychain(), machineId: machine('machine-a'), log: { info() {}, warn() {}, error() {} } });
+      const store = await AgentStore.open({
+        dataDir: t.dir,
+        keychain: testKeychain(),
+        machineId: machine('machine-a'),
+        log: { info() {}, warn() {}, error() {} },
+      });
       try {
-        for (const suffix of ['', '-wal', '-shm']) expect(mode(path.join(t.dir, STORE_FILE + suffix)), suffix || 'store').toBe(0o600);
+        for (const suffix of ['', '-wal', '-shm'])
+          expect(mode(path.join(t.dir, STORE_FILE + suffix)), suffix || 'store').toBe(0o600);
       } finally {
         store.close();
       }

@@ -13,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const parsed = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, unknown> & { err?: { code?: unknown } });
+const parsed = (lines: string[]) =>
+  lines.map((l) => JSON.parse(l) as Record<string, unknown> & { err?: { code?: unknown } });
 
 describe('server log redaction', () => {
   it('keeps the code of an error log line readable', async () => {
@@ -40,7 +41,10 @@ describe('server log redaction', () => {
     const wrong = h.tokenCode(user.totpSecret) === '000000' ? '111111' : '000000';
     expect((await h.verify({ username: 'carol', pin: user.pin, code: wrong, purpose: 'logon' })).status).toBe(401);
     expect((await h.verify({ username: 'carol', pin: user.pin, code, purpose: 'logon' })).status).toBe(200);
-    expect((await h.verify({ username: 'carol', pin: user.pin, code: h.tokenCode(user.totpSecret), purpose: 'logon' })).status).toBe(200);
+    expect(
+      (await h.verify({ username: 'carol', pin: user.pin, code: h.tokenCode(user.totpSecret), purpose: 'logon' }))
+        .status,
+    ).toBe(200);
 
     // The second line of defence: a line that carried a request body, or the request with its body, shows none of it.
     const http = h.server.ctx.log.child({ component: 'http' });

@@ -32,13 +32,14 @@ function smtpSink(): Promise<{ server: Server; port: number; messages: string[] 
         else if (line.startsWith('DATA')) {
           inData = true;
           socket.write('354 go ahead\r\n');
-        }
-        else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+        } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
         else socket.write('250 ok\r\n');
       }
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, messages })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, messages })),
+  );
 }
 
 let server: TestServer;
@@ -57,7 +58,11 @@ afterEach(async () => {
 
 describe('notifier', () => {
   it('writes the outbox in the transaction and, with SMTP configured, mails users who have an address (never the secret)', async () => {
-    const delivery = startNotificationDelivery(server.ctx, { smtpUrl: `smtp://127.0.0.1:${sink.port}`, from: 'lifeline@example.com', intervalMs: 60_000 });
+    const delivery = startNotificationDelivery(server.ctx, {
+      smtpUrl: `smtp://127.0.0.1:${sink.port}`,
+      from: 'lifeline@example.com',
+      intervalMs: 60_000,
+    });
     try {
       const pin = '620415';
       const mona = await createUser(h, 'mona', { email: 'mona@example.com', pin, withToken: true });
@@ -72,7 +77,9 @@ describe('notifier', () => {
       expect(all).toContain('Subject: A new authenticator was enrolled for your account');
       expect(all).not.toContain(pin);
       expect(all).not.toContain(mona.totpSecret!);
-      const rows = await server.ctx.db.all<{ username: string; kind: string; sent_at: number | null }>('SELECT username, kind, sent_at FROM notifications ORDER BY id');
+      const rows = await server.ctx.db.all<{ username: string; kind: string; sent_at: number | null }>(
+        'SELECT username, kind, sent_at FROM notifications ORDER BY id',
+      );
       expect(rows.map((r) => [r.username, r.kind, r.sent_at !== null])).toEqual([
         ['mona', 'pin-set', true],
         ['mona', 'token-enrolled', true],

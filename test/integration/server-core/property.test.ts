@@ -54,7 +54,14 @@ describe('property: admin endpoints never fail with a 5xx on random input', () =
   it('POST /api/v1/admin/sessions with random bodies answers 4xx only', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.record({ username: fc.string({ unit: 'binary' }), password: fc.string(), otp: fc.string({ maxLength: 20 }) })),
+        fc.oneof(
+          fc.jsonValue({ maxDepth: 3 }),
+          fc.record({
+            username: fc.string({ unit: 'binary' }),
+            password: fc.string(),
+            otp: fc.string({ maxLength: 20 }),
+          }),
+        ),
         async (body) => {
           const res = await h.http('POST', '/api/v1/admin/sessions', body, null);
           expect(res.status).toBeGreaterThanOrEqual(400);

@@ -1,18 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { createUser, enableTemporaryCodes, secretFromUri, startAdminServer, type AdminHarness } from '../../helpers/admin.js';
+import {
+  createUser,
+  enableTemporaryCodes,
+  secretFromUri,
+  startAdminServer,
+  type AdminHarness,
+} from '../../helpers/admin.js';
 import { oathtool } from '../../helpers/oathtool.js';
 import type { TestServer } from '../../helpers/server.js';
 import { useHarness } from '../../helpers/hooks.js';
 
 let server: TestServer;
 let h: AdminHarness;
-useHarness('each', startAdminServer, (started) => { h = started; server = started.server; });
+useHarness('each', startAdminServer, (started) => {
+  h = started;
+  server = started.server;
+});
 
-const notifications = (username: string) => server.ctx.db.all<{ kind: string; details: string }>('SELECT kind, details FROM notifications WHERE username = ? ORDER BY id', [username]);
+const notifications = (username: string) =>
+  server.ctx.db.all<{ kind: string; details: string }>(
+    'SELECT kind, details FROM notifications WHERE username = ? ORDER BY id',
+    [username],
+  );
 
 describe('users', () => {
   it('creates, finds, searches, deactivates and assigns a policy', async () => {
-    const created = await h.http('POST', '/api/v1/admin/users', { username: '  Alice.Smith@Corp ', displayName: 'Alice Smith', email: 'alice@example.com' });
+    const created = await h.http('POST', '/api/v1/admin/users', {
+      username: '  Alice.Smith@Corp ',
+      displayName: 'Alice Smith',
+      email: 'alice@example.com',
+    });
     expect(created.status).toBe(201);
     expect(created.body.username).toBe('alice.smith@corp');
     expect(created.body.status).toBe('active');
@@ -24,7 +41,9 @@ describe('users', () => {
     expect((await h.http('GET', '/api/v1/admin/users/Alice.Smith@corp')).body.displayName).toBe('Alice Smith');
     expect((await h.http('GET', '/api/v1/admin/users/nobody')).status).toBe(404);
 
-    const pol = await h.http('PATCH', '/api/v1/admin/settings', { policies: { contractors: { enrollmentAllowed: false, offline: { allowed: false } } } });
+    const pol = await h.http('PATCH', '/api/v1/admin/settings', {
+      policies: { contractors: { enrollmentAllowed: false, offline: { allowed: false } } },
+    });
     expect(pol.status).toBe(200);
     const patched = await h.http('PATCH', '/api/v1/admin/users/bob', { status: 'inactive', policy: 'contractors' });
     expect(patched.status).toBe(200);
@@ -43,7 +62,9 @@ describe('users', () => {
     // The server's own TOTP check agrees with oathtool's code for this seed.
     const { matchTokenStep } = await import('../../../src-server/services/totp.js');
     const now = server.clock.now();
-    expect(await matchTokenStep({ secret, algorithm: 'SHA1', digits: 6, period: 30 }, oathtool(secret, now), now)).toBe(Math.floor(now / 30_000));
+    expect(await matchTokenStep({ secret, algorithm: 'SHA1', digits: 6, period: 30 }, oathtool(secret, now), now)).toBe(
+      Math.floor(now / 30_000),
+    );
     const user = await h.http('GET', '/api/v1/admin/users/carol');
     expect(user.body.token).toMatchObject({ algorithm: 'SHA1', digits: 6, period: 30 });
     expect(user.body.tokenGeneration).toBe(1);
@@ -62,20 +83,29 @@ describe('users', () => {
     const after = await h.http('GET', '/api/v1/admin/users/carol');
     expect(after.body.token).toBeNull();
     expect(after.body.tokenGeneration).toBe(3);
-    expect((await notifications('carol')).map((n) => n.kind)).toEqual(['token-enrolled', 'token-enrolled', 'token-deleted']);
+    expect((await notifications('carol')).map((n) => n.kind)).toEqual([
+      'token-enrolled',
+      'token-enrolled',
+      'token-deleted',
+    ]);
   });
 
   it('enrolling a token revokes the active temporary code (policy default) and the answer is not cacheable', async () => {
     await enableTemporaryCodes(h);
     await createUser(h, 'tess', { pin: '135790' });
-    const issued = await h.http('POST', '/api/v1/admin/users/tess/temporary-code', { expiresInMinutes: 60, multiUse: false });
+    const issued = await h.http('POST', '/api/v1/admin/users/tess/temporary-code', {
+      expiresInMinutes: 60,
+      multiUse: false,
+    });
     expect(issued.status).toBe(201);
     expect((await h.http('GET', '/api/v1/admin/users/tess')).body.temporaryCode).not.toBeNull();
     const enrolled = await h.http('POST', '/api/v1/admin/users/tess/token', {});
     expect(enrolled.headers.get('cache-control')).toBe('no-store');
     expect((await h.http('GET', '/api/v1/admin/users/tess')).body.temporaryCode).toBeNull();
     const audit = await h.http('GET', '/api/v1/admin/audit?username=tess');
-    const types = audit.body.events.map((e: { type: string; reason: string | null }) => `${e.type}${e.reason ? ':' + e.reason : ''}`);
+    const types = audit.body.events.map(
+      (e: { type: string; reason: string | null }) => `${e.type}${e.reason ? ':' + e.reason : ''}`,
+    );
     expect(types).toContain('token.enrolled');
     expect(types.some((t: string) => t.includes('revoke') && t.includes('token-enrolled'))).toBe(true);
   });
@@ -98,7 +128,9 @@ describe('users', () => {
     const user = await h.http('GET', '/api/v1/admin/users/erin');
     expect(user.body).toMatchObject({ hasPin: true, pinGeneration: 1 });
     const { checkPin } = await import('../../../src-server/services/pin.js');
-    const row = (await server.ctx.db.get<{ pin_hash: Buffer; pin_salt: Buffer }>("SELECT pin_hash, pin_salt FROM users WHERE username = 'erin'"))!;
+    const row = (await server.ctx.db.get<{ pin_hash: Buffer; pin_salt: Buffer }>(
+      "SELECT pin_hash, pin_salt FROM users WHERE username = 'erin'",
+    ))!;
     expect(row.pin_hash.includes(Buffer.from('482913'))).toBe(false);
     expect(await checkPin(server.ctx, row, '482913')).toBe(true);
     expect(await checkPin(server.ctx, row, '482914')).toBe(false);
@@ -109,13 +141,30 @@ describe('users', () => {
 
   it('unlock clears failures, lock periods and a permanent lock, and is audited', async () => {
     await createUser(h, 'frank');
-    await server.ctx.db.run("UPDATE users SET failures = 2, lock_periods = 10, locked_until = ?, locked_permanently = 1 WHERE username = 'frank'", [server.clock.now() + 60_000]);
-    expect((await h.http('GET', '/api/v1/admin/users/frank')).body.lock).toMatchObject({ locked: true, lockedPermanently: true, lockPeriods: 10 });
+    await server.ctx.db.run(
+      "UPDATE users SET failures = 2, lock_periods = 10, locked_until = ?, locked_permanently = 1 WHERE username = 'frank'",
+      [server.clock.now() + 60_000],
+    );
+    expect((await h.http('GET', '/api/v1/admin/users/frank')).body.lock).toMatchObject({
+      locked: true,
+      lockedPermanently: true,
+      lockPeriods: 10,
+    });
     const res = await h.http('POST', '/api/v1/admin/users/frank/unlock');
     expect(res.status).toBe(200);
-    expect(res.body.lock).toEqual({ locked: false, lockedUntil: null, lockedPermanently: false, failures: 0, lockPeriods: 0 });
+    expect(res.body.lock).toEqual({
+      locked: false,
+      lockedUntil: null,
+      lockedPermanently: false,
+      failures: 0,
+      lockPeriods: 0,
+    });
     const audit = await h.http('GET', '/api/v1/admin/audit?username=frank&type=user.unlocked');
-    expect(audit.body.events[0].details).toMatchObject({ wasLocked: true, lockPeriods: 10, wasLockedPermanently: true });
+    expect(audit.body.events[0].details).toMatchObject({
+      wasLocked: true,
+      lockPeriods: 10,
+      wasLockedPermanently: true,
+    });
   });
 
   it('every change needs high assurance and the right permission', async () => {

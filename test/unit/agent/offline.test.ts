@@ -55,7 +55,10 @@ describe('offline verification (real keychain, real store, oathtool codes, serve
     clock.advance(30_000);
     expect(await login(codeAt(clock.now()))).toMatchObject({ ok: true, method: 'token' });
     const successes = events().filter((e) => e.type === 'offline-success');
-    expect(successes.map((e) => (e.type === 'offline-success' ? e.step : null))).toEqual([stepAt(NOW + 60_000), stepAt(NOW + 90_000)]);
+    expect(successes.map((e) => (e.type === 'offline-success' ? e.step : null))).toEqual([
+      stepAt(NOW + 60_000),
+      stepAt(NOW + 90_000),
+    ]);
   });
 
   it('takes a right code with a wrong PIN as a failure that burns nothing', async () => {
@@ -69,8 +72,15 @@ describe('offline verification (real keychain, real store, oathtool codes, serve
     expect(before).toMatchObject({ ok: true, username: 'alice', slotsLeft: 2 });
     const decoded = decodeEmergencyRequest(before.ok ? before.request : '');
     expect(decoded).toMatchObject({ ok: true, request: { deviceId: '0123456789', slot: 0 } });
-    expect(await core.emergencySubmit({ username: 'alice', code: '7k3m-q9xd-2b8t' })).toMatchObject({ ok: true, mode: 'offline', method: 'offline-emergency' });
-    expect(await core.emergencySubmit({ username: 'alice', code: SLOT_CODE })).toMatchObject({ ok: false, error: 'invalid_code' });
+    expect(await core.emergencySubmit({ username: 'alice', code: '7k3m-q9xd-2b8t' })).toMatchObject({
+      ok: true,
+      mode: 'offline',
+      method: 'offline-emergency',
+    });
+    expect(await core.emergencySubmit({ username: 'alice', code: SLOT_CODE })).toMatchObject({
+      ok: false,
+      error: 'invalid_code',
+    });
     const after = core.emergencyRequest('alice');
     expect(after.ok && decodeEmergencyRequest(after.request)).toMatchObject({ ok: true, request: { slot: 1 } });
     expect(events().find((e) => e.type === 'offline-success')).toMatchObject({ method: 'offline-emergency', slot: 0 });
@@ -104,7 +114,11 @@ describe('offline verification (real keychain, real store, oathtool codes, serve
     ];
     expect(answers[0]).toMatchObject({ ok: true, mode: 'offline', method: 'token', emergencySlotsLeft: 2 });
     expect(answers[1]).toMatchObject({ ok: false, error: 'invalid_code', mode: 'offline' });
-    expect(answers[2]).toMatchObject({ ok: true, offline: { available: true }, users: [{ username: 'alice', emergencySlotsLeft: 2 }] });
+    expect(answers[2]).toMatchObject({
+      ok: true,
+      offline: { available: true },
+      users: [{ username: 'alice', emergencySlotsLeft: 2 }],
+    });
     const text = JSON.stringify(answers);
     for (const secret of [PIN, code, SLOT_CODE, 'hash', 'privateKey', 'verifier']) expect(text).not.toContain(secret);
   });

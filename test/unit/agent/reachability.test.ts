@@ -20,7 +20,13 @@ async function heldHealthServer() {
     held.push(res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     requests: () => requests,
@@ -31,7 +37,10 @@ async function heldHealthServer() {
 }
 
 function reachabilityFor(url: string, clock = new ManualClock(NOW)) {
-  const r = new Reachability(new ServerClient(url, (u, init) => fetch(u, init), silentLogger), clock, 2_000, { maxAgeMs: 15_000, intervalMs: 60_000 });
+  const r = new Reachability(new ServerClient(url, (u, init) => fetch(u, init), silentLogger), clock, 2_000, {
+    maxAgeMs: 15_000,
+    intervalMs: 60_000,
+  });
   cleanups.push(() => r.stop());
   return r;
 }

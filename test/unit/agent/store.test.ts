@@ -27,7 +27,10 @@ async function openStore(dataDir: string, keychain = testKeychain(), machineName
 }
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<LifelineError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(LifelineError);
   expect((err as LifelineError).code).toBe(code);
   return err as LifelineError;
@@ -50,7 +53,9 @@ describe('agent store (real gnome-keyring, real SQLite)', () => {
   it('lets one core at a time open a store', async () => {
     const d = dir();
     const { store, keychain } = await openStore(d);
-    await expect(AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-a'), log: silent })).rejects.toThrow(/in use by another agent core/);
+    await expect(
+      AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-a'), log: silent }),
+    ).rejects.toThrow(/in use by another agent core/);
     store.close();
     const again = await AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-a'), log: silent });
     again.close();
@@ -60,7 +65,10 @@ describe('agent store (real gnome-keyring, real SQLite)', () => {
     const d = dir();
     const { store, keychain } = await openStore(d);
     store.close();
-    const err = await expectCode(AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-b'), log: silent }), 'store_tampered');
+    const err = await expectCode(
+      AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-b'), log: silent }),
+      'store_tampered',
+    );
     expect(err.message).toMatch(/another machine id/);
   });
 
@@ -69,7 +77,10 @@ describe('agent store (real gnome-keyring, real SQLite)', () => {
     const { store, keychain } = await openStore(d);
     store.close();
     expect(await keychain.delete(KEYCHAIN.dataKey)).toBe(true);
-    await expectCode(AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-a'), log: silent }), 'store_tampered');
+    await expectCode(
+      AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-a'), log: silent }),
+      'store_tampered',
+    );
     expect(existsSync(path.join(d, STORE_FILE))).toBe(true); // nothing was recreated over it
   });
 
@@ -78,7 +89,10 @@ describe('agent store (real gnome-keyring, real SQLite)', () => {
     const { store, keychain } = await openStore(d);
     store.close();
     await keychain.delete(KEYCHAIN.counter);
-    await expectCode(AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-a'), log: silent }), 'store_tampered');
+    await expectCode(
+      AgentStore.open({ dataDir: d, keychain, machineId: machine('machine-a'), log: silent }),
+      'store_tampered',
+    );
   });
 
   it('detects a store replaced by an earlier copy, keeps refusing until a sync accepts it', async () => {
@@ -123,7 +137,10 @@ describe('agent store (real gnome-keyring, real SQLite)', () => {
       const core = await startAgent(d, testKeychain());
       const status = await new AgentService(core).status();
       expect(status).toMatchObject({ ok: true, offline: { available: false, reason: 'keychain_unavailable' } });
-      expect(await core.login({ username: 'alice', pin: '246810', code: '123456', purpose: 'logon' })).toMatchObject({ ok: false, error: 'keychain_unavailable' });
+      expect(await core.login({ username: 'alice', pin: '246810', code: '123456', purpose: 'logon' })).toMatchObject({
+        ok: false,
+        error: 'keychain_unavailable',
+      });
       await core.close();
     } finally {
       process.env.DBUS_SESSION_BUS_ADDRESS = saved;

@@ -3,8 +3,16 @@ import { offlineLockMs } from '../../../src-main/core/user-record.js';
 import { computeVerifier, type VerifierInput } from '../../../src-main/core/verifier-hash.js';
 import { TEST_SCRYPT } from '../../integration/agent/support.js';
 
-const base: VerifierInput = { kind: 'token', position: 100, username: 'alice', deviceId: '0123456789', pin: Buffer.from('246810'), code: Buffer.from('123456') };
-const hex = async (over: Partial<VerifierInput>) => (await computeVerifier({ ...base, ...over }, TEST_SCRYPT)).toString('hex');
+const base: VerifierInput = {
+  kind: 'token',
+  position: 100,
+  username: 'alice',
+  deviceId: '0123456789',
+  pin: Buffer.from('246810'),
+  code: Buffer.from('123456'),
+};
+const hex = async (over: Partial<VerifierInput>) =>
+  (await computeVerifier({ ...base, ...over }, TEST_SCRYPT)).toString('hex');
 
 describe('verifier hashing', () => {
   it('binds PIN, code, window, user, device and kind: changing any one changes the verifier', async () => {

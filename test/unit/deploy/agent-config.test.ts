@@ -18,11 +18,15 @@ const FP1 = 'a'.repeat(64);
 const FP2 = 'b'.repeat(64);
 let tmp: ReturnType<typeof tempDir>;
 let files: { machinePolicyFile: string; userSettingsFile: string };
-const write = (file: string, value: unknown) => writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
+const write = (file: string, value: unknown) =>
+  writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
 
 beforeEach(() => {
   tmp = tempDir('lifeline-config-');
-  files = { machinePolicyFile: path.join(tmp.dir, 'policy.json'), userSettingsFile: path.join(tmp.dir, 'settings.json') };
+  files = {
+    machinePolicyFile: path.join(tmp.dir, 'policy.json'),
+    userSettingsFile: path.join(tmp.dir, 'settings.json'),
+  };
 });
 afterEach(() => tmp.cleanup());
 
@@ -123,20 +127,28 @@ describe('installer properties', () => {
   });
 
   it('refuse an invalid value with its key named', () => {
-    expect(() => machinePolicyFromArgs(['--server-url=http://lifeline.example.org'])).toThrow(/installer properties: "serverUrl"/);
+    expect(() => machinePolicyFromArgs(['--server-url=http://lifeline.example.org'])).toThrow(
+      /installer properties: "serverUrl"/,
+    );
   });
 
   it('use the same names in the NSIS script, the MSI hook and the agent', () => {
     const nsis = readFileSync('build/installer.nsh', 'utf8');
     const nsisPairs = [...nsis.matchAll(/lifelinePolicyArg "([A-Z_]+)" "(--[a-z-]+)"/g)].map((m) => [m[1], m[2]]);
-    const msiPairs = createRequire(import.meta.url)(path.resolve('build/msi-project-created.cjs')).PROPERTIES as string[][];
-    const agentPairs = Object.keys(INSTALLER_PROPERTIES).map((p) => [p, propertyFlag(p as keyof typeof INSTALLER_PROPERTIES)]);
+    const msiPairs = createRequire(import.meta.url)(path.resolve('build/msi-project-created.cjs'))
+      .PROPERTIES as string[][];
+    const agentPairs = Object.keys(INSTALLER_PROPERTIES).map((p) => [
+      p,
+      propertyFlag(p as keyof typeof INSTALLER_PROPERTIES),
+    ]);
     expect(nsisPairs).toEqual(agentPairs);
     expect(msiPairs).toEqual(agentPairs);
   });
 
   it('live where each platform keeps machine policy', () => {
-    expect(machinePolicyPath('win32', { ProgramData: 'C:\\ProgramData' })).toBe('C:\\ProgramData\\Lifeline\\policy.json');
+    expect(machinePolicyPath('win32', { ProgramData: 'C:\\ProgramData' })).toBe(
+      'C:\\ProgramData\\Lifeline\\policy.json',
+    );
     expect(machinePolicyPath('darwin', {})).toBe('/Library/Application Support/Lifeline/policy.json');
     expect(machinePolicyPath('linux', {})).toBe('/etc/lifeline/policy.json');
   });

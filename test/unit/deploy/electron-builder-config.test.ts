@@ -35,7 +35,9 @@ describe('electron-builder.yml', () => {
     expect(config.mac.target.map((t: { target: string }) => t.target)).toContain('dmg');
     expect(config.mac.hardenedRuntime).toBe(true);
     expect(config.mac.notarize).toBe(true);
-    expect(config.linux.target.map((t: { target: string }) => t.target)).toEqual(expect.arrayContaining(['deb', 'AppImage']));
+    expect(config.linux.target.map((t: { target: string }) => t.target)).toEqual(
+      expect.arrayContaining(['deb', 'AppImage']),
+    );
   });
 
   it('sets every Electron fuse explicitly, to the locked-down value', () => {
@@ -61,7 +63,14 @@ describe('electron-builder.yml', () => {
   });
 
   it('holds no signing secret: certificates and passwords come only from the environment', () => {
-    const forbidden = ['cscLink', 'cscKeyPassword', 'certificatePassword', 'certificateFile', 'password', 'azureSignOptions'];
+    const forbidden = [
+      'cscLink',
+      'cscKeyPassword',
+      'certificatePassword',
+      'certificateFile',
+      'password',
+      'azureSignOptions',
+    ];
     const walk = (node: unknown, at: string): void => {
       if (node && typeof node === 'object') {
         for (const [k, v] of Object.entries(node)) {

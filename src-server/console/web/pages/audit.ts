@@ -40,15 +40,46 @@ export async function renderAudit(ctx: PageContext): Promise<void> {
 
   const load = async (): Promise<void> => {
     const before = cursors.at(-1);
-    const page = await api<{ events: AuditEventView[]; nextBefore: number | null }>('GET', `/api/v1/admin/audit?${query({ limit: String(PAGE_SIZE), ...(before ? { before: String(before) } : {}) })}`);
+    const page = await api<{ events: AuditEventView[]; nextBefore: number | null }>(
+      'GET',
+      `/api/v1/admin/audit?${query({ limit: String(PAGE_SIZE), ...(before ? { before: String(before) } : {}) })}`,
+    );
     clear(results);
     results.append(
-      page.events.length === 0 ? h('p', {}, 'No event matches.') : table(['Time', 'Event', 'Outcome', 'By', 'User', 'Device', 'Details'], page.events.map(rowCells), `Audit events, page ${cursors.length}`),
+      page.events.length === 0
+        ? h('p', {}, 'No event matches.')
+        : table(
+            ['Time', 'Event', 'Outcome', 'By', 'User', 'Device', 'Details'],
+            page.events.map(rowCells),
+            `Audit events, page ${cursors.length}`,
+          ),
       h(
         'div',
         { class: 'actions' },
-        h('button', { type: 'button', disabled: cursors.length === 1, onclick: () => { cursors.pop(); void load().catch(fail); } }, 'Newer'),
-        h('button', { type: 'button', disabled: page.nextBefore === null, onclick: () => { cursors.push(page.nextBefore); void load().catch(fail); } }, 'Older'),
+        h(
+          'button',
+          {
+            type: 'button',
+            disabled: cursors.length === 1,
+            onclick: () => {
+              cursors.pop();
+              void load().catch(fail);
+            },
+          },
+          'Newer',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            disabled: page.nextBefore === null,
+            onclick: () => {
+              cursors.push(page.nextBefore);
+              void load().catch(fail);
+            },
+          },
+          'Older',
+        ),
       ),
     );
   };
@@ -63,31 +94,61 @@ export async function renderAudit(ctx: PageContext): Promise<void> {
     'form',
     { class: 'card filters', 'aria-labelledby': 'audit-filter-title' },
     h('h2', { id: 'audit-filter-title' }, 'Filter'),
-    h('div', { class: 'grid' }, field('User', username), field('Administrator or client', actor), field('Device', device), field('Event type', type, 'For example temporary-code, verify or verify.attempt.'), field('From (UTC day)', from), field('To (UTC day, inclusive)', to)),
+    h(
+      'div',
+      { class: 'grid' },
+      field('User', username),
+      field('Administrator or client', actor),
+      field('Device', device),
+      field('Event type', type, 'For example temporary-code, verify or verify.attempt.'),
+      field('From (UTC day)', from),
+      field('To (UTC day, inclusive)', to),
+    ),
     h(
       'div',
       { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, 'Apply filter'),
-      h('button', {
-        type: 'button',
-        onclick: () => {
-          download(`/api/v1/admin/console/audit.csv?${query()}`, 'lifeline-audit.csv').then(() => announce('The CSV file was downloaded.')).catch(fail);
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () => {
+            download(`/api/v1/admin/console/audit.csv?${query()}`, 'lifeline-audit.csv')
+              .then(() => announce('The CSV file was downloaded.'))
+              .catch(fail);
+          },
         },
-      }, 'Export CSV'),
+        'Export CSV',
+      ),
     ),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     cursors.splice(1);
-    Promise.all([load(), loadChart()]).then(() => announce('Filter applied.')).catch(fail);
+    Promise.all([load(), loadChart()])
+      .then(() => announce('Filter applied.'))
+      .catch(fail);
   });
   ctx.main.append(h('h1', {}, 'Audit'), form, chartArea, results);
   await Promise.all([load(), loadChart()]);
 }
 
 function rowCells(r: AuditEventView): (string | Node)[] {
-  const details = [r.purpose ? `purpose ${r.purpose}` : '', r.method ? `method ${r.method}` : '', r.reason ? `reason: ${r.reason}` : '', ...Object.entries(r.details).map(([k, v]) => `${k}=${String(v)}`)]
+  const details = [
+    r.purpose ? `purpose ${r.purpose}` : '',
+    r.method ? `method ${r.method}` : '',
+    r.reason ? `reason: ${r.reason}` : '',
+    ...Object.entries(r.details).map(([k, v]) => `${k}=${String(v)}`),
+  ]
     .filter(Boolean)
     .join('; ');
-  return [shortDate(r.at), r.type, r.outcome, r.actor ? (r.actorKind === 'admin' ? r.actor : `${r.actorKind} ${r.actor}`) : r.actorKind, r.subject ?? '', r.device ?? '', details];
+  return [
+    shortDate(r.at),
+    r.type,
+    r.outcome,
+    r.actor ? (r.actorKind === 'admin' ? r.actor : `${r.actorKind} ${r.actor}`) : r.actorKind,
+    r.subject ?? '',
+    r.device ?? '',
+    details,
+  ];
 }

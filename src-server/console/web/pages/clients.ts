@@ -20,7 +20,13 @@ export async function renderClients(ctx: PageContext): Promise<void> {
       ? h('p', {}, 'No API client is registered.')
       : table(
           ['Client', 'Id', 'Created', 'State', ''],
-          clients.map((c) => [c.name, c.clientId, shortDate(c.createdAt), c.revokedAt ? `revoked ${shortDate(c.revokedAt)}` : 'active', c.revokedAt ? '' : revokeButton(ctx, c)]),
+          clients.map((c) => [
+            c.name,
+            c.clientId,
+            shortDate(c.createdAt),
+            c.revokedAt ? `revoked ${shortDate(c.revokedAt)}` : 'active',
+            c.revokedAt ? '' : revokeButton(ctx, c),
+          ]),
           'Registered API clients',
         ),
     newClientForm(ctx),
@@ -28,8 +34,20 @@ export async function renderClients(ctx: PageContext): Promise<void> {
 }
 
 function revokeButton(ctx: PageContext, c: ClientEntry): HTMLElement {
-  return confirmButton(`Revoke ${c.name}`, { title: `Revoke ${c.name}?`, paragraphs: ['Its key stops working at once; it cannot verify codes any more.'], confirmLabel: 'Revoke client', danger: true }, () =>
-    api('DELETE', `/api/v1/admin/clients/${enc(c.clientId)}`).then(() => { announce(`${c.name} revoked.`); ctx.main.replaceChildren(); return renderClients(ctx); }),
+  return confirmButton(
+    `Revoke ${c.name}`,
+    {
+      title: `Revoke ${c.name}?`,
+      paragraphs: ['Its key stops working at once; it cannot verify codes any more.'],
+      confirmLabel: 'Revoke client',
+      danger: true,
+    },
+    () =>
+      api('DELETE', `/api/v1/admin/clients/${enc(c.clientId)}`).then(() => {
+        announce(`${c.name} revoked.`);
+        ctx.main.replaceChildren();
+        return renderClients(ctx);
+      }),
   );
 }
 
@@ -45,19 +63,22 @@ function newClientForm(ctx: PageContext): HTMLElement {
     h('button', { type: 'submit', class: 'primary' }, 'Register'),
   );
   onSubmit(form, err, () =>
-    api<{ clientId: string; key: string }>('POST', '/api/v1/admin/clients', { name: name.value.trim() })
-      .then(async (res) => {
+    api<{ clientId: string; key: string }>('POST', '/api/v1/admin/clients', { name: name.value.trim() }).then(
+      async (res) => {
         const key = res.key;
         res.key = '';
         await secretOnceDialog(
           `Key for ${name.value.trim()}`,
           key,
-          ['Configure the client with this key now. It is shown only this once; the server keeps only a keyed hash of it.'],
+          [
+            'Configure the client with this key now. It is shown only this once; the server keeps only a keyed hash of it.',
+          ],
           [`Client id: ${res.clientId}. Send the key as “Authorization: Bearer <key>”.`],
         );
         ctx.main.replaceChildren();
         await renderClients(ctx);
-      }),
+      },
+    ),
   );
   return form;
 }

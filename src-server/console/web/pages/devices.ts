@@ -26,14 +26,20 @@ function compareVersions(a: string, b: string): number {
 
 /** The newest agent version among devices still in service: IT's yardstick for stragglers. */
 function newestVersion(devices: DeviceEntry[]): string | null {
-  return devices.filter((d) => d.status !== 'revoked').map((d) => d.agentVersion).reduce<string | null>((best, v) => (best === null || compareVersions(v, best) > 0 ? v : best), null);
+  return devices
+    .filter((d) => d.status !== 'revoked')
+    .map((d) => d.agentVersion)
+    .reduce<string | null>((best, v) => (best === null || compareVersions(v, best) > 0 ? v : best), null);
 }
 
-const isOutdated = (d: DeviceEntry, newest: string | null): boolean => newest !== null && d.status !== 'revoked' && compareVersions(d.agentVersion, newest) < 0;
+const isOutdated = (d: DeviceEntry, newest: string | null): boolean =>
+  newest !== null && d.status !== 'revoked' && compareVersions(d.agentVersion, newest) < 0;
 
 /** The version, and the word "outdated" (not only a colour) when the device runs an older agent than the newest seen. */
 function versionCell(d: DeviceEntry, newest: string | null): HTMLElement {
-  return isOutdated(d, newest) ? h('span', {}, d.agentVersion, ' ', h('strong', { class: 'badge inactive' }, 'outdated')) : h('span', {}, d.agentVersion);
+  return isOutdated(d, newest)
+    ? h('span', {}, d.agentVersion, ' ', h('strong', { class: 'badge inactive' }, 'outdated'))
+    : h('span', {}, d.agentVersion);
 }
 
 /** Workstations: approve pending ones (before they receive offline data), revoke, and reset offline data. */
@@ -49,20 +55,43 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
     announce(message);
   };
   const act = (path: string, body: unknown, done: string) => () => {
-    api('POST', path, body).then(() => reload(done)).catch((err: unknown) => announce(messageOf(err), 'error'));
+    api('POST', path, body)
+      .then(() => reload(done))
+      .catch((err: unknown) => announce(messageOf(err), 'error'));
   };
   append(
     ctx.main,
     h('h1', {}, 'Devices'),
     newest === null
       ? null
-      : h('p', { id: 'agent-versions' }, `Newest agent version seen: ${newest}. `, outdatedCount === 0 ? 'Every device in service runs it.' : `${outdatedCount} ${outdatedCount === 1 ? 'device runs' : 'devices run'} an older version (marked “outdated” below).`),
+      : h(
+          'p',
+          { id: 'agent-versions' },
+          `Newest agent version seen: ${newest}. `,
+          outdatedCount === 0
+            ? 'Every device in service runs it.'
+            : `${outdatedCount} ${outdatedCount === 1 ? 'device runs' : 'devices run'} an older version (marked “outdated” below).`,
+        ),
     h('h2', {}, 'Waiting for approval'),
     pending.length === 0
       ? h('p', {}, 'No device is waiting.')
       : table(
           ['Device', 'Name', 'Agent version', 'Enrolled', ''],
-          pending.map((d) => [idOf(d), d.hostname, versionCell(d, newest), shortDate(d.enrolledAt), h('button', { type: 'button', class: 'primary', onclick: act(`/api/v1/admin/devices/${enc(idOf(d))}/approve`, {}, `Device ${idOf(d)} approved.`) }, `Approve ${idOf(d)}`)]),
+          pending.map((d) => [
+            idOf(d),
+            d.hostname,
+            versionCell(d, newest),
+            shortDate(d.enrolledAt),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'primary',
+                onclick: act(`/api/v1/admin/devices/${enc(idOf(d))}/approve`, {}, `Device ${idOf(d)} approved.`),
+              },
+              `Approve ${idOf(d)}`,
+            ),
+          ]),
           'Devices waiting for approval',
         ),
     h('h2', {}, 'All devices'),
@@ -80,24 +109,54 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
             shortDate(d.lastSeenAt),
             d.status === 'revoked'
               ? ''
-              : h('span', { class: 'row-actions' },
-                  h('button', {
-                    type: 'button',
-                    onclick: () => {
-                      void confirmDialog(`Reset the offline data of ${idOf(d)}?`, ['The device retires its offline emergency codes and token windows for every user; fresh ones arrive at each user’s next online sign-in.'], 'Reset offline data').then((ok) => {
-                        if (ok) act(`/api/v1/admin/devices/${enc(idOf(d))}/reset-offline`, {}, `Offline data of ${idOf(d)} reset.`)();
-                      });
+              : h(
+                  'span',
+                  { class: 'row-actions' },
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      onclick: () => {
+                        void confirmDialog(
+                          `Reset the offline data of ${idOf(d)}?`,
+                          [
+                            'The device retires its offline emergency codes and token windows for every user; fresh ones arrive at each user’s next online sign-in.',
+                          ],
+                          'Reset offline data',
+                        ).then((ok) => {
+                          if (ok)
+                            act(
+                              `/api/v1/admin/devices/${enc(idOf(d))}/reset-offline`,
+                              {},
+                              `Offline data of ${idOf(d)} reset.`,
+                            )();
+                        });
+                      },
                     },
-                  }, `Reset offline data of ${idOf(d)}`),
-                  h('button', {
-                    type: 'button',
-                    class: 'danger',
-                    onclick: () => {
-                      void confirmDialog(`Revoke ${idOf(d)}?`, ['The device gets a wipe order at its next sync and nothing else: no offline data, no logins.'], 'Revoke device', true).then((ok) => {
-                        if (ok) act(`/api/v1/admin/devices/${enc(idOf(d))}/revoke`, {}, `Device ${idOf(d)} revoked.`)();
-                      });
+                    `Reset offline data of ${idOf(d)}`,
+                  ),
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'danger',
+                      onclick: () => {
+                        void confirmDialog(
+                          `Revoke ${idOf(d)}?`,
+                          [
+                            'The device gets a wipe order at its next sync and nothing else: no offline data, no logins.',
+                          ],
+                          'Revoke device',
+                          true,
+                        ).then((ok) => {
+                          if (ok)
+                            act(`/api/v1/admin/devices/${enc(idOf(d))}/revoke`, {}, `Device ${idOf(d)} revoked.`)();
+                        });
+                      },
                     },
-                  }, `Revoke ${idOf(d)}`)),
+                    `Revoke ${idOf(d)}`,
+                  ),
+                ),
           ]),
           'Registered devices',
         ),

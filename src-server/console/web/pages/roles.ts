@@ -37,7 +37,13 @@ function roleForm(ctx: PageContext, role: Role | null): HTMLElement {
   const name = h('input', { name: 'name', required: true, autocomplete: 'off' });
   const boxes = PERMISSIONS.map((p) => ({
     p,
-    box: h('input', { type: 'checkbox', id: `role-${slug}-${p.key}`, name: p.key, checked: role?.permissions.includes(p.key) ?? false, disabled: readOnly }),
+    box: h('input', {
+      type: 'checkbox',
+      id: `role-${slug}-${p.key}`,
+      name: p.key,
+      checked: role?.permissions.includes(p.key) ?? false,
+      disabled: readOnly,
+    }),
   }));
   const err = errorSlot();
   const form = h(
@@ -45,18 +51,39 @@ function roleForm(ctx: PageContext, role: Role | null): HTMLElement {
     { class: 'card', 'aria-labelledby': `role-${slug}-title` },
     h('h2', { id: `role-${slug}-title` }, role ? `${role.name}${readOnly ? ' (built in)' : ''}` : 'New role'),
     role ? null : field('Role name', name),
-    h('fieldset', {}, h('legend', {}, 'Permissions'), ...boxes.map(({ p, box }) => h('div', { class: 'check' }, box, h('label', { for: box.id }, p.label)))),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Permissions'),
+      ...boxes.map(({ p, box }) => h('div', { class: 'check' }, box, h('label', { for: box.id }, p.label))),
+    ),
     err.el,
   );
   if (!readOnly) {
-    const actions = h('div', { class: 'actions' }, h('button', { type: 'submit', class: role ? '' : 'primary' }, role ? `Save role ${role.name}` : 'Create role'));
+    const actions = h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'submit', class: role ? '' : 'primary' }, role ? `Save role ${role.name}` : 'Create role'),
+    );
     if (role)
-      actions.append(confirmButton(
-        'Delete role',
-        { title: `Delete the role ${role.name}?`, paragraphs: ['Administrators holding it lose its permissions at their next request.'], confirmLabel: 'Delete role', danger: true },
-        () => api('DELETE', `/api/v1/admin/roles/${enc(role.name)}`).then(() => { announce(`Role ${role.name} deleted.`); ctx.main.replaceChildren(); return renderRoles(ctx); }),
-        err.show,
-      ));
+      actions.append(
+        confirmButton(
+          'Delete role',
+          {
+            title: `Delete the role ${role.name}?`,
+            paragraphs: ['Administrators holding it lose its permissions at their next request.'],
+            confirmLabel: 'Delete role',
+            danger: true,
+          },
+          () =>
+            api('DELETE', `/api/v1/admin/roles/${enc(role.name)}`).then(() => {
+              announce(`Role ${role.name} deleted.`);
+              ctx.main.replaceChildren();
+              return renderRoles(ctx);
+            }),
+          err.show,
+        ),
+      );
     form.append(actions);
   }
   onSubmit(form, err, () => {
@@ -64,7 +91,11 @@ function roleForm(ctx: PageContext, role: Role | null): HTMLElement {
     const req = role
       ? api('PATCH', `/api/v1/admin/roles/${enc(role.name)}`, { permissions })
       : api('POST', '/api/v1/admin/roles', { name: name.value.trim(), permissions });
-    return req.then(() => { announce(role ? `Role ${role.name} saved.` : `Role ${name.value.trim()} created.`); ctx.main.replaceChildren(); return renderRoles(ctx); });
+    return req.then(() => {
+      announce(role ? `Role ${role.name} saved.` : `Role ${name.value.trim()} created.`);
+      ctx.main.replaceChildren();
+      return renderRoles(ctx);
+    });
   });
   return form;
 }

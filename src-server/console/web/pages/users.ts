@@ -26,12 +26,23 @@ export async function renderUsers(ctx: PageContext): Promise<void> {
     results.append(
       table(
         ['User', 'Name', 'Status', 'Policy', 'Second factor'],
-        users.map((u) => [h('a', { href: `#/users/${enc(u.username)}` }, u.username), u.displayName ?? '', u.status, u.policy, state(u)]),
+        users.map((u) => [
+          h('a', { href: `#/users/${enc(u.username)}` }, u.username),
+          u.displayName ?? '',
+          u.status,
+          u.policy,
+          state(u),
+        ]),
         `${users.length} user${users.length === 1 ? '' : 's'}`,
       ),
     );
   };
-  const form = h('form', { role: 'search', class: 'inline' }, field('Find a user', q), h('button', { type: 'submit', class: 'primary' }, 'Search'));
+  const form = h(
+    'form',
+    { role: 'search', class: 'inline' },
+    field('Find a user', q),
+    h('button', { type: 'submit', class: 'primary' }, 'Search'),
+  );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     search().catch((err: unknown) => announce(messageOf(err), 'error'));
