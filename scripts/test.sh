@@ -16,6 +16,7 @@ fi
 
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json
 echo "== lint"; npx eslint .
+echo "== format (prettier --check; fix with npm run format)"; npx prettier --check --log-level warn .
 echo "== import circles"; npx madge --circular --no-spinner --extensions ts --ts-config tsconfig.json src-server src-main src-shared src-renderer
 echo "== build web assets"; npx tsx scripts/build-web.ts
 
