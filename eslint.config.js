@@ -21,12 +21,9 @@ const noSqlOutsideDb = {
   files: ['src-server/**/*.ts'],
   ignores: [
     'src-server/db/**',
-    // Not yet moved (their owners move them on their own branches): the audit tables' statements, and the CLI's
-    // data migration and probes.
-    'src-server/services/audit.ts',
-    'src-server/services/audit-checkpoint.ts',
+    // Not moved yet, and on no table of the schema: the sealer's PostgreSQL session probes (pg_stat_activity,
+    // advisory locks) and the CLI's engine-to-engine data copy, which walks every table by name. Next: db/.
     'src-server/services/audit-sealer.ts',
-    'src-server/console/api.ts',
     'src-server/cli/**',
   ],
   rules: {
