@@ -84,7 +84,7 @@ export async function consoleApiRoutes(app: App, ctx: ServerContext): Promise<vo
         header,
         ...rows.map((r) => [
           r.id,
-          new Date(Number(r.at)).toISOString(),
+          new Date(r.at).toISOString(),
           r.type,
           r.outcome,
           r.actorKind,
@@ -163,15 +163,15 @@ async function auditStats(q: Queryable, f: AuditFilter, now: number): Promise<z.
   const since = Math.max(f.since ?? until - 14 * DAY_MS, until - MAX_CHART_DAYS * DAY_MS);
   const { username, actor, device } = auditFilter(f);
   const rows = await auditCountsByDay(q, { since, until, username, actor, device });
-  const byDay = new Map(rows.map((r) => [Number(r.day), r]));
+  const byDay = new Map(rows.map((r) => [r.day, r]));
   const days = [];
   for (let d = Math.floor(since / DAY_MS); d * DAY_MS < until; d++) {
     const r = byDay.get(d);
     days.push({
       day: new Date(d * DAY_MS).toISOString().slice(0, 10),
-      issued: Number(r?.issued ?? 0),
-      verifications: Number(r?.verifications ?? 0),
-      offline: Number(r?.offline ?? 0),
+      issued: r?.issued ?? 0,
+      verifications: r?.verifications ?? 0,
+      offline: r?.offline ?? 0,
     });
   }
   return { days };

@@ -54,22 +54,12 @@ export async function adminAuditRoutes(app: App, ctx: ServerContext): Promise<vo
       const { username, ...rest } = req.query;
       const subject = username === undefined ? undefined : (tryNormalizeUsername(username) ?? username);
       const rows = await queryAudit(ctx.db, { ...rest, ...(subject !== undefined ? { username: subject } : {}) });
-      const events = rows.map((r) => ({
-        id: Number(r.id),
-        at: Number(r.at),
-        type: r.type,
-        outcome: r.outcome,
-        actorKind: r.actorKind,
-        actor: r.actor,
-        subject: r.subject,
-        device: r.device,
-        purpose: r.purpose,
-        method: r.method,
-        reason: r.reason,
-        details: JSON.parse(r.details) as Record<string, string | number | boolean | null>,
-        hash: r.hash,
+      // Rows arrive as AuditRow, converted once by db/queries/audit.ts; the answer adds parsed details, drops the chain link.
+      const events = rows.map(({ prevHash: _prevHash, details, ...row }) => ({
+        ...row,
+        details: JSON.parse(details) as Record<string, string | number | boolean | null>,
       }));
-      return { events, nextBefore: rows.length === req.query.limit ? Number(rows[rows.length - 1]!.id) : null };
+      return { events, nextBefore: rows.length === req.query.limit ? rows[rows.length - 1]!.id : null };
     },
   );
 }

@@ -139,7 +139,7 @@ export async function verifyAudit(
     const page = await auditRowsAfter(q, lastId, 1000);
     if (page.length === 0) break;
     for (const row of page) {
-      const id = Number(row.id);
+      const id = row.id;
       lastId = id;
       if (row.hash === null && row.prevHash === null && !chainedOnInsert) {
         unsealed++;
