@@ -61,6 +61,12 @@ async function startServer(dir: string, env: Record<string, string> = {}, extra:
 
 const mode = (file: string) => statSync(file).mode & 0o777;
 
+/**
+ * Each CLI command is a fresh Node + tsx process (2-5 s on a loaded two-core machine): a test that runs several is
+ * given this much per process, so its timeout grows with what it does instead of sharing one fixed minute.
+ */
+const PER_PROCESS_MS = 20_000;
+
 describe('server entry and CLI', () => {
   it('first start without a terminal: 0600 key file, credentials in a 0600 file (not in the log), clean SIGTERM with a checkpoint', async () => {
     const dir = data();
@@ -115,54 +121,62 @@ describe('server entry and CLI', () => {
     expect(await s.exited).toBe(0);
   });
 
-  it('bad arguments: one clear line and exit code 2', () => {
-    const port = run(['--port', 'eighty']);
-    expect(port.code).toBe(2);
-    expect(port.stderr).toContain('--port');
-    expect(run(['--bogus']).code).toBe(2);
-    expect(run(['admin', 'create', 'x']).stderr).toContain('--role');
-    expect(run(['frobnicate']).code).toBe(2);
-    expect(run(['--tls-cert', 'a.pem']).stderr).toContain('--tls-key');
-    expect(run(['--port', '70000']).code).toBe(2);
-  });
+  it(
+    'bad arguments: one clear line and exit code 2',
+    () => {
+      const port = run(['--port', 'eighty']);
+      expect(port.code).toBe(2);
+      expect(port.stderr).toContain('--port');
+      expect(run(['--bogus']).code).toBe(2);
+      expect(run(['admin', 'create', 'x']).stderr).toContain('--role');
+      expect(run(['frobnicate']).code).toBe(2);
+      expect(run(['--tls-cert', 'a.pem']).stderr).toContain('--tls-key');
+      expect(run(['--port', '70000']).code).toBe(2);
+    },
+    7 * PER_PROCESS_MS,
+  );
 
-  it('init creates the key file once; admin create, audit verify, backup and restore', async () => {
-    const dir = data();
-    const init = run(['init', '--data', dir]);
-    expect(init.code).toBe(0);
-    expect(mode(path.join(dir, 'lifeline.key'))).toBe(0o600);
-    expect(run(['init', '--data', dir]).code).toBe(1);
+  it(
+    'init creates the key file once; admin create, audit verify, backup and restore',
+    async () => {
+      const dir = data();
+      const init = run(['init', '--data', dir]);
+      expect(init.code).toBe(0);
+      expect(mode(path.join(dir, 'lifeline.key'))).toBe(0o600);
+      expect(run(['init', '--data', dir]).code).toBe(1);
 
-    const made = run(['admin', 'create', 'helen', '--role', 'helpdesk', '--data', dir]);
-    expect(made.code, made.stderr).toBe(0);
-    expect(made.stdout).toMatch(/TOTP secret:\s+[A-Z2-7]{32}/);
+      const made = run(['admin', 'create', 'helen', '--role', 'helpdesk', '--data', dir]);
+      expect(made.code, made.stderr).toBe(0);
+      expect(made.stdout).toMatch(/TOTP secret:\s+[A-Z2-7]{32}/);
 
-    const ok = run(['audit', 'verify', '--data', dir]);
-    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    expect(ok.stdout).toContain('OK');
+      const ok = run(['audit', 'verify', '--data', dir]);
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      expect(ok.stdout).toContain('OK');
 
-    const backup = path.join(dir, 'backup.sqlite');
-    expect(run(['backup', backup, '--data', dir]).code).toBe(0);
-    expect(run(['backup', backup, '--data', dir]).code).toBe(1); // never overwrites
+      const backup = path.join(dir, 'backup.sqlite');
+      expect(run(['backup', backup, '--data', dir]).code).toBe(0);
+      expect(run(['backup', backup, '--data', dir]).code).toBe(1); // never overwrites
 
-    // Edit a row in the live database: verify names it; restoring the backup brings the intact log back.
-    const raw = new Database(path.join(dir, 'lifeline.sqlite'));
-    raw.prepare("UPDATE audit SET actor = 'someone else' WHERE id = 1").run();
-    raw.close();
-    const bad = run(['audit', 'verify', '--data', dir]);
-    expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain('first bad row 1');
+      // Edit a row in the live database: verify names it; restoring the backup brings the intact log back.
+      const raw = new Database(path.join(dir, 'lifeline.sqlite'));
+      raw.prepare("UPDATE audit SET actor = 'someone else' WHERE id = 1").run();
+      raw.close();
+      const bad = run(['audit', 'verify', '--data', dir]);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain('first bad row 1');
 
-    // Refused while a server holds the folder (this test process stands in for it).
-    writeFileSync(path.join(dir, 'server.pid'), `${process.pid}\n`);
-    const refused = run(['restore', backup, '--data', dir]);
-    expect(refused.code).toBe(1);
-    expect(refused.stdout).toContain('stop it first');
-    writeFileSync(path.join(dir, 'server.pid'), '999999999\n'); // a stale pid file does not block
-    const restored = run(['restore', backup, '--data', dir]);
-    expect(restored.code, restored.stdout).toBe(0);
-    expect(run(['audit', 'verify', '--data', dir]).code).toBe(0);
-  });
+      // Refused while a server holds the folder (this test process stands in for it).
+      writeFileSync(path.join(dir, 'server.pid'), `${process.pid}\n`);
+      const refused = run(['restore', backup, '--data', dir]);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toContain('stop it first');
+      writeFileSync(path.join(dir, 'server.pid'), '999999999\n'); // a stale pid file does not block
+      const restored = run(['restore', backup, '--data', dir]);
+      expect(restored.code, restored.stdout).toBe(0);
+      expect(run(['audit', 'verify', '--data', dir]).code).toBe(0);
+    },
+    12 * PER_PROCESS_MS,
+  );
 
   it('--radius-port: RADIUS beside HTTP, its silent drops counted on /readyz (a packet from an unregistered address)', async () => {
     const s = await startServer(data(), {}, ['--radius-port', '0']);
