@@ -50,6 +50,18 @@ async function chainOk(db: PgDb): Promise<{ ok: boolean; rows: number; problems:
   }
 }
 
+/**
+ * Polls until `cond` holds. The bound is generous (a loaded two-core CI machine schedules the sealer's 20-50 ms rounds
+ * late); a sealer that never hands over still fails, just later.
+ */
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 describePg('PostgreSQL audit sealer', () => {
   let database: TestDatabase;
   let a: PgDb;
@@ -151,7 +163,7 @@ describePg('PostgreSQL audit sealer', () => {
       await a.tx((q) => insertUnsealedAudit(q, row(3, { type: 'beside-long-tx' })));
       const sealed = await Promise.race([
         sealRound(sealer, log),
-        new Promise<string>((r) => setTimeout(() => r('waited'), 3000)),
+        new Promise<string>((r) => setTimeout(() => r('waited'), 20_000)), // blocked would be forever: a loaded machine needs seconds
       ]);
       expect(sealed).toBe(1);
       expect(await chainOk(a)).toMatchObject({ ok: true });
@@ -192,20 +204,16 @@ describePg('PostgreSQL audit sealer', () => {
 
   it('hands the sealing over to a standby instance when the sealing one stops', async () => {
     const sa = startAuditSealer(a, { log, idleMs: 20, standbyMs: 50 });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(sa.isLeader).toBe(true);
+    await until(() => sa.isLeader, 'the first sealer to take the lead');
     const sb = startAuditSealer(b, { log, idleMs: 20, standbyMs: 50 });
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 150)); // a few standby rounds: the lock is held, so b stays standby
     expect(sb.isLeader).toBe(false);
     await sa.stop();
     await b.tx((q) => insertUnsealedAudit(q, row(5000)));
-    const deadline = Date.now() + 5000;
-    while (
-      Number((await b.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL'))!.n) > 0 &&
-      Date.now() < deadline
-    ) {
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await until(
+      async () => Number((await b.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit WHERE hash IS NULL'))!.n) === 0,
+      'the standby to seal the new row',
+    );
     expect(sb.isLeader).toBe(true);
     expect(await chainOk(b)).toMatchObject({ ok: true });
     await sb.stop();
