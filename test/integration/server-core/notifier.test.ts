@@ -67,9 +67,11 @@ describe('notifier', () => {
       const pin = '620415';
       const mona = await createUser(h, 'mona', { email: 'mona@example.com', pin, withToken: true });
       await createUser(h, 'ned', { pin: '777333' }); // no address: stays in the outbox
-      await delivery.flush();
-      await new Promise((r) => setTimeout(r, 200));
-      await delivery.flush();
+      // Delivery is asynchronous: flush until both of mona's messages reached the sink (bounded, never a fixed sleep).
+      for (const deadline = Date.now() + 30_000; sink.messages.length < 2 && Date.now() < deadline;) {
+        await delivery.flush();
+        await new Promise((r) => setTimeout(r, 50));
+      }
       expect(sink.messages).toHaveLength(2);
       const all = sink.messages.join('\n');
       expect(all).toContain('To: mona@example.com');
